@@ -1,0 +1,77 @@
+"""toolwire: Python functions, OpenAPI services and MCP servers as tools for any LLM provider.
+
+Everything public is re-exported here.
+"""
+
+from toolwire.config import Config, ConfigError, load_config
+from toolwire.executing import (
+    Executor,
+    ExecutorConfig,
+    Job,
+    Outcome,
+    call_invoker,
+    call_invoker_async,
+    error_from_exception,
+    timeout_outcome,
+)
+from toolwire.hookspecs import Batch, ExecutorSpec, FormatSpec, LoaderSpec, hookimpl
+from toolwire.names import safe_name
+from toolwire.plugins import PluginConflictError, PluginInfo, Plugins, UnknownPluginError
+from toolwire.registry import ToolRegistry
+from toolwire.tools import (
+    Annotations,
+    Audio,
+    ContentBlock,
+    ErrorKind,
+    Image,
+    Resource,
+    Text,
+    Tool,
+    ToolCall,
+    ToolCallError,
+    ToolError,
+    ToolOutput,
+    ToolResult,
+    ToolSource,
+    is_async_callable,
+)
+
+__all__ = [
+    "Annotations",
+    "Audio",
+    "Batch",
+    "Config",
+    "ConfigError",
+    "ContentBlock",
+    "ErrorKind",
+    "Executor",
+    "ExecutorConfig",
+    "ExecutorSpec",
+    "FormatSpec",
+    "Image",
+    "Job",
+    "LoaderSpec",
+    "Outcome",
+    "PluginConflictError",
+    "PluginInfo",
+    "Plugins",
+    "Resource",
+    "Text",
+    "Tool",
+    "ToolCall",
+    "ToolCallError",
+    "ToolError",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolResult",
+    "ToolSource",
+    "UnknownPluginError",
+    "call_invoker",
+    "call_invoker_async",
+    "error_from_exception",
+    "hookimpl",
+    "is_async_callable",
+    "load_config",
+    "safe_name",
+    "timeout_outcome",
+]

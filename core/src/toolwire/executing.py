@@ -1,0 +1,140 @@
+"""The executor protocol: a batch of jobs in, one outcome per job out, in order.
+
+An executor never raises for a tool's misbehaviour: a failing, crashing or hanging tool is that job's
+`Outcome` with an error, and every other job still gets its own outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolwire.tools import ErrorKind, Tool, ToolCallError, ToolError
+
+__all__ = [
+    "Executor",
+    "ExecutorConfig",
+    "Job",
+    "Outcome",
+    "call_invoker",
+    "call_invoker_async",
+    "error_from_exception",
+    "timeout_outcome",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """A backend's settings: worker count, default per-call timeout, and backend-specific options."""
+
+    backend: str = "process"
+    workers: int | None = None
+    timeout: float | None = 60.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Job:
+    """One validated call to run: the tool, its keyword arguments and its deadline.
+
+    `deadline` is a `time.monotonic()` instant of the calling process, or `None` for no deadline.
+    """
+
+    call_id: str
+    tool: Tool
+    arguments: dict[str, Any]
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or `None` without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What running one job produced: a value (or `ToolOutput`), or an error."""
+
+    value: Any = None
+    error: ToolError | None = None
+    duration_s: float = 0.0
+
+
+def error_from_exception(exc: BaseException) -> ToolError:
+    """The `ToolError` for an exception raised by a tool; works for exceptions that do not pickle."""
+    if isinstance(exc, ToolCallError):
+        return ToolError(exc.kind, exc.message)
+    if isinstance(exc, TimeoutError):
+        return ToolError(ErrorKind.TIMEOUT, str(exc) or "the call timed out")
+    message = str(exc)
+    return ToolError(ErrorKind.TOOL_ERROR, f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def timeout_outcome(job: Job, started: float) -> Outcome:
+    """The outcome of a job that ran past its deadline."""
+    allowed = (job.deadline - started) if job.deadline is not None else 0.0
+    message = f"'{job.tool.name}' did not finish within {allowed:.3g}s"
+    return Outcome(error=ToolError(ErrorKind.TIMEOUT, message), duration_s=time.monotonic() - started)
+
+
+def call_invoker(job: Job) -> Outcome:
+    """Run a sync tool's invoker in this thread and capture its value or error."""
+    started = time.monotonic()
+    try:
+        value = job.tool.invoker(**job.arguments)
+    except Exception as exc:
+        return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+    return Outcome(value=value, duration_s=time.monotonic() - started)
+
+
+async def call_invoker_async(job: Job) -> Outcome:
+    """Run an async tool's invoker on the running loop, cancelled at the job's deadline."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout_at(_loop_deadline(job)):
+            value = await job.tool.invoker(**job.arguments)
+    except TimeoutError:
+        if job.deadline is not None and time.monotonic() >= job.deadline:
+            return timeout_outcome(job, started)
+        return Outcome(error=error_from_exception(TimeoutError()), duration_s=time.monotonic() - started)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+    return Outcome(value=value, duration_s=time.monotonic() - started)
+
+
+def _loop_deadline(job: Job) -> float | None:
+    """The job's deadline on the running loop's clock."""
+    remaining = job.remaining()
+    return None if remaining is None else asyncio.get_running_loop().time() + remaining
+
+
+class Executor:
+    """Base class of execution backends: subclass it and implement `run`.
+
+    `run(jobs)` returns one `Outcome` per job, in the jobs' order, and returns by the latest deadline.
+    `arun` defaults to running `run` in a thread; `warm` starts resources eagerly; `close` frees them.
+    """
+
+    name: str = "executor"
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        raise NotImplementedError
+
+    async def arun(self, jobs: Sequence[Job]) -> list[Outcome]:
+        return await asyncio.to_thread(self.run, jobs)
+
+    def warm(self) -> None:
+        """Start workers, pools or connections now instead of on first use."""
+
+    def close(self) -> None:
+        """Release every resource; the executor may not be used afterwards."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,178 @@
+"""toolwire's hook specifications and the records plugins return from them.
+
+A plugin is a module (or object) named by an entry point in the `toolwire` group; it implements any of
+these hooks with `@toolwire.hookimpl`. Built-in behaviour goes through the same hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pluggy
+
+if TYPE_CHECKING:
+    from toolwire.executing import Executor, ExecutorConfig
+    from toolwire.formats import Dialect
+    from toolwire.tools import Tool, ToolCall, ToolResult
+
+__all__ = ["Batch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "hookimpl", "hookspec"]
+
+PROJECT = "toolwire"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class LoaderSpec(NamedTuple):
+    """A tool source: `factory(**options)` builds a loader whose `load(source)` returns tools."""
+
+    name: str
+    factory: Callable[..., Any]
+    summary: str = ""
+
+
+class ExecutorSpec(NamedTuple):
+    """An execution backend: `factory(config)` builds an `Executor`."""
+
+    name: str
+    factory: Callable[[ExecutorConfig], Executor]
+    summary: str = ""
+
+
+class FormatSpec(NamedTuple):
+    """A provider dialect: `factory()` builds a `Dialect` (schemas out, calls in, results back)."""
+
+    name: str
+    factory: Callable[[], Dialect]
+    summary: str = ""
+
+
+@dataclass(slots=True)
+class Batch:
+    """One `execute_tool_calls` batch, as `toolwire_execute` wrappers see it.
+
+    Before the inner call, `calls` may be changed (a policy may drop or rewrite calls); after it,
+    `results` holds one `ToolResult` per call.
+    """
+
+    calls: list[ToolCall]
+    executor: str
+    timeout: float | None
+    results: list[ToolResult] = field(default_factory=list)
+
+
+class ToolwireSpec:
+    """The hooks. Each docstring holds a complete plugin using it."""
+
+    @hookspec
+    def toolwire_loaders(self) -> Iterable[LoaderSpec]:
+        """Offer tool loaders, each under a name users pass to `registry.load(name, source)`.
+
+        Keep the plugin module light: import heavy dependencies inside the factory.
+
+        Example plugin (entry point ``[project.entry-points.toolwire] csvtools = "csvtools.plugin"``)::
+
+            from toolwire import LoaderSpec, Tool, ToolSource, hookimpl
+
+            class EnvLoader:
+                def __init__(self, prefix: str = "") -> None:
+                    self.prefix = prefix
+
+                def load(self, source: dict) -> list[Tool]:
+                    return [
+                        Tool(
+                            name=f"get_{key}",
+                            description=f"Returns the value of {key}.",
+                            parameters={"type": "object", "properties": {}},
+                            invoker=lambda value=value: value,
+                            source=ToolSource("env", key),
+                        )
+                        for key, value in source.items()
+                    ]
+
+            @hookimpl
+            def toolwire_loaders():
+                return [LoaderSpec("env", EnvLoader, "constants as tools")]
+        """
+
+    @hookspec
+    def toolwire_executors(self) -> Iterable[ExecutorSpec]:
+        """Offer execution backends, each selected by name (`ToolRegistry(executor=name)`, config, env).
+
+        Example plugin::
+
+            from toolwire import Executor, ExecutorSpec, Outcome, call_invoker, hookimpl
+
+            class SerialExecutor(Executor):
+                name = "serial"
+
+                def __init__(self, config):
+                    self.config = config
+
+                def run(self, jobs):
+                    return [call_invoker(job) for job in jobs]
+
+            @hookimpl
+            def toolwire_executors():
+                return [ExecutorSpec("serial", SerialExecutor, "one call after another")]
+        """
+
+    @hookspec(firstresult=True)
+    def toolwire_detect_loader(self, source: Any) -> str | None:
+        """Name the loader for `source` when `registry.register(source)` is called without one.
+
+        The first non-None answer wins; return None for sources that are not yours.
+
+        Example plugin::
+
+            from toolwire import hookimpl
+
+            @hookimpl
+            def toolwire_detect_loader(source):
+                if isinstance(source, str) and source.endswith(".csv"):
+                    return "csv"
+                return None
+        """
+
+    @hookspec
+    def toolwire_formats(self) -> Iterable[FormatSpec]:
+        """Offer provider dialects, each selected by name in `registry.schemas(format=name)`.
+
+        Example plugin (a dialect whose schemas are bare names)::
+
+            from toolwire import FormatSpec, hookimpl
+            from toolwire.formats import Dialect
+
+            class NamesOnly(Dialect):
+                name = "names-only"
+
+                def tool_schema(self, tool, *, strict=False):
+                    return {"name": tool.name}
+
+            @hookimpl
+            def toolwire_formats():
+                return [FormatSpec("names-only", NamesOnly, "just the names")]
+        """
+
+    @hookspec(firstresult=True)
+    def toolwire_execute(self, batch: Batch) -> list[ToolResult] | None:
+        """Run around every batch: tracing, policy, logging, metrics. Implement it as a wrapper.
+
+        The innermost implementation (toolwire's own) executes the batch; a wrapper sees the batch
+        before it runs and its results after.
+
+        Example plugin (logs each batch's size and failures)::
+
+            import logging
+            from toolwire import hookimpl
+
+            log = logging.getLogger("audit")
+
+            @hookimpl(wrapper=True)
+            def toolwire_execute(batch):
+                log.info("running %d calls on %s", len(batch.calls), batch.executor)
+                results = yield
+                log.info("%d failed", sum(r.is_error for r in results))
+                return results
+        """

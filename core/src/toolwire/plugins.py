@@ -1,0 +1,179 @@
+"""Plugin discovery (stevedore, entry-point group `toolwire`) and registration (pluggy).
+
+Each loaded entry point is registered with the `PluginManager` under its entry-point name. A plugin
+that fails to import is recorded and skipped. `TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD=1` turns entry-point
+discovery off; `TOOLWIRE_PLUGINS=a,b` loads only the named entry points (even when autoload is off).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pluggy
+
+from toolwire import hookspecs
+from toolwire.hookspecs import ExecutorSpec, FormatSpec, LoaderSpec
+
+__all__ = ["PluginConflictError", "PluginInfo", "Plugins", "UnknownPluginError"]
+
+GROUP = "toolwire"
+_TRUE = {"1", "true", "yes", "on"}
+_Spec = TypeVar("_Spec", LoaderSpec, ExecutorSpec, FormatSpec)
+
+
+class PluginConflictError(RuntimeError):
+    """Two plugins offer the same loader, executor or format name."""
+
+
+class UnknownPluginError(LookupError):
+    """No installed plugin offers the loader, executor or format asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One plugin: its entry-point name, distribution and version, or why it failed to load."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    error: str | None = None
+
+
+class Plugins:
+    """The plugins one registry uses: a pluggy `PluginManager` filled from entry points.
+
+    `register(obj)` adds a plugin in-process (tests, applications); `loaders()`, `executors()` and
+    `formats()` map names to the specs plugins offer.
+    """
+
+    def __init__(self, *, autoload: bool | None = None, builtins: Iterable[tuple[str, object]] = ()) -> None:
+        self.manager = pluggy.PluginManager(GROUP)
+        self.manager.add_hookspecs(hookspecs.ToolwireSpec)
+        self._info: dict[str, PluginInfo] = {}
+        self.failures: list[PluginInfo] = []
+        self._cache: dict[str, dict[str, Any]] = {}
+        for name, plugin in builtins:
+            self.register(plugin, name=name, distribution="toolwire-core")
+        self._discover(autoload)
+        self.manager.check_pending()
+
+    @property
+    def hook(self) -> Any:
+        """The pluggy hook relay (`plugins.hook.toolwire_loaders()`...)."""
+        return self.manager.hook
+
+    def register(self, plugin: object, name: str | None = None, *, distribution: str | None = None) -> str:
+        """Register a plugin object or module in-process; returns the name it was registered under."""
+        registered = self.manager.register(plugin, name=name)
+        if registered is None:
+            raise ValueError(f"plugin {name or plugin!r} is blocked")
+        self._info[registered] = PluginInfo(registered, distribution)
+        self._cache.clear()
+        return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove the plugin registered under `name`."""
+        self.manager.unregister(name=name)
+        self._info.pop(name, None)
+        self._cache.clear()
+
+    def info(self) -> list[PluginInfo]:
+        """Every registered plugin, then every one that failed to load."""
+        return [*self._info.values(), *self.failures]
+
+    def loaders(self) -> dict[str, LoaderSpec]:
+        """Loader name -> spec, over every plugin."""
+        return self._collect("toolwire_loaders", "loader")
+
+    def executors(self) -> dict[str, ExecutorSpec]:
+        """Executor name -> spec, over every plugin."""
+        return self._collect("toolwire_executors", "executor")
+
+    def formats(self) -> dict[str, FormatSpec]:
+        """Format (dialect) name -> spec, over every plugin."""
+        return self._collect("toolwire_formats", "format")
+
+    def offered_by(self, plugin_name: str) -> dict[str, list[str]]:
+        """What one plugin offers: {"loaders": [...], "executors": [...], "formats": [...]}."""
+        offered: dict[str, list[str]] = {}
+        for kind, hook in (("loaders", "toolwire_loaders"), ("executors", "toolwire_executors"),
+                           ("formats", "toolwire_formats")):
+            offered[kind] = sorted(
+                spec.name for impl_name, spec in self._specs(hook) if impl_name == plugin_name
+            )
+        return offered
+
+    def get(self, kind: str, name: str) -> Any:
+        """The spec of loader/executor/format `name`, or `UnknownPluginError` listing what is installed."""
+        table: dict[str, Any] = {"loader": self.loaders, "executor": self.executors,
+                                 "format": self.formats}[kind]()
+        try:
+            return table[name]
+        except KeyError:
+            installed = ", ".join(sorted(table)) or "none"
+            raise UnknownPluginError(f"unknown {kind} '{name}'; installed: {installed}") from None
+
+    def _specs(self, hook_name: str) -> Iterable[tuple[str, Any]]:
+        hook = getattr(self.manager.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            for spec in impl.function() or ():
+                yield impl.plugin_name, spec
+
+    def _collect(self, hook_name: str, kind: str) -> dict[str, Any]:
+        if hook_name in self._cache:
+            return self._cache[hook_name]
+        found: dict[str, Any] = {}
+        owner: dict[str, str] = {}
+        for plugin_name, spec in self._specs(hook_name):
+            if spec.name in found:
+                raise PluginConflictError(
+                    f"{kind} '{spec.name}' is offered by two plugins: {self._describe(owner[spec.name])}"
+                    f" and {self._describe(plugin_name)}; uninstall one, or select plugins with"
+                    " TOOLWIRE_PLUGINS"
+                )
+            found[spec.name] = spec
+            owner[spec.name] = plugin_name
+        self._cache[hook_name] = found
+        return found
+
+    def _describe(self, plugin_name: str) -> str:
+        info = self._info.get(plugin_name)
+        dist = info.distribution if info and info.distribution else "registered in-process"
+        return f"'{plugin_name}' (distribution {dist})"
+
+    def _discover(self, autoload: bool | None) -> None:
+        if autoload is None:
+            autoload = os.environ.get("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "").lower() not in _TRUE
+        only = [n.strip() for n in os.environ.get("TOOLWIRE_PLUGINS", "").split(",") if n.strip()]
+        if not autoload and not only:
+            return
+        from stevedore import ExtensionManager, NamedExtensionManager
+
+        on_failure: Callable[..., None] = self._record_failure
+        if only:
+            manager: ExtensionManager = NamedExtensionManager(
+                GROUP, names=only, on_load_failure_callback=on_failure, name_order=True
+            )
+        else:
+            manager = ExtensionManager(GROUP, on_load_failure_callback=on_failure)
+        for extension in manager:
+            dist = extension.entry_point.dist
+            if extension.name in self._info:
+                continue  # a built-in or in-process plugin already holds this name
+            self.register(extension.plugin, name=extension.name, distribution=dist.name if dist else None)
+            if dist is not None:
+                self._info[extension.name] = PluginInfo(extension.name, dist.name, dist.version)
+
+    def _record_failure(self, _manager: object, entry_point: Any, error: BaseException) -> None:
+        dist = entry_point.dist
+        self.failures.append(
+            PluginInfo(
+                entry_point.name,
+                dist.name if dist else None,
+                dist.version if dist else None,
+                f"{type(error).__name__}: {error}",
+            )
+        )

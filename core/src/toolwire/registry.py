@@ -1,0 +1,372 @@
+"""`ToolRegistry`: register tools, hand their schemas to a provider, execute the model's calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import fnmatch
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+import pydantic_core
+
+from toolwire._validation import SchemaValidator
+from toolwire.config import Config, load_config, with_backend
+from toolwire.executing import Executor, Job, Outcome
+from toolwire.formats import Dialect, parse_calls
+from toolwire.formats import _builtin as builtin_formats
+from toolwire.hookspecs import Batch, hookimpl
+from toolwire.names import safe_name
+from toolwire.plugins import Plugins
+from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolOutput, ToolResult
+
+__all__ = ["ToolRegistry"]
+
+_T = TypeVar("_T")
+_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "toolwire_caller_loop", default=None
+)
+
+
+class ToolRegistry:
+    """A set of tools and the backend that runs them.
+
+    ```python
+    registry = ToolRegistry(executor="thread")
+
+    @registry.register
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    registry.schemas(format="openai-chat")
+    results = registry.execute_tool_calls(response.choices[0].message.tool_calls)
+    ```
+    """
+
+    def __init__(
+        self,
+        executor: str | Executor | None = None,
+        *,
+        config: Config | None = None,
+        separator: str | None = None,
+        plugins: Plugins | None = None,
+    ) -> None:
+        self.config = config if config is not None else load_config()
+        self.separator = separator if separator is not None else self.config.separator
+        self.plugins = plugins if plugins is not None else Plugins()
+        self.plugins.register(builtin_formats, name="toolwire.formats", distribution="toolwire-core")
+        self.plugins.register(_BatchRunner(self), name="toolwire.execute", distribution="toolwire-core")
+        if isinstance(executor, Executor):
+            self._default_executor = executor.name
+            self._executors: dict[str, Executor] = {executor.name: executor}
+        else:
+            self._default_executor = executor or self.config.executor.backend
+            self._executors = {}
+        self._tools: dict[str, Tool] = {}
+        self._loaders: list[Any] = []
+        self._dialects: dict[str, Dialect] = {}
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> ToolRegistry:
+        """A registry built from a config file: its backend, and the tools its `[[tools]]` declare."""
+        config = load_config(path)
+        registry = cls(config=config, **kwargs)
+        for entry in config.tools:
+            options = dict(entry)
+            loader = options.pop("loader")
+            source = options.pop("source", None)
+            registry.load(loader, source, **options)
+        return registry
+
+    # -- registering -------------------------------------------------------------------------------
+
+    @overload
+    def register(self, obj: _T, /, **options: Any) -> _T: ...
+    @overload
+    def register(self, obj: None = None, /, **options: Any) -> Callable[[_T], _T]: ...
+
+    def register(self, obj: Any = None, /, *, loader: str | None = None, **options: Any) -> Any:
+        """Register a function, async function, class, instance or module (plain call or decorator).
+
+        The loader is detected from `obj` unless named; other keywords are `load`'s.
+        """
+        if obj is None:
+            return lambda target: self.register(target, loader=loader, **options)
+        name = loader or self.plugins.hook.toolwire_detect_loader(source=obj)
+        if name is None:
+            raise TypeError(f"no installed loader recognises {obj!r}; name one with loader=")
+        self.load(name, obj, **options)
+        return obj
+
+    def load(
+        self,
+        loader: str,
+        source: Any,
+        /,
+        *,
+        namespace: str | None = None,
+        include: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None,
+        tags: Iterable[str] = (),
+        replace: bool = False,
+        **options: Any,
+    ) -> list[Tool]:
+        """Load tools from `source` with the named loader; `options` go to the loader's factory.
+
+        `include`/`exclude` are glob patterns on tool names; `tags` are added to every tool.
+        """
+        instance = self.plugins.get("loader", loader).factory(**options)
+        tools = [t for t in instance.load(source) if _selected(t.name, include, exclude)]
+        self._loaders.append(instance)
+        return self.add(tools, namespace=namespace, tags=tags, replace=replace)
+
+    def add(
+        self,
+        tools: Tool | Iterable[Tool],
+        *,
+        namespace: str | None = None,
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> list[Tool]:
+        """Add ready-made `Tool`s, namespaced; a name already taken is an error unless `replace`."""
+        batch = [tools] if isinstance(tools, Tool) else list(tools)
+        added = [self._namespaced(tool, namespace, frozenset(tags)) for tool in batch]
+        names = [tool.name for tool in added]
+        duplicates = {n for n in names if names.count(n) > 1}
+        taken = [] if replace else [n for n in names if n in self._tools]
+        if duplicates or taken:
+            clash = sorted(duplicates or taken)[0]
+            raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it")
+        for tool in added:
+            self._tools[tool.name] = tool
+        return added
+
+    def _namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
+        name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+        validator = tool.validator or SchemaValidator(tool.parameters)
+        return replace(tool, name=safe_name(name), namespace=namespace or tool.namespace,
+                       tags=tool.tags | tags, validator=validator)
+
+    def unregister(self, name: str | None = None, *, namespace: str | None = None) -> list[str]:
+        """Remove one tool by name, or every tool of a namespace; returns the names removed."""
+        removed = [t.name for t in self._select(name, namespace, None)]
+        for key in removed:
+            del self._tools[key]
+        return removed
+
+    def enable(self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None) -> None:
+        """Enable tools by name, namespace or tag."""
+        for tool in self._select(name, namespace, tag):
+            tool.enabled = True
+
+    def disable(self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None) -> None:
+        """Disable tools by name, namespace or tag: they leave the schemas and their calls fail `disabled`."""
+        for tool in self._select(name, namespace, tag):
+            tool.enabled = False
+
+    def _select(self, name: str | None, namespace: str | None, tag: str | None) -> list[Tool]:
+        if name is None and namespace is None and tag is None:
+            raise TypeError("name, namespace or tag is required")
+        if name is not None and name not in self._tools:
+            raise KeyError(f"no tool named '{name}'")
+        return [
+            tool for tool in self._tools.values()
+            if (name is None or tool.name == name)
+            and (namespace is None or tool.namespace == namespace)
+            and (tag is None or tag in tool.tags)
+        ]
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def get(self, name: str) -> Tool:
+        """The tool named `name` (KeyError if none)."""
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise KeyError(f"no tool named '{name}'") from None
+
+    def list(self, *, enabled: bool | None = None) -> list[Tool]:
+        """The tools, sorted by name; `enabled=True` keeps only enabled ones."""
+        return [t for _, t in sorted(self._tools.items()) if enabled is None or t.enabled is enabled]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def dialect(self, format: str) -> Dialect:
+        """The dialect installed under `format`."""
+        if format not in self._dialects:
+            self._dialects[format] = self.plugins.get("format", format).factory()
+        return self._dialects[format]
+
+    def schemas(self, format: str = "openai-chat", *, strict: bool = False) -> list[dict[str, Any]]:
+        """The enabled tools' declarations in a provider's request shape, sorted by name."""
+        return self.dialect(format).schemas(self.list(enabled=True), strict=strict)
+
+    # -- executing ---------------------------------------------------------------------------------
+
+    def execute_tool_calls(
+        self, calls: Any, *, executor: str | None = None, timeout: float | None = None
+    ) -> list[ToolResult]:
+        """Execute a batch of tool calls in any provider's shape; one `ToolResult` per call, in order.
+
+        `timeout` is each call's deadline in seconds (default: the backend's configured timeout).
+        A failing call is that call's error result; this never raises for one call's sake.
+        """
+        batch = Batch(parse_calls(calls, self._all_dialects()), executor or self._default_executor, timeout)
+        return self.plugins.hook.toolwire_execute(batch=batch)
+
+    async def aexecute_tool_calls(
+        self, calls: Any, *, executor: str | None = None, timeout: float | None = None
+    ) -> list[ToolResult]:
+        """`execute_tool_calls` for async code: the backend's `arun` runs on the caller's loop."""
+        token = _caller_loop.set(asyncio.get_running_loop())
+        try:
+            return await asyncio.to_thread(self.execute_tool_calls, calls, executor=executor, timeout=timeout)
+        finally:
+            _caller_loop.reset(token)
+
+    def tool_messages(
+        self, calls: Any, results: Sequence[ToolResult], format: str = "openai-chat", **options: Any
+    ) -> list[Any]:
+        """What goes back to the model for `results`, in the provider's shape."""
+        parsed = parse_calls(calls, self._all_dialects())
+        return self.dialect(format).tool_messages(parsed, results, **options)
+
+    def executor(self, name: str | None = None) -> Executor:
+        """The backend named `name` (default: the registry's), created on first use."""
+        name = name or self._default_executor
+        if name not in self._executors:
+            spec = self.plugins.get("executor", name)
+            self._executors[name] = spec.factory(with_backend(self.config, name))
+        return self._executors[name]
+
+    def warm(self, executor: str | None = None) -> None:
+        """Start the backend's workers now rather than at the first batch."""
+        self.executor(executor).warm()
+
+    def close(self) -> None:
+        """Close every backend and loader this registry opened."""
+        executors, self._executors = list(self._executors.values()), {}
+        for instance in executors:
+            instance.close()
+        loaders, self._loaders = self._loaders, []
+        for loader in loaders:
+            close = getattr(loader, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> ToolRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ToolRegistry:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.close)
+
+    def _all_dialects(self) -> list[Dialect]:
+        return [self.dialect(name) for name in self.plugins.formats()]
+
+    # -- one batch ---------------------------------------------------------------------------------
+
+    def _prepare(self, calls: Sequence[ToolCall], timeout: float | None, default_timeout: float | None
+                 ) -> tuple[list[ToolResult | None], list[tuple[int, Job]]]:
+        results: list[ToolResult | None] = [None] * len(calls)
+        jobs: list[tuple[int, Job]] = []
+        seconds = timeout if timeout is not None else default_timeout
+        deadline = None if seconds is None else time.monotonic() + seconds
+        for index, call in enumerate(calls):
+            job_or_error = self._job(call, deadline)
+            if isinstance(job_or_error, Job):
+                jobs.append((index, job_or_error))
+            else:
+                results[index] = _error_result(call, job_or_error)
+        return results, jobs
+
+    def _job(self, call: ToolCall, deadline: float | None) -> Job | ToolError:
+        if not call.name:
+            return ToolError(ErrorKind.INVALID_ARGUMENTS, f"the call has no tool name: {call.arguments!s}")
+        tool = self._tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self._tools)[:20]) or "none"
+            return ToolError(ErrorKind.UNKNOWN_TOOL, f"no tool named '{call.name}'; available: {known}")
+        if not tool.enabled:
+            return ToolError(ErrorKind.DISABLED, f"the tool '{call.name}' is disabled")
+        if isinstance(call.arguments, str):
+            return ToolError(
+                ErrorKind.INVALID_ARGUMENTS,
+                f"the arguments for '{call.name}' must be a JSON object, got: {call.arguments[:200]}",
+            )
+        try:
+            arguments = tool.validator(call.arguments) if tool.validator else dict(call.arguments)
+        except ValueError as exc:
+            return ToolError(ErrorKind.INVALID_ARGUMENTS, f"invalid arguments for '{call.name}': {exc}")
+        return Job(call.id, tool, arguments, deadline)
+
+
+class _BatchRunner:
+    """toolwire's own `toolwire_execute`: the innermost implementation, which runs the batch."""
+
+    def __init__(self, registry: ToolRegistry) -> None:
+        self.registry = registry
+
+    @hookimpl(trylast=True)
+    def toolwire_execute(self, batch: Batch) -> list[ToolResult]:
+        registry = self.registry
+        executor = registry.executor(batch.executor)
+        results, jobs = registry._prepare(batch.calls, batch.timeout, registry.config.executor.timeout)
+        if jobs:
+            outcomes = _run(executor, [job for _, job in jobs])
+            for (index, job), outcome in zip(jobs, outcomes, strict=True):
+                results[index] = _result(batch.calls[index], job, outcome)
+        batch.results = results  # type: ignore[assignment]
+        return batch.results
+
+
+def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
+    loop = _caller_loop.get()
+    if loop is None:
+        return executor.run(jobs)
+    return asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop).result()
+
+
+def _result(call: ToolCall, job: Job, outcome: Outcome) -> ToolResult:
+    if outcome.error is not None:
+        return ToolResult(call.id, call.name, None, outcome.error.message, True, outcome.error, outcome.duration_s)
+    value = outcome.value
+    if isinstance(value, ToolOutput):
+        content = value.content or _text(value.value)
+        return ToolResult(call.id, call.name, value.value, content, False, None, outcome.duration_s)
+    return ToolResult(call.id, call.name, value, _text(value), False, None, outcome.duration_s)
+
+
+def _error_result(call: ToolCall, error: ToolError) -> ToolResult:
+    return ToolResult(call.id, call.name, None, error.message, True, error, 0.0)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return pydantic_core.to_json(value, fallback=repr).decode()
+
+
+def _selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:
+    def matches(patterns: str | Iterable[str]) -> bool:
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+    return (include is None or matches(include)) and (exclude is None or not matches(exclude))

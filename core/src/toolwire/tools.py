@@ -1,0 +1,205 @@
+"""The data model: tools, the calls a model makes, and the results it gets back."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Annotations",
+    "Audio",
+    "ContentBlock",
+    "ErrorKind",
+    "Image",
+    "Resource",
+    "Text",
+    "Tool",
+    "ToolCall",
+    "ToolCallError",
+    "ToolError",
+    "ToolOutput",
+    "ToolResult",
+    "ToolSource",
+    "is_async_callable",
+]
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+"""A tool name every provider accepts (OpenAI, Anthropic and Gemini agree on this subset)."""
+
+
+class ErrorKind(StrEnum):
+    """Why a call failed; a stable vocabulary for programs and models alike."""
+
+    UNKNOWN_TOOL = "unknown_tool"
+    DISABLED = "disabled"
+    INVALID_ARGUMENTS = "invalid_arguments"
+    TOOL_ERROR = "tool_error"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    CANCELLED = "cancelled"
+    TRANSPORT = "transport"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolError:
+    """What went wrong with one call: a `kind` from `ErrorKind` and a message for the model."""
+
+    kind: ErrorKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.message}"
+
+
+class ToolCallError(Exception):
+    """Raised by an invoker to report a failure of a given kind (HTTP 404 -> `tool_error`, ...).
+
+    Any other exception a tool raises becomes a `tool_error` carrying its type and message.
+    """
+
+    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TOOL_ERROR) -> None:
+        super().__init__(message)
+        self.kind = ErrorKind(kind)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.kind.value))
+
+
+@dataclass(frozen=True, slots=True)
+class Annotations:
+    """Hints about a tool's behaviour, mirroring MCP's tool annotations; `None` means unknown."""
+
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSource:
+    """Where a tool came from: the loader's name and a detail (a function path, a URL, a command)."""
+
+    loader: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text content block."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image content block: raw bytes and their MIME type."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """An audio content block: raw bytes and their MIME type."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A resource content block (an MCP embedded resource, a binary HTTP response...)."""
+
+    uri: str
+    mime_type: str | None = None
+    text: str | None = None
+    data: bytes | None = None
+
+
+ContentBlock = Text | Image | Audio | Resource
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What an invoker returns when its result has content blocks as well as (or instead of) a value."""
+
+    value: Any = None
+    content: tuple[ContentBlock, ...] = ()
+
+
+def is_async_callable(obj: Any) -> bool:
+    """Whether calling `obj` returns a coroutine (async functions and objects with an async `__call__`)."""
+    while hasattr(obj, "func") and hasattr(obj, "args") and hasattr(obj, "keywords"):  # functools.partial
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the class's __call__, not the instance's
+    return call is not None and not inspect.isfunction(obj) and inspect.iscoroutinefunction(call)
+
+
+@dataclass(slots=True, eq=False)
+class Tool:
+    """A tool as the model sees it, and the invoker that runs it.
+
+    `invoker` is a picklable callable (sync or async) holding configuration only; it is called with the
+    validated arguments as keywords. `validator`, when set, turns the model's arguments into those
+    keywords (coercing and checking them) and raises `ValueError` with a message for the model.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    invoker: Callable[..., Any]
+    annotations: Annotations = Annotations()
+    tags: frozenset[str] = frozenset()
+    enabled: bool = True
+    source: ToolSource = ToolSource("unknown")
+    output_schema: dict[str, Any] | None = None
+    namespace: str | None = None
+    validator: Callable[[Mapping[str, Any]], dict[str, Any]] | None = field(default=None, repr=False)
+    is_async: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.is_async = is_async_callable(self.invoker)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for. `arguments` is the raw string when it was not valid JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """The result of one call: the Python `value`, the `content` for the model, and any error."""
+
+    call_id: str
+    name: str
+    value: Any = None
+    content: str | tuple[ContentBlock, ...] = ""
+    is_error: bool = False
+    error: ToolError | None = None
+    duration_s: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The content as one string (text blocks joined; other blocks named)."""
+        if isinstance(self.content, str):
+            return self.content
+        parts = []
+        for block in self.content:
+            if isinstance(block, Text):
+                parts.append(block.text)
+            elif isinstance(block, Resource) and block.text is not None:
+                parts.append(block.text)
+            else:
+                parts.append(f"[{type(block).__name__.lower()}: {getattr(block, 'mime_type', '')}]")
+        return "\n".join(parts)
