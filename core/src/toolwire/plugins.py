@@ -7,6 +7,7 @@ discovery off; `TOOLWIRE_PLUGINS=a,b` loads only the named entry points (even wh
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -160,20 +161,23 @@ class Plugins:
         else:
             manager = ExtensionManager(GROUP, on_load_failure_callback=on_failure)
         for extension in manager:
-            dist = extension.entry_point.dist
             if extension.name in self._info:
                 continue  # a built-in or in-process plugin already holds this name
-            self.register(extension.plugin, name=extension.name, distribution=dist.name if dist else None)
-            if dist is not None:
-                self._info[extension.name] = PluginInfo(extension.name, dist.name, dist.version)
+            self.register(extension.plugin, name=extension.name)
+            name, version = _distribution(extension.entry_point)
+            self._info[extension.name] = PluginInfo(extension.name, name, version)
 
     def _record_failure(self, _manager: object, entry_point: Any, error: BaseException) -> None:
-        dist = entry_point.dist
-        self.failures.append(
-            PluginInfo(
-                entry_point.name,
-                dist.name if dist else None,
-                dist.version if dist else None,
-                f"{type(error).__name__}: {error}",
-            )
-        )
+        name, version = _distribution(entry_point)
+        self.failures.append(PluginInfo(entry_point.name, name, version, f"{type(error).__name__}: {error}"))
+
+
+def _distribution(entry_point: Any) -> tuple[str | None, str | None]:
+    """The distribution that declares `entry_point` (stevedore's cached entry points carry none)."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        for candidate in importlib.metadata.entry_points(group=GROUP, name=entry_point.name):
+            if candidate.value == entry_point.value:
+                dist = candidate.dist
+                break
+    return (dist.name, dist.version) if dist is not None else (None, None)

@@ -1,0 +1,166 @@
+"""ToolRegistry: names, namespaces, selection, batches and the execute hook."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from toolwire import ErrorKind, ToolCall, ToolRegistry, ToolResult, hookimpl
+
+
+def call(call_id: str, name: str, arguments: str = '{"a": 1, "b": 2}') -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_namespaces_use_the_configured_separator(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial, separator="-")
+    registry.add(make_tool(), namespace="calc")
+    assert "calc-add" in registry
+    assert registry.get("calc-add").namespace == "calc"
+    assert [r.value for r in registry.execute_tool_calls([call("1", "calc-add")])] == [3]
+
+
+def test_names_are_made_valid_for_every_provider(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    [tool] = registry.add(make_tool("x" * 70), namespace="a.b")
+    assert len(tool.name) == 64
+    assert all(c.isalnum() or c in "_-" for c in tool.name)
+    [other] = registry.add(make_tool("x" * 71), namespace="a.b")
+    assert other.name != tool.name
+
+
+def test_a_name_collision_is_an_error_unless_replace(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool())
+    with pytest.raises(ValueError, match="'add' is already registered; pass replace=True"):
+        registry.add(make_tool())
+    replacement = make_tool()
+    registry.add(replacement, replace=True)
+    assert registry.get("add").invoker is replacement.invoker
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add([make_tool("x"), make_tool("x")])
+    assert "x" not in registry
+
+
+def test_unregister_by_name_and_namespace(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add([make_tool("a"), make_tool("b")], namespace="n")
+    registry.add(make_tool("c"))
+    assert registry.unregister("c") == ["c"]
+    assert sorted(registry.unregister(namespace="n")) == ["n_a", "n_b"]
+    assert len(registry) == 0
+    with pytest.raises(KeyError, match="no tool named 'zzz'"):
+        registry.unregister("zzz")
+
+
+def test_enable_and_disable_by_name_namespace_and_tag(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool("a", tags=frozenset({"math"})))
+    registry.add(make_tool("b"), namespace="n", tags=["io"])
+    registry.disable(tag="math")
+    registry.disable(namespace="n")
+    assert registry.schemas() == []
+    [a, b] = registry.execute_tool_calls([call("1", "a"), call("2", "n_b")])
+    assert a.error.kind is ErrorKind.DISABLED and b.error.kind is ErrorKind.DISABLED
+    registry.enable("a")
+    assert [s["function"]["name"] for s in registry.schemas()] == ["a"]
+    registry.enable(tag="io")
+    assert [t.name for t in registry.list(enabled=True)] == ["a", "n_b"]
+
+
+def test_include_and_exclude_globs_select_loaded_tools(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+
+    class Loader:
+        def load(self, source: list[str]):
+            return [make_tool(name) for name in source]
+
+    from toolwire import LoaderSpec
+
+    class Offers:
+        @hookimpl
+        def toolwire_loaders(self):
+            return [LoaderSpec("list", Loader)]
+
+    registry.plugins.register(Offers(), name="list-loader")
+    registry.load("list", ["get_a", "get_b", "set_a"], include="get_*", exclude=["*_b"])
+    assert [t.name for t in registry] == ["get_a"]
+
+
+def test_one_result_per_call_in_order_with_duplicate_and_empty_ids(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool())
+    calls = [
+        call("x", "add"),
+        call("x", "add", '{"a": 5, "b": 5}'),
+        call("", "add", '{"a": "7", "b": "1"}'),
+        call("y", "missing"),
+        call("", "add", "{not json"),
+        call("z", "add", '{"a": 1}'),
+        call("w", "add", '{"a": 1, "b": 2, "c": 3}'),
+        call("v", "add", '{"a": "one", "b": 2}'),
+        ToolCall("u", "add", {"a": 2, "b": 2}),
+    ]
+    results = registry.execute_tool_calls(calls)
+    assert [r.call_id for r in results] == ["x", "x", "", "y", "", "z", "w", "v", "u"]
+    assert [r.value for r in results[:3]] == [3, 10, 8]
+    kinds = [r.error.kind if r.error else None for r in results]
+    assert kinds == [None, None, None, ErrorKind.UNKNOWN_TOOL, ErrorKind.INVALID_ARGUMENTS,
+                     ErrorKind.INVALID_ARGUMENTS, ErrorKind.INVALID_ARGUMENTS, ErrorKind.INVALID_ARGUMENTS, None]
+    assert "missing required argument 'b'" in results[5].content
+    assert "unexpected argument 'c'" in results[6].content
+    assert "argument 'a' should be of type integer" in results[7].content
+    assert "must be a JSON object" in results[4].content
+    assert serial.batches == [["x", "x", "", "u"]]  # only valid calls reach the backend
+
+
+def test_values_become_text_for_the_model(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool("echo"))
+    [result] = registry.execute_tool_calls([call("1", "echo", '{"k": [1, "two", null]}')])
+    assert result.value == {"k": [1, "two", None]}
+    assert result.content == '{"k":[1,"two",null]}'
+
+
+def test_the_async_twin_gives_the_same_results(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool())
+
+    async def main() -> list[ToolResult]:
+        return await registry.aexecute_tool_calls([call("1", "add"), call("2", "nope")])
+
+    ok, missing = asyncio.run(main())
+    assert ok.value == 3 and missing.error.kind is ErrorKind.UNKNOWN_TOOL
+
+
+def test_execute_wrappers_see_every_batch_and_may_rewrite_it(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    registry.add(make_tool())
+    seen: list[tuple[int, list[bool]]] = []
+
+    class Audit:
+        @hookimpl(wrapper=True)
+        def toolwire_execute(self, batch):
+            batch.calls = [c for c in batch.calls if c.id != "drop"]
+            results = yield
+            seen.append((len(batch.calls), [r.is_error for r in results]))
+            return results
+
+    registry.plugins.register(Audit(), name="audit")
+    results = registry.execute_tool_calls([call("keep", "add"), call("drop", "add"), call("bad", "nope")])
+    assert [r.call_id for r in results] == ["keep", "bad"]
+    assert seen == [(2, [False, True])]
+
+
+def test_close_closes_backends_and_the_context_manager_closes(serial, make_tool) -> None:
+    with ToolRegistry(executor=serial) as registry:
+        registry.add(make_tool())
+        registry.execute_tool_calls([call("1", "add")])
+    assert serial.closed
+
+
+def test_register_without_a_known_loader_is_a_type_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    with pytest.raises(TypeError, match="no installed loader recognises"):
+        ToolRegistry().register(lambda: 1)
