@@ -1,4 +1,5 @@
-"""Configuration: `./toolwire.toml`, or `[tool.toolwire]` in `./pyproject.toml`, then `TOOLWIRE_*`.
+"""Configuration: a file given explicitly (or `TOOLWIRE_CONFIG`), else `./toolwire.toml`, else
+`[tool.toolwire]` in `./pyproject.toml`; then `TOOLWIRE_*` environment variables override single keys.
 
 ```toml
 separator = "_"              # between a namespace and a tool name
@@ -7,16 +8,17 @@ separator = "_"              # between a namespace and a tool name
 backend = "process"          # any installed executor
 workers = 4
 timeout = 30                 # default seconds per call
-max_calls_per_worker = 1000  # any other key is an option for the backend
+max_calls_per_worker = 1000  # any other key is an option for that backend
 
 [[tools]]
-loader = "openapi"
+loader = "openapi"           # any installed loader
 source = "http://127.0.0.1:8000/openapi.json"
 namespace = "svc"
+headers = { Authorization = { env = "SVC_TOKEN" } }   # secrets: by environment variable name
 ```
 
-Environment variables override single keys: `TOOLWIRE_EXECUTOR` (the backend), `TOOLWIRE_WORKERS`,
-`TOOLWIRE_TIMEOUT`, `TOOLWIRE_SEPARATOR`.
+Variables: `TOOLWIRE_EXECUTOR` (the backend), `TOOLWIRE_WORKERS`, `TOOLWIRE_TIMEOUT`,
+`TOOLWIRE_SEPARATOR`, and `TOOLWIRE_EXECUTOR_<OPTION>` for any backend option (a TOML value or a string).
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from toolwire.tools import NAME_PATTERN
 __all__ = ["Config", "ConfigError", "load_config"]
 
 DEFAULT_BACKEND = "process"
-_TOP_KEYS = {"separator", "executor", "tools"}
+DEFAULT_TIMEOUT = 60.0
+_TOP_KEYS = ("executor", "separator", "tools")
+_OPTION_PREFIX = "TOOLWIRE_EXECUTOR_"
 
 
 class ConfigError(ValueError):
-    """A configuration file or variable that cannot be used; the message names the file and key."""
+    """A configuration file or variable that cannot be used; the message names the file and the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,39 +52,70 @@ class Config:
     executor: ExecutorConfig = field(default_factory=lambda: ExecutorConfig(DEFAULT_BACKEND))
     separator: str = "_"
     tools: tuple[Mapping[str, Any], ...] = ()
-    path: Path | None = None
+    source: str = "defaults"
+    """Where the settings came from: a file path, or "defaults"."""
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read the config file (`path`, else `./toolwire.toml`, else `./pyproject.toml`) and the environment."""
+    """Read the configuration file and the environment into a `Config`."""
     environ = os.environ if environ is None else environ
+    if path is None and environ.get("TOOLWIRE_CONFIG"):
+        path = environ["TOOLWIRE_CONFIG"]
     table, where = _read(Path(path) if path is not None else None)
-    unknown = set(table) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}'; accepted: {', '.join(sorted(_TOP_KEYS))}")
-    executor = dict(table.get("executor") or {})
+    _known(where, "", table, _TOP_KEYS)
+    executor = dict(_table(where, "executor", table.get("executor", {})))
+    for name, raw in environ.items():
+        if name.startswith(_OPTION_PREFIX) and raw:
+            executor[name[len(_OPTION_PREFIX):].lower()] = _scalar(raw)
     backend = environ.get("TOOLWIRE_EXECUTOR") or executor.pop("backend", DEFAULT_BACKEND)
     executor.pop("backend", None)
+    workers = _env(environ, "TOOLWIRE_WORKERS", int, executor.pop("workers", None))
+    timeout = _env(environ, "TOOLWIRE_TIMEOUT", float, executor.pop("timeout", DEFAULT_TIMEOUT))
     config = ExecutorConfig(
         backend=_typed(where, "executor.backend", backend, str),
-        workers=_typed(where, "executor.workers", _env_or(environ, "TOOLWIRE_WORKERS", int, executor.pop("workers", None)), int),
-        timeout=_typed(where, "executor.timeout", _env_or(environ, "TOOLWIRE_TIMEOUT", float, executor.pop("timeout", 60.0)), float),
+        workers=_typed(where, "executor.workers", workers, int),
+        timeout=_typed(where, "executor.timeout", timeout, float),
         options=executor,
     )
-    separator = _typed(where, "separator", environ.get("TOOLWIRE_SEPARATOR") or table.get("separator", "_"), str)
+    separator = environ.get("TOOLWIRE_SEPARATOR") or table.get("separator", "_")
+    separator = _typed(where, "separator", separator, str)
     if not NAME_PATTERN.match(f"a{separator}b"):
-        raise ConfigError(f"{where}: separator {separator!r} would make tool names invalid for providers; use '_' or '-'")
-    tools = table.get("tools") or []
-    if not isinstance(tools, list) or not all(isinstance(entry, dict) for entry in tools):
-        raise ConfigError(f"{where}: 'tools' must be an array of tables ([[tools]])")
-    return Config(config, separator, tuple(tools), where if isinstance(where, Path) else None)
+        raise ConfigError(f"{where}: 'separator' {separator!r} would make tool names invalid; use '_' or '-'")
+    tools = table.get("tools", [])
+    if not isinstance(tools, list):
+        raise ConfigError(f"{where}: 'tools' must be an array of tables, not {type(tools).__name__}")
+    entries = tuple(_tool_entry(where, index, entry, environ) for index, entry in enumerate(tools))
+    return Config(config, separator, entries, str(where))
 
 
 def with_backend(config: Config, backend: str) -> ExecutorConfig:
-    """The executor settings for `backend`: the configured options apply only to the configured backend."""
+    """The executor settings for `backend`: configured options apply only to the configured backend."""
     if backend == config.executor.backend:
         return config.executor
     return replace(config.executor, backend=backend, options={})
+
+
+def _tool_entry(where: Path | str, index: int, entry: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+    key = f"tools[{index}]"
+    entry = _table(where, key, entry)
+    if "loader" not in entry:
+        raise ConfigError(f"{where}: '{key}' needs a 'loader' (the name of an installed loader)")
+    _typed(where, f"{key}.loader", entry["loader"], str)
+    return {name: _resolve_env(where, f"{key}.{name}", value, environ) for name, value in entry.items()}
+
+
+def _resolve_env(where: Path | str, key: str, value: Any, environ: Mapping[str, str]) -> Any:
+    """Replace `{ env = "NAME" }` tables by the variable's value, so secrets never sit in the file."""
+    if isinstance(value, dict):
+        if set(value) == {"env"}:
+            name = value["env"]
+            if name not in environ:
+                raise ConfigError(f"{where}: '{key}' refers to environment variable {name}, which is not set")
+            return environ[name]
+        return {k: _resolve_env(where, f"{key}.{k}", v, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(where, f"{key}[{i}]", v, environ) for i, v in enumerate(value)]
+    return value
 
 
 def _read(path: Path | None) -> tuple[dict[str, Any], Path | str]:
@@ -104,9 +139,28 @@ def _parse(path: Path, tool_table: bool) -> dict[str, Any]:
     return data.get("tool", {}).get("toolwire", {}) if tool_table else data
 
 
-def _env_or(environ: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
+def _known(where: Path | str, prefix: str, table: Mapping[str, Any], accepted: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in accepted:
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}'; accepted: {', '.join(accepted)}")
+
+
+def _table(where: Path | str, key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a table, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env(environ: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
     raw = environ.get(name)
-    if raw is None or raw == "":
+    if not raw:
         return default
     try:
         return kind(raw)

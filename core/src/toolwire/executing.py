@@ -69,12 +69,13 @@ def error_from_exception(exc: BaseException) -> ToolError:
     if isinstance(exc, TimeoutError):
         return ToolError(ErrorKind.TIMEOUT, str(exc) or "the call timed out")
     message = str(exc)
-    return ToolError(ErrorKind.TOOL_ERROR, f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+    kind = type(exc).__name__
+    return ToolError(ErrorKind.TOOL_ERROR, f"{kind}: {message}" if message else kind)
 
 
 def timeout_outcome(job: Job, started: float) -> Outcome:
     """The outcome of a job that ran past its deadline."""
-    allowed = (job.deadline - started) if job.deadline is not None else 0.0
+    allowed = max(0.0, job.deadline - started) if job.deadline is not None else 0.0
     message = f"'{job.tool.name}' did not finish within {allowed:.3g}s"
     return Outcome(error=ToolError(ErrorKind.TIMEOUT, message), duration_s=time.monotonic() - started)
 
@@ -84,7 +85,9 @@ def call_invoker(job: Job) -> Outcome:
     started = time.monotonic()
     try:
         value = job.tool.invoker(**job.arguments)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from a tool is that call's error too
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     return Outcome(value=value, duration_s=time.monotonic() - started)
 
@@ -99,9 +102,9 @@ async def call_invoker_async(job: Job) -> Outcome:
         if job.deadline is not None and time.monotonic() >= job.deadline:
             return timeout_outcome(job, started)
         return Outcome(error=error_from_exception(TimeoutError()), duration_s=time.monotonic() - started)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, KeyboardInterrupt):
         raise
-    except Exception as exc:
+    except BaseException as exc:
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     return Outcome(value=value, duration_s=time.monotonic() - started)
 

@@ -14,13 +14,13 @@ from typing import Any, TypeVar, overload
 import pydantic_core
 
 from toolwire._validation import SchemaValidator
-from toolwire.config import Config, load_config, with_backend
+from toolwire.config import Config, ConfigError, load_config, with_backend
 from toolwire.executing import Executor, Job, Outcome
 from toolwire.formats import Dialect, parse_calls
 from toolwire.formats import _builtin as builtin_formats
 from toolwire.hookspecs import Batch, hookimpl
 from toolwire.names import safe_name
-from toolwire.plugins import Plugins
+from toolwire.plugins import Plugins, UnknownPluginError
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolOutput, ToolResult
 
 __all__ = ["ToolRegistry"]
@@ -71,14 +71,28 @@ class ToolRegistry:
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> ToolRegistry:
-        """A registry built from a config file: its backend, and the tools its `[[tools]]` declare."""
+        """A registry built from a config file: its backend, and the tools its `[[tools]]` declare.
+
+        Errors name the file, the key and what would be accepted.
+        """
         config = load_config(path)
         registry = cls(config=config, **kwargs)
-        for entry in config.tools:
-            options = dict(entry)
-            loader = options.pop("loader")
-            source = options.pop("source", None)
-            registry.load(loader, source, **options)
+        try:
+            if registry._default_executor not in registry._executors:
+                try:
+                    registry.plugins.get("executor", registry._default_executor)
+                except UnknownPluginError as exc:
+                    raise ConfigError(f"{config.source}: 'executor.backend': {exc}") from None
+            for index, entry in enumerate(config.tools):
+                options = dict(entry)
+                loader = options.pop("loader")
+                try:
+                    registry.load(loader, options.pop("source", None), **options)
+                except (LookupError, TypeError, ValueError) as exc:
+                    raise ConfigError(f"{config.source}: 'tools[{index}]': {exc}") from exc
+        except BaseException:
+            registry.close()
+            raise
         return registry
 
     # -- registering -------------------------------------------------------------------------------
@@ -157,12 +171,16 @@ class ToolRegistry:
             del self._tools[key]
         return removed
 
-    def enable(self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None) -> None:
+    def enable(
+        self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None
+    ) -> None:
         """Enable tools by name, namespace or tag."""
         for tool in self._select(name, namespace, tag):
             tool.enabled = True
 
-    def disable(self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None) -> None:
+    def disable(
+        self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None
+    ) -> None:
         """Disable tools by name, namespace or tag: they leave the schemas and their calls fail `disabled`."""
         for tool in self._select(name, namespace, tag):
             tool.enabled = False
@@ -343,8 +361,9 @@ def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
 
 
 def _result(call: ToolCall, job: Job, outcome: Outcome) -> ToolResult:
-    if outcome.error is not None:
-        return ToolResult(call.id, call.name, None, outcome.error.message, True, outcome.error, outcome.duration_s)
+    error = outcome.error
+    if error is not None:
+        return ToolResult(call.id, call.name, None, error.message, True, error, outcome.duration_s)
     value = outcome.value
     if isinstance(value, ToolOutput):
         content = value.content or _text(value.value)

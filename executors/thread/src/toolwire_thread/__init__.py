@@ -1,0 +1,5 @@
+"""toolwire's `thread` backend: sync tools on a bounded thread pool, async tools on one event loop."""
+
+from toolwire_thread._executor import ThreadExecutor
+
+__all__ = ["ThreadExecutor"]

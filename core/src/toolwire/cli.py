@@ -1,0 +1,180 @@
+"""The `toolwire` command: plugins, tools, call, run, demo, bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import pydantic_core
+
+from toolwire.registry import ToolRegistry
+from toolwire.tools import ToolResult
+
+__all__ = ["main"]
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Config file (default: ./toolwire.toml, or [tool.toolwire] in ./pyproject.toml).",
+)
+_executor_option = click.option("--executor", default=None, help="Backend to run on (default: the configured one).")
+_timeout_option = click.option("--timeout", type=float, default=None, help="Seconds allowed per call.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """toolwire: tools for function-calling LLMs, executed a batch at a time on the backend you name."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+def plugins() -> None:
+    """Every installed plugin, what it provides, and any that failed to load."""
+    from rich.console import Console
+    from rich.table import Table
+
+    registry = ToolRegistry()
+    table = Table("plugin", "distribution", "version", "loaders", "executors", "formats", "status")
+    for info in registry.plugins.info():
+        if info.error:
+            table.add_row(info.name, info.distribution or "", info.version or "", "", "", "",
+                          f"[red]failed: {info.error}[/red]")
+            continue
+        offered = registry.plugins.offered_by(info.name)
+        if not any(offered.values()):
+            continue
+        table.add_row(info.name, info.distribution or "", info.version or "",
+                      ", ".join(offered["loaders"]), ", ".join(offered["executors"]),
+                      ", ".join(offered["formats"]), "ok")
+    Console().print(table)
+
+
+@cli.command()
+@_config_option
+@click.option("--format", "dialect", default=None, help="Print schemas in this dialect (e.g. openai-chat).")
+@click.option("--strict", is_flag=True, help="Strict schemas (OpenAI dialects).")
+def tools(config_path: str | None, dialect: str | None, strict: bool) -> None:
+    """The tools the config yields, as a table or as a provider's schemas."""
+    with _registry(config_path) as registry:
+        if dialect:
+            click.echo(json.dumps(registry.schemas(format=dialect, strict=strict), indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("name", "loader", "enabled", "description")
+        for tool in registry.list():
+            summary = tool.description.strip().splitlines()[0] if tool.description.strip() else ""
+            table.add_row(tool.name, tool.source.loader, "yes" if tool.enabled else "no", summary)
+        Console().print(table)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--args", "arguments", default="{}", help="The call's arguments as a JSON object.")
+@_config_option
+@_executor_option
+@_timeout_option
+def call(name: str, arguments: str, config_path: str | None, executor: str | None, timeout: float | None) -> None:
+    """Execute one call and print its result as a JSON line; exit 1 if it failed."""
+    batch = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]
+    _execute(config_path, batch, executor, timeout)
+
+
+@cli.command()
+@click.argument("source", type=click.File("r"), default="-")
+@_config_option
+@_executor_option
+@_timeout_option
+def run(source: Any, config_path: str | None, executor: str | None, timeout: float | None) -> None:
+    """Execute a batch of tool calls in any provider's shape, read from a JSON file or stdin (-).
+
+    Prints one JSON line per result; exit status 1 if any call failed.
+    """
+    try:
+        calls = json.load(source)
+    except ValueError as exc:
+        raise click.ClickException(f"{source.name}: not valid JSON: {exc}") from None
+    _execute(config_path, calls, executor, timeout)
+
+
+@cli.command()
+@_executor_option
+def demo(executor: str | None) -> None:
+    """Register native, OpenAPI and MCP tools, print their schemas, execute a batch, show the results."""
+    from toolwire._demo import run_demo
+
+    run_demo(executor)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """The benchmark, side by side with toolregistry 0.19.0 (options: `toolwire bench --help-bench`)."""
+    try:
+        from toolwire_bench import main as bench_main
+    except ImportError:
+        raise click.ClickException("the benchmark needs toolwire-bench (examples/benchmark)") from None
+    args = ["--help"] if ctx.args == ["--help-bench"] else ctx.args
+    sys.exit(bench_main(args) or 0)
+
+
+@contextmanager
+def _registry(config_path: str | None) -> Iterator[ToolRegistry]:
+    registry = ToolRegistry.from_config(config_path)
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
+def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None) -> None:
+    with _registry(config_path) as registry:
+        results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
+    for result in results:
+        click.echo(json.dumps(result_record(result)))
+    if any(result.is_error for result in results):
+        sys.exit(1)
+
+
+def result_record(result: ToolResult) -> dict[str, Any]:
+    """A result as a JSON-ready dict."""
+    return {
+        "call_id": result.call_id,
+        "name": result.name,
+        "is_error": result.is_error,
+        "value": pydantic_core.to_jsonable_python(result.value, fallback=repr),
+        "content": result.text,
+        "error": {"kind": result.error.kind.value, "message": result.error.message} if result.error else None,
+        "duration_s": round(result.duration_s, 6),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; errors are one line unless `--debug` is given."""
+    args = sys.argv[1:] if argv is None else argv
+    _guarded(lambda: cli.main(args=args, prog_name="toolwire", standalone_mode=False), "--debug" in args)
+
+
+def _guarded(run_cli: Callable[[], Any], debug: bool) -> None:
+    try:
+        run_cli()
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,383 @@
+"""Conformance suites for plugin authors; for test code only (it imports pytest, `import toolwire` does not).
+
+Subclass `ExecutorConformance` in a test module of your backend and say how to build it::
+
+    from toolwire.testing import ExecutorConformance
+    from my_backend import MyExecutor
+
+    class TestMyExecutor(ExecutorConformance):
+        isolates_crashes = True          # the backend survives a tool that kills its worker
+
+        def make_executor(self, config):
+            return MyExecutor(config)
+
+pytest then runs every check below against your executor, through `ToolRegistry` (the path users take)
+and through `Executor.run`/`arun` directly. The tools the suite runs are module-level functions here, so
+backends that pickle tools (by reference or with dill) can run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import pytest
+
+from toolwire.config import Config
+from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
+from toolwire.plugins import Plugins
+from toolwire.registry import ToolRegistry
+from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
+
+__all__ = ["ExecutorConformance", "UnpicklableError", "conformance_tools"]
+
+HANG_S = 30.0
+"""How long the suite's hanging tools sleep; a conforming backend reports them long before."""
+DEADLINE_S = 0.5
+"""The per-call timeout of the suite's deadline checks."""
+PROMPT_S = 10.0
+"""A batch with a hanging call must return within this long: far less than `HANG_S`."""
+
+# -- the tools the suite runs ---------------------------------------------------------------------------
+
+
+def echo(value: Any = None, delay: float = 0.0) -> Any:
+    """Return `value`, after sleeping `delay` seconds."""
+    if delay:
+        time.sleep(delay)
+    return value
+
+
+async def async_echo(value: Any = None, delay: float = 0.0) -> Any:
+    """Return `value`, after awaiting `delay` seconds."""
+    await asyncio.sleep(delay)
+    return value
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def hang(seconds: float | None = None) -> str:
+    """Block this thread for `seconds` (default `HANG_S`)."""
+    time.sleep(HANG_S if seconds is None else seconds)
+    return "finished late"
+
+
+async def async_hang(seconds: float | None = None) -> str:
+    """Await for `seconds` (default `HANG_S`)."""
+    await asyncio.sleep(HANG_S if seconds is None else seconds)
+    return "finished late"
+
+
+def fail(message: str) -> None:
+    """Raise `ValueError(message)`."""
+    raise ValueError(message)
+
+
+async def async_fail(message: str) -> None:
+    """Raise `ValueError(message)` from a coroutine."""
+    raise ValueError(message)
+
+
+class UnpicklableError(Exception):
+    """An exception whose instances refuse to be pickled (as many third-party exceptions do)."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("UnpicklableError instances cannot be pickled")
+
+
+def fail_unpicklable(message: str) -> None:
+    """Raise an exception that cannot cross a process boundary."""
+    raise UnpicklableError(message)
+
+
+def fail_with(kind: str, message: str) -> None:
+    """Raise `ToolCallError(message, kind)`."""
+    raise ToolCallError(message, kind)
+
+
+def rich(text: str) -> ToolOutput:
+    """Return a value with a content block."""
+    return ToolOutput(value={"text": text}, content=(Text(text),))
+
+
+def crash(code: int = 3) -> None:
+    """End the process running this tool at once, without cleanup."""
+    os._exit(code)
+
+
+def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
+_ANY_AND_DELAY = _schema({"value": {}, "delay": {"type": "number"}})
+_SECONDS = _schema({"seconds": {"type": "number"}})
+_MESSAGE = _schema({"message": {"type": "string"}}, ["message"])
+
+
+def conformance_tools() -> list[Tool]:
+    """The tools the suite registers, built directly as `Tool`s with JSON schemas."""
+    int_pair = _schema({"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"])
+    kind_and_message = _schema({"kind": {"type": "string"}, "message": {"type": "string"}},
+                               ["kind", "message"])
+    return [
+        Tool("echo", "Return value after delay seconds.", _ANY_AND_DELAY, echo),
+        Tool("async_echo", "Return value after delay seconds (async).", _ANY_AND_DELAY, async_echo),
+        Tool("add", "Add two integers.", int_pair, add),
+        Tool("hang", "Sleep for a long time.", _SECONDS, hang),
+        Tool("async_hang", "Sleep for a long time (async).", _SECONDS, async_hang),
+        Tool("fail", "Raise ValueError.", _MESSAGE, fail),
+        Tool("async_fail", "Raise ValueError (async).", _MESSAGE, async_fail),
+        Tool("fail_unpicklable", "Raise an exception that does not pickle.", _MESSAGE, fail_unpicklable),
+        Tool("fail_with", "Raise ToolCallError of a kind.", kind_and_message, fail_with),
+        Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
+        Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
+    ]
+
+
+# -- the suite ------------------------------------------------------------------------------------------
+
+
+class ExecutorConformance:
+    """The executor conformance suite: subclass it (name it `Test...`) and implement `make_executor`.
+
+    Capabilities a backend may declare as class attributes:
+
+    - `isolates_crashes`: a tool that kills its worker (`os._exit`) yields a `crashed` outcome for that
+      call, results for every other call, and the next batch works.
+    - `workers`: the worker count the suite configures.
+    """
+
+    isolates_crashes: ClassVar[bool] = False
+    workers: ClassVar[int] = 4
+
+    def make_executor(self, config: ExecutorConfig) -> Executor:
+        """A new executor for `config`; the suite closes it."""
+        raise NotImplementedError("subclasses of ExecutorConformance implement make_executor(config)")
+
+    # -- fixtures ----------------------------------------------------------------------------------------
+
+    def executor_config(self) -> ExecutorConfig:
+        """The configuration the suite builds executors with."""
+        return ExecutorConfig(backend="conformance", workers=self.workers, timeout=60.0)
+
+    @pytest.fixture
+    def executor(self) -> Iterator[Executor]:
+        executor = self.make_executor(self.executor_config())
+        try:
+            yield executor
+        finally:
+            executor.close()
+
+    @pytest.fixture
+    def registry(self, executor: Executor) -> Iterator[ToolRegistry]:
+        config = Config(executor=replace(self.executor_config(), backend=executor.name))
+        registry = ToolRegistry(executor=executor, config=config, plugins=Plugins(autoload=False))
+        registry.add(conformance_tools())
+        yield registry
+        registry.close()  # closes the executor, which the executor fixture closes again
+
+    # -- ordering and one result per call ---------------------------------------------------------------
+
+    @pytest.mark.parametrize("size", [1, 2, 3, 8, 33])
+    def test_order_is_kept_with_mixed_fast_and_slow_calls(self, registry: ToolRegistry, size: int) -> None:
+        calls = [_call(f"c{i}", "async_echo" if i % 3 == 2 else "echo",
+                       value=i, delay=0.2 if i % 2 == 0 and i < 6 else 0.0) for i in range(size)]
+        results = registry.execute_tool_calls(calls)
+        _assert_values(results, calls, list(range(size)))
+
+    def test_duplicate_and_empty_ids_each_get_their_result(self, registry: ToolRegistry) -> None:
+        calls = [_call("same", "echo", value="a", delay=0.1), _call("same", "echo", value="b"),
+                 _call("", "async_echo", value="c", delay=0.05), _call("", "echo", value="d"),
+                 _call("same", "async_echo", value="e")]
+        results = registry.execute_tool_calls(calls)
+        _assert_values(results, calls, ["a", "b", "c", "d", "e"])
+
+    def test_registry_errors_interleave_with_executed_calls(self, registry: ToolRegistry) -> None:
+        calls = [_call("0", "echo", value=0, delay=0.1), _call("1", "no_such_tool"),
+                 _call("2", "add", a=1, b=2), _call("3", "add", a="one", b=2),
+                 ToolCall("4", "echo", '{"value": '), _call("5", "async_echo", value=5)]
+        results = registry.execute_tool_calls(calls)
+        assert [r.call_id for r in results] == ["0", "1", "2", "3", "4", "5"]
+        assert [r.is_error for r in results] == [False, True, False, True, True, False]
+        assert [r.value for r in results] == [0, None, 3, None, None, 5]
+        assert [r.error.kind for r in results if r.error] == [
+            ErrorKind.UNKNOWN_TOOL, ErrorKind.INVALID_ARGUMENTS, ErrorKind.INVALID_ARGUMENTS]
+
+    def test_run_returns_one_outcome_per_job_in_order(self, executor: Executor) -> None:
+        tools = _tools()
+        jobs = [Job(f"j{i}", tools["async_echo" if i % 2 else "echo"],
+                    {"value": i, "delay": 0.15 if i == 0 else 0.0}, _deadline(60.0)) for i in range(12)]
+        outcomes = executor.run(jobs)
+        assert len(outcomes) == len(jobs)
+        assert all(isinstance(o, Outcome) for o in outcomes)
+        assert [(o.error, o.value) for o in outcomes] == [(None, i) for i in range(12)]
+
+    def test_run_of_no_jobs_is_empty(self, executor: Executor) -> None:
+        assert executor.run([]) == []
+
+    def test_large_batch(self, registry: ToolRegistry) -> None:
+        calls = [_call(f"c{i}", "add", a=i, b=i * 1000) for i in range(2000)]
+        results = registry.execute_tool_calls(calls)
+        _assert_values(results, calls, [i + i * 1000 for i in range(2000)])
+
+    # -- values -----------------------------------------------------------------------------------------
+
+    def test_values_of_every_shape(self, registry: ToolRegistry) -> None:
+        values: list[Any] = [None, [1, "two", [3.0]], {"a": {"b": [None, True]}}, "text", 0, 2.5, False]
+        calls = [_call(str(i), "async_echo" if i % 2 else "echo", value=v) for i, v in enumerate(values)]
+        results = registry.execute_tool_calls(calls)
+        _assert_values(results, calls, values)
+        assert results[0].content == ""
+        assert results[2].text == '{"a":{"b":[null,true]}}'
+
+    def test_tool_output_content_blocks_pass_through(self, registry: ToolRegistry) -> None:
+        [result] = registry.execute_tool_calls([_call("r", "rich", text="hello")])
+        assert not result.is_error, result.error
+        assert result.value == {"text": "hello"}
+        assert result.content == (Text("hello"),)
+
+    # -- errors -----------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("tool", ["fail", "async_fail"])
+    def test_raising_tool_is_a_tool_error_with_type_and_message(self, registry: ToolRegistry,
+                                                                tool: str) -> None:
+        calls = [_call("ok", "echo", value=1), _call("bad", tool, message="no such city"),
+                 _call("ok2", "async_echo", value=2)]
+        ok, bad, ok2 = registry.execute_tool_calls(calls)
+        assert (ok.value, ok2.value) == (1, 2)
+        assert bad.is_error and bad.error is not None
+        assert bad.error.kind == ErrorKind.TOOL_ERROR
+        assert "ValueError" in bad.error.message and "no such city" in bad.error.message
+
+    def test_exception_that_does_not_pickle_is_a_tool_error(self, registry: ToolRegistry) -> None:
+        calls = [_call("bad", "fail_unpicklable", message="opaque failure"), _call("ok", "add", a=2, b=3)]
+        bad, ok = registry.execute_tool_calls(calls)
+        assert bad.error is not None and bad.error.kind == ErrorKind.TOOL_ERROR
+        assert "UnpicklableError" in bad.error.message and "opaque failure" in bad.error.message
+        assert ok.value == 5 and not ok.is_error
+        assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
+
+    @pytest.mark.parametrize("kind", [ErrorKind.TOOL_ERROR, ErrorKind.TRANSPORT, ErrorKind.INVALID_ARGUMENTS,
+                                      ErrorKind.UNKNOWN_TOOL, ErrorKind.CANCELLED])
+    def test_tool_call_error_kind_passes_through(self, registry: ToolRegistry, kind: ErrorKind) -> None:
+        calls = [_call("e", "fail_with", kind=kind.value, message=f"reported as {kind.value}"),
+                 _call("ok", "echo", value="fine")]
+        error, ok = registry.execute_tool_calls(calls)
+        assert error.error is not None
+        assert (error.error.kind, error.error.message) == (kind, f"reported as {kind.value}")
+        assert ok.value == "fine"
+
+    # -- deadlines --------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("tool", ["hang", "async_hang"])
+    def test_call_past_its_deadline_times_out_and_the_batch_returns(self, registry: ToolRegistry,
+                                                                    tool: str) -> None:
+        calls = [_call("fast", "echo", value="a"), _call("slow", tool),
+                 _call("fast2", "async_echo", value="b"), _call("fast3", "add", a=1, b=1)]
+        started = time.monotonic()
+        fast, slow, fast2, fast3 = registry.execute_tool_calls(calls, timeout=DEADLINE_S)
+        elapsed = time.monotonic() - started
+        assert elapsed < PROMPT_S, f"the batch took {elapsed:.1f}s: it waited for the hanging call"
+        assert slow.error is not None and slow.error.kind == ErrorKind.TIMEOUT, slow
+        assert slow.value is None
+        assert [(r.value, r.error) for r in (fast, fast2, fast3)] == [("a", None), ("b", None), (2, None)]
+
+    def test_run_reports_timeout_at_each_jobs_own_deadline(self, executor: Executor) -> None:
+        tools = _tools()
+        jobs = [Job("hang", tools["hang"], {}, _deadline(DEADLINE_S)),
+                Job("async_hang", tools["async_hang"], {}, _deadline(DEADLINE_S)),
+                Job("ok", tools["echo"], {"value": "ok", "delay": 0.05}, _deadline(60.0))]
+        started = time.monotonic()
+        hung, async_hung, ok = executor.run(jobs)
+        assert time.monotonic() - started < PROMPT_S
+        assert hung.error is not None and hung.error.kind == ErrorKind.TIMEOUT
+        assert async_hung.error is not None and async_hung.error.kind == ErrorKind.TIMEOUT
+        assert (ok.error, ok.value) == (None, "ok")
+
+    def test_next_batch_works_after_a_deadline_passed(self, registry: ToolRegistry) -> None:
+        hung = registry.execute_tool_calls([_call("h", "hang")] * self.workers, timeout=DEADLINE_S)
+        assert all(r.error is not None and r.error.kind == ErrorKind.TIMEOUT for r in hung)
+        calls = [_call(str(i), "add", a=i, b=1) for i in range(3 * self.workers)]
+        results = registry.execute_tool_calls(calls, timeout=PROMPT_S)
+        _assert_values(results, calls, [i + 1 for i in range(3 * self.workers)])
+
+    # -- async callers ----------------------------------------------------------------------------------
+
+    def test_aexecute_tool_calls(self, registry: ToolRegistry) -> None:
+        calls = [_call(str(i), "async_echo" if i % 2 else "echo", value=i, delay=0.1 if i == 1 else 0.0)
+                 for i in range(6)]
+        results = asyncio.run(registry.aexecute_tool_calls(calls))
+        _assert_values(results, calls, list(range(6)))
+
+    def test_aexecute_tool_calls_past_their_deadline(self, registry: ToolRegistry) -> None:
+        calls = [_call("slow", "hang"), _call("slow2", "async_hang"), _call("ok", "echo", value=1)]
+        started = time.monotonic()
+        slow, slow2, ok = asyncio.run(registry.aexecute_tool_calls(calls, timeout=DEADLINE_S))
+        assert time.monotonic() - started < PROMPT_S
+        assert [r.error.kind if r.error else None for r in (slow, slow2)] == [ErrorKind.TIMEOUT] * 2
+        assert ok.value == 1
+
+    def test_arun_directly(self, executor: Executor) -> None:
+        tools = _tools()
+        jobs = [Job(str(i), tools["async_echo" if i % 2 else "echo"], {"value": i}, _deadline(60.0))
+                for i in range(5)]
+        outcomes = asyncio.run(executor.arun(jobs))
+        assert [(o.error, o.value) for o in outcomes] == [(None, i) for i in range(5)]
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def test_close_then_a_new_executor_works(self) -> None:
+        config = self.executor_config()
+        job = Job("1", _tools()["add"], {"a": 20, "b": 22}, _deadline(60.0))
+        first = self.make_executor(config)
+        try:
+            first.warm()
+            assert first.run([job])[0].value == 42
+        finally:
+            first.close()
+        first.close()  # closing twice is harmless
+        second = self.make_executor(config)
+        try:
+            assert second.run([job, job])[1].value == 42
+        finally:
+            second.close()
+
+    # -- crash isolation (optional) ---------------------------------------------------------------------
+
+    def test_crashing_tool_is_isolated(self, registry: ToolRegistry) -> None:
+        if not self.isolates_crashes:
+            pytest.skip("the backend does not declare isolates_crashes")
+        calls = [_call("a", "echo", value="a"), _call("boom", "crash", code=3), _call("b", "add", a=1, b=2)]
+        a, boom, b = registry.execute_tool_calls(calls, timeout=PROMPT_S)
+        assert boom.error is not None and boom.error.kind == ErrorKind.CRASHED, boom
+        assert (a.value, b.value) == ("a", 3)
+        after = registry.execute_tool_calls([_call(str(i), "add", a=i, b=i) for i in range(10)])
+        assert [r.value for r in after] == [2 * i for i in range(10)]
+
+
+def _call(call_id: str, name: str, **arguments: Any) -> ToolCall:
+    return ToolCall(call_id, name, arguments)
+
+
+def _tools() -> dict[str, Tool]:
+    return {tool.name: tool for tool in conformance_tools()}
+
+
+def _deadline(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def _assert_values(results: Sequence[ToolResult], calls: Sequence[ToolCall], values: Sequence[Any]) -> None:
+    assert len(results) == len(calls), f"{len(results)} results for {len(calls)} calls"
+    assert [r.call_id for r, c in zip(results, calls, strict=True) if c.id] == [c.id for c in calls if c.id]
+    errors = [(r.call_id, r.error) for r in results if r.is_error]
+    assert not errors, f"unexpected errors: {errors[:3]}"
+    assert [r.value for r in results] == list(values)

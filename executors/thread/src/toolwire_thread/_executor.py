@@ -1,0 +1,159 @@
+"""`ThreadExecutor`: sync tools on a bounded thread pool, async tools on one event loop it owns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+
+from toolwire import Executor, ExecutorConfig, Job, Outcome
+
+from toolwire_thread._batch import Batch
+from toolwire_thread._loop import LoopThread
+from toolwire_thread._pool import ThreadPool
+
+__all__ = ["ThreadExecutor"]
+
+log = logging.getLogger("toolwire.thread")
+
+OPTIONS = {"thread_name_prefix": str}
+"""The backend-specific options `ExecutorConfig.options` may hold, and their types."""
+
+
+class ThreadExecutor(Executor):
+    """Runs each batch on threads of this process.
+
+    Sync tools run on a pool of at most `config.workers` threads (default `min(32, cpus + 4)`); async
+    tools run as tasks on one event loop in a thread the executor owns. Every job is reported at its
+    deadline at the latest: a job still running then is a `timeout`, and its late result is dropped.
+    A sync call cannot be killed: its thread is replaced in the pool and finishes in the background.
+
+    Option (`ExecutorConfig.options`): `thread_name_prefix` (default `"toolwire-thread"`).
+    """
+
+    name = "thread"
+
+    def __init__(self, config: ExecutorConfig | None = None) -> None:
+        config = config if config is not None else ExecutorConfig(backend="thread")
+        unknown = sorted(set(config.options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown option '{unknown[0]}' for the thread executor; accepted: "
+                             f"{', '.join(sorted(OPTIONS))}")
+        for key, kind in OPTIONS.items():
+            if key in config.options and not isinstance(config.options[key], kind):
+                raise ValueError(f"option '{key}' of the thread executor must be {kind.__name__}, "
+                                 f"got {config.options[key]!r}")
+        workers = config.workers if config.workers is not None else min(32, (os.cpu_count() or 1) + 4)
+        if workers < 1:
+            raise ValueError(f"the thread executor needs at least one worker, got workers={workers}")
+        self.config = config
+        self.workers = workers
+        self._prefix: str = config.options.get("thread_name_prefix", "toolwire-thread")
+        self._lock = threading.Lock()
+        self._pool: ThreadPool | None = None
+        self._loop: LoopThread | None = None
+        self._closed = False
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """Run `jobs`; one outcome per job, in order, returned by the latest deadline."""
+        if not jobs:
+            return []
+        finished = threading.Event()
+        batch = Batch(jobs, finished.set)
+        self._dispatch(batch)
+        try:
+            while not batch.done and not finished.wait(batch.wait_time()):
+                self._expire(batch)
+        except BaseException:
+            self._cancel(batch)
+            raise
+        return batch.outcomes  # type: ignore[return-value]
+
+    async def arun(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """`run` for async callers: waits on the caller's loop without blocking it."""
+        if not jobs:
+            return []
+        caller = asyncio.get_running_loop()
+        finished = caller.create_future()
+
+        def notify() -> None:
+            with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits any more
+                caller.call_soon_threadsafe(_resolve, finished)
+
+        batch = Batch(jobs, notify)
+        self._dispatch(batch)
+        try:
+            while not batch.done:
+                await asyncio.wait((finished,), timeout=batch.wait_time())
+                if not batch.done:
+                    self._expire(batch)
+        except BaseException:
+            self._cancel(batch)
+            raise
+        return batch.outcomes  # type: ignore[return-value]
+
+    def warm(self) -> None:
+        """Start every pool thread and the event loop now."""
+        self._get_pool().start(self.workers)
+        self._get_loop()
+
+    def close(self) -> None:
+        """Stop the event loop (cancelling its tasks) and the pool; abandoned threads finish on their own."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool, loop = self._pool, self._loop
+        if loop is not None:
+            loop.close()
+        if pool is not None:
+            pool.close()
+
+    def _dispatch(self, batch: Batch) -> None:
+        sync = [index for index, job in enumerate(batch.jobs) if not job.tool.is_async]
+        if len(sync) < len(batch.jobs):
+            sync_set = set(sync)
+            self._get_loop().start(batch, [i for i in range(len(batch.jobs)) if i not in sync_set])
+        if sync:
+            batch.sync_indices = iter(sync)
+            self._get_pool().submit(batch, len(sync))
+
+    def _expire(self, batch: Batch) -> None:
+        stuck = batch.expire()
+        if stuck and self._pool is not None:
+            log.warning("%d sync call(s) ran past their deadline; their threads were replaced and left to "
+                        "finish in the background", len(stuck))
+            self._pool.replace(batch, stuck)
+
+    def _cancel(self, batch: Batch) -> None:
+        stuck = batch.cancel()
+        if self._loop is not None:  # queued after the batch's start, so its tasks exist by then
+            self._loop.cancel(batch)
+        if stuck and self._pool is not None:
+            self._pool.replace(batch, stuck)
+
+    def _get_pool(self) -> ThreadPool:
+        with self._lock:
+            self._check_open()
+            if self._pool is None:
+                self._pool = ThreadPool(self.workers, self._prefix)
+            return self._pool
+
+    def _get_loop(self) -> LoopThread:
+        with self._lock:
+            self._check_open()
+            if self._loop is None:
+                self._loop = LoopThread(f"{self._prefix}-loop")
+            return self._loop
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the thread executor is closed")
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,88 @@
+"""A bounded pool of worker threads that drain batches of sync jobs.
+
+A batch is offered to up to `size` threads at once; each takes jobs one at a time from the batch's
+shared iterator, so there is no future or queue item per job. A thread stuck in a call past its
+deadline is abandoned: it is replaced at once, finishes its call in the background (its result is
+dropped) and then exits. Threads are daemons, so a call that never returns cannot block interpreter exit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+
+from toolwire_thread._batch import Batch
+
+
+class ThreadPool:
+    """`size` healthy worker threads, started on demand, plus any abandoned ones still finishing."""
+
+    def __init__(self, size: int, name_prefix: str) -> None:
+        self.size = size
+        self._name_prefix = name_prefix
+        self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._threads: set[threading.Thread] = set()
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.abandoned = 0
+
+    @property
+    def threads(self) -> int:
+        """How many healthy threads are running."""
+        return len(self._threads)
+
+    def start(self, count: int) -> None:
+        """Have at least `count` (at most `size`) healthy threads."""
+        with self._lock:
+            self._check_open()
+            while len(self._threads) < min(count, self.size):
+                self._spawn()
+
+    def submit(self, batch: Batch, jobs: int) -> None:
+        """Offer `batch` (holding `jobs` sync jobs) to as many threads as can work on it."""
+        helpers = min(jobs, self.size)
+        self.start(helpers)
+        for _ in range(helpers):
+            self._queue.put(batch)
+
+    def replace(self, batch: Batch, stuck: list[threading.Thread]) -> None:
+        """Swap threads stuck in calls past their deadline for fresh ones, which resume `batch`."""
+        with self._lock:
+            if self._closed:
+                return
+            for thread in stuck:
+                if thread in self._threads:
+                    self._threads.discard(thread)
+                    self.abandoned += 1
+                    self._spawn()
+                    self._queue.put(batch)
+
+    def close(self) -> None:
+        """Stop the healthy threads once they finish their current work; abandoned ones are left alone."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the thread executor is closed")
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"{self._name_prefix}-{next(self._numbers)}",
+                                  daemon=True)
+        self._threads.add(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        thread = threading.current_thread()
+        while (batch := self._queue.get()) is not None:
+            if not batch.drain(thread):
+                return  # abandoned while stuck in a call; a replacement already took its place

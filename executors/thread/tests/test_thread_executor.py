@@ -1,0 +1,231 @@
+"""What the thread backend does beyond the conformance suite: one loop, a bounded pool, hung threads."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from typing import Any
+
+import pytest
+import toolwire_thread.plugin
+from toolwire import ErrorKind, ExecutorConfig, Job, Plugins, Tool, ToolCall, ToolRegistry
+from toolwire.config import Config
+from toolwire_thread import ThreadExecutor
+
+ANY = {"type": "object"}
+_prefixes = itertools.count()
+
+
+def make(workers: int | None = 4, **options: Any) -> ThreadExecutor:
+    options.setdefault("thread_name_prefix", f"tw-test-{next(_prefixes)}")
+    return ThreadExecutor(ExecutorConfig("thread", workers=workers, options=options))
+
+
+def job(function: Any, deadline_s: float | None = 30.0, **arguments: Any) -> Job:
+    deadline = None if deadline_s is None else time.monotonic() + deadline_s
+    return Job(function.__name__, Tool(function.__name__, "", ANY, function), arguments, deadline)
+
+
+def threads_named(prefix: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+async def where_am_i() -> tuple[int, int]:
+    await asyncio.sleep(0)
+    return id(asyncio.get_running_loop()), threading.get_ident()
+
+
+def plus(a: int, b: int) -> int:
+    return a + b
+
+
+def wait_at(barrier: threading.Barrier) -> int:
+    return barrier.wait()
+
+
+def wait_for(event: threading.Event, seconds: float) -> str:
+    event.wait(seconds)
+    return "done"
+
+
+def test_async_tools_share_one_loop_across_batches_and_callers() -> None:
+    with make() as executor:
+        seen = [outcome.value for outcome in executor.run([job(where_am_i) for _ in range(5)])]
+        seen += [outcome.value for outcome in executor.run([job(where_am_i)])]
+
+        async def from_a_loop() -> tuple[int, list[Any]]:
+            outcomes = await executor.arun([job(where_am_i) for _ in range(3)])
+            return id(asyncio.get_running_loop()), [o.value for o in outcomes]
+
+        caller_loop, values = asyncio.run(from_a_loop())
+        seen += values
+    assert len(set(seen)) == 1, seen  # one loop, one thread
+    assert seen[0][0] != caller_loop and seen[0][1] != threading.get_ident()
+
+
+def test_pool_runs_as_many_calls_at_once_as_workers() -> None:
+    barrier = threading.Barrier(3, timeout=5)
+    with make(workers=3) as executor:
+        outcomes = executor.run([job(wait_at, barrier=barrier) for _ in range(3)])
+    assert all(o.error is None for o in outcomes), outcomes
+
+
+def test_pool_never_runs_more_calls_at_once_than_workers() -> None:
+    barrier = threading.Barrier(4, timeout=0.3)  # four parties can never meet on three threads
+    with make(workers=3) as executor:
+        outcomes = executor.run([job(wait_at, barrier=barrier) for _ in range(4)])
+        assert executor._pool is not None and executor._pool.threads == 3
+    assert [o.error.kind if o.error else None for o in outcomes] == [ErrorKind.TOOL_ERROR] * 4
+    assert all("BrokenBarrierError" in o.error.message for o in outcomes if o.error)
+
+
+def test_late_finish_is_dropped_and_hung_thread_is_replaced() -> None:
+    release, finished = threading.Event(), threading.Event()
+
+    def hung() -> str:
+        release.wait(30)
+        finished.set()
+        return "late"
+
+    executor = make(workers=1)
+    prefix = executor._prefix
+    try:
+        outcomes = executor.run([job(hung, deadline_s=0.2), job(hung, deadline_s=0.2)])
+        assert [o.error.kind if o.error else None for o in outcomes] == [ErrorKind.TIMEOUT] * 2
+        # the only worker is stuck: a fresh one runs the next batch
+        assert [o.value for o in executor.run([job(plus, a=1, b=2)] * 3)] == [3, 3, 3]
+        assert executor._pool is not None and executor._pool.abandoned == 1
+        stuck = [t for t in threads_named(prefix) if t.name != f"{prefix}-1"]
+        release.set()
+        assert finished.wait(10)
+        for thread in stuck:
+            thread.join(10)
+        assert outcomes[0].error is not None and outcomes[0].value is None  # the late "late" was dropped
+        assert [t.name for t in threads_named(prefix)] == [f"{prefix}-1"]  # the abandoned thread exited
+    finally:
+        release.set()
+        executor.close()
+
+
+def test_async_tool_blocking_the_loop_is_still_reported_at_its_deadline() -> None:
+    release, finished = threading.Event(), threading.Event()
+
+    async def blocks_the_loop() -> str:
+        release.wait(10)  # a badly written async tool: it blocks the executor's loop
+        finished.set()
+        return "late"
+
+    with make() as executor:
+        try:
+            [outcome] = executor.run([job(blocks_the_loop, deadline_s=0.2)])
+            assert not finished.is_set()  # the batch returned while the tool was still blocked
+        finally:
+            release.set()
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.TIMEOUT
+
+
+def test_arun_does_not_block_the_callers_loop() -> None:
+    ticked = threading.Event()
+
+    def needs_the_caller_loop() -> bool:
+        return ticked.wait(5)  # set by a task on the caller's loop while arun awaits
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, ticked.set)
+        with make() as executor:
+            outcomes = await executor.arun([job(needs_the_caller_loop), job(where_am_i)])
+        return [o.value for o in outcomes]
+
+    flag, (loop_id, _) = asyncio.run(main())
+    assert flag is True
+    assert isinstance(loop_id, int)
+
+
+def test_cancelling_arun_cancels_its_async_tools() -> None:
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def waits_forever() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def main(executor: ThreadExecutor) -> None:
+        task = asyncio.ensure_future(executor.arun([job(waits_forever)]))
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with make() as executor:
+        asyncio.run(main(executor))
+        assert cancelled.wait(5)
+        assert executor.run([job(where_am_i)])[0].error is None
+
+
+def test_system_exit_in_a_tool_is_that_calls_error() -> None:
+    def exits() -> None:
+        raise SystemExit(2)
+
+    async def async_exits() -> None:
+        raise SystemExit(2)
+
+    with make(workers=1) as executor:
+        outcomes = executor.run([job(exits), job(async_exits), job(plus, a=4, b=0)])
+        assert [o.error.kind if o.error else o.value for o in outcomes] == [ErrorKind.TOOL_ERROR] * 2 + [4]
+        assert executor.run([job(plus, a=5, b=0)])[0].value == 5
+
+
+def test_jobs_without_deadline_run_to_completion() -> None:
+    with make() as executor:
+        outcomes = executor.run([job(wait_for, None, event=threading.Event(), seconds=0.05)] * 2)
+    assert [o.value for o in outcomes] == ["done", "done"]
+
+
+def test_close_stops_every_thread_and_is_idempotent() -> None:
+    executor = make(workers=3)
+    prefix = executor._prefix
+    executor.warm()
+    assert len(threads_named(prefix)) == 4  # three workers and the loop
+    assert executor.run([job(where_am_i), job(plus, a=1, b=0)])[1].value == 1
+    executor.close()
+    executor.close()
+    assert threads_named(prefix) == []
+    with pytest.raises(RuntimeError, match="closed"):
+        executor.run([job(plus, a=1, b=0)])
+
+
+def test_configuration() -> None:
+    with make(workers=None) as executor:
+        assert 5 <= executor.workers <= 32
+    rejected = r"unknown option 'max_calls_per_worker'.*accepted: thread_name_prefix"
+    with pytest.raises(ValueError, match=rejected):
+        make(max_calls_per_worker=10)
+    with pytest.raises(ValueError, match="must be str"):
+        make(thread_name_prefix=3)
+    with pytest.raises(ValueError, match="at least one worker"):
+        make(workers=0)
+
+
+def test_plugin_offers_the_thread_backend_to_a_registry() -> None:
+    plugins = Plugins(autoload=False)
+    plugins.register(toolwire_thread.plugin, name="thread")
+    config = Config(executor=ExecutorConfig("thread", workers=2, timeout=5.0))
+    with ToolRegistry(config=config, plugins=plugins) as registry:
+        registry.add(Tool("where", "", ANY, where_am_i))
+        results = registry.execute_tool_calls([ToolCall("1", "where"), ToolCall("2", "where")])
+        assert isinstance(registry.executor(), ThreadExecutor)
+        assert registry.executor().workers == 2
+    assert results[0].value == results[1].value
+
+
+def test_entry_point_is_discovered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLWIRE_PLUGINS", "thread")
+    spec = Plugins().executors()["thread"]
+    with spec.factory(ExecutorConfig("thread", workers=1)) as executor:
+        assert executor.run([job(plus, a=2, b=3)])[0].value == 5
