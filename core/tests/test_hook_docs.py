@@ -1,0 +1,93 @@
+"""Every hook is documented with a complete example plugin, that example runs, and the guide covers it.
+
+A new hook spec without a docstring example, without a section in docs/plugins.md, or without a check
+below fails these tests.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import textwrap
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from toolwire import ToolRegistry
+from toolwire.hookspecs import ToolwireSpec
+
+GUIDE = Path(__file__).parents[2] / "docs" / "plugins.md"
+HOOKS = sorted(name for name in vars(ToolwireSpec) if name.startswith("toolwire_"))
+
+
+def example_plugin(hook: str) -> types.ModuleType:
+    """Execute the example plugin in `hook`'s docstring as a module."""
+    doc = inspect.getdoc(getattr(ToolwireSpec, hook)) or ""
+    _, marker, rest = doc.partition("::\n")
+    assert marker, f"{hook}'s docstring has no example plugin (a '::' code block)"
+    lines = []
+    for line in rest.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line)
+    module = types.ModuleType(f"example_{hook}")
+    exec(compile(textwrap.dedent("\n".join(lines)), f"<{hook} example>", "exec"), module.__dict__)
+    return module
+
+
+def check_loaders(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("env", {"region": "eu-west"})
+    [result] = registry.execute_tool_calls([{"id": "1", "function": {"name": "get_region", "arguments": "{}"}}])
+    assert result.value == "eu-west"
+
+
+def check_executors(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("native", lambda a, b: a * b, name="times")
+    call = {"id": "1", "function": {"name": "times", "arguments": '{"a": 6, "b": 7}'}}
+    [result] = registry.execute_tool_calls([call], executor="serial")
+    assert result.value == 42
+    assert type(registry.executor("serial")).__name__ == "SerialExecutor"
+
+
+def check_detect_loader(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    assert registry.plugins.hook.toolwire_detect_loader(source="people.csv") == "csv"
+    assert registry.plugins.hook.toolwire_detect_loader(source=len) == "native"  # others still answer
+
+
+def check_formats(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("native", lambda: 1, name="one")
+    assert registry.schemas(format="names-only") == [{"name": "one"}]
+
+
+def check_execute(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("native", lambda: 1, name="one")
+    with caplog.at_level(logging.INFO, logger="audit"):
+        registry.execute_tool_calls([{"id": "1", "function": {"name": "one"}}, {"id": "2", "function": {"name": "x"}}])
+    assert [r.getMessage() for r in caplog.records] == ["running 2 calls on thread", "1 failed"]
+
+
+CHECKS: dict[str, Callable[..., None]] = {
+    "toolwire_loaders": check_loaders,
+    "toolwire_executors": check_executors,
+    "toolwire_detect_loader": check_detect_loader,
+    "toolwire_formats": check_formats,
+    "toolwire_execute": check_execute,
+}
+
+
+def test_every_hook_has_a_check() -> None:
+    assert sorted(CHECKS) == HOOKS
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_the_hook_is_in_the_plugin_author_guide(hook: str) -> None:
+    assert f"## `{hook}" in GUIDE.read_text(), f"docs/plugins.md has no section for {hook}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_the_docstring_example_plugin_works(hook: str, caplog: pytest.LogCaptureFixture) -> None:
+    plugin = example_plugin(hook)
+    with ToolRegistry(executor="thread") as registry:
+        registry.plugins.register(plugin, name=f"example-{hook}")
+        CHECKS[hook](registry, plugin, caplog)
