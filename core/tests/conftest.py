@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-
 from toolwire import Executor, Job, Outcome, Tool, ToolSource, call_invoker
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from stevedore import ExtensionManager
-
 from toolwire import PluginConflictError, Plugins, ToolRegistry, UnknownPluginError, hookimpl
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -56,7 +55,8 @@ def test_a_broken_plugin_is_recorded_and_skipped(site) -> None:
     [failure] = [f for f in plugins.failures if f.name.startswith("fake")]
     assert failure.name == "fakebroken"
     assert failure.distribution == "fake_broken"
-    assert "ModuleNotFoundError" in failure.error and "toolwire_dependency_that_is_not_installed" in failure.error
+    assert "ModuleNotFoundError" in failure.error
+    assert "toolwire_dependency_that_is_not_installed" in failure.error
     assert "fake" in plugins.loaders()  # the others still work
 
 

@@ -14,6 +14,7 @@ from toolwire.executing import (
     error_from_exception,
     timeout_outcome,
 )
+from toolwire.formats import SchemaConversionError
 from toolwire.hookspecs import Batch, ExecutorSpec, FormatSpec, LoaderSpec, hookimpl
 from toolwire.names import safe_name
 from toolwire.plugins import PluginConflictError, PluginInfo, Plugins, UnknownPluginError
@@ -56,6 +57,7 @@ __all__ = [
     "PluginInfo",
     "Plugins",
     "Resource",
+    "SchemaConversionError",
     "Text",
     "Tool",
     "ToolCall",

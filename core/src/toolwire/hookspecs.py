@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     from toolwire.executing import Executor, ExecutorConfig
     from toolwire.formats import Dialect
-    from toolwire.tools import Tool, ToolCall, ToolResult
+    from toolwire.tools import ToolCall, ToolResult
 
 __all__ = ["Batch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "hookimpl", "hookspec"]
 

@@ -16,7 +16,7 @@ import pydantic_core
 from toolwire._validation import SchemaValidator
 from toolwire.config import Config, ConfigError, load_config, with_backend
 from toolwire.executing import Executor, Job, Outcome
-from toolwire.formats import Dialect, parse_calls
+from toolwire.formats import Dialect, omit_strict_nulls, parse_calls
 from toolwire.formats import _builtin as builtin_formats
 from toolwire.hookspecs import Batch, hookimpl
 from toolwire.names import safe_name
@@ -327,8 +327,11 @@ class ToolRegistry:
                 ErrorKind.INVALID_ARGUMENTS,
                 f"the arguments for '{call.name}' must be a JSON object, got: {call.arguments[:200]}",
             )
+        arguments = call.arguments
+        if _contains_null(arguments):  # strict-mode models send null for the optional values they omit
+            arguments = omit_strict_nulls(tool.parameters, arguments)
         try:
-            arguments = tool.validator(call.arguments) if tool.validator else dict(call.arguments)
+            arguments = tool.validator(arguments) if tool.validator else dict(arguments)
         except ValueError as exc:
             return ToolError(ErrorKind.INVALID_ARGUMENTS, f"invalid arguments for '{call.name}': {exc}")
         return Job(call.id, tool, arguments, deadline)
@@ -381,6 +384,16 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     return pydantic_core.to_json(value, fallback=repr).decode()
+
+
+def _contains_null(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return any(_contains_null(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_contains_null(item) for item in value)
+    return False
 
 
 def _selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:

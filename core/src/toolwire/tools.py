@@ -196,9 +196,7 @@ class ToolResult:
             return self.content
         parts = []
         for block in self.content:
-            if isinstance(block, Text):
-                parts.append(block.text)
-            elif isinstance(block, Resource) and block.text is not None:
+            if isinstance(block, Text) or (isinstance(block, Resource) and block.text is not None):
                 parts.append(block.text)
             else:
                 parts.append(f"[{type(block).__name__.lower()}: {getattr(block, 'mime_type', '')}]")

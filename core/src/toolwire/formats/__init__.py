@@ -1,40 +1,87 @@
 """Provider dialects: tool schemas out, tool calls in, results back.
 
-A `Dialect` is offered by a plugin through the `toolwire_formats` hook; the built-in ones are too.
+A `Dialect` is offered by a plugin through the `toolwire_formats` hook; the built-in ones
+(`openai-chat`, `openai-responses`, `anthropic`, `gemini`) are too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire.tools import Tool, ToolCall, ToolResult
 
-__all__ = ["Dialect", "parse_arguments", "parse_calls", "result_text"]
+__all__ = [
+    "GENERATED_ID_PREFIX",
+    "Dialect",
+    "SchemaConversionError",
+    "omit_strict_nulls",
+    "parse_arguments",
+    "parse_calls",
+    "result_text",
+]
+
+GENERATED_ID_PREFIX = "twgen_"
+"""Prefix of the ids toolwire gives Gemini calls that arrive without one. A dialect whose provider may
+omit ids returns `ToolCall(GENERATED_ID_PREFIX + name, ...)`; `parse_calls` appends each call's rank."""
+
+
+class SchemaConversionError(ValueError):
+    """Some tools' parameter schemas cannot be expressed in a provider's dialect (or its strict mode).
+
+    `problems` maps each such tool's name to what cannot be converted, each naming a JSON pointer.
+    """
+
+    def __init__(self, format: str, problems: Mapping[str, Sequence[str]]) -> None:
+        self.format = format
+        self.problems = {tool: list(found) for tool, found in problems.items()}
+        lines = [f"  {tool}: {problem}" for tool, found in self.problems.items() for problem in found]
+        header = f"cannot convert {len(self.problems)} tool schema(s) for '{format}':"
+        super().__init__("\n".join([header, *lines]))
 
 
 class Dialect:
-    """One provider's shapes. Subclasses set `name` and override what their provider needs."""
+    """One provider's shapes. Subclasses set `name` and implement the three conversions.
+
+    `parse_calls(item)` must be cheap for items that are not its own: test a dict's keys or one
+    attribute (`getattr(item, "type", None)`) and return None early.
+    """
 
     name: str = ""
 
     def tool_schema(self, tool: Tool, *, strict: bool = False) -> dict[str, Any]:
-        """The request-side declaration of one tool."""
+        """The request-side declaration of one tool; raises `SchemaConversionError` if it has none."""
         raise NotImplementedError
 
     def schemas(self, tools: Sequence[Tool], *, strict: bool = False) -> list[dict[str, Any]]:
-        """The `tools` list of a request (sorted by name upstream, so provider caches hit)."""
-        return [self.tool_schema(tool, strict=strict) for tool in tools]
+        """The `tools` list of a request (tools arrive sorted by name, so provider caches hit).
+
+        Every tool that cannot be converted is named in one `SchemaConversionError`.
+        """
+        schemas: list[dict[str, Any]] = []
+        problems: dict[str, list[str]] = {}
+        target = f"{self.name} (strict)" if strict else self.name
+        for tool in tools:
+            try:
+                schemas.append(self.tool_schema(tool, strict=strict))
+            except SchemaConversionError as exc:
+                problems.update(exc.problems)
+        if problems:
+            raise SchemaConversionError(target, problems)
+        return schemas
 
     def parse_calls(self, item: Any) -> list[ToolCall] | None:
-        """The calls in `item` (one call, a message or a whole response), or None if not this dialect's."""
+        """The calls in `item` (one call, a message or a whole response), or None if not this dialect's.
+
+        A recognised item that holds no calls (a text block, a reasoning item) gives `[]`.
+        """
         return None
 
     def tool_messages(
         self, calls: Sequence[ToolCall], results: Sequence[ToolResult], **options: Any
     ) -> list[Any]:
-        """What goes back to the model for these results."""
+        """What goes back to the model for these results, as items to append to the conversation."""
         raise NotImplementedError
 
 
@@ -50,8 +97,8 @@ def parse_arguments(raw: Any) -> dict[str, Any] | str:
         except ValueError:
             return raw
         return parsed if isinstance(parsed, dict) else raw
-    if hasattr(raw, "items"):
-        return dict(raw.items())
+    if isinstance(raw, Mapping):
+        return dict(raw)
     return str(raw)
 
 
@@ -59,33 +106,71 @@ def parse_calls(calls: Any, dialects: Iterable[Dialect]) -> list[ToolCall]:
     """Turn whatever the provider returned (a list of calls, a message, a response) into `ToolCall`s.
 
     Anything no dialect recognises becomes a call with no name, reported as `invalid_arguments`.
+    Gemini calls without an id get a stable one, `twgen_<name>_<n>`.
     """
     dialects = tuple(dialects)
     whole = _parse_one(calls, dialects)
-    if whole is not None:
-        return whole
-    if isinstance(calls, (str, bytes, dict)) or not isinstance(calls, Iterable):
-        return [_unrecognised(calls, 0)]
-    parsed: list[ToolCall] = []
-    for index, item in enumerate(calls):
-        found = _parse_one(item, dialects)
-        parsed.extend(found if found is not None else [_unrecognised(item, index)])
-    return parsed
+    if whole is None:
+        if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
+            whole = [_unrecognised(calls)]
+        else:
+            whole = []
+            for item in calls:
+                found = _parse_one(item, dialects)
+                whole.extend(found if found is not None else [_unrecognised(item)])
+    if any(call.id.startswith(GENERATED_ID_PREFIX) for call in whole):
+        whole = _rank_generated(whole)
+    return whole
+
+
+_owner_of_type: dict[type, str] = {}
+"""Which dialect recognised an SDK object's type last: later objects of that type go there first."""
 
 
 def _parse_one(item: Any, dialects: tuple[Dialect, ...]) -> list[ToolCall] | None:
     if isinstance(item, ToolCall):
         return [item]
+    kind = type(item)
+    owner = None if kind is dict else _owner_of_type.get(kind)
+    if owner is not None:
+        for dialect in dialects:
+            if dialect.name == owner:
+                found = dialect.parse_calls(item)
+                if found is not None:
+                    return found
     for dialect in dialects:
         found = dialect.parse_calls(item)
         if found is not None:
+            if kind is not dict and kind is not list:
+                _owner_of_type[kind] = dialect.name
             return found
     return None
 
 
-def _unrecognised(item: Any, index: int) -> ToolCall:
-    call_id = item.get("id", "") if isinstance(item, dict) else getattr(item, "id", "")
-    return ToolCall(id=str(call_id or f"call_{index}"), name="", arguments=repr(item)[:200])
+def _unrecognised(item: Any) -> ToolCall:
+    call_id = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    return ToolCall(id=str(call_id or ""), name="", arguments=repr(item)[:200])
+
+
+def _rank_generated(calls: list[ToolCall]) -> list[ToolCall]:
+    """Complete the provisional ids a dialect gave id-less calls (`twgen_<name>`) with the call's rank
+    among them, so that the same response always gets the same, distinct ids."""
+    seen: dict[str, int] = {}
+    ranked: list[ToolCall] = []
+    for call in calls:
+        if call.id.startswith(GENERATED_ID_PREFIX):
+            seen[call.id] = rank = seen.get(call.id, 0) + 1
+            call = ToolCall(f"{call.id}_{rank}", call.name, call.arguments)
+        ranked.append(call)
+    return ranked
+
+
+def omit_strict_nulls(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """`arguments` without the nulls a strict-mode model sends for the optional parameters it leaves out
+    (where the tool's own schema does not accept null), so the tool's defaults apply."""
+    from toolwire.formats._schema import omit_strict_nulls as omit
+
+    return omit(parameters, arguments)
 
 
 def result_text(result: ToolResult) -> str:

@@ -1,0 +1,64 @@
+"""Helpers the built-in dialects share: call construction, argument text, content blocks, JSON values."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pydantic_core
+
+from toolwire.formats import parse_arguments
+from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, ToolCall, ToolResult
+
+__all__ = [
+    "arguments_text", "b64", "block_text", "blocks", "data_url", "has_media", "json_value", "make_call",
+]
+
+
+def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    """A `ToolCall` from loosely typed provider fields (None -> empty, JSON text -> dict)."""
+    return ToolCall(str(call_id or ""), str(name or ""), parse_arguments(arguments))
+
+
+def arguments_text(call: ToolCall) -> str:
+    """A call's arguments as the JSON text providers echo back (the raw text if it was not JSON)."""
+    if isinstance(call.arguments, str):
+        return call.arguments
+    return json.dumps(call.arguments, ensure_ascii=False, default=str)
+
+
+def blocks(result: ToolResult) -> tuple[ContentBlock, ...]:
+    """A successful result's content blocks; () for plain text results and for errors."""
+    if result.error is not None or isinstance(result.content, str):
+        return ()
+    return result.content
+
+
+def has_media(result: ToolResult) -> bool:
+    """Whether the result carries anything besides text."""
+    return any(not isinstance(block, Text) for block in blocks(result))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def data_url(block: Image | Audio | Resource) -> str:
+    return f"data:{block.mime_type or 'application/octet-stream'};base64,{b64(block.data or b'')}"
+
+
+def block_text(block: ContentBlock) -> str:
+    """A text stand-in for a block a provider cannot carry."""
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, Resource):
+        if block.text is not None:
+            return block.text
+        return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
+    return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
+
+
+def json_value(value: Any) -> Any:
+    """`value` as plain JSON data (models, dataclasses, dates... converted; unknown objects as repr)."""
+    return pydantic_core.to_jsonable_python(value, fallback=repr)

@@ -1,0 +1,120 @@
+"""The schema rewrites on hand-written JSON Schemas (what OpenAPI and MCP tools bring)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from google.genai import types as genai
+from toolwire import Tool, ToolRegistry
+from toolwire.formats import SchemaConversionError, omit_strict_nulls
+
+from .conftest import Serial
+
+MCP_LIKE = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "minLength": 1, "format": "email"},
+        "limit": {"type": ["integer", "null"], "default": 10},
+        "kind": {"oneOf": [{"const": "a"}, {"const": "b"}]},
+        "point": {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}]},
+        "either": {"type": ["string", "integer"]},
+        "filters": {
+            "allOf": [
+                {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]},
+                {"properties": {"y": {"type": "integer"}}},
+            ]
+        },
+        "anything": {},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
+
+
+def _registry(parameters: dict) -> ToolRegistry:
+    registry = ToolRegistry(executor=Serial())
+    registry.add(Tool("search", "Search.", parameters, invoker=lambda **kwargs: kwargs))
+    return registry
+
+
+def test_gemini_rewrites_what_it_does_not_support() -> None:
+    with _registry(MCP_LIKE) as registry:
+        (tool,) = registry.schemas("gemini")
+    properties = tool["function_declarations"][0]["parameters"]["properties"]
+    assert properties == {
+        "query": {"min_length": 1, "type": "STRING", "description": '(format: "email")'},
+        "limit": {"default": 10, "nullable": True, "type": "INTEGER"},
+        "kind": {"any_of": [{"type": "STRING", "enum": ["a"]}, {"type": "STRING", "enum": ["b"]}]},
+        "point": {"type": "ARRAY", "items": {"type": "NUMBER"}},
+        "either": {"any_of": [{"type": "STRING"}, {"type": "INTEGER"}]},
+        "filters": {
+            "type": "OBJECT",
+            "properties": {"x": {"type": "STRING"}, "y": {"type": "INTEGER"}},
+            "required": ["x"],
+        },
+        "anything": {
+            "any_of": [{"type": "STRING"}, {"type": "NUMBER"}, {"type": "BOOLEAN"}, {"type": "OBJECT"}]
+        },
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        genai.Tool.model_validate(tool)
+
+
+def test_strict_names_every_problem_of_a_tool() -> None:
+    with _registry(MCP_LIKE) as registry, pytest.raises(SchemaConversionError) as caught:
+        registry.schemas("openai-responses", strict=True)
+    assert caught.value.problems == {
+        "search": [
+            "/properties/point: a tuple (prefixItems) cannot be strict",
+            "/properties/anything: a value of any type cannot be strict",
+        ]
+    }
+
+
+def test_strict_rewrites_the_rest() -> None:
+    schema = {k: v for k, v in MCP_LIKE["properties"].items() if k not in ("point", "anything")}
+    with _registry({"type": "object", "properties": schema, "required": ["query"]}) as registry:
+        (tool,) = registry.schemas("openai-responses", strict=True)
+    assert tool["parameters"] == {
+        "type": "object",
+        "properties": {
+            "query": {"format": "email", "description": "(minLength: 1)", "type": "string"},
+            "limit": {"description": "(default: 10)", "type": ["integer", "null"]},
+            "kind": {"anyOf": [{"const": "a"}, {"const": "b"}, {"type": "null"}]},
+            "either": {"type": ["string", "integer", "null"]},
+            "filters": {
+                "type": ["object", "null"],
+                "properties": {"x": {"type": "string"}, "y": {"type": ["integer", "null"]}},
+                "required": ["x", "y"],
+                "additionalProperties": False,
+            },
+        },
+        "required": ["query", "limit", "kind", "either", "filters"],
+        "additionalProperties": False,
+    }
+
+
+def test_a_parameterless_tool_is_an_empty_object_everywhere() -> None:
+    with _registry({}) as registry:
+        assert registry.schemas("openai-chat", strict=True)[0]["function"]["parameters"] == {
+            "type": "object",
+            "properties": {},
+            "required": [],
+            "additionalProperties": False,
+        }
+        assert registry.schemas("anthropic")[0]["input_schema"] == {"type": "object", "properties": {}}
+        assert registry.schemas("gemini") == [
+            {"function_declarations": [{"name": "search", "description": "Search."}]}
+        ]
+
+
+def test_omit_strict_nulls_keeps_nulls_the_schema_accepts() -> None:
+    arguments = {"query": "q", "limit": None, "kind": None, "filters": {"x": "1", "y": None}, "extra": None}
+    assert omit_strict_nulls(MCP_LIKE, arguments) == {
+        "query": "q",
+        "limit": None,
+        "filters": {"x": "1"},
+        "extra": None,
+    }
