@@ -35,11 +35,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 def plugins() -> None:
     """Every installed plugin, what it provides, and any that failed to load."""
-    from rich.console import Console
-    from rich.table import Table
-
     registry = ToolRegistry()
-    table = Table("plugin", "distribution", "version", "loaders", "executors", "formats", "status")
+    table = _table("plugin", "distribution", "version", "loaders", "executors", "formats", "status")
     for info in registry.plugins.info():
         if info.error:
             table.add_row(info.name, info.distribution or "", info.version or "", "", "", "",
@@ -51,7 +48,7 @@ def plugins() -> None:
         table.add_row(info.name, info.distribution or "", info.version or "",
                       ", ".join(offered["loaders"]), ", ".join(offered["executors"]),
                       ", ".join(offered["formats"]), "ok")
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command()
@@ -64,14 +61,11 @@ def tools(config_path: str | None, dialect: str | None, strict: bool) -> None:
         if dialect:
             click.echo(json.dumps(registry.schemas(format=dialect, strict=strict), indent=2))
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("name", "loader", "enabled", "description")
+        table = _table("name", "loader", "enabled", "description")
         for tool in registry.list():
             summary = tool.description.strip().splitlines()[0] if tool.description.strip() else ""
             table.add_row(tool.name, tool.source.loader, "yes" if tool.enabled else "no", summary)
-        Console().print(table)
+        _console().print(table)
 
 
 @cli.command()
@@ -122,6 +116,24 @@ def bench(ctx: click.Context) -> None:
         raise click.ClickException("the benchmark needs toolwire-bench (examples/benchmark)") from None
     args = ["--help"] if ctx.args == ["--help-bench"] else ctx.args
     sys.exit(bench_main(args) or 0)
+
+
+def _console() -> Any:
+    """A rich console; piped output is not squeezed to 80 columns."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _table(*headers: str) -> Any:
+    """A rich table whose cells fold instead of being cut, so piped output keeps every word."""
+    from rich.table import Table
+
+    table = Table()
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
 
 
 @contextmanager

@@ -1,0 +1,92 @@
+"""The `toolwire` command, run as a user runs it: a subprocess in a directory with a config file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLS = '''
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def shout(text: str) -> str:
+    """Upper-case a text."""
+    return text.upper()
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "cli_tools.py").write_text(TOOLS)
+    (tmp_path / "toolwire.toml").write_text(
+        '[executor]\nbackend = "thread"\n\n[[tools]]\nloader = "native"\nsource = "cli_tools"\nnamespace = "t"\n'
+    )
+    return tmp_path
+
+
+def toolwire(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-c", "from toolwire.cli import main; main()", *args]
+    return subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_plugins_lists_distributions_and_what_they_offer(project: Path) -> None:
+    out = toolwire(project, "plugins").stdout
+    assert "toolwire-native" in out and "native" in out
+    assert "toolwire-thread" in out and "openai-chat" in out
+
+
+def test_tools_as_a_table_and_as_schemas(project: Path) -> None:
+    table = toolwire(project, "tools")
+    assert table.returncode == 0, table.stderr
+    assert "t_add" in table.stdout and "Add two integers." in table.stdout
+    schemas = json.loads(toolwire(project, "tools", "--format", "anthropic").stdout)
+    assert [s["name"] for s in schemas] == ["t_add", "t_shout"]
+    assert schemas[0]["input_schema"]["required"] == ["a", "b"]
+
+
+def test_call_prints_a_json_line_and_exits_by_success(project: Path) -> None:
+    ok = toolwire(project, "call", "t_add", "--args", '{"a": 2, "b": "40"}')
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["value"] == 42
+    bad = toolwire(project, "call", "t_add", "--args", '{"a": 2}')
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["error"]["kind"] == "invalid_arguments"
+
+
+def test_run_reads_any_providers_calls_from_stdin_or_a_file(project: Path) -> None:
+    anthropic_blocks = [
+        {"type": "tool_use", "id": "toolu_1", "name": "t_shout", "input": {"text": "hi"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "t_add", "input": {"a": 1, "b": 2}},
+    ]
+    out = toolwire(project, "run", "-", stdin=json.dumps(anthropic_blocks))
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["value"] for line in out.stdout.splitlines()] == ["HI", 3]
+    (project / "calls.json").write_text(json.dumps([{"type": "function_call", "call_id": "c", "name": "nope",
+                                                     "arguments": "{}"}]))
+    failed = toolwire(project, "run", "calls.json")
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["error"]["kind"] == "unknown_tool"
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(project: Path) -> None:
+    (project / "toolwire.toml").write_text('[executor]\nbackend = "nope"\n')
+    plain = toolwire(project, "tools")
+    assert plain.returncode == 2
+    assert plain.stderr.strip().splitlines() == [
+        plain.stderr.strip()
+    ] and plain.stderr.startswith("error: toolwire.toml: 'executor.backend': unknown executor 'nope'")
+    debug = toolwire(project, "--debug", "tools")
+    assert "Traceback" in debug.stderr
+
+
+def test_help_everywhere(project: Path) -> None:
+    for command in ("plugins", "tools", "call", "run", "demo"):
+        out = toolwire(project, command, "--help")
+        assert out.returncode == 0 and "Usage: toolwire" in out.stdout
