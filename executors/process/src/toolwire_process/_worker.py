@@ -1,0 +1,181 @@
+"""The worker process: reads chunks of calls from its parent, runs them, logs each result.
+
+Started as `python -c <bootstrap>` (see `_process.py`), never through `multiprocessing`, so the
+parent's `__main__` is never imported here. Sync tools run in the main thread, async tools on one event
+loop kept for the worker's life. To start fast it imports neither toolwire nor asyncio until a tool
+needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import mmap
+import os
+import pickle
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from toolwire_process import _log
+from toolwire_process.shipping import ToolCache
+
+if TYPE_CHECKING:
+    import asyncio
+
+
+class Worker:
+    """One worker's state: its pipe, its log, its tools and its event loop."""
+
+    def __init__(self, conn: Connection, memory: mmap.mmap) -> None:
+        self.conn = conn
+        self.log = _log.WorkerLog(memory)
+        self.tools = ToolCache()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The worker's event loop, created for the first async tool and kept."""
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop
+
+    def serve(self) -> None:
+        """Run chunks until the parent closes the pipe."""
+        try:
+            while True:
+                try:
+                    message = self.conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                chunk, shipped, keys, arguments, deadlines = pickle.loads(message)
+                for tool in shipped:
+                    self.tools.add(tool)
+                self.run_chunk(chunk, keys, arguments, deadlines)
+                self.conn.send_bytes(pickle.dumps(("done", chunk, _resident_bytes())))
+        finally:
+            if self._loop is not None:
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+                self._loop.close()
+
+    def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any]],
+                  deadlines: list[float | None]) -> None:
+        log = self.log
+        log.begin(chunk)
+        lookup = self.tools.get
+        monotonic = time.monotonic
+        encode = _log.encode
+        count = len(keys)
+        position = 0
+        while position < count:
+            try:
+                invoker, is_async = lookup(keys[position])
+            except Exception as exc:
+                log.started(position + 1)
+                self.record(chunk, encode(position, 0.0, None, ("tool_error", str(exc))))
+                position += 1
+                continue
+            if is_async:
+                group = [position]
+                while group[-1] + 1 < count and self._is_async(keys[group[-1] + 1]):
+                    group.append(group[-1] + 1)
+                log.started(group[-1] + 1)
+                self.loop.run_until_complete(self.run_group(
+                    [(p, keys[p], arguments[p], deadlines[p]) for p in group], chunk))
+                position = group[-1] + 1
+                continue
+            log.started(position + 1)
+            started = monotonic()
+            try:
+                value = invoker(**arguments[position])
+                error = None
+            except (Exception, SystemExit) as exc:
+                value, error = None, _error(exc)
+            record = encode(position, monotonic() - started, value, error)
+            if not log.append(record):
+                self.conn.send_bytes(pickle.dumps(("result", chunk, record)))
+            position += 1
+
+    def _is_async(self, key: str) -> bool:
+        try:
+            return self.tools.get(key)[1]
+        except Exception:
+            return False
+
+    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None]], chunk: int) -> None:
+        import asyncio
+
+        await asyncio.gather(*(self.run_async(chunk, *call) for call in calls))
+
+    async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
+                        deadline: float | None) -> None:
+        import asyncio
+
+        invoker, _ = self.tools.get(key)
+        started = time.monotonic()
+        try:
+            when = None if deadline is None else self.loop.time() + max(0.0, deadline - started)
+            async with asyncio.timeout_at(when):
+                value = await invoker(**arguments)
+            error = None
+        except TimeoutError as exc:
+            value = None
+            past = deadline is not None and time.monotonic() >= deadline
+            error = ("timeout", "the call passed its deadline") if past else _error(exc)
+        except (Exception, SystemExit) as exc:
+            value, error = None, _error(exc)
+        self.record(chunk, _log.encode(position, time.monotonic() - started, value, error))
+
+    def record(self, chunk: int, record: bytes) -> None:
+        if not self.log.append(record):
+            self.conn.send_bytes(pickle.dumps(("result", chunk, record)))
+
+
+def _error(exc: BaseException) -> tuple[str, str]:
+    """`(kind, message)` for a tool's exception, as `toolwire.error_from_exception` says when loaded."""
+    executing = sys.modules.get("toolwire.executing")
+    if executing is not None:  # a tool that imported toolwire may raise its ToolCallError
+        error = executing.error_from_exception(exc)
+        return (str(error.kind), error.message)
+    if isinstance(exc, TimeoutError):
+        return ("timeout", str(exc) or "the call timed out")
+    message = str(exc)
+    return ("tool_error", f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Leave when the parent is gone, even while a tool hangs (the pipe's EOF is not read then)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
+    """The worker's entry point (called by the bootstrap with inherited file descriptors)."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="toolwire-parent").start()
+    memory = mmap.mmap(log_fd, _log.SIZE)
+    os.close(log_fd)
+    conn = Connection(conn_fd)
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            print(f"toolwire-process: cannot preload {module!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    conn.send_bytes(pickle.dumps(("ready",)))
+    Worker(conn, memory).serve()

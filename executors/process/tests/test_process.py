@@ -1,0 +1,170 @@
+"""The process backend's own promises: isolation, shipping once, recycling, no leaked processes or fds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
+from toolwire.testing import add, crash
+from toolwire_process import ProcessExecutor
+from toolwire_process.shipping import Shipper
+
+SCHEMA = {"type": "object", "properties": {}}
+
+
+def _tool(name: str, invoker: object) -> Tool:
+    return Tool(name, f"{name} tool", SCHEMA, invoker)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def executor() -> Iterator[ProcessExecutor]:
+    executor = ProcessExecutor(ExecutorConfig(workers=2))
+    yield executor
+    executor.close()
+
+
+def test_lambdas_and_closures_travel_by_value(executor: ProcessExecutor) -> None:
+    offset = 10
+    jobs = [Job("1", _tool("double", lambda x: 2 * x), {"x": 4}),
+            Job("2", _tool("shift", lambda x: x + offset), {"x": 1})]
+    assert [(o.error, o.value) for o in executor.run(jobs)] == [(None, 8), (None, 11)]
+
+
+def test_unguarded_main_script_runs_once_and_its_functions_work(tmp_path: Path) -> None:
+    marker = tmp_path / "imports.txt"
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(f"""
+        from toolwire import ExecutorConfig, Job, Tool
+        from toolwire_process import ProcessExecutor
+
+        with open({str(marker)!r}, "a") as f:
+            f.write("imported\\n")
+
+        def triple(x):
+            return 3 * x
+
+        executor = ProcessExecutor(ExecutorConfig(workers=2))
+        tool = Tool("triple", "", {{"type": "object"}}, triple)
+        print([o.value for o in executor.run([Job(str(i), tool, {{"x": i}}) for i in range(4)])])
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[0, 3, 6, 9]"
+    assert marker.read_text() == "imported\n"
+
+
+def test_crash_reports_the_exit_code_and_the_rest_completes() -> None:
+    executor = ProcessExecutor(ExecutorConfig(workers=1))
+    try:
+        jobs = [Job("a", _tool("add", add), {"a": 1, "b": 1}),
+                Job("boom", _tool("crash", crash), {"code": 7}),
+                Job("b", _tool("add", add), {"a": 2, "b": 2})]
+        first, boom, last = executor.run(jobs)
+        assert boom.error is not None and boom.error.kind == ErrorKind.CRASHED
+        assert "exited with code 7" in boom.error.message and "'crash'" in boom.error.message
+        assert (first.value, last.value) == (2, 4)
+    finally:
+        executor.close()
+
+
+def test_unpicklable_tool_names_the_object_and_suggests_threads(executor: ProcessExecutor) -> None:
+    numbers = (n for n in range(3))  # generators do not pickle, even with dill
+
+    def guarded(x: int) -> int:
+        return x + next(numbers)
+
+    outcome, ok = executor.run([Job("1", _tool("guarded", guarded), {"x": 1}),
+                                Job("2", _tool("add", add), {"a": 1, "b": 2})])
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR
+    message = outcome.error.message
+    assert "'guarded'" in message and "closure variable 'numbers'" in message and "thread" in message
+    assert ok.value == 3
+
+
+def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
+    outcome, ok = executor.run([Job("1", _tool("generator", lambda: (n for n in range(3))), {}),
+                                Job("2", _tool("add", add), {"a": 1, "b": 2})])
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR
+    assert "could not be sent back" in outcome.error.message
+    assert ok.value == 3
+
+
+def test_each_invoker_is_serialised_once() -> None:
+    shipper = Shipper()
+    tool = _tool("add", add)
+    first = shipper.ship(tool)
+    assert shipper.ship(tool) is first
+    assert shipper.ship(_tool("add", add)).key == first.key
+    changed = _tool("add", lambda a, b: a - b)
+    assert shipper.ship(changed).key != first.key
+
+
+def test_workers_are_recycled_after_max_calls() -> None:
+    executor = ProcessExecutor(ExecutorConfig(workers=1, options={"max_calls_per_worker": 3}))
+    try:
+        tool = _tool("pid", os.getpid)
+        pids = [o.value for o in executor.run([Job(str(i), tool, {}) for i in range(7)])]
+        assert len(set(pids)) == 3 and pids[:3] == [pids[0]] * 3
+        assert os.getpid() not in pids
+    finally:
+        executor.close()
+
+
+def test_unknown_option_lists_the_accepted_ones() -> None:
+    with pytest.raises(ValueError, match="max_calls_per_worker, max_memory_mb, preload"):
+        ProcessExecutor(ExecutorConfig(options={"max_call": 3}))
+
+
+def test_registry_finds_the_backend_by_name() -> None:
+    with ToolRegistry(executor="process") as registry:
+        registry.add(_tool("add", add))
+        [result] = registry.execute_tool_calls([ToolCall("1", "add", {"a": 2, "b": 3})])
+        assert result.value == 5
+        assert isinstance(registry.executor(), ProcessExecutor)
+
+
+def test_a_thousand_batches_with_crashes_leak_no_processes_or_fds() -> None:
+    me = psutil.Process()
+    children_before = len(me.children(recursive=True))
+    executor = ProcessExecutor(ExecutorConfig(workers=2))
+    tools = _tool("add", add), _tool("crash", crash)
+    executor.warm()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for batch in range(1000):
+        jobs = [Job(str(i), tools[0], {"a": batch, "b": i}) for i in range(4)]
+        if batch % 50 == 0:
+            jobs.insert(2, Job("boom", tools[1], {"code": 1}))
+        outcomes = executor.run(jobs)
+        assert [o.value for o in outcomes if o.error is None] == [batch + i for i in range(4)]
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    assert len(me.children(recursive=True)) == children_before + 2
+    pids = executor.worker_pids()
+    executor.close()
+    assert len(me.children(recursive=True)) == children_before
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in pids)
+
+
+def test_interpreter_exit_without_close_leaves_no_workers(tmp_path: Path) -> None:
+    script = tmp_path / "noclose.py"
+    script.write_text(textwrap.dedent("""
+        from toolwire import ExecutorConfig, Job, Tool
+        from toolwire.testing import add
+        from toolwire_process import ProcessExecutor
+
+        executor = ProcessExecutor(ExecutorConfig(workers=2))
+        executor.run([Job("1", Tool("add", "", {"type": "object"}, add), {"a": 1, "b": 2})])
+        print(*executor.worker_pids())
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2
+    assert not any(psutil.pid_exists(pid) for pid in pids)
