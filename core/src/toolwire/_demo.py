@@ -53,9 +53,8 @@ def _call(call_id: str, name: str, arguments: dict[str, Any] | str) -> dict[str,
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
 
 
-def run_demo(executor: str | None = None) -> None:
+def run_demo(console: Console, executor: str | None = None) -> None:
     """Register tools from every installed source, print their schemas, run one batch, print results."""
-    console = Console()
     with ExitStack() as stack:
         registry = stack.enter_context(ToolRegistry(executor=executor))
         registry.register(word_count)

@@ -103,7 +103,7 @@ def demo(executor: str | None) -> None:
     """Register native, OpenAPI and MCP tools, print their schemas, execute a batch, show the results."""
     from toolwire._demo import run_demo
 
-    run_demo(executor)
+    run_demo(_console(), executor)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
