@@ -386,14 +386,16 @@ def _text(value: Any) -> str:
     return pydantic_core.to_json(value, fallback=repr).decode()
 
 
-def _contains_null(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, dict):
-        return any(_contains_null(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_contains_null(item) for item in value)
-    return False
+def _contains_null(arguments: dict[str, Any]) -> bool:
+    """Whether a null appears anywhere in the arguments (cheap for the common flat case)."""
+    return any(
+        value is None or (isinstance(value, (dict, list)) and _nested_null(value)) for value in arguments.values()
+    )
+
+
+def _nested_null(value: dict[str, Any] | list[Any]) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(item is None or (isinstance(item, (dict, list)) and _nested_null(item)) for item in items)
 
 
 def _selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:

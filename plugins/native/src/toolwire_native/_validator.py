@@ -47,13 +47,12 @@ class ArgumentValidator:
                 validated = self.model.model_validate({k: v for k, v in data.items() if k not in nulls})
             except pydantic.ValidationError as retry:
                 raise ValueError(self._explain(retry)) from None
-        kwargs = {
-            name: getattr(validated, attr)
-            for name, attr in self.fields.items()
-            if attr in validated.model_fields_set
-        }
-        kwargs.update(validated.model_extra or {})
-        self._fill_positional_gaps(kwargs)
+        values, given = validated.__dict__, validated.model_fields_set
+        kwargs = {name: values[attr] for name, attr in self.fields.items() if attr in given}
+        if validated.model_extra:
+            kwargs.update(validated.model_extra)
+        if self.positional:
+            self._fill_positional_gaps(kwargs)
         return kwargs
 
     def _refused_nulls(self, data: Mapping[str, Any], exc: pydantic.ValidationError) -> set[str]:
