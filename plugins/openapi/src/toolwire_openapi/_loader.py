@@ -1,0 +1,94 @@
+"""`OpenAPILoader`: a spec (URL, file, dict or service base URL) in, one tool per operation out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+from toolwire import Tool
+
+from toolwire_openapi._auth import DEFAULT_ENV_PREFIX, Credentials, Secret
+from toolwire_openapi._document import read
+from toolwire_openapi._operations import METHODS, Selection, build_tools
+
+__all__ = ["OpenAPILoader"]
+
+
+class OpenAPILoader:
+    """Loads every operation of an OpenAPI 3.0/3.1 or Swagger 2.0 spec as a tool.
+
+    ```python
+    registry.load("openapi", "https://api.example.com/openapi.json", namespace="shop",
+                  auth={"bearerAuth": {"env": "SHOP_TOKEN"}}, only_tags=["orders"])
+    ```
+
+    `base_url` replaces the spec's server URL. `auth` is one credential for every scheme, or a mapping of
+    security-scheme name to credential (a string, a `(user, password)` or `(client_id, client_secret)`
+    pair, or `{"env": "VARIABLE"}`); a scheme without one reads `TOOLWIRE_OPENAPI_<SCHEME>`. `headers`
+    go with every request. `operations`, `only_tags`, `paths` and `methods` keep only the matching
+    operations (globs on operationId and path), `exclude_*` drop them. `max_in_flight` bounds the
+    requests one process sends at once; larger responses than `max_response_bytes` are refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        auth: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = 30.0,
+        operations: str | Iterable[str] | None = None,
+        exclude_operations: str | Iterable[str] = (),
+        only_tags: str | Iterable[str] | None = None,
+        exclude_tags: str | Iterable[str] = (),
+        paths: str | Iterable[str] | None = None,
+        exclude_paths: str | Iterable[str] = (),
+        methods: str | Iterable[str] | None = None,
+        server_variables: Mapping[str, str] | None = None,
+        max_in_flight: int = 16,
+        max_response_bytes: int = 10 * 1024 * 1024,
+        verify: bool = True,
+        env_prefix: str = DEFAULT_ENV_PREFIX,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        unknown = [m for m in _strings(methods) or () if m.lower() not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown HTTP method(s): {', '.join(unknown)}")
+        self.base_url = base_url
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.verify = verify
+        self.server_variables = dict(server_variables or {})
+        self.selection = Selection(
+            operations=_strings(operations), exclude_operations=_strings(exclude_operations) or (),
+            tags=_strings(only_tags), exclude_tags=_strings(exclude_tags) or (),
+            paths=_strings(paths), exclude_paths=_strings(exclude_paths) or (),
+            methods=tuple(m.lower() for m in _strings(methods) or ()) if methods is not None else None,
+        )
+        self._service = {
+            "credentials": Credentials.from_option(auth, env_prefix),
+            "headers": tuple((name, Secret(str(value))) for name, value in self.headers.items()),
+            "timeout": timeout,
+            "max_in_flight": max_in_flight,
+            "max_response_bytes": max_response_bytes,
+            "verify": verify,
+        }
+
+    def __repr__(self) -> str:
+        return f"OpenAPILoader(base_url={self.base_url!r})"
+
+    def load(self, source: Any) -> list[Tool]:
+        """The tools of the spec at `source`: a URL, a file path, a dict or a service's base URL."""
+        with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify,
+                          follow_redirects=True) as client:
+            document = read(source, client=client)
+        return build_tools(document, selection=self.selection, base_url=self.base_url,
+                           server_variables=self.server_variables, service=self._service)
+
+
+def _strings(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)

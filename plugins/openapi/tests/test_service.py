@@ -1,0 +1,146 @@
+"""Calling a real FastAPI service (uvicorn on 127.0.0.1) through its generated spec, on every backend."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from typing import Any
+
+import pytest
+from toolwire import ErrorKind, Image, Resource, ToolCall, ToolRegistry
+
+apps = sys.modules["toolwire_openapi_test_support"]  # loaded by conftest.py
+
+
+def call(registry: ToolRegistry, tool: str, /, **arguments: Any):
+    [result] = registry.execute_tool_calls([ToolCall("c1", tool, arguments)])
+    return result
+
+
+def test_calculator_batch(registry: ToolRegistry, service) -> None:
+    registry.load("openapi", service.url + "/openapi.json", only_tags=["calculator"])
+    assert sorted(t.name for t in registry) == ["add", "divide", "multiply"]
+    calls = [ToolCall(f"c{i}", "add", {"a": i, "b": 0.5}) for i in range(50)]
+    calls.append(ToolCall("bad", "divide", {"a": 1, "b": 0}))
+    results = registry.execute_tool_calls(calls)
+    assert [r.value for r in results[:50]] == [{"result": i + 0.5} for i in range(50)]
+    failed = results[50]
+    assert failed.is_error and failed.error.kind == ErrorKind.TOOL_ERROR
+    assert "HTTP 400" in failed.error.message and "division by zero" in failed.error.message
+
+
+def test_every_place_of_an_argument(loop_registry: ToolRegistry, service) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json")
+    tool = loop_registry.get("items_create")
+    properties = tool.parameters["properties"]
+    assert {"path_item_id", "body_item_id", "tag", "x-request-id", "session", "name", "price"} <= set(properties)
+    assert "path parameter 'item_id'" in properties["path_item_id"]["description"]
+    result = call(loop_registry, "items_create", path_item_id="a b?&#%", body_item_id="in-body", name="pen",
+                  price=2.5, tag=["red", "blue,green"], **{"x-request-id": "r-1", "session": "s=1"})
+    assert not result.is_error, result.content
+    assert result.value == {
+        "path": "a b?&#%", "body": {"item_id": "in-body", "name": "pen", "price": 2.5, "tags": []},
+        "tag": ["red", "blue,green"], "header": "r-1", "cookie": "s=1",
+    }
+
+
+def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json")
+    patched = call(loop_registry, "items_patch", item_id="7", price=3)
+    assert patched.value == {"item_id": "7", "changed": {"price": 3.0}}
+    deleted = call(loop_registry, "items_delete", item_id="7")
+    assert not deleted.is_error and deleted.value is None and "204" in deleted.text
+    form = call(loop_registry, "items_form", item_id="7", name="box & co", quantity=3)
+    assert form.value == {"item_id": "7", "name": "box & co", "quantity": 3}
+    upload = call(loop_registry, "items_upload", item_id="7", file="file content", note="n")
+    assert upload.value == {"item_id": "7", "filename": "file", "content": "file content", "note": "n"}
+    notes = call(loop_registry, "notes_create", body=["a", "b", "c"])
+    assert notes.value == {"lines": 3}
+    head = call(loop_registry, "ping")
+    assert head.value["status"] == 200 and head.value["headers"]["x-pong"] == "yes"
+    assert call(loop_registry, "ping_options").value is None
+
+
+def test_arrays_in_the_query(loop_registry: ToolRegistry, service) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json")
+    assert call(loop_registry, "items_get", item_id="1", fields=["a", "b"]).value == {
+        "item_id": "1", "fields": ["a", "b"]}
+
+
+def test_responses_of_every_kind(loop_registry: ToolRegistry, service) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", max_response_bytes=1000)
+    assert call(loop_registry, "text").value == "plain words"
+    image = call(loop_registry, "image")
+    assert image.content == (Image(apps.PNG, "image/png"),)
+    blob = call(loop_registry, "blob", size=300)
+    [block] = blob.content
+    assert isinstance(block, Resource) and block.data == bytes(range(256)) + bytes(44)
+    assert block.uri == service.url + "/blob"
+    too_big = call(loop_registry, "blob", size=5000)
+    assert too_big.error.kind == ErrorKind.TOOL_ERROR and "1000-byte limit" in too_big.error.message
+    missing = call(loop_registry, "status", code=404)
+    assert missing.error.kind == ErrorKind.TOOL_ERROR
+    assert missing.error.message == 'HTTP 404 Not Found from GET /status/{code}: {"detail": "status 404 as asked"}'
+    assert call(loop_registry, "status", code=503).error.message.startswith("HTTP 503")
+
+
+def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", timeout=0.2, operations=["slow"])
+    slow = call(loop_registry, "slow", seconds=3)
+    assert slow.error.kind == ErrorKind.TIMEOUT
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    loop_registry.load("openapi", service.url + "/openapi.json", base_url=closed, operations=["add"])
+    refused = call(loop_registry, "add", a=1, b=2)
+    assert refused.error.kind == ErrorKind.TRANSPORT and "ConnectError" in refused.error.message
+
+
+@pytest.mark.parametrize(
+    ("operation", "auth"),
+    [
+        ("secure_bearer", {"HTTPBearer": apps.TOKEN}),
+        ("secure_basic", {"HTTPBasic": apps.BASIC}),
+        ("secure_key_header", {"APIKeyHeader": apps.API_KEY}),
+        ("secure_key_query", {"APIKeyQuery": apps.API_KEY}),
+        ("secure_key_cookie", {"APIKeyCookie": apps.API_KEY}),
+        ("secure_oauth", {"oauth": apps.CLIENT}),
+    ],
+)
+def test_auth_schemes(loop_registry: ToolRegistry, service, operation: str, auth: dict[str, Any]) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", operations=[operation], auth=auth, namespace="ok")
+    loop_registry.load("openapi", service.url + "/openapi.json", operations=[operation], namespace="no",
+                       env_prefix="TOOLWIRE_TEST_UNSET_")
+    assert call(loop_registry, f"ok_{operation}").value == {"ok": True}
+    assert call(loop_registry, f"ok_{operation}").value == {"ok": True}  # a cached OAuth2 token is reused
+    refused = call(loop_registry, f"no_{operation}")
+    assert refused.error.kind == ErrorKind.TOOL_ERROR and "HTTP 401" in refused.error.message
+    secret = apps.TOKEN if operation == "secure_bearer" else apps.API_KEY
+    assert secret not in json.dumps(loop_registry.schemas())
+    assert secret not in repr(loop_registry.get(f"ok_{operation}"))
+
+
+def test_credentials_from_the_environment(registry: ToolRegistry, service, monkeypatch) -> None:
+    monkeypatch.setenv("MY_SERVICE_TOKEN", apps.TOKEN)
+    monkeypatch.setenv("TOOLWIRE_OPENAPI_APIKEYHEADER", apps.API_KEY)
+    registry.load("openapi", service.url + "/openapi.json", operations=["secure_*"],
+                  auth={"HTTPBearer": {"env": "MY_SERVICE_TOKEN"}})
+    calls = [ToolCall("1", "secure_bearer", {}), ToolCall("2", "secure_key_header", {})]
+    results = registry.execute_tool_calls(calls)
+    assert [r.value for r in results] == [{"ok": True}, {"ok": True}]
+
+
+def test_a_wrong_secret_never_shows_in_errors(loop_registry: ToolRegistry, service) -> None:
+    wrong = "wrong-but-secret-value"
+    loop_registry.load("openapi", service.url + "/openapi.json", operations=["secure_key_query"],
+                       auth=wrong, base_url=service.url + "/status/401?echo=")
+    result = call(loop_registry, "secure_key_query")
+    assert result.is_error and wrong not in result.error.message
+
+
+def test_a_large_batch_has_no_errors(registry: ToolRegistry, service) -> None:
+    registry.load("openapi", service.url + "/openapi.json", operations=["multiply"], max_in_flight=16)
+    results = registry.execute_tool_calls([ToolCall(str(i), "multiply", {"a": i, "b": 2}) for i in range(600)])
+    assert [r.error for r in results if r.is_error] == []
+    assert [r.value["result"] for r in results] == [2.0 * i for i in range(600)]
