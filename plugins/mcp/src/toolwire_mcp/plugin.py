@@ -1,1 +1,35 @@
-"""Placeholder until the plugin lands."""
+"""The `mcp` loader's entry point: tiny, so that plugin discovery never imports `mcp` itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from toolwire import LoaderSpec, hookimpl
+
+if TYPE_CHECKING:
+    from toolwire_mcp._loader import MCPLoader
+
+
+def _make(**options: Any) -> MCPLoader:
+    from toolwire_mcp._loader import MCPLoader
+
+    return MCPLoader(**options)
+
+
+@hookimpl
+def toolwire_loaders() -> list[LoaderSpec]:
+    return [LoaderSpec("mcp", _make, "MCP servers over stdio, SSE, streamable HTTP or in-process")]
+
+
+def is_server_object(source: Any) -> bool:
+    """Whether `source` is an `mcp` server object (`MCPServer` or the low-level `Server`), without
+    importing `mcp`."""
+    return any(
+        cls.__module__.startswith("mcp.server") and cls.__name__ in ("MCPServer", "Server")
+        for cls in type(source).__mro__
+    )
+
+
+@hookimpl
+def toolwire_detect_loader(source: Any) -> str | None:
+    return "mcp" if is_server_object(source) else None

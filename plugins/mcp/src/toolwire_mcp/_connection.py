@@ -1,0 +1,178 @@
+"""How to reach one MCP server: picklable connection parameters, and the `mcp` client they open."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from toolwire_mcp.plugin import is_server_object
+
+__all__ = ["TRANSPORTS", "Connection", "Transport", "connection_for"]
+
+Transport = Literal["stdio", "sse", "streamable-http", "in-process"]
+TRANSPORTS: tuple[str, ...] = ("stdio", "sse", "streamable-http", "in-process")
+_MAX_CONNECTIONS = 64
+_ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http", "inprocess": "in-process"}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The parameters of one MCP server connection; the key of the per-process session cache.
+
+    `transport` is `None` for a URL whose transport is not known yet (streamable HTTP is tried, then
+    SSE). Header values never appear in `repr` or in messages; `header_env` names environment
+    variables read in whichever process connects. An in-process server (`server`) cannot be pickled:
+    it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
+    """
+
+    transport: Transport | None
+    url: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
+    cwd: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    header_env: tuple[tuple[str, str], ...] = ()
+    timeout: float = 30.0
+    server: Any = field(default=None, compare=False, repr=False)
+    server_id: int | None = None
+
+    def __reduce__(self) -> Any:
+        if self.transport == "in-process":
+            raise TypeError(
+                "an in-process MCP server cannot leave its process; run it on the thread backend, "
+                "or serve it over stdio or HTTP for the process and dask backends"
+            )
+        return (_rebuild, (self._fields(),))
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def with_transport(self, transport: Transport) -> Connection:
+        """This connection with its transport settled."""
+        return Connection(**{**self._fields(), "transport": transport})
+
+    @property
+    def detail(self) -> str:
+        """What to show for this server: its URL without credentials, its command line, or its name."""
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            netloc = parts.netloc.rpartition("@")[2]
+            return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        if self.command is not None:
+            return shlex.join([self.command, *self.args])
+        name = getattr(self.server, "name", None)
+        return f"in-process server {name!r}" if name else "in-process server"
+
+    def resolved_headers(self) -> dict[str, str]:
+        """The HTTP headers to send: the given ones, plus those read from environment variables now."""
+        headers = dict(self.headers)
+        for header, variable in self.header_env:
+            value = os.environ.get(variable)
+            if value is None:
+                raise LookupError(f"the environment variable {variable} (for the {header} header) is not set")
+            headers[header] = value
+        return headers
+
+    def client_target(self, transport: Transport) -> Any:
+        """What `mcp.Client` connects to for `transport`: server parameters, a transport or a server."""
+        if transport == "in-process":
+            return self.server
+        if transport == "stdio":
+            from mcp import StdioServerParameters
+
+            assert self.command is not None
+            env = dict(self.env) if self.env is not None else None
+            return StdioServerParameters(command=self.command, args=list(self.args), env=env, cwd=self.cwd)
+        assert self.url is not None
+        headers = self.resolved_headers()
+        if transport == "sse":
+            from mcp.client.sse import sse_client
+
+            return sse_client(self.url, headers=headers, timeout=self.timeout, httpx_client_factory=_http_client)
+        from mcp.client.streamable_http import streamable_http_client
+
+        return streamable_http_client(self.url, http_client=_http_client(headers, self.timeout))
+
+
+def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None) -> Any:
+    """An `httpx2.AsyncClient` for a shared session: many concurrent requests, queued without a limit.
+
+    Each request still has connect/read/write timeouts; waiting for a free connection has none, so a
+    large batch queues instead of failing.
+    """
+    import httpx2
+
+    if not isinstance(timeout, httpx2.Timeout):
+        timeout = httpx2.Timeout(timeout or 30.0, read=300.0)
+    return httpx2.AsyncClient(
+        headers=headers,
+        auth=auth,
+        timeout=httpx2.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=None
+        ),
+        limits=httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS),
+    )
+
+
+def _rebuild(fields: dict[str, Any]) -> Connection:
+    return Connection(**fields)
+
+
+def connection_for(
+    source: Any,
+    *,
+    transport: str | None = None,
+    command: str | Sequence[str] | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    header_env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Connection:
+    """The `Connection` for a loader's source and options (see `MCPLoader`)."""
+    chosen = _ALIASES.get(transport, transport) if transport else None
+    if chosen is not None and chosen not in TRANSPORTS:
+        raise ValueError(f"unknown MCP transport {transport!r}; choose one of {', '.join(TRANSPORTS)}")
+    common: dict[str, Any] = {
+        "headers": _pairs(headers),
+        "header_env": _pairs(header_env),
+        "timeout": timeout,
+    }
+    if is_server_object(source):
+        if chosen not in (None, "in-process"):
+            raise ValueError(f"an in-process server object cannot use transport={transport!r}")
+        return Connection("in-process", server=source, server_id=id(source), **common)
+    if source is None and command is not None:
+        source = command
+    if isinstance(source, str) and urlsplit(source).scheme in ("http", "https"):
+        if chosen in ("stdio", "in-process"):
+            raise ValueError(f"transport={transport!r} needs a command or a server object, not a URL")
+        return Connection(chosen, url=source, **common)  # type: ignore[arg-type]
+    if isinstance(source, str | Sequence) and source and chosen in (None, "stdio"):
+        parts = shlex.split(source) if isinstance(source, str) else [os.fspath(part) for part in source]
+        return Connection(
+            "stdio",
+            command=parts[0],
+            args=(*parts[1:], *args),
+            env=_pairs(env) if env is not None else None,
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            **common,
+        )
+    raise ValueError(
+        f"cannot connect to MCP source {source!r}: give a URL, a command (list or string), "
+        "or an in-process server object"
+    )
+
+
+def _pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    if mapping is None:
+        return ()
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    return tuple(sorted((str(key), str(value)) for key, value in items))
+

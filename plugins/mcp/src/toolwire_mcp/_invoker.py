@@ -1,0 +1,58 @@
+"""The invoker of an MCP tool: the server's connection parameters and the tool's name, nothing live."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolwire_mcp import _runtime
+from toolwire_mcp._connection import Connection
+from toolwire_mcp._results import value_from_result
+
+__all__ = ["MCPInvoker", "Progress"]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress notification the server sent during one call."""
+
+    tool: str
+    arguments: dict[str, Any]
+    progress: float
+    total: float | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class MCPInvoker:
+    """Calls `tool` on the server `connection` describes, over this process's session for it.
+
+    The session is opened on first use in whichever process runs the invoker, and shared by every
+    call there. A transport failure is retried once only when `retry` is set (the tool is read-only or
+    idempotent). `on_progress`, when set, receives each `Progress` the server reports (sync or async;
+    it runs on the session's event-loop thread, and must pickle for the process backend).
+    """
+
+    connection: Connection
+    tool: str
+    retry: bool = False
+    on_progress: Callable[[Progress], Any] | None = field(default=None, compare=False)
+
+    async def __call__(self, **arguments: Any) -> Any:
+        return await _runtime.run(self._call(arguments))
+
+    async def _call(self, arguments: dict[str, Any]) -> Any:
+        progress = None
+        if self.on_progress is not None:
+            callback = self.on_progress
+
+            async def progress(value: float, total: float | None, message: str | None) -> None:
+                outcome = callback(Progress(self.tool, arguments, value, total, message))
+                if inspect.isawaitable(outcome):
+                    await outcome
+
+        session = _runtime.session(self.connection)
+        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=progress)
+        return value_from_result(result)

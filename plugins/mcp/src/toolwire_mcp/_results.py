@@ -1,0 +1,52 @@
+"""An MCP `CallToolResult` as the value an invoker returns, or the error it raises."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from toolwire import Audio, ContentBlock, Image, Resource, Text, ToolCallError, ToolOutput
+
+if TYPE_CHECKING:
+    from mcp.types import CallToolResult
+
+__all__ = ["value_from_result"]
+
+
+def value_from_result(result: CallToolResult) -> Any:
+    """The call's value: the structured content (or the text) plus content blocks; errors raise."""
+    blocks = tuple(block for item in result.content if (block := _block(item)) is not None)
+    if result.is_error:
+        text = "\n".join(b.text for b in blocks if isinstance(b, Text)) or "the tool reported an error"
+        raise ToolCallError(text, kind="tool_error")
+    if result.structured_content is not None:
+        return ToolOutput(value=result.structured_content, content=blocks)
+    if len(blocks) == 1 and isinstance(blocks[0], Text):
+        return blocks[0].text
+    return ToolOutput(value=None, content=blocks)
+
+
+def _block(item: Any) -> ContentBlock | None:
+    from mcp.types import (
+        AudioContent,
+        BlobResourceContents,
+        EmbeddedResource,
+        ImageContent,
+        ResourceLink,
+        TextContent,
+    )
+
+    if isinstance(item, TextContent):
+        return Text(item.text)
+    if isinstance(item, ImageContent):
+        return Image(base64.b64decode(item.data), item.mime_type)
+    if isinstance(item, AudioContent):
+        return Audio(base64.b64decode(item.data), item.mime_type)
+    if isinstance(item, EmbeddedResource):
+        contents = item.resource
+        if isinstance(contents, BlobResourceContents):
+            return Resource(str(contents.uri), contents.mime_type, data=base64.b64decode(contents.blob))
+        return Resource(str(contents.uri), contents.mime_type, text=contents.text)
+    if isinstance(item, ResourceLink):
+        return Resource(str(item.uri), item.mime_type)
+    return None

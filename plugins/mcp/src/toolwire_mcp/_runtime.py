@@ -1,0 +1,339 @@
+"""One event-loop thread per process that owns every MCP session this process opens.
+
+Sessions are opened lazily, one per `Connection`, and shared by all concurrent calls. Callers on any
+event loop, or on none, submit coroutines to the owning loop, so a session opened from sync code keeps
+working from `asyncio.run` later, and a caller's cancellation reaches the MCP request (which sends
+`notifications/cancelled`). A forked child forgets its parent's sessions and opens its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from toolwire import ToolCallError
+
+from toolwire_mcp._bridge import Bridge
+from toolwire_mcp._connection import Connection, Transport
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.types import CallToolResult
+    from mcp.types import Tool as MCPTool
+
+__all__ = ["ToolsListener", "close_sessions", "rekey", "run", "run_sync", "session"]
+
+log = logging.getLogger("toolwire_mcp")
+_T = TypeVar("_T")
+ToolsListener = Callable[["list[MCPTool]"], None]
+_CLOSE_TIMEOUT = 5.0
+
+
+class _Runtime:
+    """The owning loop, its thread, and the sessions it holds."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.sessions: dict[Connection, _Session] = {}
+        self.bridge = Bridge(self.loop)
+        self.thread = threading.Thread(target=self.loop.run_forever, name="toolwire-mcp", daemon=True)
+        self.thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+
+_runtime: _Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def _get_runtime() -> _Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _Runtime()
+        return _runtime
+
+
+def _forget_in_child() -> None:
+    global _runtime, _runtime_lock
+    _runtime, _runtime_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+async def run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Await `coro` on the owning loop from any event loop; cancelling the caller cancels it there."""
+    return await _get_runtime().bridge.run(coro)
+
+
+def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run `coro` on the owning loop and wait for it from sync code."""
+    runtime = _get_runtime()
+    if threading.current_thread() is runtime.thread:
+        coro.close()
+        raise RuntimeError("toolwire_mcp cannot wait for its own event loop from inside it")
+    return runtime.submit(coro).result()
+
+
+def session(connection: Connection) -> _Session:
+    """This process's session for `connection`; call only on the owning loop."""
+    sessions = _get_runtime().sessions
+    if connection not in sessions:
+        sessions[connection] = _Session(connection)
+    return sessions[connection]
+
+
+def rekey(session: _Session, connection: Connection) -> _Session:
+    """File `session` (opened for a URL whose transport was unknown) under its settled `connection`.
+
+    Returns the session kept for `connection`: this one, or one that was already open for it.
+    """
+    sessions = _get_runtime().sessions
+    for key in [k for k, v in sessions.items() if v is session]:
+        del sessions[key]
+    kept = sessions.setdefault(connection, session)
+    if kept is session:
+        session.connection = connection
+    else:
+        session.close_soon()
+    return kept
+
+
+def close_sessions(connections: list[Connection] | None = None) -> None:
+    """Close this process's sessions (all of them, or those for `connections`); they reopen on use."""
+    runtime = _runtime
+    if runtime is None or not runtime.thread.is_alive():
+        return
+
+    async def close() -> None:
+        chosen = list(runtime.sessions) if connections is None else connections
+        sessions = [runtime.sessions.pop(c) for c in chosen if c in runtime.sessions]
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+
+    try:
+        runtime.submit(close()).result(timeout=_CLOSE_TIMEOUT * 2)
+    except (concurrent.futures.TimeoutError, RuntimeError):
+        log.warning("some MCP sessions did not close in time")
+
+
+atexit.register(close_sessions)
+
+
+class _Session:
+    """One connection's live `mcp.Client`, owned by a task of the owning loop; reopened after a failure."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.transport: Transport | None = connection.transport
+        self.tools: list[MCPTool] = []
+        self.listeners: list[ToolsListener] = []
+        self._client: Client | None = None
+        self._stop: asyncio.Event | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._relist_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def client(self) -> Client:
+        """The live client, connecting first if there is none."""
+        client = self._client
+        if client is not None:
+            return client
+        async with self._lock:
+            if self._client is None:
+                await self._open()
+            assert self._client is not None
+            return self._client
+
+    async def list_tools(self, *, refresh: bool = False) -> list[MCPTool]:
+        """The server's tools: as listed when the session opened, or listed again with `refresh`."""
+        client = await self.client()
+        if refresh:
+            await self._relist(client)
+        return self.tools
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], *, retry: bool,
+        progress: Callable[[float, float | None, str | None], Any] | None,
+    ) -> CallToolResult:
+        """Call a tool; a transport failure reconnects, and is retried once when `retry` is set."""
+        attempts = 2 if retry else 1
+        for attempt in range(attempts):
+            try:
+                client = await self.client()
+            except ConnectionError as exc:
+                raise ToolCallError(str(exc), kind="transport") from exc
+            try:
+                return await client.call_tool(name, arguments, progress_callback=progress)
+            except Exception as exc:
+                failure = _transport_failure(exc)
+                if failure is None:
+                    raise
+                self._discard(client)
+                if attempt + 1 == attempts:
+                    raise ToolCallError(
+                        f"the connection to MCP server {self.connection.detail} failed during "
+                        f"'{name}': {failure}", kind="transport",
+                    ) from exc
+                log.info("retrying '%s' on %s after: %s", name, self.connection.detail, failure)
+        raise AssertionError("unreachable")
+
+    def close_soon(self) -> None:
+        """Start closing the connection without waiting for it (on the owning loop)."""
+        task = asyncio.get_running_loop().create_task(self.close())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Close the connection (a stdio server is stopped); the session may be opened again."""
+        owner = self._owner
+        if self._stop is not None:
+            self._stop.set()
+        self._client = None
+        if owner is not None:
+            await asyncio.wait({owner}, timeout=_CLOSE_TIMEOUT)
+
+    # -- connecting --------------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        choices: list[Transport] = [self.transport] if self.transport else ["streamable-http", "sse"]
+        failures = []
+        for transport in choices:
+            try:
+                await self._start(transport)
+            except Exception as exc:
+                failures.append(f"{transport}: {_describe(exc)}")
+                continue
+            self.transport = transport
+            return
+        tried = "; ".join(failures)
+        raise ConnectionError(f"could not connect to MCP server {self.connection.detail} ({tried})")
+
+    async def _start(self, transport: Transport) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stop = asyncio.Event()
+        owner = asyncio.create_task(self._own(transport, ready, stop), name=f"mcp {self.connection.detail}")
+        try:
+            await asyncio.wait_for(asyncio.shield(ready), self.connection.timeout)
+        except BaseException:
+            stop.set()
+            owner.cancel()
+            raise
+        self._stop, self._owner = stop, owner
+
+    async def _own(self, transport: Transport, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
+        """Hold the client open until `stop` is set or the connection fails."""
+        from mcp import Client
+
+        try:
+            target = self.connection.client_target(transport)
+            async with Client(target, message_handler=self._on_message, cache=None) as client:
+                self.tools = await _list_all(client)
+                self._client = client
+                ready.set_result(None)
+                listen = asyncio.create_task(self._listen(client))
+                try:
+                    await stop.wait()
+                finally:
+                    listen.cancel()
+                    await asyncio.gather(listen, return_exceptions=True)
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError(_describe(exc)))
+            elif not isinstance(exc, asyncio.CancelledError):
+                log.debug("MCP session for %s ended: %s", self.connection.detail, _describe(exc))
+        finally:
+            if self._stop is stop:
+                self._client = None
+
+    def _discard(self, client: Client) -> None:
+        """Forget a failed client so that the next call reconnects; its owner closes it."""
+        if self._client is client:
+            self._client = None
+            if self._stop is not None:
+                self._stop.set()
+
+    # -- tool list changes -------------------------------------------------------------------------
+
+    async def _listen(self, client: Client) -> None:
+        """Subscribe to tool-list changes on servers that speak the 2026 protocol.
+
+        The notifications themselves arrive through `_on_message` on every protocol version.
+        """
+        capabilities = client.server_capabilities.tools
+        if capabilities is None or not capabilities.list_changed:
+            return
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _event in subscription:
+                    pass
+        except Exception as exc:
+            log.debug("cannot listen for tool changes on %s: %s", self.connection.detail, _describe(exc))
+
+    async def _on_message(self, message: Any) -> None:
+        from mcp.types import ToolListChangedNotification
+
+        if isinstance(message, ToolListChangedNotification) and self._client is not None:
+            task = asyncio.create_task(self._relist(self._client, notify=True))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _relist(self, client: Client, *, notify: bool = False) -> None:
+        async with self._relist_lock:
+            try:
+                self.tools = await _list_all(client)
+            except Exception as exc:
+                if not notify:
+                    raise
+                log.warning("re-listing the tools of %s failed: %s", self.connection.detail, _describe(exc))
+                return
+        if notify:
+            loop = asyncio.get_running_loop()
+            for listener in list(self.listeners):
+                loop.run_in_executor(None, listener, list(self.tools))
+
+
+async def _list_all(client: Client) -> list[MCPTool]:
+    tools: list[MCPTool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+
+
+def _transport_failure(exc: BaseException) -> str | None:
+    """Why `exc` means the connection is gone, or `None` when the server answered."""
+    import anyio
+    import httpx2
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CONNECTION_CLOSED
+
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return _transport_failure(exc.exceptions[0])
+    if isinstance(exc, MCPError):
+        return exc.message if exc.code == CONNECTION_CLOSED else None
+    lost = (OSError, EOFError, httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError,
+            anyio.EndOfStream)
+    return _describe(exc) if isinstance(exc, lost) else None
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
