@@ -1,0 +1,133 @@
+"""`DaskExecutor`: tool calls on a Dask distributed cluster, tools shipped once, calls sent in chunks."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool
+from toolwire_process.shipping import ShippedTool, Shipper, UnshippableToolError
+
+from toolwire_dask import _cluster
+
+if TYPE_CHECKING:
+    from distributed import Client, Future, LocalCluster
+
+__all__ = ["DaskExecutor"]
+
+OPTIONS = ("chunk_size", "connect_timeout", "scheduler", "threads_per_worker")
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+
+
+class DaskExecutor(Executor):
+    """Runs each batch on a Dask cluster.
+
+    The cluster is, in order: the `client` passed in (left open by `close`); the scheduler at the
+    `scheduler` option (`"tcp://host:8786"`); else a `LocalCluster` of `config.workers` worker processes,
+    started at first use and closed by `close`. Options: `scheduler`, `connect_timeout` (seconds),
+    `chunk_size` (calls per task; by default it adapts to the batch and the cluster's threads) and
+    `threads_per_worker` (for the `LocalCluster`).
+    """
+
+    name = "dask"
+
+    def __init__(self, config: ExecutorConfig | None = None, *, client: Client | None = None) -> None:
+        config = config or ExecutorConfig(backend="dask")
+        options = dict(config.options)
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown option(s) for the dask executor: {', '.join(unknown)}; "
+                             f"accepted: {', '.join(OPTIONS)}")
+        scheduler = options.get("scheduler")
+        if scheduler is not None and not isinstance(scheduler, str):
+            raise ValueError(f"the dask executor's 'scheduler' must be an address string, got {scheduler!r}")
+        if scheduler is not None and client is not None:
+            raise ValueError("give the dask executor either a client or a 'scheduler' address, not both")
+        self.scheduler: str | None = scheduler
+        self.workers = _positive("workers", config.workers)
+        self.chunk_size = _positive("chunk_size", options.get("chunk_size"))
+        self.threads_per_worker = _positive("threads_per_worker", options.get("threads_per_worker"))
+        timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"the dask executor's 'connect_timeout' must be a positive number, got {timeout!r}")
+        self.connect_timeout = float(timeout)
+        self._client = client
+        self._owns_client = client is None
+        self._cluster: LocalCluster | None = None
+        self._shipper = Shipper()
+        self._scattered: dict[str, Future] = {}
+        self._token = uuid.uuid4().hex[:12]  # keeps this executor's cluster-side copies apart from others'
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def client(self) -> Client:
+        """The `distributed.Client` in use, connecting (or starting the `LocalCluster`) on first use."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the dask executor is closed")
+            if self._client is None:
+                if self.scheduler is not None:
+                    self._client = _cluster.connect(self.scheduler, self.connect_timeout)
+                else:
+                    from distributed import Client
+
+                    self._cluster = _cluster.start_local_cluster(self.workers, self.threads_per_worker)
+                    self._client = Client(self._cluster, set_as_default=False)
+            return self._client
+
+    def warm(self) -> None:
+        """Connect to the scheduler (or start the `LocalCluster`) and wait for a worker."""
+        self.client.wait_for_workers(1, timeout=self.connect_timeout)
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        if not jobs:
+            return []
+        from toolwire_dask._batch import BatchRun
+
+        return BatchRun(self, self.client, jobs).run()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+            self._scattered.clear()
+        if client is not None and self._owns_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def _ship(self, tools: Iterable[Tool]) -> dict[int, ShippedTool | UnshippableToolError]:
+        """Each distinct tool's shipped form (or why it cannot be shipped), by `id(tool)`."""
+        shipped: dict[int, ShippedTool | UnshippableToolError] = {}
+        with self._lock:
+            for tool in tools:
+                if id(tool) not in shipped:
+                    try:
+                        shipped[id(tool)] = self._shipper.ship(tool)
+                    except UnshippableToolError as exc:
+                        shipped[id(tool)] = exc
+        return shipped
+
+    def _scatter(self, client: Client, tools: Iterable[ShippedTool]) -> dict[str, Future]:
+        """The cluster-side copies of `tools`, sent to every worker once and kept while this executor lives."""
+        with self._lock:
+            missing = {f"toolwire-tool-{t.key}-{self._token}": t for t in tools
+                       if t.key not in self._scattered or self._scattered[t.key].status != "finished"}
+        if missing:
+            futures = client.scatter(missing, broadcast=True, hash=False)
+            with self._lock:
+                for name, future in futures.items():
+                    self._scattered[missing[name].key] = future
+        with self._lock:
+            return dict(self._scattered)
+
+
+def _positive(name: str, value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"the dask executor's '{name}' must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,184 @@
+"""Worker side: runs one chunk of calls inside a Dask worker and returns the pickled outcomes.
+
+Loaded invokers are kept per worker process (`TOOLS`), keyed by the content key the process backend
+uses, so each tool is loaded once per worker. Sync calls run one after another on a runner thread that
+the task's thread watches: a call past its deadline is reported `timeout` and left behind (Python cannot
+stop a thread), and a fresh runner goes on with the rest. Async calls run on the worker's event loop; a
+chunk of only async calls leaves the worker's thread pool (`secede`) while it waits, holding no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from toolwire_process.shipping import ShippedTool, ToolCache
+
+TOOLS = ToolCache()
+_LOADING = threading.Lock()
+
+Error = tuple[str, str]
+Record = tuple[Any, Error | None, float]
+"""One call's outcome as it travels back: (value, (kind, message) or None, duration in seconds)."""
+
+_TIMEOUT: Error = ("timeout", "the call passed its deadline")
+
+
+def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
+    """Run a chunk of calls and return their pickled records, in order.
+
+    `calls` is the pickled `(keys, arguments, deadlines)`; deadlines are wall-clock (`time.time()`) instants.
+    """
+    keys, arguments, deadlines = pickle.loads(calls)
+    for key, shipped in tools.items():
+        if key not in TOOLS:
+            with _LOADING:
+                if key not in TOOLS:
+                    TOOLS.add(shipped)
+    offset = time.monotonic() - time.time()
+    local = [None if d is None else d + offset for d in deadlines]
+    records: list[Record | None] = [None] * len(keys)
+    sync_calls: list[tuple[int, Any]] = []
+    async_calls: list[tuple[int, Any]] = []
+    for position, key in enumerate(keys):
+        try:
+            invoker, is_async = TOOLS.get(key)
+        except Exception as exc:
+            records[position] = (None, _error(exc), 0.0)
+            continue
+        (async_calls if is_async else sync_calls).append((position, invoker))
+    pending_async = None
+    if async_calls:
+        coroutine = _run_async(async_calls, arguments, local, records)
+        pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
+    if sync_calls:
+        _SyncRunner(sync_calls, arguments, local, records).run()
+    if pending_async is not None:
+        if not sync_calls:
+            from distributed import secede
+
+            secede()  # awaiting the event loop needs no thread: let the worker run another task meanwhile
+        pending_async.result()
+    return _dump(records)
+
+
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    from distributed import get_worker
+
+    return get_worker().loop.asyncio_loop
+
+
+async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
+                     deadlines: list[float | None], records: list[Record | None]) -> None:
+    async def one(position: int, invoker: Any) -> None:
+        deadline = deadlines[position]
+        started = time.monotonic()
+        when = None if deadline is None else asyncio.get_running_loop().time() + (deadline - started)
+        try:
+            async with asyncio.timeout_at(when):
+                value = await invoker(**arguments[position])
+        except TimeoutError as exc:
+            past = deadline is not None and time.monotonic() >= deadline
+            records[position] = (None, _TIMEOUT if past else _error(exc), time.monotonic() - started)
+        except (Exception, SystemExit) as exc:
+            records[position] = (None, _error(exc), time.monotonic() - started)
+        else:
+            records[position] = (value, None, time.monotonic() - started)
+
+    await asyncio.gather(*(one(position, invoker) for position, invoker in calls))
+
+
+class _SyncRunner:
+    """Sync calls in order on a runner thread, watched by the calling thread for deadlines."""
+
+    def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
+                 deadlines: list[float | None], records: list[Record | None]) -> None:
+        self.calls = calls
+        self.arguments = arguments
+        self.deadlines = deadlines
+        self.records = records
+        self.lock = threading.Lock()
+        self.next = 0
+        self.generation = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        self._start()
+        count = len(self.calls)
+        while True:
+            with self.lock:
+                index, generation = self.next, self.generation
+            if index >= count:
+                return
+            now = time.monotonic()
+            deadline = self.deadlines[self.calls[index][0]]
+            if deadline is not None and now >= deadline:
+                with self.lock:
+                    if (self.next, self.generation) == (index, generation):
+                        self.records[self.calls[index][0]] = (None, _TIMEOUT, 0.0)
+                        self.next, self.generation = index + 1, generation + 1
+                        self.done.clear()
+                        self._start()
+                continue
+            later = [d for p, _ in self.calls[index:] if (d := self.deadlines[p]) is not None and d > now]
+            self.done.wait(min(later) - now if later else None)
+
+    def _start(self) -> None:
+        threading.Thread(target=self._serve, args=(self.generation,), daemon=True,
+                         name="toolwire-dask-call").start()
+
+    def _serve(self, generation: int) -> None:
+        calls, arguments, deadlines, records = self.calls, self.arguments, self.deadlines, self.records
+        monotonic = time.monotonic
+        while True:
+            with self.lock:
+                if generation != self.generation:
+                    return
+                index = self.next
+                if index >= len(calls):
+                    self.done.set()
+                    return
+            position, invoker = calls[index]
+            deadline = deadlines[position]
+            started = monotonic()
+            if deadline is not None and started >= deadline:
+                record: Record = (None, _TIMEOUT, 0.0)
+            else:
+                try:
+                    record = (invoker(**arguments[position]), None, monotonic() - started)
+                except (Exception, SystemExit) as exc:
+                    record = (None, _error(exc), monotonic() - started)
+            with self.lock:
+                if generation != self.generation:
+                    return  # this call was reported as timed out and left behind
+                records[position] = record
+                self.next = index + 1
+
+
+def _error(exc: BaseException) -> Error:
+    from toolwire import error_from_exception
+
+    error = error_from_exception(exc)
+    return (error.kind.value, error.message)
+
+
+def _dump(records: list[Record | None]) -> bytes:
+    try:
+        return pickle.dumps(records, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return pickle.dumps([_picklable(record) for record in records], pickle.HIGHEST_PROTOCOL)
+
+
+def _picklable(record: Record | None) -> Record | None:
+    try:
+        pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        value = record[0] if record is not None else None
+        message = (f"the tool's return value ({type(value).__module__}.{type(value).__qualname__}) cannot be "
+                   f"sent back from the Dask worker: {type(exc).__name__}: {exc}")
+        return (None, ("tool_error", message), record[2] if record is not None else 0.0)
+    return record

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+from distributed import Client
+from toolwire import ExecutorConfig
+from toolwire.testing import ExecutorConformance
+from toolwire_dask import DaskExecutor
+
+
+class TestDaskExecutor(ExecutorConformance):
+    isolates_crashes = True
+    workers: ClassVar[int] = 2
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, client: Client) -> None:
+        self.client = client
+
+    def make_executor(self, config: ExecutorConfig) -> DaskExecutor:
+        return DaskExecutor(config, client=self.client)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+from distributed import Client, get_task_stream, get_worker
+from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
+from toolwire.testing import UnpicklableError, conformance_tools
+from toolwire_dask import DaskExecutor
+from toolwire_dask._batch import CHUNKS_PER_THREAD
+
+_INTS = {"type": "object", "properties": {}}
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+async def loop_check() -> list[object]:
+    """Whether this coroutine runs on its Dask worker's own event loop, and in which process."""
+    return [asyncio.get_running_loop() is get_worker().loop.asyncio_loop, os.getpid()]
+
+
+@pytest.fixture
+def executor(client: Client) -> Iterator[DaskExecutor]:
+    with DaskExecutor(ExecutorConfig("dask"), client=client) as executor:
+        yield executor  # type: ignore[misc]
+
+
+def _tools() -> dict[str, Tool]:
+    return {tool.name: tool for tool in conformance_tools()}
+
+
+def test_a_local_cluster_is_started_from_config_and_closed_with_the_registry() -> None:
+    config = Config(executor=ExecutorConfig("dask", workers=2))
+    with ToolRegistry(config=config) as registry:
+        registry.register(pid)
+        results = registry.execute_tool_calls([ToolCall(str(i), "pid") for i in range(20)])
+        assert isinstance(registry.executor(), DaskExecutor)
+        assert registry.executor().client.cluster is not None  # type: ignore[attr-defined]
+        workers = {r.value for r in results}
+    assert all(isinstance(p, int) and p != os.getpid() for p in workers), workers
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=30)
+    assert not alive, f"worker processes still running after close: {alive}"
+
+
+def test_a_batch_is_sent_in_few_chunks_that_adapt_to_its_size(executor: DaskExecutor, client: Client) -> None:
+    threads = sum(client.nthreads().values())
+    add = _tools()["add"]
+    for size in (6, 2000):
+        jobs = [Job(str(i), add, {"a": i, "b": 1}) for i in range(size)]
+        with get_task_stream(client=client) as stream:
+            outcomes = executor.run(jobs)
+        assert [o.value for o in outcomes] == [i + 1 for i in range(size)]
+        chunks = [t for t in stream.data if str(t["key"]).startswith("toolwire-chunk-")]
+        assert len(chunks) == math.ceil(size / math.ceil(size / (threads * CHUNKS_PER_THREAD)))
+
+
+def test_each_tool_is_sent_to_the_cluster_once(executor: DaskExecutor, client: Client) -> None:
+    add = _tools()["add"]
+    executor.run([Job("1", add, {"a": 1, "b": 2})])
+    [first] = executor._scattered.values()
+    assert [o.value for o in executor.run([Job(str(i), add, {"a": i, "b": 0}) for i in range(50)])] == list(
+        range(50))
+    assert list(executor._scattered.values()) == [first]
+    key = executor._shipper.ship(add).key
+    loaded = client.run(eval, f"{key!r} in __import__('toolwire_dask._worker', fromlist=['TOOLS']).TOOLS")
+    assert set(loaded.values()) == {True}, loaded
+
+
+def test_a_hanging_call_times_out_and_the_rest_of_its_chunk_runs(client: Client) -> None:
+    with DaskExecutor(ExecutorConfig("dask", options={"chunk_size": 10}), client=client) as executor:
+        tools = _tools()
+        soon, later = time.monotonic() + 0.5, time.monotonic() + 30
+        jobs = [Job("h", tools["hang"], {}, soon)] + [Job(str(i), tools["echo"], {"value": i}, later)
+                                                       for i in range(9)]
+        hung, *rest = executor.run(jobs)
+        assert hung.error is not None and hung.error.kind == ErrorKind.TIMEOUT
+        assert [(o.error, o.value) for o in rest] == [(None, i) for i in range(9)]
+
+
+def test_async_tools_run_on_the_workers_event_loop(executor: DaskExecutor) -> None:
+    tool = Tool("loop_check", "", _INTS, loop_check)
+    outcomes = executor.run([Job(str(i), tool, {}) for i in range(4)])
+    assert [o.error for o in outcomes] == [None] * 4
+    assert all(o.value[0] is True and o.value[1] != os.getpid() for o in outcomes), outcomes
+
+
+def test_a_tool_that_cannot_be_shipped_is_that_calls_error(executor: DaskExecutor) -> None:
+    opaque = UnpicklableError("held by the closure")
+    locked = Tool("locked", "", _INTS, lambda: str(opaque))
+    bad, good = executor.run([Job("1", locked, {}), Job("2", _tools()["add"], {"a": 1, "b": 1})])
+    assert bad.error is not None and bad.error.kind == ErrorKind.TOOL_ERROR
+    assert "cannot be sent to a worker process" in bad.error.message
+    assert (good.error, good.value) == (None, 2)
+
+
+def test_a_client_passed_in_stays_open(client: Client) -> None:
+    executor = DaskExecutor(client=client)
+    assert executor.run([Job("1", _tools()["add"], {"a": 2, "b": 3})])[0].value == 5
+    executor.close()
+    assert client.status == "running"
+    with pytest.raises(RuntimeError, match="closed"):
+        executor.run([Job("1", _tools()["add"], {"a": 2, "b": 3})])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"schedular": "tcp://127.0.0.1:8786"}, "unknown option.*schedular.*accepted: chunk_size, connect_timeout, "
+                                            "scheduler, threads_per_worker"),
+    ({"chunk_size": 0}, "'chunk_size' must be a positive integer"),
+    ({"scheduler": 8786}, "'scheduler' must be an address string"),
+    ({"connect_timeout": "soon"}, "'connect_timeout' must be a positive number"),
+])
+def test_bad_options_are_rejected(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DaskExecutor(ExecutorConfig("dask", options=options))
+
+
+def test_the_backend_is_found_by_name() -> None:
+    spec = ToolRegistry().plugins.get("executor", "dask")
+    executor = spec.factory(ExecutorConfig("dask", options={"scheduler": "tcp://127.0.0.1:1"}))
+    assert isinstance(executor, DaskExecutor) and executor.scheduler == "tcp://127.0.0.1:1"
+    executor.close()
