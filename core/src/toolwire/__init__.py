@@ -3,6 +3,7 @@
 Everything public is re-exported here.
 """
 
+from toolwire._sources import ToolChanges
 from toolwire.config import Config, ConfigError, load_config
 from toolwire.executing import (
     Executor,
@@ -62,6 +63,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallError",
+    "ToolChanges",
     "ToolError",
     "ToolOutput",
     "ToolRegistry",

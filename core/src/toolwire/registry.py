@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import fnmatch
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -13,6 +15,7 @@ from typing import Any, TypeVar, overload
 
 import pydantic_core
 
+from toolwire._sources import LoadedSource, ToolChanges, differs
 from toolwire._validation import SchemaValidator
 from toolwire.config import Config, ConfigError, load_config, with_backend
 from toolwire.executing import Executor, Job, Outcome
@@ -26,6 +29,7 @@ from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolOutput, Too
 __all__ = ["ToolRegistry"]
 
 _T = TypeVar("_T")
+log = logging.getLogger("toolwire")
 _caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "toolwire_caller_loop", default=None
 )
@@ -66,7 +70,9 @@ class ToolRegistry:
             self._default_executor = executor or self.config.executor.backend
             self._executors = {}
         self._tools: dict[str, Tool] = {}
-        self._loaders: list[Any] = []
+        self._sources: list[LoadedSource] = []
+        self._change_callbacks: list[Callable[[ToolChanges], None]] = []
+        self._lock = threading.Lock()
         self._dialects: dict[str, Dialect] = {}
 
     @classmethod
@@ -134,8 +140,13 @@ class ToolRegistry:
         """
         instance = self.plugins.get("loader", loader).factory(**options)
         tools = [t for t in instance.load(source) if _selected(t.name, include, exclude)]
-        self._loaders.append(instance)
-        return self.add(tools, namespace=namespace, tags=tags, replace=replace)
+        added = self.add(tools, namespace=namespace, tags=tags, replace=replace)
+        loaded = LoadedSource(instance, namespace, include, exclude, frozenset(tags), [t.name for t in added])
+        self._sources.append(loaded)
+        subscribe = getattr(instance, "subscribe", None)
+        if subscribe is not None:  # the source announces changes (MCP's tools/list_changed)
+            loaded.unsubscribe = subscribe(lambda listed: self._replace_tools(loaded, listed, announced=True))
+        return added
 
     def add(
         self,
@@ -184,6 +195,60 @@ class ToolRegistry:
         """Disable tools by name, namespace or tag: they leave the schemas and their calls fail `disabled`."""
         for tool in self._select(name, namespace, tag):
             tool.enabled = False
+
+    def refresh(self) -> ToolChanges:
+        """List the tools of every source that can be listed again (MCP servers...) and apply the changes.
+
+        Returns the names added, removed and changed; callbacks given to `on_tools_changed` hear of them too.
+        """
+        changes = ToolChanges()
+        for loaded in list(self._sources):
+            refresh = getattr(loaded.loader, "refresh", None)
+            if refresh is not None:
+                changes += self._replace_tools(loaded, refresh(), announced=False)
+        self._announce(changes)
+        return changes
+
+    def on_tools_changed(self, callback: Callable[[ToolChanges], None]) -> Callable[[], None]:
+        """Call `callback(changes)` whenever tools are added, removed or changed by a source or a refresh.
+
+        A source that announces changes itself calls it from a background thread. Returns an unsubscribe.
+        """
+        self._change_callbacks.append(callback)
+        return lambda: self._change_callbacks.remove(callback)
+
+    def _replace_tools(self, loaded: LoadedSource, listed: Iterable[Tool], *, announced: bool) -> ToolChanges:
+        with self._lock:
+            fresh = {
+                tool.name: tool
+                for tool in (self._namespaced(t, loaded.namespace, loaded.tags) for t in listed
+                             if _selected(t.name, loaded.include, loaded.exclude))
+            }
+            previous = {name for name in loaded.names if name in self._tools}  # minus any unregistered since
+            taken = {name for name in fresh if name not in previous and name in self._tools}
+            if taken:
+                log.warning("tools %s from %s not added: the names are taken", sorted(taken), loaded.loader)
+            changes = ToolChanges(
+                added=tuple(sorted(name for name in fresh if name not in previous and name not in taken)),
+                removed=tuple(sorted(previous - set(fresh))),
+                changed=tuple(sorted(n for n in fresh if n in previous and differs(self._tools[n], fresh[n]))),
+            )
+            for name in changes.removed:
+                self._tools.pop(name, None)
+            for name in (*changes.added, *changes.changed):
+                if name in previous:
+                    fresh[name].enabled = self._tools[name].enabled
+                self._tools[name] = fresh[name]
+            loaded.names = [name for name in fresh if name not in taken]
+        if announced:
+            self._announce(changes)
+        return changes
+
+    def _announce(self, changes: ToolChanges) -> None:
+        if changes:
+            log.info("tools changed: %s", changes)
+            for callback in list(self._change_callbacks):
+                callback(changes)
 
     def _select(self, name: str | None, namespace: str | None, tag: str | None) -> list[Tool]:
         if name is None and namespace is None and tag is None:
@@ -276,9 +341,11 @@ class ToolRegistry:
         executors, self._executors = list(self._executors.values()), {}
         for instance in executors:
             instance.close()
-        loaders, self._loaders = self._loaders, []
-        for loader in loaders:
-            close = getattr(loader, "close", None)
+        sources, self._sources = self._sources, []
+        for loaded in sources:
+            if loaded.unsubscribe is not None:
+                loaded.unsubscribe()
+            close = getattr(loaded.loader, "close", None)
             if close is not None:
                 close()
 
