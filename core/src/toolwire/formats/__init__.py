@@ -6,9 +6,10 @@ A `Dialect` is offered by a plugin through the `toolwire_formats` hook; the buil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import pydantic_core
 
 from toolwire.tools import Tool, ToolCall, ToolResult
 
@@ -93,7 +94,7 @@ def parse_arguments(raw: Any) -> dict[str, Any] | str:
         return raw
     if isinstance(raw, str):
         try:
-            parsed = json.loads(raw)
+            parsed = pydantic_core.from_json(raw)  # several times faster than json.loads on small objects
         except ValueError:
             return raw
         return parsed if isinstance(parsed, dict) else raw
