@@ -1,0 +1,205 @@
+"""The report: toolwire beside toolregistry and the floors, and the issues' targets; table, JSON and chart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from toolwire_bench._harness import LARGE_BATCH, SCENARIOS
+
+_SIDE_ORDER = ("toolwire", "toolregistry", "floor")
+_BACKEND_ORDER = ("thread", "process", "dask", "async")
+
+
+def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each measured toolwire series: the ratio to toolregistry, the share of the floor, the targets."""
+    comparisons = []
+    for entry in results:
+        if entry["side"] != "toolwire" or entry.get("warm_cps") is None:
+            continue
+        peers = [r for r in results if r["scenario"] == entry["scenario"] and r["size"] == entry["size"]
+                 and r.get("warm_cps") is not None]
+        toolregistry = {r["backend"]: r for r in peers if r["side"] == "toolregistry"}
+        floor = next((r for r in peers if r["side"] == "floor"), None)
+        same = toolregistry.get(entry["backend"])
+        best = max(toolregistry.values(), key=lambda r: r["warm_cps"], default=None)
+        versus = same or best
+        row: dict[str, Any] = {
+            "scenario": entry["scenario"], "size": entry["size"], "backend": entry["backend"],
+            "versus": versus["backend"] if versus else None,
+            "ratio_warm": _ratio(entry["warm_cps"], versus and versus["warm_cps"]),
+            "ratio_cold": _ratio(entry["cold_cps"], versus and versus["cold_cps"]),
+            "best_toolregistry_mode": best["backend"] if best else None,
+            "ratio_warm_best": _ratio(entry["warm_cps"], best and best["warm_cps"]),
+            "floor": floor["backend"] if floor else None,
+            "floor_share_warm": _ratio(entry["warm_cps"], floor and floor["warm_cps"]),
+        }
+        row["targets"] = _targets(entry, row, same is not None)
+        comparisons.append(row)
+    return comparisons
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours and theirs else None
+
+
+def _target(name: str, value: float | None, goal: float, strict: bool = False) -> dict[str, Any]:
+    met = None if value is None else (value > goal if strict else value >= goal)
+    return {"target": name, "value": value, "goal": goal, "met": met}
+
+
+def _targets(entry: dict[str, Any], row: dict[str, Any], same_mode: bool) -> list[dict[str, Any]]:
+    """The issues' targets that apply to this series (shown, never asserted); "tr" is toolregistry."""
+    scenario, backend, large = entry["scenario"], entry["backend"], entry["size"] > LARGE_BATCH
+    native = scenario.startswith("native")
+    if native and backend == "thread" and same_mode:
+        return [_target("warm ≥ 1.5× tr thread", row["ratio_warm"], 1.5)]
+    if native and backend == "process" and large:
+        return [_target("warm ≥ 50% of floor", row["floor_share_warm"], 0.5)]
+    if native and backend == "process" and same_mode:
+        return [_target("warm ≥ 10× tr process", row["ratio_warm"], 10.0),
+                _target("cold ≥ 3× tr process", row["ratio_cold"], 3.0)]
+    if scenario == "openapi" and backend == "thread":
+        return [_target("warm ≥ 1.5× tr best", row["ratio_warm_best"], 1.5),
+                _target("warm ≥ 70% of floor", row["floor_share_warm"], 0.7)]
+    if scenario.startswith("mcp") and backend == "thread":
+        return [_target("warm ≥ 90% of floor", row["floor_share_warm"], 0.9),
+                _target("warm > tr best", row["ratio_warm_best"], 1.0, strict=True)]
+    return []
+
+
+def table(report: dict[str, Any]) -> Table:
+    """The terminal table: every series, grouped by scenario and batch size."""
+    machine = report["machine"]
+    caption = (
+        f"{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}; load average "
+        f"{_load(machine.get('load_average'))} at start, {_load(machine.get('load_average_end'))} at end. "
+        f"{report['toolregistry']}. Medians over {report['settings']['repeats']} fresh-process repeats. "
+        f"toolwire parses 100 OpenAI chat tool calls in {_us(report.get('parse_100_calls_us'))}."
+    )
+    grid = Table(title="toolwire vs toolregistry 0.19.0 vs the bare-library floors (calls per second)",
+                 caption=caption, show_lines=False)
+    for name, justify in (("scenario", "left"), ("calls", "right"), ("contender", "left"),
+                          ("cold/s", "right"), ("warm/s", "right"), ("ok", "right"), ("correct", "right"),
+                          ("× toolregistry", "right"), ("% of floor", "right"), ("targets", "left")):
+        grid.add_column(name, justify=justify)  # type: ignore[arg-type]
+    comparisons = {(c["scenario"], c["size"], c["backend"]): c for c in report["comparisons"]}
+    previous = None
+    for entry in _ordered(report["results"]):
+        group = (entry["scenario"], entry["size"])
+        if previous is not None and group != previous:
+            grid.add_section()
+        first = group != previous
+        previous = group
+        cells = [entry["scenario"] if first else "", f"{entry['size']:,}" if first else "",
+                 f"{entry['side']} {entry['backend']}"]
+        if entry["status"] == "not installed":
+            grid.add_row(*cells, "[dim]not installed[/]", f"[dim]{entry['note']}[/]", *[""] * 5)
+            continue
+        comparison = comparisons.get((entry["scenario"], entry["size"], entry["backend"]))
+        cells += [_cps(entry.get("cold_cps")), _cps(entry.get("warm_cps")), _pct(entry.get("success_rate")),
+                  _pct(entry.get("correct_rate"))]
+        if comparison is not None and entry["side"] == "toolwire":
+            versus = comparison["versus"]
+            cells += [f"{_times(comparison['ratio_warm'])} {versus or ''}".strip(),
+                      _pct(comparison["floor_share_warm"]),
+                      _target_text(comparison["targets"]) or _first_error(entry)]
+        else:
+            cells += ["", "", _first_error(entry)]
+        grid.add_row(*cells)
+    return grid
+
+
+def _ordered(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(entry: dict[str, Any]) -> tuple[int, int, int, int]:
+        backend = _BACKEND_ORDER.index(entry["backend"]) if entry["backend"] in _BACKEND_ORDER else 9
+        return SCENARIOS.index(entry["scenario"]), entry["size"], _SIDE_ORDER.index(entry["side"]), backend
+
+    return sorted(results, key=key)
+
+
+def _first_error(entry: dict[str, Any]) -> str:
+    """The last line of the first error (a traceback's last line names the exception)."""
+    errors = entry.get("errors") or []
+    return f"[red]{escape(errors[0].strip().splitlines()[-1][:70])}[/]" if errors else ""
+
+
+def _target_text(targets: list[dict[str, Any]]) -> str:
+    marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]?[/]"}
+    lines = []
+    for target in targets:
+        shown = _pct if "floor" in target["target"] else _times
+        lines.append(f"{marks[target['met']]} {target['target']} ({shown(target['value'])})")
+    return "\n".join(lines)
+
+
+def _cps(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _times(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def _us(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.0f} µs"
+
+
+def _load(values: list[float] | None) -> str:
+    return "?" if not values else "/".join(f"{v:.1f}" for v in values)
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    """The whole report, every run's rates included."""
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+def write_chart(report: dict[str, Any], path: Path) -> None:
+    """A PNG: warm calls per second per scenario and contender, one panel per batch size, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in report["results"] if r.get("warm_cps")]
+    sizes = sorted({r["size"] for r in measured})
+    if not sizes:
+        return
+    figure, axes = plt.subplots(len(sizes), 1, figsize=(12, 4.5 * len(sizes)), squeeze=False)
+    for axis, size in zip(axes[:, 0], sizes, strict=True):
+        rows = [r for r in _ordered(measured) if r["size"] == size]
+        scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+        contenders = list(dict.fromkeys(_label(r) for r in rows))
+        width = 0.8 / len(contenders)
+        for index, contender in enumerate(contenders):
+            values = {r["scenario"]: r["warm_cps"] for r in rows if _label(r) == contender}
+            positions = [s + (index - (len(contenders) - 1) / 2) * width for s in range(len(scenarios))]
+            axis.bar(positions, [values.get(s, 0) for s in scenarios], width, label=contender)
+        axis.set_xticks(range(len(scenarios)), scenarios)
+        axis.set_yscale("log")
+        axis.set_ylabel("warm calls / s (log)")
+        axis.set_title(f"batches of {size:,} calls")
+        axis.legend(fontsize="small", ncol=3)
+        axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _label(entry: dict[str, Any]) -> str:
+    return "floor" if entry["side"] == "floor" else f"{entry['side']} {entry['backend']}"
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    """Print the table."""
+    console.print(table(report))

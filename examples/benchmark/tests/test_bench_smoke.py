@@ -1,0 +1,31 @@
+"""The harness end to end in --quick mode: native functions on the thread backend, no toolregistry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolwire_bench import main
+
+
+def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
+    code = main(["--quick", "--no-baseline", "--scenarios", "native-function", "--backends", "thread",
+                 "--out", str(tmp_path)])
+
+    report = json.loads((tmp_path / "results.json").read_text())
+    ours = [r for r in report["results"] if r["side"] == "toolwire"]
+    assert code == 0
+    assert [(r["scenario"], r["backend"], r["size"], r["status"]) for r in ours] == [
+        ("native-function", "thread", 100, "ok")
+    ]
+    entry = ours[0]
+    assert entry["calls"] == 300  # one cold and two warm batches of 100, every call counted
+    assert entry["success_rate"] == 1.0
+    assert entry["correct_rate"] == 1.0
+    assert entry["errors"] == []
+    assert entry["cold_cps"] > 0 and entry["warm_cps"] > 0
+    floor = next(r for r in report["results"] if r["side"] == "floor")
+    assert (floor["backend"], floor["correct_rate"]) == ("multiprocessing", 1.0)
+    assert report["comparisons"][0]["floor_share_warm"] > 0
+    assert report["parse_100_calls_us"] > 0
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
