@@ -79,6 +79,17 @@ class Dialect:
         """
         return None
 
+
+    def parse_each(self, items: Any) -> list[ToolCall] | None:
+        """The calls in every item of a message; None as soon as one item is not this dialect's."""
+        calls: list[ToolCall] = []
+        for item in items or ():
+            found = self.parse_calls(item)
+            if found is None:
+                return None
+            calls.extend(found)
+        return calls
+
     def tool_messages(
         self, calls: Sequence[ToolCall], results: Sequence[ToolResult], **options: Any
     ) -> list[Any]:

@@ -45,7 +45,7 @@ class Anthropic(Dialect):
             content = item.get("content")
             is_message = kind == "message" or (kind is None and item.get("role") == "assistant")
             if is_message and isinstance(content, list):
-                return self._calls(content)
+                return self.parse_each(content)
             return None
         kind = getattr(item, "type", None)
         if kind == "tool_use":
@@ -53,18 +53,8 @@ class Anthropic(Dialect):
         if kind in _NOT_CALLS or (isinstance(kind, str) and kind.endswith("_tool_result")):
             return []
         if kind == "message" and isinstance(getattr(item, "content", None), list):
-            return self._calls(item.content)
+            return self.parse_each(item.content)
         return None
-
-    def _calls(self, content: list[Any]) -> list[ToolCall] | None:
-        """The calls in a message's blocks; None when a block is not Anthropic's (another provider's)."""
-        calls: list[ToolCall] = []
-        for block in content:
-            found = self.parse_calls(block)
-            if found is None:
-                return None
-            calls.extend(found)
-        return calls
 
     def tool_messages(
         self, calls: Sequence[ToolCall], results: Sequence[ToolResult], *, include_assistant: bool = False,

@@ -59,9 +59,9 @@ class Gemini(Dialect):
                 return [_call(item.get("id"), item.get("name"), item.get("args"))]
             if isinstance(item.get("candidates"), list):
                 candidates = item["candidates"]
-                return self._calls((candidates[0].get("content") or {}).get("parts")) if candidates else []
+                return self.parse_each((candidates[0].get("content") or {}).get("parts")) if candidates else []
             if isinstance(item.get("parts"), list):
-                return self._calls(item["parts"])
+                return self.parse_each(item["parts"])
             return [] if any(key in item for key in _NOT_CALLS) else None
         call = getattr(item, "function_call", _MISSING)
         if call is not _MISSING and hasattr(item, "inline_data"):  # a Part
@@ -72,20 +72,11 @@ class Gemini(Dialect):
         candidates = getattr(item, "candidates", None)
         if isinstance(candidates, list):
             content = candidates[0].content if candidates else None
-            return self._calls(content.parts if content is not None else None)
+            return self.parse_each(content.parts if content is not None else None)
         parts = getattr(item, "parts", _MISSING)
         if parts is not _MISSING and hasattr(item, "role"):  # a Content
-            return self._calls(parts)
+            return self.parse_each(parts)
         return None
-
-    def _calls(self, parts: Any) -> list[ToolCall] | None:
-        calls: list[ToolCall] = []
-        for part in parts or ():
-            found = self.parse_calls(part)
-            if found is None:
-                return None
-            calls.extend(found)
-        return calls
 
     def tool_messages(
         self, calls: Sequence[ToolCall], results: Sequence[ToolResult], *, include_assistant: bool = False,
