@@ -7,8 +7,10 @@ discovery off; `TOOLWIRE_PLUGINS=a,b` loads only the named entry points (even wh
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -175,9 +177,16 @@ class Plugins:
 def _distribution(entry_point: Any) -> tuple[str | None, str | None]:
     """The distribution that declares `entry_point` (stevedore's cached entry points carry none)."""
     dist = getattr(entry_point, "dist", None)
-    if dist is None:
-        for candidate in importlib.metadata.entry_points(group=GROUP, name=entry_point.name):
-            if candidate.value == entry_point.value:
-                dist = candidate.dist
-                break
-    return (dist.name, dist.version) if dist is not None else (None, None)
+    if dist is not None:
+        return dist.name, dist.version
+    return _declared_by(tuple(sys.path)).get((entry_point.name, entry_point.value), (None, None))
+
+
+@functools.lru_cache(maxsize=8)
+def _declared_by(path: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(entry-point name, target) -> (distribution, version), for the `toolwire` group on this path."""
+    return {
+        (ep.name, ep.value): (ep.dist.name, ep.dist.version)
+        for ep in importlib.metadata.entry_points(group=GROUP)
+        if ep.dist is not None
+    }
