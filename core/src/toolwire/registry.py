@@ -63,12 +63,12 @@ class ToolRegistry:
         self.plugins = plugins if plugins is not None else Plugins()
         self.plugins.register(builtin_formats, name="toolwire.formats", distribution="toolwire-core")
         self.plugins.register(_BatchRunner(self), name="toolwire.execute", distribution="toolwire-core")
-        if isinstance(executor, Executor):
-            self._default_executor = executor.name
-            self._executors: dict[str, Executor] = {executor.name: executor}
+        self._given_executor = executor if isinstance(executor, Executor) else None
+        if self._given_executor is not None:
+            self._default_executor = self._given_executor.name
         else:
-            self._default_executor = executor or self.config.executor.backend
-            self._executors = {}
+            self._default_executor = executor or self.config.executor.backend  # type: ignore[assignment]
+        self._executors: dict[str, Executor] = {}
         self._tools: dict[str, Tool] = {}
         self._sources: list[LoadedSource] = []
         self._change_callbacks: list[Callable[[ToolChanges], None]] = []
@@ -84,7 +84,7 @@ class ToolRegistry:
         config = load_config(path)
         registry = cls(config=config, **kwargs)
         try:
-            if registry._default_executor not in registry._executors:
+            if registry._given_executor is None:
                 try:
                     registry.plugins.get("executor", registry._default_executor)
                 except UnknownPluginError as exc:
@@ -327,6 +327,8 @@ class ToolRegistry:
     def executor(self, name: str | None = None) -> Executor:
         """The backend named `name` (default: the registry's), created on first use."""
         name = name or self._default_executor
+        if self._given_executor is not None and name == self._given_executor.name:
+            return self._given_executor
         if name not in self._executors:
             spec = self.plugins.get("executor", name)
             self._executors[name] = spec.factory(with_backend(self.config, name))
@@ -339,6 +341,8 @@ class ToolRegistry:
     def close(self) -> None:
         """Close every backend and loader this registry opened."""
         executors, self._executors = list(self._executors.values()), {}
+        if self._given_executor is not None:
+            executors.append(self._given_executor)
         for instance in executors:
             instance.close()
         sources, self._sources = self._sources, []
