@@ -65,7 +65,7 @@ def floor(port: int, calls: int) -> float:
     return calls / elapsed
 
 
-async def bare_httpx(port: int, calls: int, in_flight: int = 16) -> float:
+async def bare_httpx(port: int, calls: int, in_flight: int = 4) -> float:
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     async with httpx.AsyncClient(limits=limits) as client:
         gate = asyncio.Semaphore(in_flight)

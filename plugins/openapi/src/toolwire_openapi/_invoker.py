@@ -37,7 +37,7 @@ class Service:
     credentials: Credentials = field(default_factory=Credentials)
     headers: tuple[tuple[str, Secret], ...] = ()
     timeout: float | None = 30.0
-    max_in_flight: int = 16
+    max_in_flight: int = 4
     max_response_bytes: int = 10 * 1024 * 1024
     verify: bool = True
 
