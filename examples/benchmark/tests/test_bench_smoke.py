@@ -1,10 +1,11 @@
-"""The harness end to end in --quick mode: native functions on the thread backend, no toolregistry."""
+"""The harness end to end in --quick mode: native functions on the thread and dask backends, no toolregistry."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from toolwire_bench import main
 
 
@@ -29,3 +30,20 @@ def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
     assert report["comparisons"][0]["floor_share_warm"] > 0
     assert report["parse_100_calls_us"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_quick_dask_run_measures_chunking_against_one_task_per_call(tmp_path: Path) -> None:
+    pytest.importorskip("toolwire_dask")
+    code = main(["--quick", "--no-baseline", "--scenarios", "native-function", "--backends", "dask",
+                 "--out", str(tmp_path)])
+
+    report = json.loads((tmp_path / "results.json").read_text())
+    rows = {(r["side"], r["backend"]): r for r in report["results"]}
+    assert code == 0
+    assert set(rows) == {("toolwire", "dask"), ("floor", "multiprocessing"), ("floor", "dask-task-per-call")}
+    for row in rows.values():
+        assert (row["status"], row["calls"], row["correct_rate"]) == ("ok", 300, 1.0)
+    comparison = report["comparisons"][0]
+    assert comparison["backend"] == "dask"
+    assert comparison["floor"] == "multiprocessing"
+    assert comparison["ratio_warm_dask_per_call"] > 0

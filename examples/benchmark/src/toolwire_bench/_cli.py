@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from toolwire_bench import _harness, _report
-from toolwire_bench._harness import BACKENDS, SCENARIOS, Series, Settings
+from toolwire_bench._harness import BACKENDS, EXAMPLE_BACKENDS, SCENARIOS, Series, Settings
 
 
 def _names(allowed: Sequence[str]) -> Any:
@@ -39,16 +39,21 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line."""
+    """The command line; `--backends` defaults to every installed backend but the examples'."""
+    from toolwire import Plugins
+
     defaults = Settings()
+    backends = _harness.ordered_backends({*BACKENDS, *Plugins().executors()})
     cli = argparse.ArgumentParser(
         prog="python -m toolwire_bench",
         description="toolwire's concurrency benchmark beside toolregistry 0.19.0 and bare-library floors.",
     )
     cli.add_argument("--scenarios", type=_names(SCENARIOS), default=defaults.scenarios,
                      help=f"comma-separated, or 'all' (default): {', '.join(SCENARIOS)}")
-    cli.add_argument("--backends", type=_names(BACKENDS), default=defaults.backends,
-                     help="toolwire backends, comma-separated (default: thread,process; also dask)")
+    cli.add_argument("--backends", type=_names(backends), default=defaults.backends,
+                     help=f"toolwire backends, comma-separated, from {', '.join(backends)} (default: every "
+                          f"installed one except the examples' {', '.join(sorted(EXAMPLE_BACKENDS))}: "
+                          f"{','.join(defaults.backends)})")
     cli.add_argument("--sizes", type=_sizes, default=defaults.sizes, help="batch sizes (default: 100,10000)")
     cli.add_argument("--large-scenarios", type=_names(SCENARIOS), default=defaults.large_scenarios,
                      help=f"scenarios that also run batches over {_harness.LARGE_BATCH:,} calls (default: "
@@ -59,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
                      help="warm batches after the cold one (default: 5; 1 for large batches)")
     cli.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random calls (default: 0)")
     cli.add_argument("--workers", type=int, default=None,
-                     help="workers of toolwire's backends and the multiprocessing floor (default: their own)")
+                     help="workers of toolwire's backends and the floors (default: their own; 2 for dask)")
     cli.add_argument("--quick", action="store_true",
                      help="one repeat, two warm batches, batches of 100 only: a check that everything runs")
     cli.add_argument("--no-baseline", action="store_true", help="skip toolregistry (no download needed)")

@@ -2,7 +2,10 @@
 
 - `multiprocessing`: a bare `multiprocessing.Pool`, the calls sent in one chunk per worker;
 - `http.client`: one keep-alive stdlib connection making the calls one after another;
-- `mcp-session`: one bare `mcp` client session making the calls concurrently.
+- `mcp-session`: one bare `mcp` client session making the calls concurrently;
+- `dask-task-per-call`: one Dask task per call (`client.submit(fn, a, b)`, then `gather`) on a LocalCluster
+  started by the dask backend's own code, so of the same kind as its: the naive use of Dask that the
+  backend's chunking is measured against.
 
 As with the contenders, the first batch is cold: the pool, connection or session starts inside it.
 """
@@ -39,6 +42,9 @@ def build(spec: dict[str, Any], workload: Workload) -> Iterator[BatchRunner]:
     elif floor == "mcp-session":
         with _mcp_floor(workload, spec["scenario"], endpoints) as run_batch:
             yield run_batch
+    elif floor == "dask-task-per-call":
+        with _dask_per_call_floor(workload, spec["workers"]) as run_batch:
+            yield run_batch
     else:
         raise ValueError(f"unknown floor {floor!r}")
 
@@ -71,6 +77,27 @@ def _pool_floor(workload: Workload, workers: int) -> Iterator[BatchRunner]:
         for pool in pools:
             pool.terminate()
             pool.join()
+
+
+@contextmanager
+def _dask_per_call_floor(workload: Workload, workers: int | None) -> Iterator[BatchRunner]:
+    from toolwire import ExecutorConfig
+    from toolwire_dask import DaskExecutor
+
+    # Used only for the LocalCluster and Client it starts at first use (in the cold batch); never to run calls.
+    executor = DaskExecutor(ExecutorConfig("dask", workers=workers))
+    functions = {op: getattr(arith, op) for op in arith.OPS}
+
+    def run_batch() -> list[Outcome]:
+        client = executor.client
+        futures = [client.submit(functions[op], a, b, pure=False) for op, a, b in workload]
+        values = iter(client.gather(futures, errors="skip"))  # waits for all; a failed call's value is left out
+        return [(True, next(values)) if f.status == "finished" else (False, repr(f.exception())) for f in futures]
+
+    try:
+        yield run_batch
+    finally:
+        executor.close()
 
 
 @contextmanager

@@ -18,17 +18,27 @@ import sys
 import tempfile
 import time
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolwire_bench import servers
 from toolwire_bench._measure import make_workload, openai_calls, tool_names
 
+if TYPE_CHECKING:
+    from toolwire import Plugins
+
 SCENARIOS = ("native-function", "native-class", "openapi", "mcp-stdio", "mcp-sse", "mcp-http")
 BACKENDS = ("thread", "process", "dask")
+"""toolwire's own backends, in the table's order; `--backends` also accepts any other installed one."""
+EXAMPLE_BACKENDS = frozenset({"futures"})
+"""Installed in the development environment only as examples (examples/custom_executor): run when named."""
+DASK_WORKERS = 2
+"""Worker processes of the dask backend's LocalCluster (and of its one-task-per-call floor) by default."""
+DASK_PER_CALL = "dask-task-per-call"
+"""The floor the dask backend's chunking is judged against: one Dask task per call, on the same cluster."""
 TOOLREGISTRY_REQUIREMENT = "toolregistry[mcp]==0.19.0"
 _LOADER = {"openapi": "openapi", "mcp-stdio": "mcp", "mcp-sse": "mcp", "mcp-http": "mcp"}
 _HERE = Path(__file__).resolve().parent
@@ -40,6 +50,21 @@ LARGE_BATCH = 1_000
 def toolregistry_modes(scenario: str) -> tuple[str, ...]:
     """toolregistry's modes worth running: it runs OpenAPI and MCP tools on threads even in `process` mode."""
     return ("thread", "process") if scenario.startswith("native") else ("thread", "async")
+
+
+def installed_backends(plugins: Plugins | None = None) -> tuple[str, ...]:
+    """Every backend the installed toolwire plugins offer, examples aside: toolwire's own first, in order."""
+    if plugins is None:
+        from toolwire import Plugins
+
+        plugins = Plugins()
+    return ordered_backends(name for name in plugins.executors() if name not in EXAMPLE_BACKENDS)
+
+
+def ordered_backends(names: Iterable[str]) -> tuple[str, ...]:
+    """`names` with toolwire's own backends first (in `BACKENDS` order), then the others by name."""
+    given = set(names)
+    return (*(b for b in BACKENDS if b in given), *sorted(given - set(BACKENDS)))
 
 
 def floor_for(scenario: str) -> str:
@@ -54,7 +79,7 @@ class Settings:
     """What to run, as the command line gave it."""
 
     scenarios: tuple[str, ...] = SCENARIOS
-    backends: tuple[str, ...] = ("thread", "process")
+    backends: tuple[str, ...] = field(default_factory=installed_backends)
     sizes: tuple[int, ...] = (100, 10_000)
     large_scenarios: tuple[str, ...] = ("native-function", "native-class")
     repeats: int = 5
@@ -105,6 +130,11 @@ def plan(settings: Settings, loaders: set[str], executors: set[str]) -> list[Mea
                 planned += [Measured(Series("toolregistry", mode, scenario, size)) for mode in modes]
             if settings.floors:
                 planned.append(Measured(Series("floor", floor_for(scenario), scenario, size)))
+            if settings.floors and "dask" in settings.backends and scenario.startswith("native"):
+                per_call = Measured(Series("floor", DASK_PER_CALL, scenario, size))
+                if "dask" not in executors:
+                    per_call.skipped = "executor 'dask' not installed"
+                planned.append(per_call)
     return planned
 
 
@@ -169,13 +199,20 @@ def execute(
                 series = measured.series
                 starting(series)
                 spec = {
-                    "scenario": series.scenario, "backend": series.backend, "workers": settings.workers,
+                    "scenario": series.scenario, "backend": series.backend, "workers": _workers(settings, series),
                     "workload": str(workloads[series.size]), "endpoints": endpoints,
                     "warm_batches": settings.warm_batches if series.size <= LARGE_BATCH else 1,
                     "out": str(workdir / "result.json"),
                 }
                 measured.runs.append(_run_once(series, spec, workdir, repeat, toolregistry))
                 finished()
+
+
+def _workers(settings: Settings, series: Series) -> int | None:
+    """`--workers`, else the dask LocalCluster's default size for dask runs, else the backend's own."""
+    if settings.workers is None and series.backend in ("dask", DASK_PER_CALL):
+        return DASK_WORKERS
+    return settings.workers
 
 
 def _run_once(series: Series, spec: dict[str, Any], workdir: Path, repeat: int,

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from toolwire_bench._harness import LARGE_BATCH, SCENARIOS
+from toolwire_bench._harness import DASK_PER_CALL, LARGE_BATCH, SCENARIOS, floor_for
 
 _SIDE_ORDER = ("toolwire", "toolregistry", "floor")
 _BACKEND_ORDER = ("thread", "process", "dask", "async")
@@ -26,7 +26,9 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         peers = [r for r in results if r["scenario"] == entry["scenario"] and r["size"] == entry["size"]
                  and r.get("warm_cps") is not None]
         toolregistry = {r["backend"]: r for r in peers if r["side"] == "toolregistry"}
-        floor = next((r for r in peers if r["side"] == "floor"), None)
+        floors = {r["backend"]: r for r in peers if r["side"] == "floor"}
+        floor = floors.get(floor_for(entry["scenario"]))
+        per_call = floors.get(DASK_PER_CALL) if entry["backend"] == "dask" else None
         same = toolregistry.get(entry["backend"])
         best = max(toolregistry.values(), key=lambda r: r["warm_cps"], default=None)
         versus = same or best
@@ -39,6 +41,7 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ratio_warm_best": _ratio(entry["warm_cps"], best and best["warm_cps"]),
             "floor": floor["backend"] if floor else None,
             "floor_share_warm": _ratio(entry["warm_cps"], floor and floor["warm_cps"]),
+            "ratio_warm_dask_per_call": _ratio(entry["warm_cps"], per_call and per_call["warm_cps"]),
         }
         row["targets"] = _targets(entry, row, same is not None)
         comparisons.append(row)
@@ -62,6 +65,8 @@ def _targets(entry: dict[str, Any], row: dict[str, Any], same_mode: bool) -> lis
         return [_target("warm ≥ 1.5× tr thread", row["ratio_warm"], 1.5)]
     if native and backend == "process" and large:
         return [_target("warm ≥ 50% of floor", row["floor_share_warm"], 0.5)]
+    if native and backend == "dask" and large:
+        return [_target("warm ≥ 5× dask task per call", row["ratio_warm_dask_per_call"], 5.0)]
     if native and backend == "process" and same_mode:
         return [_target("warm ≥ 10× tr process", row["ratio_warm"], 10.0),
                 _target("cold ≥ 3× tr process", row["ratio_cold"], 3.0)]
@@ -109,7 +114,7 @@ def table(report: dict[str, Any]) -> Table:
             versus = comparison["versus"]
             cells += [f"{_times(comparison['ratio_warm'])} {versus or ''}".strip(),
                       _pct(comparison["floor_share_warm"]),
-                      _target_text(comparison["targets"]) or _first_error(entry)]
+                      _target_text(comparison["targets"]) or _per_call_text(comparison) or _first_error(entry)]
         else:
             cells += ["", "", _first_error(entry)]
         grid.add_row(*cells)
@@ -128,6 +133,12 @@ def _first_error(entry: dict[str, Any]) -> str:
     """The last line of the first error (a traceback's last line names the exception)."""
     errors = entry.get("errors") or []
     return f"[red]{escape(errors[0].strip().splitlines()[-1][:70])}[/]" if errors else ""
+
+
+def _per_call_text(comparison: dict[str, Any]) -> str:
+    """The dask backend's speed-up over one Dask task per call, where no target applies."""
+    ratio = comparison["ratio_warm_dask_per_call"]
+    return "" if ratio is None else f"[dim]{_times(ratio)} dask task per call[/]"
 
 
 def _target_text(targets: list[dict[str, Any]]) -> str:
@@ -197,7 +208,9 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
 
 
 def _label(entry: dict[str, Any]) -> str:
-    return "floor" if entry["side"] == "floor" else f"{entry['side']} {entry['backend']}"
+    if entry["side"] == "floor" and entry["backend"] != DASK_PER_CALL:
+        return "floor"
+    return f"{entry['side']} {entry['backend']}"
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: workers import this package and start faster without typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from toolwire_process._executor import ProcessExecutor
 
 __all__ = ["ProcessExecutor"]

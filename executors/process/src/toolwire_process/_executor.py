@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import marshal
 import math
 import os
 import pickle
+import select
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
-from multiprocessing.connection import wait
 from typing import Any
 
 from toolwire.executing import Executor, ExecutorConfig, Job, Outcome, timeout_outcome
@@ -29,6 +30,9 @@ READY_TIMEOUT_S = 60.0
 ASYNC_GRACE_S = 0.05
 """How long past an async call's deadline the parent waits for the worker's own timeout before killing it."""
 CHUNKS_PER_WORKER = 4
+"""Chunks per worker for calls of unknown or long duration, so that one slow chunk does not hold up a batch."""
+SHORT_CHUNK_S = 0.002
+"""Calls expected to take less than this per chunk are sent in fewer, larger chunks (down to one per worker)."""
 MAX_STARTS = 3
 """How many workers a call may be sent to without starting before it is reported `crashed`."""
 
@@ -64,6 +68,8 @@ class ProcessExecutor(Executor):
         self._shipper = Shipper()
         self._lock = threading.Lock()
         self._chunk_ids = itertools.count(1)
+        self._call_s: float | None = None
+        """Seconds a call runs in a worker, on average over recent chunks; `None` before the first chunk."""
         self._closed = False
         _live.add(self)
 
@@ -119,6 +125,16 @@ class ProcessExecutor(Executor):
         index = self._slots.index(worker)
         self._slots[index] = WorkerProcess(self.preload)
 
+    def _chunk_size(self, count: int) -> int:
+        size = math.ceil(count / (self.workers * CHUNKS_PER_WORKER))
+        if self._call_s is not None:
+            size = max(size, min(math.ceil(count / self.workers), int(SHORT_CHUNK_S / max(self._call_s, 1e-9))))
+        return max(1, size)
+
+    def _measured(self, calls: int, busy: float) -> None:
+        per_call = busy / calls
+        self._call_s = per_call if self._call_s is None else (self._call_s + per_call) / 2
+
     def _spent(self, worker: WorkerProcess) -> bool:
         calls = self.max_calls_per_worker
         memory = self.max_memory_mb
@@ -138,12 +154,14 @@ class _BatchRun:
         self.shipped: list[ShippedTool | None] = [None] * len(jobs)
         self.pending: deque[int] = deque()
         self.remaining = len(jobs)
+        self.by_key: dict[str, ShippedTool] = {}
         shipped_by_tool: dict[int, ShippedTool | UnshippableToolError] = {}
         for index, job in enumerate(jobs):
             found = shipped_by_tool.get(id(job.tool))
             if found is None:
                 try:
                     found = executor._shipper.ship(job.tool)
+                    self.by_key[found.key] = found
                 except UnshippableToolError as exc:
                     found = exc
                 shipped_by_tool[id(job.tool)] = found
@@ -152,7 +170,9 @@ class _BatchRun:
             else:
                 self.shipped[index] = found
                 self.pending.append(index)
-        self.chunk_size = max(1, math.ceil(len(self.pending) / (executor.workers * CHUNKS_PER_WORKER)))
+        self.pending_deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
+        """No pending job's deadline is earlier than this (recomputed once it has passed)."""
+        self.chunk_size = executor._chunk_size(len(self.pending))
 
     def resolve(self, index: int, outcome: Outcome) -> None:
         if self.outcomes[index] is None:
@@ -167,8 +187,8 @@ class _BatchRun:
             timeout = self.next_deadline()
             if timeout is not None:
                 timeout = max(0.0, timeout - time.monotonic())
-            for conn in wait([w.conn for w in busy], timeout):
-                self.receive(next(w for w in busy if w.conn is conn))
+            for worker in _readable(busy, timeout):
+                self.receive(worker)
             self.expire()
         for worker in list(executor._slots):
             if worker is not None and worker.chunk is not None:  # still running calls already timed out
@@ -190,21 +210,16 @@ class _BatchRun:
         size = self.chunk_size
         if self.executor.max_calls_per_worker is not None:
             size = max(1, min(size, self.executor.max_calls_per_worker - worker.calls))
-        indices = [self.pending.popleft() for _ in range(min(size, len(self.pending)))]
-        jobs = self.jobs
-        new: dict[str, ShippedTool] = {}
-        keys = []
+        pending, shipped, sends, jobs = self.pending, self.shipped, self.sends, self.jobs
+        indices = [pending.popleft() for _ in range(min(size, len(pending)))]
+        keys = [shipped[i].key for i in indices]  # type: ignore[union-attr]
+        new = set(keys) - worker.known
         for index in indices:
-            shipped = self.shipped[index]
-            assert shipped is not None
-            keys.append(shipped.key)
-            if shipped.key not in worker.known and shipped.key not in new:
-                new[shipped.key] = shipped
-            self.sends[index] += 1
-        deadlines = [jobs[i].deadline for i in indices]
+            sends[index] += 1
         chunk = Chunk(next(self.executor._chunk_ids), indices, _earliest(jobs, indices))
-        message = pickle.dumps((chunk.id, list(new.values()), keys, [jobs[i].arguments for i in indices],
-                                deadlines), pickle.HIGHEST_PROTOCOL)
+        tools = [_fields(self.by_key[key]) for key in new]
+        message = pickle.dumps((chunk.id, tools, keys, [jobs[i].arguments for i in indices],
+                                [jobs[i].deadline for i in indices]), pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
         except OSError:
@@ -218,8 +233,8 @@ class _BatchRun:
         chunk = worker.chunk
         assert chunk is not None
         try:
-            message = pickle.loads(worker.conn.recv_bytes())
-        except (EOFError, OSError):
+            message = marshal.loads(worker.conn.recv())
+        except (EOFError, OSError, ValueError):
             self.died(worker)
             return
         if message[0] == "ready":
@@ -228,24 +243,32 @@ class _BatchRun:
         if message[0] == "result":
             self.take(chunk, [_log.decode(message[2])])
             return
-        _, _, worker.resident = message
-        self.take(chunk, worker.log.records(chunk.id))
+        _, _, worker.resident, busy = message
+        data = worker.log.read(chunk.id)
         worker.calls += len(chunk.indices)
+        self.executor._measured(len(chunk.indices), busy)
         worker.chunk = None
         if self.executor._spent(worker):
             self.executor._replace(worker, kill=False)
+        elif self.pending:
+            self.send(worker)  # the worker runs its next chunk while this one's results are parsed
+        self.take(chunk, _log.parse(data))
 
     def take(self, chunk: Chunk, records: list[Any]) -> None:
-        indices = chunk.indices
-        jobs = self.jobs
+        indices, jobs, outcomes = chunk.indices, self.jobs, self.outcomes
+        resolved = 0
         for position, duration, value, error in records:
             index = indices[position]
+            if outcomes[index] is not None:
+                continue
             if error is None:
-                self.resolve(index, Outcome(value, None, duration))
+                outcomes[index] = Outcome(value, None, duration)
             elif error[0] == ErrorKind.TIMEOUT and _past(jobs[index], time.monotonic()):
-                self.resolve(index, timeout_outcome(jobs[index], self.started))
+                outcomes[index] = timeout_outcome(jobs[index], self.started)
             else:
-                self.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration))
+                outcomes[index] = Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration)
+            resolved += 1
+        self.remaining -= resolved
 
     # -- deaths and deadlines ------------------------------------------------------------------------
 
@@ -281,6 +304,9 @@ class _BatchRun:
             self.resolve(index, Outcome(error=ToolError(ErrorKind.CRASHED, message)))
         else:
             self.pending.appendleft(index)
+            deadline = self.jobs[index].deadline
+            if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
+                self.pending_deadline = deadline
 
     def expire(self) -> None:
         now = time.monotonic()
@@ -308,18 +334,35 @@ class _BatchRun:
             else:
                 unresolved = [i for i in chunk.indices if self.outcomes[i] is None]
                 chunk.deadline = _earliest(self.jobs, unresolved)
-        if self.pending:
-            late = [i for i in self.pending if _past(self.jobs[i], now)]
-            for index in late:
+        if self.pending and self.pending_deadline is not None and now >= self.pending_deadline:
+            jobs = self.jobs
+            for index in [i for i in self.pending if _past(jobs[i], now)]:
                 self.pending.remove(index)
-                self.resolve(index, timeout_outcome(self.jobs[index], self.started))
+                self.resolve(index, timeout_outcome(jobs[index], self.started))
+            self.pending_deadline = min((d for i in self.pending if (d := jobs[i].deadline) is not None),
+                                        default=None)
 
     def next_deadline(self) -> float | None:
         candidates = [w.chunk.deadline for w in self.executor._slots
                       if w is not None and w.chunk is not None and w.chunk.deadline is not None]
-        deadlines = (self.jobs[i].deadline for i in self.pending)
-        candidates.extend(d for d in deadlines if d is not None)
+        if self.pending and self.pending_deadline is not None:
+            candidates.append(self.pending_deadline)
         return min(candidates, default=None)
+
+
+def _readable(workers: list[WorkerProcess], timeout: float | None) -> list[WorkerProcess]:
+    """The workers with a message (or end of file) to read, waiting up to `timeout` seconds for one."""
+    poller = select.poll()
+    by_fd = {}
+    for worker in workers:
+        by_fd[worker.conn.fileno()] = worker
+        poller.register(worker.conn.fileno(), select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(None if timeout is None else math.ceil(timeout * 1000))]
+
+
+def _fields(shipped: ShippedTool) -> tuple[Any, ...]:
+    """What a worker needs of a shipped tool, as plain values (`ToolCache.load`'s arguments)."""
+    return (shipped.key, shipped.name, shipped.payload, shipped.is_async, shipped.modules, shipped.dilled)
 
 
 def _earliest(jobs: Sequence[Job], indices: list[int]) -> float | None:

@@ -14,7 +14,10 @@ import marshal
 import mmap
 import pickle
 import struct
-from typing import Any
+
+TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
+if TYPE_CHECKING:
+    from typing import Any
 
 SIZE = 64 * 1024 * 1024
 """Bytes mapped per worker (sparse: only written pages use memory); larger results go over the pipe."""
@@ -25,7 +28,7 @@ _LENGTH = struct.Struct("<I")
 _INT = struct.Struct("<q")
 
 Error = tuple[str, str]
-Record = tuple[int, float, Any, Error | None]
+Record = tuple[int, float, "Any", "Error | None"]
 
 
 def encode(position: int, duration: float, value: Any, error: Error | None) -> bytes:
@@ -91,16 +94,25 @@ class ParentLog:
 
     def records(self, chunk: int) -> list[Record]:
         """The records of `chunk` not read yet."""
+        return parse(self.read(chunk))
+
+    def read(self, chunk: int) -> bytes:
+        """The bytes of `chunk`'s records not read yet (a copy: the worker may reuse the log after this)."""
         current, _, end = self.header()
         if current != chunk or end <= self.read_to:
-            return []
+            return b""
         data = self.memory[self.read_to:end]
         self.read_to = end
-        records = []
-        offset, length = 0, len(data)
-        view = memoryview(data)
-        while offset < length:
-            (size,) = _LENGTH.unpack_from(data, offset)
-            records.append(decode(view[offset + 4:offset + 4 + size]))
-            offset += 4 + size
-        return records
+        return data
+
+
+def parse(data: bytes) -> list[Record]:
+    """The records in bytes read from a log."""
+    records = []
+    offset, length = 0, len(data)
+    view = memoryview(data)
+    while offset < length:
+        (size,) = _LENGTH.unpack_from(data, offset)
+        records.append(decode(view[offset + 4:offset + 4 + size]))
+        offset += 4 + size
+    return records

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import mmap
 import os
-import pickle
+import select
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 
 from toolwire_process import _log
+from toolwire_process._wire import Pipe
 
-_BOOTSTRAP = (
-    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-    "from toolwire_process._worker import main; "
-    "main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5]))"
-)
-
-
-READY = pickle.dumps(("ready",))
-"""The worker's first message."""
+_BOOTSTRAP = "import sys; sys.path[:] = {path!r}; from toolwire_process._worker import main; main({args})"
+"""The worker's `-c` program: the parent's `sys.path` and the arguments as literals (no json to import)."""
 
 
 @dataclass(slots=True)
@@ -47,9 +39,9 @@ class WorkerProcess:
         try:
             os.ftruncate(log_fd, _log.SIZE)
             memory = mmap.mmap(log_fd, _log.SIZE)
+            arguments = f"{theirs.fileno()}, {log_fd}, {os.getpid()}, {list(preload)!r}"
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, json.dumps(sys.path), str(theirs.fileno()), str(log_fd),
-                 str(os.getpid()), json.dumps(list(preload))],
+                [sys.executable, "-c", _BOOTSTRAP.format(path=sys.path, args=arguments)],
                 pass_fds=(theirs.fileno(), log_fd), stdin=subprocess.DEVNULL, start_new_session=True,
             )
         except BaseException:
@@ -58,7 +50,7 @@ class WorkerProcess:
         finally:
             theirs.close()
             os.close(log_fd)
-        self.conn = Connection(ours.detach())
+        self.conn = Pipe(ours.detach())
         self.log = _log.ParentLog(memory)
         self.known: set[str] = set()
         self.calls = 0
@@ -70,10 +62,10 @@ class WorkerProcess:
         """Wait until the worker has started (and preloaded its modules); False if it died or is slow."""
         while not self.ready:
             try:
-                if not self.conn.poll(timeout):
+                if not select.select([self.conn], [], [], timeout)[0]:
                     return False
-                self.ready = self.conn.recv_bytes() == READY
-            except (EOFError, OSError):
+                self.ready = marshal.loads(self.conn.recv()) == ("ready",)
+            except (EOFError, OSError, ValueError):
                 return False
         return True
 
@@ -85,7 +77,7 @@ class WorkerProcess:
         """Hand `chunk` to the worker; raises `OSError` if the worker is gone."""
         self.chunk = chunk
         self.log.reset()
-        self.conn.send_bytes(message)
+        self.conn.send(message)
 
     def kill(self) -> None:
         """Stop the worker now (it may be running a tool that never returns)."""
@@ -121,6 +113,8 @@ class WorkerProcess:
 def _log_file() -> int:
     if hasattr(os, "memfd_create"):
         return os.memfd_create("toolwire-worker-log")
+    import tempfile
+
     handle, path = tempfile.mkstemp(prefix="toolwire-worker-log-")
     os.unlink(path)
     return handle

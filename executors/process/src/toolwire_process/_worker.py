@@ -2,33 +2,38 @@
 
 Started as `python -c <bootstrap>` (see `_process.py`), never through `multiprocessing`, so the
 parent's `__main__` is never imported here. Sync tools run in the main thread, async tools on one event
-loop kept for the worker's life. To start fast it imports neither toolwire nor asyncio until a tool
-needs them.
+loop kept for the worker's life. To start fast it imports only a few standard modules: toolwire, dill,
+asyncio and the tools' own modules load when a tool needs them. Messages to the parent are marshalled.
 """
 
 from __future__ import annotations
 
-import importlib
+import marshal
 import mmap
 import os
 import pickle
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
 
 from toolwire_process import _log
-from toolwire_process.shipping import ToolCache
+from toolwire_process._tools import ToolCache
+from toolwire_process._wire import Pipe
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from typing import Any
+
+
+READY = marshal.dumps(("ready",))
+"""The worker's first message, once started (and its `preload` modules imported)."""
 
 
 class Worker:
     """One worker's state: its pipe, its log, its tools and its event loop."""
 
-    def __init__(self, conn: Connection, memory: mmap.mmap) -> None:
+    def __init__(self, conn: Pipe, memory: mmap.mmap) -> None:
         self.conn = conn
         self.log = _log.WorkerLog(memory)
         self.tools = ToolCache()
@@ -49,14 +54,16 @@ class Worker:
         try:
             while True:
                 try:
-                    message = self.conn.recv_bytes()
+                    message = self.conn.recv()
                 except (EOFError, OSError):
                     return
                 chunk, shipped, keys, arguments, deadlines = pickle.loads(message)
-                for tool in shipped:
-                    self.tools.add(tool)
+                for fields in shipped:
+                    self.tools.load(*fields)
+                started = time.monotonic()
                 self.run_chunk(chunk, keys, arguments, deadlines)
-                self.conn.send_bytes(pickle.dumps(("done", chunk, _resident_bytes())))
+                busy = time.monotonic() - started
+                self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy)))
         finally:
             if self._loop is not None:
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
@@ -95,9 +102,7 @@ class Worker:
                 error = None
             except (Exception, SystemExit) as exc:
                 value, error = None, _error(exc)
-            record = encode(position, monotonic() - started, value, error)
-            if not log.append(record):
-                self.conn.send_bytes(pickle.dumps(("result", chunk, record)))
+            self.record(chunk, encode(position, monotonic() - started, value, error))
             position += 1
 
     def _is_async(self, key: str) -> bool:
@@ -132,7 +137,7 @@ class Worker:
 
     def record(self, chunk: int, record: bytes) -> None:
         if not self.log.append(record):
-            self.conn.send_bytes(pickle.dumps(("result", chunk, record)))
+            self.conn.send(marshal.dumps(("result", chunk, record)))
 
 
 def _error(exc: BaseException) -> tuple[str, str]:
@@ -171,11 +176,11 @@ def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="toolwire-parent").start()
     memory = mmap.mmap(log_fd, _log.SIZE)
     os.close(log_fd)
-    conn = Connection(conn_fd)
+    conn = Pipe(conn_fd)
     for module in preload:
         try:
-            importlib.import_module(module)
+            __import__(module)
         except Exception as exc:
             print(f"toolwire-process: cannot preload {module!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    conn.send_bytes(pickle.dumps(("ready",)))
+    conn.send(READY)
     Worker(conn, memory).serve()

@@ -1,10 +1,11 @@
-"""Shipping invokers to other processes: serialised once with dill, cached on both sides by a content key.
+"""Shipping invokers to other processes: serialised once, cached on both sides by a content key.
 
-The parent side (`Shipper`) dills each tool's invoker once and keeps the bytes; the worker side
-(`ToolCache`) loads each content key once and keeps the invoker for the worker's life. Functions defined
-in `__main__`, lambdas and closures travel by value; functions of importable modules by reference.
-Modules the worker cannot import by name (loaded from a file path, as pytest's importlib mode does) are
-named with their file so the worker can load them the same way.
+The parent side (`Shipper`) serialises each tool's invoker once and keeps the bytes; the worker side
+(`ToolCache`) loads each content key once and keeps the invoker for the worker's life. An invoker that
+pickles by reference to importable modules travels as a plain pickle (the worker needs no dill); one
+that pickle cannot carry, or that refers to `__main__` (functions of a script, lambdas, closures),
+travels by value with dill. Modules the worker cannot import by name (loaded from a file path, as
+pytest's importlib mode does) are named with their file so the worker can load them the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.machinery
-import importlib.util
 import inspect
 import pickle
 import pickletools
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import dill
+from toolwire_process._tools import ToolCache, ToolLoadError
 
 if TYPE_CHECKING:
     from toolwire.tools import Tool
@@ -35,15 +35,12 @@ class UnshippableToolError(TypeError):
     """A tool whose invoker cannot be serialised for another process."""
 
 
-class ToolLoadError(LookupError):
-    """A worker could not load a shipped tool (its message says which and why)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ShippedTool:
-    """A tool as it travels: its content `key`, its dilled invoker, and modules to load by file path.
+    """A tool as it travels: its content `key`, its pickled invoker, and modules to load by file path.
 
-    A worker needs neither toolwire nor the tool's own imports to receive it: only dill.
+    `dilled` says the payload needs `dill.loads`; otherwise `pickle.loads` does. A worker needs neither
+    toolwire nor the tool's own imports to receive it.
     """
 
     key: str
@@ -51,24 +48,41 @@ class ShippedTool:
     payload: bytes
     is_async: bool = False
     modules: tuple[tuple[str, str], ...] = ()
+    dilled: bool = True
 
 
 def ship(tool: Tool) -> ShippedTool:
     """Serialise `tool`'s invoker; raises `UnshippableToolError` naming the object that would not pickle."""
-    try:
-        payload = dill.dumps(tool.invoker, protocol=pickle.HIGHEST_PROTOCOL, recurse=True)
-    except Exception as exc:
-        culprit = _culprit(tool.invoker, "the invoker", 0)
-        raise UnshippableToolError(
-            f"the tool '{tool.name}' cannot be sent to a worker process: {culprit} does not pickle "
-            f"({type(exc).__name__}: {exc}); run it on the thread backend (executor=\"thread\")"
-        ) from exc
+    payload = _pickled(tool.invoker)
+    globals_ = None if payload is None else _global_names(payload)
+    dilled = globals_ is None or "__main__" in globals_
+    if dilled:
+        import dill
+
+        try:
+            payload = dill.dumps(tool.invoker, protocol=pickle.HIGHEST_PROTOCOL, recurse=True)
+        except Exception as exc:
+            culprit = _culprit(tool.invoker, "the invoker", 0)
+            raise UnshippableToolError(
+                f"the tool '{tool.name}' cannot be sent to a worker process: {culprit} does not pickle "
+                f"({type(exc).__name__}: {exc}); run it on the thread backend (executor=\"thread\")"
+            ) from exc
+        globals_ = _global_names(payload)
+    assert payload is not None and globals_ is not None
     digest = hashlib.blake2b(tool.name.encode() + b"\0" + payload, digest_size=16).hexdigest()
-    return ShippedTool(digest, tool.name, payload, tool.is_async, _modules_by_path(payload))
+    return ShippedTool(digest, tool.name, payload, tool.is_async, _modules_by_path(globals_), dilled)
+
+
+def _pickled(invoker: Any) -> bytes | None:
+    """`invoker` as a plain pickle, or `None` when pickle cannot carry it (dill then will)."""
+    try:
+        return pickle.dumps(invoker, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
 
 
 class Shipper:
-    """Parent side: each invoker is dilled once; it is dilled again only when it is replaced.
+    """Parent side: each invoker is serialised once; again only when it is replaced.
 
     Entries are keyed by the invoker object (held, so its id cannot be reused) and the tool's name; a
     function whose code or defaults were reassigned is shipped again.
@@ -94,37 +108,6 @@ class Shipper:
         return shipped
 
 
-class ToolCache:
-    """Worker side: invokers by content key, each loaded once; a load failure is kept as that key's error."""
-
-    def __init__(self) -> None:
-        self._tools: dict[str, tuple[Any, bool]] = {}
-        self._errors: dict[str, str] = {}
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._tools or key in self._errors
-
-    def add(self, shipped: ShippedTool) -> None:
-        """Load a shipped invoker and keep it under its key."""
-        try:
-            _load_modules(shipped.modules)
-            invoker = dill.loads(shipped.payload)
-        except Exception as exc:
-            self._errors[shipped.key] = (
-                f"the tool '{shipped.name}' could not be loaded in the worker process: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            return
-        self._tools[shipped.key] = (invoker, shipped.is_async)
-
-    def get(self, key: str) -> tuple[Any, bool]:
-        """`(invoker, is_async)` for `key`; raises `ToolLoadError` if it failed to load."""
-        try:
-            return self._tools[key]
-        except KeyError:
-            raise ToolLoadError(self._errors.get(key, f"no tool with key {key} was sent here")) from None
-
-
 def _fingerprint(invoker: Any) -> tuple[int, ...]:
     function = inspect.unwrap(getattr(invoker, "__func__", invoker))
     code = getattr(function, "__code__", None)
@@ -136,11 +119,16 @@ def _fingerprint(invoker: Any) -> tuple[int, ...]:
 # -- modules the worker must load from a file ----------------------------------------------------------
 
 
-def _modules_by_path(payload: bytes) -> tuple[tuple[str, str], ...]:
+def _global_names(payload: bytes) -> set[str]:
+    """Every string in the pickle (module names among them): a superset of the modules it imports."""
     names: set[str] = set()
     for opcode, arg, _ in pickletools.genops(payload):
         if isinstance(arg, str):
             names.add(arg.partition(" ")[0] if opcode.name == "GLOBAL" else arg)
+    return names
+
+
+def _modules_by_path(names: set[str]) -> tuple[tuple[str, str], ...]:
     found = []
     for name in sorted(names):
         module = sys.modules.get(name)
@@ -168,32 +156,12 @@ def _importable(name: str, path: str) -> bool:
     return False
 
 
-def _load_modules(modules: tuple[tuple[str, str], ...]) -> None:
-    for name, path in modules:
-        if name in sys.modules:
-            continue
-        parent = name.rpartition(".")[0]
-        while parent and parent not in sys.modules:
-            package = types.ModuleType(parent)
-            package.__path__ = []
-            sys.modules[parent] = package
-            parent = parent.rpartition(".")[0]
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load module {name!r} from {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-
-
 # -- naming the object that does not pickle ------------------------------------------------------------
 
 
 def _culprit(obj: Any, path: str, depth: int) -> str:
+    import dill
+
     if depth < 6:
         for label, child in _children(obj):
             try:
@@ -218,6 +186,8 @@ def _children(obj: Any) -> Iterator[tuple[str, Any]]:
                 yield f" (closure variable {name!r})", cell.cell_contents
             except ValueError:
                 continue
+        import dill.detect
+
         for name, value in dill.detect.globalvars(obj, recurse=False).items():
             yield f" (global {name!r})", value
         yield from ((f".__defaults__[{i}]", v) for i, v in enumerate(obj.__defaults__ or ()))
