@@ -34,9 +34,12 @@ class ArgumentValidator:
         self.unions = unions
 
     def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(arguments, Mapping):
+        if type(arguments) is dict:
+            data = arguments  # pydantic does not change what it validates
+        elif isinstance(arguments, Mapping):
+            data = dict(arguments)
+        else:
             raise ValueError(f"the arguments must be a JSON object, got {_shown(arguments)}")
-        data = dict(arguments)
         try:
             validated = self.model.model_validate(data)
         except pydantic.ValidationError as exc:
