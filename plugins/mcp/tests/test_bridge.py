@@ -12,13 +12,13 @@ from toolwire_mcp._bridge import Bridge
 
 @pytest.fixture
 def bridge() -> Iterator[Bridge]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="owner", daemon=True)
+    bridge = Bridge()
+    thread = threading.Thread(target=bridge.loop.run_forever, name="owner", daemon=True)
     thread.start()
-    yield Bridge(loop)
-    loop.call_soon_threadsafe(loop.stop)
+    yield bridge
+    bridge.loop.call_soon_threadsafe(bridge.loop.stop)
     thread.join(5)
-    loop.close()
+    bridge.loop.close()
 
 
 async def owner_thread_name(value: int) -> tuple[int, str]:
@@ -61,3 +61,21 @@ def test_cancelling_the_caller_cancels_the_coroutine(bridge: Bridge) -> None:
 
     asyncio.run(main())
     assert cancelled.wait(10)
+
+
+def test_outcomes_come_back_while_the_owning_loop_stays_busy(bridge: Bridge) -> None:
+    stop = threading.Event()
+
+    async def spin() -> None:  # keeps a callback ready on every iteration, so the loop never waits for I/O
+        while not stop.is_set():
+            await asyncio.sleep(0)
+
+    spinner = asyncio.run_coroutine_threadsafe(spin(), bridge.loop)
+    try:
+        async def main() -> list:
+            return await asyncio.wait_for(asyncio.gather(*(bridge.run(owner_thread_name(i)) for i in range(50))), 30)
+
+        assert [value for value, _ in asyncio.run(main())] == list(range(50))
+    finally:
+        stop.set()
+        spinner.result(10)

@@ -1,22 +1,27 @@
-"""Run coroutines on another thread's event loop, and hand their outcomes back, in bursts.
+"""An event loop in another thread that runs coroutines for other loops, handing outcomes back in bursts.
 
 `asyncio.run_coroutine_threadsafe` wakes the owning loop for every call and the caller's loop for every
 result; under a batch of concurrent calls those wake-ups (and the GIL hand-offs they cause) cost more
-than the calls. A `Bridge` wakes each loop once per burst: submissions queue until the owning loop
-drains them, results queue per caller loop until that loop drains them. Cancelling the caller cancels
-the coroutine on the owning loop.
+than the calls. A `Bridge` wakes its loop once per burst of submissions, and holds finished outcomes
+until its loop is about to wait for I/O (or for at most `_HOLD` seconds while it stays busy), then wakes
+each caller's loop once for all of them. Cancelling the caller cancels the coroutine on the owning loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import selectors
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["Bridge"]
 
 _T = TypeVar("_T")
+_HOLD = 0.002
+"""How long a busy owning loop may hold finished outcomes before handing them back anyway."""
 
 
 class _Call:
@@ -30,14 +35,27 @@ class _Call:
         self.cancelled = False
 
 
-class Bridge:
-    """Awaits coroutines on `loop` (running in another thread) from any other event loop."""
+class _Selector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+    """The owning loop's selector: tells the bridge each time the loop polls, with the poll's timeout."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self, before_poll: Callable[[float | None], None]) -> None:
+        super().__init__()
+        self._before_poll = before_poll
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self._before_poll(timeout)
+        return super().select(timeout)
+
+
+class Bridge:
+    """Owns `loop` (run it in a thread of its own) and awaits coroutines on it from any other event loop."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inbox: list[_Call] = []
-        self._outboxes: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
+        self._outboxes: dict[asyncio.AbstractEventLoop, list[_Call]] = {}  # touched on the owning loop only
+        self._hold_until = 0.0
+        self.loop = asyncio.SelectorEventLoop(_Selector(self._before_poll))
 
     async def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Run `coro` on the bridge's loop and return its result (or raise its exception) here."""
@@ -51,7 +69,7 @@ class Bridge:
             return await call.future
         except asyncio.CancelledError:
             call.cancelled = True
-            self.loop.call_soon_threadsafe(self._cancel, call)
+            self.loop.call_soon_threadsafe(_cancel, call)
             raise
 
     def _start(self) -> None:
@@ -64,36 +82,35 @@ class Bridge:
             call.task = self.loop.create_task(call.coro)
             call.task.add_done_callback(lambda _task, call=call: self._finished(call))
 
-    @staticmethod
-    def _cancel(call: _Call) -> None:
-        if call.task is not None:
-            call.task.cancel()
-
     def _finished(self, call: _Call) -> None:
-        with self._lock:
-            outbox = self._outboxes.setdefault(call.caller, [])
-            outbox.append(call)
-            wake = len(outbox) == 1
-        if wake:
-            try:
-                call.caller.call_soon_threadsafe(self._deliver, call.caller)
-            except RuntimeError:  # the caller's loop has closed: nobody waits for these outcomes
-                with self._lock:
-                    self._outboxes.pop(call.caller, None)
+        if not self._outboxes:
+            self._hold_until = time.monotonic() + _HOLD
+        self._outboxes.setdefault(call.caller, []).append(call)
 
-    def _deliver(self, caller: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            calls = self._outboxes.pop(caller, [])
-        for call in calls:
-            task = call.task
-            assert task is not None
-            if task.cancelled():
-                call.future.cancel()
-                continue
-            error = task.exception()
-            if call.future.done():
-                continue
-            if error is not None:
-                call.future.set_exception(error)
-            else:
-                call.future.set_result(task.result())
+    def _before_poll(self, timeout: float | None) -> None:
+        """Hand the outcomes back when the loop is about to wait, or has held them long enough."""
+        if self._outboxes and (timeout != 0 or time.monotonic() >= self._hold_until):
+            outboxes, self._outboxes = self._outboxes, {}
+            for caller, calls in outboxes.items():
+                with contextlib.suppress(RuntimeError):  # the caller's loop has closed: nobody waits
+                    caller.call_soon_threadsafe(_deliver, calls)
+
+
+def _cancel(call: _Call) -> None:
+    if call.task is not None:
+        call.task.cancel()
+
+
+def _deliver(calls: list[_Call]) -> None:
+    """Settle each call's future on its caller's loop."""
+    for call in calls:
+        task = call.task
+        assert task is not None
+        if call.future.done():
+            continue
+        if task.cancelled():
+            call.future.cancel()
+        elif (error := task.exception()) is not None:
+            call.future.set_exception(error)
+        else:
+            call.future.set_result(task.result())

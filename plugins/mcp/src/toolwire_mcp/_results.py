@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import TYPE_CHECKING, Any
 
 from toolwire import Audio, ContentBlock, Image, Resource, Text, ToolCallError, ToolOutput
@@ -26,7 +27,9 @@ def value_from_result(result: CallToolResult) -> Any:
     return ToolOutput(value=None, content=blocks)
 
 
-def _block(item: Any) -> ContentBlock | None:
+@functools.cache
+def _content_types() -> tuple[type, ...]:
+    """The `mcp.types` content classes, imported on first use rather than with this module."""
     from mcp.types import (
         AudioContent,
         BlobResourceContents,
@@ -36,6 +39,11 @@ def _block(item: Any) -> ContentBlock | None:
         TextContent,
     )
 
+    return TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, ResourceLink
+
+
+def _block(item: Any) -> ContentBlock | None:
+    TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, ResourceLink = _content_types()
     if isinstance(item, TextContent):
         return Text(item.text)
     if isinstance(item, ImageContent):

@@ -39,9 +39,9 @@ class _Runtime:
     """The owning loop, its thread, and the sessions it holds."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.bridge = Bridge()
+        self.loop = self.bridge.loop
         self.sessions: dict[Connection, _Session] = {}
-        self.bridge = Bridge(self.loop)
         self.thread = threading.Thread(target=self.loop.run_forever, name="toolwire-mcp", daemon=True)
         self.thread.start()
 
@@ -55,6 +55,9 @@ _runtime_lock = threading.Lock()
 
 def _get_runtime() -> _Runtime:
     global _runtime
+    runtime = _runtime
+    if runtime is not None:
+        return runtime
     with _runtime_lock:
         if _runtime is None:
             _runtime = _Runtime()
