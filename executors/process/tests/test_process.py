@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -35,6 +36,27 @@ def test_lambdas_and_closures_travel_by_value(executor: ProcessExecutor) -> None
     jobs = [Job("1", _tool("double", lambda x: 2 * x), {"x": 4}),
             Job("2", _tool("shift", lambda x: x + offset), {"x": 1})]
     assert [(o.error, o.value) for o in executor.run(jobs)] == [(None, 8), (None, 11)]
+
+
+_running = 0
+
+
+async def overlapping() -> int:
+    """How many calls of this tool were running in this worker at once, at the peak seen by this call."""
+    global _running
+    _running += 1
+    try:
+        await asyncio.sleep(0.2)
+        return _running
+    finally:
+        _running -= 1
+
+
+def test_the_async_calls_of_a_batch_run_together_in_each_worker(executor: ProcessExecutor) -> None:
+    tool = _tool("overlapping", overlapping)
+    outcomes = executor.run([Job(str(i), tool, {}) for i in range(8)])
+    assert all(o.error is None for o in outcomes)
+    assert max(o.value for o in outcomes) >= 3  # 8 calls, 2 workers: one chunk each, run on one loop
 
 
 def test_unguarded_main_script_runs_once_and_its_functions_work(tmp_path: Path) -> None:

@@ -125,7 +125,9 @@ class ProcessExecutor(Executor):
         index = self._slots.index(worker)
         self._slots[index] = WorkerProcess(self.preload)
 
-    def _chunk_size(self, count: int) -> int:
+    def _chunk_size(self, count: int, *, concurrent: bool = False) -> int:
+        if concurrent:  # the async calls of one chunk run together on the worker's loop: one chunk per worker
+            return max(1, math.ceil(count / self.workers))
         size = math.ceil(count / (self.workers * CHUNKS_PER_WORKER))
         if self._call_s is not None:
             size = max(size, min(math.ceil(count / self.workers), int(SHORT_CHUNK_S / max(self._call_s, 1e-9))))
@@ -172,7 +174,8 @@ class _BatchRun:
                 self.pending.append(index)
         self.pending_deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
-        self.chunk_size = executor._chunk_size(len(self.pending))
+        concurrent = all(jobs[i].tool.is_async for i in self.pending)
+        self.chunk_size = executor._chunk_size(len(self.pending), concurrent=concurrent)
 
     def resolve(self, index: int, outcome: Outcome) -> None:
         if self.outcomes[index] is None:
