@@ -4,8 +4,8 @@ Starts the FastAPI service of tests/_support.py in a uvicorn subprocess on 127.0
 
 - floor: a bare `http.client` keep-alive loop making the same GETs;
 - httpx: a bare `httpx.AsyncClient`, the same GETs gathered on one loop (bounded like the invoker);
-- invoker: the `add` tool's invoker, calls gathered on one loop (its own semaphore bounds them);
-- registry/<backend>: `ToolRegistry.execute_tool_calls` on each installed backend.
+- invoker (async): the `add` tool's async invoker, calls gathered on one loop (its own semaphore bounds them);
+- registry/<backend>/<client>: `ToolRegistry.execute_tool_calls` on each installed backend, for each client.
 
     uv run python plugins/openapi/bench_quick.py [--calls 100 10000] [--profile]
 """
@@ -88,9 +88,9 @@ async def invoker(tool, calls: int) -> float:
     return calls / elapsed
 
 
-def registry_rate(url: str, backend: str, calls: int) -> tuple[float, int]:
+def registry_rate(url: str, backend: str, client: str, calls: int) -> tuple[float, int]:
     with ToolRegistry(executor=backend) as registry:
-        registry.load("openapi", url, operations=["add"])
+        registry.load("openapi", url, operations=["add"], client=client)
         registry.execute_tool_calls([ToolCall("warm", "add", {"a": 0, "b": 0})])
         batch = [ToolCall(str(i), "add", {"a": i, "b": 2}) for i in range(calls)]
         started = time.perf_counter()
@@ -107,21 +107,23 @@ def main() -> None:
     process, port = serve()
     url = f"http://127.0.0.1:{port}/openapi.json"
     try:
-        [tool] = OpenAPILoader(operations=["add"]).load(url)
+        [tool] = OpenAPILoader(operations=["add"], client="async").load(url)
         backends = [b for b in ("thread", "process") if b in ToolRegistry().plugins.executors()]
         for calls in args.calls:
             floor(port, 20)
             rates = {"floor (http.client)": floor(port, calls)}
             rates["httpx.AsyncClient"] = asyncio.run(bare_httpx(port, calls))
-            rates["invoker"] = asyncio.run(invoker(tool, calls))
+            rates["invoker (async)"] = asyncio.run(invoker(tool, calls))
             errors = {}
             for backend in backends:
-                rates[f"registry/{backend}"], errors[backend] = registry_rate(url, backend, calls)
+                for client in ("sync", "async"):
+                    name = f"registry/{backend}/{client}"
+                    rates[name], errors[name] = registry_rate(url, backend, client, calls)
             print(f"{calls} calls")
             for name, rate in rates.items():
                 share = rate / rates["floor (http.client)"]
-                extra = f"  errors={errors[name.split('/')[1]]}" if name.startswith("registry/") else ""
-                print(f"  {name:<22} {rate:8.0f} calls/s  ({share:4.0%} of floor){extra}")
+                extra = f"  errors={errors[name]}" if name in errors else ""
+                print(f"  {name:<24} {rate:8.0f} calls/s  ({share:4.0%} of floor){extra}")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

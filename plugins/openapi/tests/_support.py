@@ -42,7 +42,7 @@ from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from toolwire import Executor, Job, Outcome, call_invoker_async
+from toolwire import Executor, Job, Outcome, call_invoker, call_invoker_async
 
 SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs"
 """The shared real-world specs: beside the repository (its parent holds `shared/`)."""
@@ -293,7 +293,8 @@ class Served:
 
 
 class LoopExecutor(Executor):
-    """A minimal backend for these tests: every async job of a batch gathered on one long-lived loop."""
+    """A minimal backend for these tests: a batch's jobs gathered on one long-lived loop, sync ones each in a
+    thread of the loop's default pool."""
 
     name = "loop"
 
@@ -304,7 +305,9 @@ class LoopExecutor(Executor):
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         async def batch() -> list[Outcome]:
-            return list(await asyncio.gather(*(call_invoker_async(job) for job in jobs)))
+            return list(await asyncio.gather(*(
+                call_invoker_async(job) if job.tool.is_async else asyncio.to_thread(call_invoker, job) for job in jobs
+            )))
 
         return asyncio.run_coroutine_threadsafe(batch(), self.loop).result()
 

@@ -58,6 +58,12 @@ def loop_registry() -> Iterator[ToolRegistry]:
         yield registry
 
 
+@pytest.fixture(params=["sync", "async"])
+def client(request: pytest.FixtureRequest) -> str:
+    """The invoker's client: every service test runs on both."""
+    return request.param
+
+
 @pytest.fixture
 def specs() -> Path:
     if not SPECS.is_dir():

@@ -170,6 +170,16 @@ def test_filters_by_operation_tag_path_and_method() -> None:
         OpenAPILoader(methods=["FETCH"])
 
 
+def test_the_client_option_makes_sync_or_async_tools() -> None:
+    paths = {"/pets": {"get": {"operationId": "listPets"}}}
+    [sync] = OpenAPILoader().load(spec(paths))
+    [asynchronous] = OpenAPILoader(client="async").load(spec(paths))
+    assert (sync.is_async, asynchronous.is_async) == (False, True)
+    assert repr(asynchronous.invoker) == "AsyncOpenAPIInvoker(GET /pets)"
+    with pytest.raises(ValueError, match="client is 'sync' or 'async'"):
+        OpenAPILoader(client="threads")
+
+
 def test_clashing_names_are_prefixed_with_their_place() -> None:
     document = spec({"/things/{id}": {"post": {
         "operationId": "update",

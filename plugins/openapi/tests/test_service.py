@@ -18,8 +18,8 @@ def call(registry: ToolRegistry, tool: str, /, **arguments: Any):
     return result
 
 
-def test_calculator_batch(registry: ToolRegistry, service) -> None:
-    registry.load("openapi", service.url + "/openapi.json", only_tags=["calculator"])
+def test_calculator_batch(registry: ToolRegistry, service, client: str) -> None:
+    registry.load("openapi", service.url + "/openapi.json", client=client, only_tags=["calculator"])
     assert sorted(t.name for t in registry) == ["add", "divide", "multiply"]
     calls = [ToolCall(f"c{i}", "add", {"a": i, "b": 0.5}) for i in range(50)]
     calls.append(ToolCall("bad", "divide", {"a": 1, "b": 0}))
@@ -30,8 +30,8 @@ def test_calculator_batch(registry: ToolRegistry, service) -> None:
     assert "HTTP 400" in failed.error.message and "division by zero" in failed.error.message
 
 
-def test_every_place_of_an_argument(loop_registry: ToolRegistry, service) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json")
+def test_every_place_of_an_argument(loop_registry: ToolRegistry, service, client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     tool = loop_registry.get("items_create")
     properties = tool.parameters["properties"]
     assert {"path_item_id", "body_item_id", "tag", "x-request-id", "session", "name", "price"} <= set(properties)
@@ -45,8 +45,8 @@ def test_every_place_of_an_argument(loop_registry: ToolRegistry, service) -> Non
     }
 
 
-def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json")
+def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service, client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     patched = call(loop_registry, "items_patch", item_id="7", price=3)
     assert patched.value == {"item_id": "7", "changed": {"price": 3.0}}
     deleted = call(loop_registry, "items_delete", item_id="7")
@@ -62,14 +62,14 @@ def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry,
     assert call(loop_registry, "ping_options").value is None
 
 
-def test_arrays_in_the_query(loop_registry: ToolRegistry, service) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json")
+def test_arrays_in_the_query(loop_registry: ToolRegistry, service, client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     assert call(loop_registry, "items_get", item_id="1", fields=["a", "b"]).value == {
         "item_id": "1", "fields": ["a", "b"]}
 
 
-def test_responses_of_every_kind(loop_registry: ToolRegistry, service) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json", max_response_bytes=1000)
+def test_responses_of_every_kind(loop_registry: ToolRegistry, service, client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client, max_response_bytes=1000)
     assert call(loop_registry, "text").value == "plain words"
     image = call(loop_registry, "image")
     assert image.content == (Image(apps.PNG, "image/png"),)
@@ -85,14 +85,15 @@ def test_responses_of_every_kind(loop_registry: ToolRegistry, service) -> None:
     assert call(loop_registry, "status", code=503).error.message.startswith("HTTP 503")
 
 
-def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json", timeout=0.2, operations=["slow"])
+def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service, client: str) -> None:
+    spec = service.url + "/openapi.json"
+    loop_registry.load("openapi", spec, client=client, timeout=0.2, operations=["slow"])
     slow = call(loop_registry, "slow", seconds=3)
     assert slow.error.kind == ErrorKind.TIMEOUT
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    loop_registry.load("openapi", service.url + "/openapi.json", base_url=closed, operations=["add"])
+    loop_registry.load("openapi", spec, client=client, base_url=closed, operations=["add"])
     refused = call(loop_registry, "add", a=1, b=2)
     assert refused.error.kind == ErrorKind.TRANSPORT and "ConnectError" in refused.error.message
 
@@ -108,9 +109,11 @@ def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service) -> N
         ("secure_oauth", {"oauth": apps.CLIENT}),
     ],
 )
-def test_auth_schemes(loop_registry: ToolRegistry, service, operation: str, auth: dict[str, Any]) -> None:
-    loop_registry.load("openapi", service.url + "/openapi.json", operations=[operation], auth=auth, namespace="ok")
-    loop_registry.load("openapi", service.url + "/openapi.json", operations=[operation], namespace="no",
+def test_auth_schemes(loop_registry: ToolRegistry, service, client: str, operation: str,
+                      auth: dict[str, Any]) -> None:
+    spec = service.url + "/openapi.json"
+    loop_registry.load("openapi", spec, client=client, operations=[operation], auth=auth, namespace="ok")
+    loop_registry.load("openapi", spec, client=client, operations=[operation], namespace="no",
                        env_prefix="TOOLWIRE_TEST_UNSET_")
     assert call(loop_registry, f"ok_{operation}").value == {"ok": True}
     assert call(loop_registry, f"ok_{operation}").value == {"ok": True}  # a cached OAuth2 token is reused
@@ -121,26 +124,26 @@ def test_auth_schemes(loop_registry: ToolRegistry, service, operation: str, auth
     assert secret not in repr(loop_registry.get(f"ok_{operation}"))
 
 
-def test_credentials_from_the_environment(registry: ToolRegistry, service, monkeypatch) -> None:
+def test_credentials_from_the_environment(registry: ToolRegistry, service, client: str, monkeypatch) -> None:
     monkeypatch.setenv("MY_SERVICE_TOKEN", apps.TOKEN)
     monkeypatch.setenv("TOOLWIRE_OPENAPI_APIKEYHEADER", apps.API_KEY)
-    registry.load("openapi", service.url + "/openapi.json", operations=["secure_*"],
+    registry.load("openapi", service.url + "/openapi.json", client=client, operations=["secure_*"],
                   auth={"HTTPBearer": {"env": "MY_SERVICE_TOKEN"}})
     calls = [ToolCall("1", "secure_bearer", {}), ToolCall("2", "secure_key_header", {})]
     results = registry.execute_tool_calls(calls)
     assert [r.value for r in results] == [{"ok": True}, {"ok": True}]
 
 
-def test_a_wrong_secret_never_shows_in_errors(loop_registry: ToolRegistry, service) -> None:
+def test_a_wrong_secret_never_shows_in_errors(loop_registry: ToolRegistry, service, client: str) -> None:
     wrong = "wrong-but-secret-value"
-    loop_registry.load("openapi", service.url + "/openapi.json", operations=["secure_key_query"],
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client, operations=["secure_key_query"],
                        auth=wrong, base_url=service.url + "/status/401?echo=")
     result = call(loop_registry, "secure_key_query")
     assert result.is_error and wrong not in result.error.message
 
 
-def test_a_large_batch_has_no_errors(registry: ToolRegistry, service) -> None:
-    registry.load("openapi", service.url + "/openapi.json", operations=["multiply"], max_in_flight=16)
+def test_a_large_batch_has_no_errors(registry: ToolRegistry, service, client: str) -> None:
+    registry.load("openapi", service.url + "/openapi.json", client=client, operations=["multiply"], max_in_flight=4)
     results = registry.execute_tool_calls([ToolCall(str(i), "multiply", {"a": i, "b": 2}) for i in range(600)])
     assert [r.error for r in results if r.is_error] == []
     assert [r.value["result"] for r in results] == [2.0 * i for i in range(600)]

@@ -15,16 +15,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker, aclose_clients
     from toolwire_openapi._document import SpecError
     from toolwire_openapi._invoker import OpenAPIInvoker, close_clients
     from toolwire_openapi._loader import OpenAPILoader
 
-__all__ = ["OpenAPIInvoker", "OpenAPILoader", "SpecError", "close_clients"]
+__all__ = ["AsyncOpenAPIInvoker", "OpenAPIInvoker", "OpenAPILoader", "SpecError", "aclose_clients", "close_clients"]
 
 _HOMES = {
     "OpenAPILoader": "toolwire_openapi._loader",
     "OpenAPIInvoker": "toolwire_openapi._invoker",
     "close_clients": "toolwire_openapi._invoker",
+    "AsyncOpenAPIInvoker": "toolwire_openapi._async_invoker",
+    "aclose_clients": "toolwire_openapi._async_invoker",
     "SpecError": "toolwire_openapi._document",
 }
 

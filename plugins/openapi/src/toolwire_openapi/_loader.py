@@ -27,10 +27,15 @@ class OpenAPILoader:
     security-scheme name to credential (a string, a `(user, password)` or `(client_id, client_secret)`
     pair, or `{"env": "VARIABLE"}`); a scheme without one reads `TOOLWIRE_OPENAPI_<SCHEME>`. `headers`
     go with every request. `operations`, `only_tags`, `paths` and `methods` keep only the matching
-    operations (globs on operationId and path), `exclude_*` drop them. `max_in_flight` bounds the
-    requests one process and event loop sends at once (default 4: past a few, httpcore's pool bookkeeping
-    costs more client CPU per request than the extra concurrency gains); larger responses
-    than `max_response_bytes` are refused.
+    operations (globs on operationId and path), `exclude_*` drop them. Larger responses than
+    `max_response_bytes` are refused.
+
+    `client="sync"` (the default) sends each call from the thread that runs it over one `httpx.Client` per
+    process: the least client CPU per call, with as many requests in flight as the backend runs sync calls
+    at once (the thread backend's `workers`; one per worker process). `client="async"` makes the tools
+    async, over one `httpx.AsyncClient` per process and event loop, so a whole batch can be in flight:
+    the pick for many calls at once to a high-latency API, above all on the process backend.
+    `max_in_flight` (default 16) bounds the requests one client sends at once and sizes its pool.
     """
 
     def __init__(
@@ -48,13 +53,16 @@ class OpenAPILoader:
         exclude_paths: str | Iterable[str] = (),
         methods: str | Iterable[str] | None = None,
         server_variables: Mapping[str, str] | None = None,
-        max_in_flight: int = 4,
+        max_in_flight: int = 16,
+        client: str = "sync",
         max_response_bytes: int = 10 * 1024 * 1024,
         verify: bool = True,
         env_prefix: str = DEFAULT_ENV_PREFIX,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        if client not in ("sync", "async"):
+            raise ValueError(f"client is 'sync' or 'async', not {client!r}")
         unknown = [m for m in _strings(methods) or () if m.lower() not in METHODS]
         if unknown:
             raise ValueError(f"unknown HTTP method(s): {', '.join(unknown)}")
@@ -62,6 +70,7 @@ class OpenAPILoader:
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.verify = verify
+        self.client = client
         self.server_variables = dict(server_variables or {})
         self.selection = Selection(
             operations=_strings(operations), exclude_operations=_strings(exclude_operations) or (),
@@ -86,8 +95,12 @@ class OpenAPILoader:
         with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify,
                           follow_redirects=True) as client:
             document = read(source, client=client)
+        if self.client == "async":
+            from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker as invoker
+        else:
+            from toolwire_openapi._invoker import OpenAPIInvoker as invoker
         return build_tools(document, selection=self.selection, base_url=self.base_url,
-                           server_variables=self.server_variables, service=self._service)
+                           server_variables=self.server_variables, service=self._service, invoker=invoker)
 
 
 def _strings(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

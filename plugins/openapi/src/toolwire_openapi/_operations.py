@@ -21,7 +21,7 @@ from toolwire import Annotations, Tool, ToolSource, safe_name
 
 from toolwire_openapi._auth import schemes_from
 from toolwire_openapi._document import Document, Location, SpecError
-from toolwire_openapi._invoker import OpenAPIInvoker, Service
+from toolwire_openapi._exchange import Invoker, Service
 from toolwire_openapi._request import Body, Operation, Param
 from toolwire_openapi._schema import normalize
 
@@ -85,7 +85,7 @@ class _Argument:
 
 def build_tools(
     document: Document, *, selection: Selection, base_url: str | None, server_variables: Mapping[str, str],
-    service: Mapping[str, Any],
+    service: Mapping[str, Any], invoker: type[Invoker],
 ) -> list[Tool]:
     """One tool per selected operation of `document`."""
     contents, root = document.contents, document.root
@@ -121,7 +121,7 @@ def build_tools(
                 services[url] = Service(url.rstrip("/") if url else None, schemes, **service)
             security = _security(raw["security"]) if "security" in raw else default_security
             tool = _tool(str(path), method, raw, item, item_where, where, swagger, contents, security,
-                         services[url], names)
+                         services[url], names, invoker)
             tools.append(tool)
     return tools
 
@@ -168,7 +168,8 @@ def _server(contents: Mapping[str, Any], uri: str, item: Mapping[str, Any], raw:
 
 def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any], item_where: Location,
           where: Location, swagger: bool, contents: Mapping[str, Any],
-          security: tuple[tuple[str, ...], ...], service: Service, names: set[str]) -> Tool:
+          security: tuple[tuple[str, ...], ...], service: Service, names: set[str],
+          invoker: type[Invoker]) -> Tool:
     arguments = _parameters(item, item_where, raw, where, swagger)
     body = (_swagger_body(arguments, raw, contents, where) if swagger else _body(raw, where))
     if body is not None:
@@ -195,7 +196,7 @@ def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any
         name=_unique(safe_name(str(raw.get("operationId") or f"{method}_{path.strip('/')}")), names),
         description=_description(raw, method, path),
         parameters=parameters,
-        invoker=OpenAPIInvoker(operation, service),
+        invoker=invoker(operation, service),
         annotations=_annotations(method),
         tags=frozenset(str(tag) for tag in raw.get("tags") or ()),
         source=ToolSource("openapi", f"{method.upper()} {path}"),

@@ -1,0 +1,243 @@
+"""What the sync and async invokers share: the request a call sends and the value its response gives.
+
+Everything here is free of I/O; the invokers only send requests (the call's, and an OAuth2 token request
+when a token is not cached) and read bodies, each over its own kind of httpx client.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolCallError, ToolOutput
+
+from toolwire_openapi._auth import Credentials, Scheme, Secret, Token, basic
+from toolwire_openapi._request import Operation, Prepared, prepare
+
+__all__ = ["Call", "Invoker", "Service", "client_options"]
+
+_EXCERPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """What every operation of one spec shares: where it is, how to authenticate, and request limits."""
+
+    base_url: str | None
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
+    headers: tuple[tuple[str, Secret], ...] = ()
+    timeout: float | None = 30.0
+    max_in_flight: int = 16
+    max_response_bytes: int = 10 * 1024 * 1024
+    verify: bool = True
+
+
+class Invoker:
+    """What the sync and async invokers hold: one operation and its service, configuration only."""
+
+    __slots__ = ("operation", "service")
+
+    def __init__(self, operation: Operation, service: Service) -> None:
+        self.operation = operation
+        self.service = service
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.operation.method} {self.operation.path})"
+
+    def __getstate__(self) -> tuple[Operation, Service]:
+        return self.operation, self.service
+
+    def __setstate__(self, state: tuple[Operation, Service]) -> None:
+        self.operation, self.service = state
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Calls are independent: a shared client must not carry one call's cookies into the next."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def client_options(service: Service) -> dict[str, Any]:
+    """Keyword arguments for the `httpx.Client` or `httpx.AsyncClient` that sends `service`'s calls."""
+    size = service.max_in_flight
+    return {
+        "timeout": service.timeout, "verify": service.verify, "follow_redirects": True, "trust_env": False,
+        "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        "cookies": http.cookiejar.CookieJar(policy=_NoCookies()),
+    }
+
+
+class Call:
+    """One call's exchange: its request, its credentials, and its response turned into a value or an error.
+
+    `tokens` lists the OAuth2 schemes (with their client credentials) that need an access token; the
+    invoker gets each one (cached, or through `token_request`) and passes them to `request`.
+    """
+
+    __slots__ = ("chosen", "operation", "prepared", "secrets", "service", "tokens", "where")
+
+    def __init__(self, operation: Operation, service: Service, arguments: Mapping[str, Any]) -> None:
+        if service.base_url is None:
+            raise ToolCallError(
+                "the spec names no absolute server URL; load it with base_url=", ErrorKind.TRANSPORT
+            )
+        self.operation, self.service = operation, service
+        self.where = f"{operation.method} {operation.path}"
+        self.prepared = prepare(operation, arguments)
+        self.chosen = _chosen(operation, service)
+        self.tokens = [(scheme, value) for scheme, value in self.chosen if scheme.kind == "oauth2"]
+        self.secrets: list[str] = []
+
+    def request(self, client: httpx.Client | httpx.AsyncClient, tokens: Mapping[str, str]) -> httpx.Request:
+        """The call's request, with credentials applied (`tokens`: OAuth2 scheme name -> access token)."""
+        prepared = self.prepared
+        for scheme, value in self.chosen:
+            self.secrets.extend(_apply(scheme, value, tokens.get(scheme.name), prepared))
+        for name, secret in self.service.headers:
+            prepared.headers.setdefault(name, secret.value)
+        if prepared.cookies:
+            prepared.headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in prepared.cookies)
+        return client.build_request(
+            self.operation.method, self.service.base_url + prepared.target(),  # type: ignore[operator]
+            headers=prepared.headers, content=prepared.content, data=prepared.data, files=prepared.files,
+        )
+
+    def check_length(self, response: httpx.Response) -> int:
+        """The body size limit, after refusing a response whose declared length is over it."""
+        limit = self.service.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ToolCallError(f"{self.where}: the response ({declared} bytes) exceeds the {limit}-byte limit")
+        return limit
+
+    def too_large(self) -> ToolCallError:
+        return ToolCallError(f"{self.where}: the response exceeds the {self.service.max_response_bytes}-byte limit")
+
+    def failed(self, exc: httpx.HTTPError) -> ToolCallError:
+        """The error for a request that got no response: `timeout` or `transport`, secrets scrubbed."""
+        if isinstance(exc, httpx.TimeoutException):
+            return ToolCallError(f"{self.where}: no response within {self.service.timeout}s", ErrorKind.TIMEOUT)
+        return ToolCallError(self._scrub(f"{self.where}: {type(exc).__name__}: {exc}"), ErrorKind.TRANSPORT)
+
+    def value(self, response: httpx.Response, body: bytes) -> Any:
+        """The call's value: JSON, text or a content block; a non-2xx status is a `tool_error`."""
+        status = response.status_code
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not 200 <= status < 300:
+            excerpt = body[:_EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")[:_EXCERPT]
+            message = f"HTTP {status} {response.reason_phrase} from {self.where}" + (f": {excerpt}" if excerpt else "")
+            raise ToolCallError(self._scrub(message), ErrorKind.TOOL_ERROR)
+        if response.request.method == "HEAD":
+            return {"status": status, "headers": dict(response.headers)}
+        if not body:
+            return ToolOutput(None, (Text(f"HTTP {status} {response.reason_phrase}".strip()),))
+        return _decoded(response, body, media)
+
+    def _scrub(self, message: str) -> str:
+        for secret in [*self.secrets, *(value.value for _, value in self.service.headers)]:
+            if secret and len(secret) >= 4:
+                message = message.replace(secret, "***")
+        return message
+
+
+def _chosen(operation: Operation, service: Service) -> list[tuple[Scheme, str]]:
+    """The first security alternative whose schemes are known and credentials all available, with them."""
+    for alternative in operation.security:
+        schemes = [service.schemes.get(name) for name in alternative]
+        values = [service.credentials.get(name) for name in alternative]
+        if all(scheme is not None for scheme in schemes) and all(value is not None for value in values):
+            return list(zip(schemes, values, strict=True))  # type: ignore[arg-type]
+    return []
+
+
+def _apply(scheme: Scheme, value: str, token: str | None, prepared: Prepared) -> list[str]:
+    """Put one scheme's credential on the request; returns the secrets it exposed there."""
+    if scheme.kind == "apiKey":
+        if scheme.location == "query":
+            prepared.query.append((quote(scheme.param, safe=""), quote(value, safe="")))
+        elif scheme.location == "cookie":
+            prepared.cookies.append((scheme.param, quote(value, safe="")))
+        else:
+            prepared.headers[scheme.param] = value
+        return [value, quote(value, safe="")]
+    if scheme.kind == "http" and scheme.http == "basic":
+        header = basic(value)
+        prepared.headers["Authorization"] = header
+        return [value, header]
+    if scheme.kind == "oauth2":
+        prepared.headers["Authorization"] = f"Bearer {token}"
+        return [value, token or ""]
+    prepared.headers["Authorization"] = f"Bearer {value}"
+    return [value]
+
+
+TokenKey = tuple[str, str, tuple[str, ...]]
+
+
+def token_key(scheme: Scheme, credential: str) -> TokenKey:
+    """Where a process caches the access token for these client credentials."""
+    return scheme.token_url, credential, scheme.scopes
+
+
+def token_request(client: httpx.Client | httpx.AsyncClient, scheme: Scheme, credential: str) -> httpx.Request:
+    """The OAuth2 client-credentials token request."""
+    form = {"grant_type": "client_credentials"}
+    if scheme.scopes:
+        form["scope"] = " ".join(scheme.scopes)
+    return client.build_request("POST", scheme.token_url, data=form, headers={"Authorization": basic(credential)})
+
+
+def token_failed(scheme: Scheme, exc: Exception) -> ToolCallError:
+    """The error for a token request that got no usable response (no secret in it)."""
+    return ToolCallError(f"the OAuth2 token request to {scheme.token_url} failed: {type(exc).__name__}",
+                         ErrorKind.TRANSPORT)
+
+
+def token_from(scheme: Scheme, response: httpx.Response) -> Token:
+    """The access token in a (read) token response, or a `tool_error` naming its status."""
+    try:
+        payload = response.json() if response.status_code == 200 else {}
+    except ValueError as exc:
+        raise token_failed(scheme, exc) from None
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not isinstance(token, str):
+        raise ToolCallError(f"the OAuth2 token request to {scheme.token_url} failed: HTTP {response.status_code}",
+                            ErrorKind.TOOL_ERROR)
+    lifetime = payload.get("expires_in")
+    seconds = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
+    return Token(token, time.monotonic() + seconds)
+
+
+_TEXT_TYPES = ("application/xml", "application/javascript", "application/yaml", "application/x-yaml",
+               "application/x-www-form-urlencoded", "application/graphql")
+
+
+def _decoded(response: httpx.Response, body: bytes, media: str) -> Any:
+    if media == "application/json" or media.endswith("+json") or (not media and body[:1] in (b"{", b"[")):
+        try:
+            return json.loads(body)
+        except ValueError:
+            pass
+    if not media or media.startswith("text/") or media in _TEXT_TYPES or media.endswith("+xml"):
+        try:
+            return body.decode(response.charset_encoding or "utf-8")
+        except (UnicodeDecodeError, LookupError):
+            if media.startswith("text/"):
+                return body.decode("utf-8", errors="replace")
+    if media.startswith("image/"):
+        return ToolOutput(None, (Image(body, media),))
+    if media.startswith("audio/"):
+        return ToolOutput(None, (Audio(body, media),))
+    uri = str(response.url.copy_with(query=None))
+    return ToolOutput(None, (Resource(uri, media or "application/octet-stream", data=body),))
