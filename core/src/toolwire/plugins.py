@@ -73,7 +73,7 @@ class Plugins:
         registered = self.manager.register(plugin, name=name)
         if registered is None:
             raise ValueError(f"plugin {name or plugin!r} is blocked")
-        self._info[registered] = PluginInfo(registered, distribution)
+        self._info[registered] = PluginInfo(registered, distribution, _version(distribution))
         self._cache.clear()
         return registered
 
@@ -172,6 +172,13 @@ class Plugins:
     def _record_failure(self, _manager: object, entry_point: Any, error: BaseException) -> None:
         name, version = _distribution(entry_point)
         self.failures.append(PluginInfo(entry_point.name, name, version, f"{type(error).__name__}: {error}"))
+
+
+def _version(distribution: str | None) -> str | None:
+    try:
+        return importlib.metadata.version(distribution) if distribution else None
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _distribution(entry_point: Any) -> tuple[str | None, str | None]:
