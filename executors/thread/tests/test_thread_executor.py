@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import toolwire_thread.plugin
 from toolwire import ErrorKind, ExecutorConfig, Job, Plugins, Tool, ToolCall, ToolRegistry
+from toolwire._background import shared_loop
 from toolwire.config import Config
 from toolwire_thread import ThreadExecutor
 
@@ -63,6 +64,16 @@ def test_async_tools_share_one_loop_across_batches_and_callers() -> None:
         seen += values
     assert len(set(seen)) == 1, seen  # one loop, one thread
     assert seen[0][0] != caller_loop and seen[0][1] != threading.get_ident()
+
+
+def test_async_tools_run_on_the_shared_loop_which_close_leaves_running() -> None:
+    shared = shared_loop()
+    with make() as second:
+        with make() as first:
+            [outcome] = first.run([job(where_am_i)])
+        assert outcome.value == (id(shared.loop), shared.thread.ident)
+        assert second.run([job(where_am_i)])[0].value == outcome.value  # the first close left the loop running
+    assert shared.thread.is_alive()
 
 
 def test_pool_runs_as_many_calls_at_once_as_workers() -> None:
@@ -191,7 +202,7 @@ def test_close_stops_every_thread_and_is_idempotent() -> None:
     executor = make(workers=3)
     prefix = executor._prefix
     executor.warm()
-    assert len(threads_named(prefix)) == 4  # three workers and the loop
+    assert len(threads_named(prefix)) == 3  # three workers; async tools run on the shared loop
     assert executor.run([job(where_am_i), job(plus, a=1, b=0)])[1].value == 1
     executor.close()
     executor.close()
@@ -229,3 +240,17 @@ def test_entry_point_is_discovered(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = Plugins().executors()["thread"]
     with spec.factory(ExecutorConfig("thread", workers=1)) as executor:
         assert executor.run([job(plus, a=2, b=3)])[0].value == 5
+
+
+def test_closing_from_a_tool_on_the_loop_is_an_error_not_a_hang() -> None:
+    executor = ThreadExecutor(ExecutorConfig("thread", workers=2))
+
+    async def close_me() -> str:
+        executor.close()
+        return "closed"
+
+    tool = Tool("close_me", "Closes the executor running it.", {"type": "object", "properties": {}}, close_me)
+    [outcome] = executor.run([Job("1", tool, {}, time.monotonic() + 10)])
+    assert outcome.error is not None
+    assert "cannot be closed from a tool running on its own event loop" in outcome.error.message
+    executor.close()

@@ -7,18 +7,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from toolwire._background import BackgroundLoop
 from toolwire_mcp._bridge import Bridge
 
 
 @pytest.fixture
 def bridge() -> Iterator[Bridge]:
-    bridge = Bridge()
-    thread = threading.Thread(target=bridge.loop.run_forever, name="owner", daemon=True)
-    thread.start()
-    yield bridge
-    bridge.loop.call_soon_threadsafe(bridge.loop.stop)
-    thread.join(5)
-    bridge.loop.close()
+    owner = BackgroundLoop("owner")
+    yield Bridge(owner)
+    owner.loop.call_soon_threadsafe(owner.loop.stop)
+    owner.thread.join(5)
+    owner.loop.close()
 
 
 async def owner_thread_name(value: int) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""toolwire's `thread` backend: sync tools on a bounded thread pool, async tools on one event loop."""
+"""toolwire's `thread` backend: sync tools on a bounded thread pool, async tools on one shared event loop."""
 
 from toolwire_thread._executor import ThreadExecutor
 

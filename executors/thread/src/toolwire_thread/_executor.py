@@ -1,4 +1,4 @@
-"""`ThreadExecutor`: sync tools on a bounded thread pool, async tools on one event loop it owns."""
+"""`ThreadExecutor`: sync tools on a bounded thread pool, async tools on the process's shared event loop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from toolwire import Executor, ExecutorConfig, Job, Outcome
 
 from toolwire_thread._batch import Batch
-from toolwire_thread._loop import LoopThread
+from toolwire_thread._loop import LoopTasks
 from toolwire_thread._pool import ThreadPool
 
 __all__ = ["ThreadExecutor"]
@@ -27,9 +27,10 @@ class ThreadExecutor(Executor):
     """Runs each batch on threads of this process.
 
     Sync tools run on a pool of at most `config.workers` threads (default `min(32, cpus + 4)`); async
-    tools run as tasks on one event loop in a thread the executor owns. Every job is reported at its
-    deadline at the latest: a job still running then is a `timeout`, and its late result is dropped.
-    A sync call cannot be killed: its thread is replaced in the pool and finishes in the background.
+    tools run as tasks on the process's shared background event loop, where MCP sessions live too. Every
+    job is reported at its deadline at the latest: a job still running then is a `timeout`, and its late
+    result is dropped. A sync call cannot be killed: its thread is replaced in the pool and finishes in
+    the background.
 
     Option (`ExecutorConfig.options`): `thread_name_prefix` (default `"toolwire-thread"`).
     """
@@ -54,7 +55,7 @@ class ThreadExecutor(Executor):
         self._prefix: str = config.options.get("thread_name_prefix", "toolwire-thread")
         self._lock = threading.Lock()
         self._pool: ThreadPool | None = None
-        self._loop: LoopThread | None = None
+        self._loop: LoopTasks | None = None
         self._closed = False
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
@@ -96,15 +97,20 @@ class ThreadExecutor(Executor):
         return batch.outcomes  # type: ignore[return-value]
 
     def warm(self) -> None:
-        """Start every pool thread and the event loop now."""
+        """Start every pool thread and the shared event loop now."""
         self._get_pool().start(self.workers)
         self._get_loop()
 
     def close(self) -> None:
-        """Stop the event loop (cancelling its tasks) and the pool; abandoned threads finish on their own."""
+        """Cancel this executor's async tasks and stop the pool; abandoned threads finish on their own.
+
+        The shared event loop keeps running for other executors and for MCP sessions.
+        """
         with self._lock:
             if self._closed:
                 return
+            if self._loop is not None:
+                self._loop.refuse_own_thread()
             self._closed = True
             pool, loop = self._pool, self._loop
         if loop is not None:
@@ -142,11 +148,11 @@ class ThreadExecutor(Executor):
                 self._pool = ThreadPool(self.workers, self._prefix)
             return self._pool
 
-    def _get_loop(self) -> LoopThread:
+    def _get_loop(self) -> LoopTasks:
         with self._lock:
             self._check_open()
             if self._loop is None:
-                self._loop = LoopThread(f"{self._prefix}-loop")
+                self._loop = LoopTasks()
             return self._loop
 
     def _check_open(self) -> None:

@@ -1,26 +1,28 @@
-"""The executor's one event loop, in a thread of its own, where every async tool runs."""
+"""Where the executor's async tools run: the process's shared background event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 
 from toolwire import ErrorKind, Outcome, ToolError, call_invoker_async, error_from_exception
+from toolwire._background import shared_loop
 
 from toolwire_thread._batch import Batch
 
 _STOPPED = ToolError(ErrorKind.CANCELLED, "the executor was closed before this call finished")
 
 
-class LoopThread:
-    """An event loop running forever in a daemon thread; `close` cancels what is left and stops it."""
+class LoopTasks:
+    """One executor's tasks on the shared loop; `close` cancels them and leaves the loop running.
 
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
+    The loop is shared with other executors and with the MCP loader's sessions, so an MCP tool awaits
+    its session on the loop it already runs on.
+    """
+
+    def __init__(self) -> None:
+        self.loop = shared_loop().loop
         self._tasks: set[asyncio.Task[None]] = set()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
 
     def start(self, batch: Batch, indices: Sequence[int]) -> None:
         """Start the async jobs at `indices` of `batch` as tasks on the loop (callable from any thread)."""
@@ -31,10 +33,18 @@ class LoopThread:
         self.loop.call_soon_threadsafe(_cancel_all, batch.tasks)
 
     def close(self) -> None:
-        """Cancel every task, stop the loop and wait for its thread to end."""
-        if self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
+        """Cancel every task of this executor and wait for them to end (from a thread other than the loop's)."""
+        asyncio.run_coroutine_threadsafe(self._cancel_left(), self.loop).result()
+
+    def refuse_own_thread(self) -> None:
+        """Raise if called from the loop's own thread, where waiting for the loop would never end."""
+        if _running_loop() is self.loop:
+            raise RuntimeError("a thread executor cannot be closed from a tool running on its own event loop")
+
+    async def _cancel_left(self) -> None:
+        left = list(self._tasks)
+        _cancel_all(left)
+        await asyncio.gather(*left, return_exceptions=True)
 
     def _start(self, batch: Batch, indices: Sequence[int]) -> None:
         for index in indices:
@@ -42,18 +52,6 @@ class LoopThread:
             batch.tasks.append(task)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-            left = list(self._tasks)
-            _cancel_all(left)
-            self.loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.run_until_complete(self.loop.shutdown_default_executor())
-        finally:
-            self.loop.close()
 
 
 async def _run(batch: Batch, index: int) -> None:
@@ -70,3 +68,10 @@ async def _run(batch: Batch, index: int) -> None:
 def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

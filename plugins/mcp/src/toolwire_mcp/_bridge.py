@@ -1,4 +1,4 @@
-"""An event loop in another thread that runs coroutines for other loops, handing outcomes back in bursts.
+"""Runs coroutines for other event loops on a background loop, handing outcomes back in bursts.
 
 `asyncio.run_coroutine_threadsafe` wakes the owning loop for every call and the caller's loop for every
 result; under a batch of concurrent calls those wake-ups (and the GIL hand-offs they cause) cost more
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import selectors
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from toolwire._background import BackgroundLoop
 
 __all__ = ["Bridge"]
 
@@ -35,27 +36,16 @@ class _Call:
         self.cancelled = False
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
-    """The owning loop's selector: tells the bridge each time the loop polls, with the poll's timeout."""
-
-    def __init__(self, before_poll: Callable[[float | None], None]) -> None:
-        super().__init__()
-        self._before_poll = before_poll
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        self._before_poll(timeout)
-        return super().select(timeout)
-
-
 class Bridge:
-    """Owns `loop` (run it in a thread of its own) and awaits coroutines on it from any other event loop."""
+    """Awaits coroutines on the loop of `owner` from any other event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: BackgroundLoop) -> None:
         self._lock = threading.Lock()
         self._inbox: list[_Call] = []
         self._outboxes: dict[asyncio.AbstractEventLoop, list[_Call]] = {}  # touched on the owning loop only
         self._hold_until = 0.0
-        self.loop = asyncio.SelectorEventLoop(_Selector(self._before_poll))
+        self.loop = owner.loop
+        owner.on_poll(self._before_poll)
 
     async def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Run `coro` on the bridge's loop and return its result (or raise its exception) here."""

@@ -1,8 +1,9 @@
-"""One event-loop thread per process that owns every MCP session this process opens.
+"""The process's shared background loop (`toolwire._background`) owns every MCP session this process opens.
 
-Sessions are opened lazily, one per `Connection`, and shared by all concurrent calls. Callers on any
-event loop, or on none, submit coroutines to the owning loop, so a session opened from sync code keeps
-working from `asyncio.run` later, and a caller's cancellation reaches the MCP request (which sends
+Sessions are opened lazily, one per `Connection`, and shared by all concurrent calls. Code already on the
+owning loop (async tools run by the thread backend) awaits them directly; callers on any other event loop,
+or on none, submit coroutines to the owning loop, so a session opened from sync code keeps working from
+`asyncio.run` later, and a caller's cancellation reaches the MCP request (which sends
 `notifications/cancelled`). A forked child forgets its parent's sessions and opens its own.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolwire import ToolCallError
+from toolwire._background import shared_loop
 
 from toolwire_mcp._bridge import Bridge
 from toolwire_mcp._connection import Connection, Transport
@@ -39,11 +41,11 @@ class _Runtime:
     """The owning loop, its thread, and the sessions it holds."""
 
     def __init__(self) -> None:
-        self.bridge = Bridge()
-        self.loop = self.bridge.loop
+        owner = shared_loop()
+        self.bridge = Bridge(owner)
+        self.loop = owner.loop
+        self.thread = owner.thread
         self.sessions: dict[Connection, _Session] = {}
-        self.thread = threading.Thread(target=self.loop.run_forever, name="toolwire-mcp", daemon=True)
-        self.thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -74,7 +76,10 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 async def run(coro: Coroutine[Any, Any, _T]) -> _T:
     """Await `coro` on the owning loop from any event loop; cancelling the caller cancels it there."""
-    return await _get_runtime().bridge.run(coro)
+    runtime = _get_runtime()
+    if asyncio.get_running_loop() is runtime.loop:
+        return await coro
+    return await runtime.bridge.run(coro)
 
 
 def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
