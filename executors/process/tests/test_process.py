@@ -59,6 +59,17 @@ def test_the_async_calls_of_a_batch_run_together_in_each_worker(executor: Proces
     assert max(o.value for o in outcomes) >= 3  # 8 calls, 2 workers: one chunk each, run on one loop
 
 
+async def on_shared_loop() -> bool:
+    from toolwire._background import shared_loop
+
+    return asyncio.get_running_loop() is shared_loop().loop
+
+
+def test_async_tools_run_on_the_workers_shared_background_loop(executor: ProcessExecutor) -> None:
+    outcomes = executor.run([Job(str(i), _tool("on_shared_loop", on_shared_loop), {}) for i in range(4)])
+    assert [(o.error, o.value) for o in outcomes] == [(None, True)] * 4
+
+
 def test_unguarded_main_script_runs_once_and_its_functions_work(tmp_path: Path) -> None:
     marker = tmp_path / "imports.txt"
     script = tmp_path / "script.py"

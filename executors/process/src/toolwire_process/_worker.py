@@ -1,9 +1,11 @@
 """The worker process: reads chunks of calls from its parent, runs them, logs each result.
 
 Started as `python -c <bootstrap>` (see `_process.py`), never through `multiprocessing`, so the
-parent's `__main__` is never imported here. Sync tools run in the main thread, async tools on one event
-loop kept for the worker's life. To start fast it imports only a few standard modules: toolwire, dill,
-asyncio and the tools' own modules load when a tool needs them. Messages to the parent are marshalled.
+parent's `__main__` is never imported here. Sync tools run in the main thread; async tools run on
+toolwire's shared background loop, where MCP sessions live so MCP calls await them directly (without
+toolwire, on an event loop kept for the worker's life). To start fast it imports only a few standard
+modules: toolwire, dill, asyncio and the tools' own modules load when a tool needs them. Messages to the
+parent are marshalled.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from toolwire_process._wire import Pipe
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Coroutine
     from typing import Any
 
 
@@ -38,16 +41,25 @@ class Worker:
         self.log = _log.WorkerLog(memory)
         self.tools = ToolCache()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._shared: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The worker's event loop, created for the first async tool and kept."""
-        if self._loop is None:
-            import asyncio
+    def wait(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` on the shared background loop, or on the worker's own loop when toolwire is missing."""
+        import asyncio
 
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-        return self._loop
+        if self._shared is None and self._loop is None:
+            try:
+                from toolwire._background import shared_loop
+            except ImportError:
+                self._loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(self._loop)
+            else:
+                self._shared = shared_loop().loop
+        if self._shared is not None:
+            asyncio.run_coroutine_threadsafe(coro, self._shared).result()
+        else:
+            assert self._loop is not None
+            self._loop.run_until_complete(coro)
 
     def serve(self) -> None:
         """Run chunks until the parent closes the pipe."""
@@ -91,7 +103,7 @@ class Worker:
                 while group[-1] + 1 < count and self._is_async(keys[group[-1] + 1]):
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
-                self.loop.run_until_complete(self.run_group(
+                self.wait(self.run_group(
                     [(p, keys[p], arguments[p], deadlines[p]) for p in group], chunk))
                 position = group[-1] + 1
                 continue
@@ -123,7 +135,7 @@ class Worker:
         invoker, _ = self.tools.get(key)
         started = time.monotonic()
         try:
-            when = None if deadline is None else self.loop.time() + max(0.0, deadline - started)
+            when = None if deadline is None else asyncio.get_running_loop().time() + max(0.0, deadline - started)
             async with asyncio.timeout_at(when):
                 value = await invoker(**arguments)
             error = None
