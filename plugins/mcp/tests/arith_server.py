@@ -23,6 +23,8 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
+from mcp_types import InputRequiredResult
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 PIXEL = b"\x89PNG\r\n\x1a\n-not-really-a-png"
@@ -32,6 +34,10 @@ WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent
 
 class Sum(BaseModel):
     total: int
+
+
+class Name(BaseModel):
+    name: str
 
 
 def build_server(events: list[str] | None = None, events_file: str | None = None) -> MCPServer:
@@ -101,6 +107,24 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         os._exit(3)
 
     @server.tool()
+    async def ask(ctx: Context) -> str:
+        """Ask the user for a name (elicitation)."""
+        answer = await ctx.elicit("Your name?", Name)
+        return answer.data.name if answer.action == "accept" else answer.action
+
+    @server.tool()
+    async def two_rounds(ctx: Context) -> str | InputRequiredResult:
+        """Answer in a second round (2026 protocol): the first returns state to send back."""
+        if ctx.request_state == "round 2":
+            return "done in round 2"
+        return InputRequiredResult(request_state="round 2")
+
+    @server.tool()
+    async def protocol(ctx: Context) -> str:
+        """The protocol version of the calling session."""
+        return ctx.session.protocol_version
+
+    @server.tool()
     async def grow(name: str, ctx: Context) -> str:
         """Add a tool named `name` and announce the change."""
 
@@ -108,17 +132,24 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
             return x
 
         server.add_tool(added, name=name, description=f"the tool {name}")
-        await ctx.notify_tools_changed()
+        await announce_tools_changed(ctx)
         return "grown"
 
     @server.tool()
     async def shrink(name: str, ctx: Context) -> str:
         """Remove the tool named `name` and announce the change."""
         server.remove_tool(name)
-        await ctx.notify_tools_changed()
+        await announce_tools_changed(ctx)
         return "shrunk"
 
     return server
+
+
+async def announce_tools_changed(ctx: Context) -> None:
+    """Tell clients of both protocols: 2026 subscribers through the bus, handshake-era sessions directly."""
+    await ctx.notify_tools_changed()
+    if ctx.session.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        await ctx.session.send_tool_list_changed()
 
 
 def main() -> None:

@@ -8,19 +8,25 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
 from toolwire_mcp import MCPLoader
 
 
-@pytest.fixture(params=["stdio", "sse", "streamable-http", "in-process"])
-def target(request: pytest.FixtureRequest, arith: ModuleType, events: list[str]) -> tuple[Any, dict]:
-    if request.param == "stdio":
-        return request.getfixturevalue("stdio_command"), {}
-    if request.param == "sse":
-        return request.getfixturevalue("sse_url"), {"transport": "sse"}
-    if request.param == "streamable-http":
-        return request.getfixturevalue("http_url"), {}
-    return arith.build_server(events), {}
+@pytest.fixture(params=["stdio", "sse", "streamable-http", "in-process", "stdio auto", "streamable-http legacy"])
+def target(request: pytest.FixtureRequest, arith: ModuleType, events: list[str]) -> tuple[Any, dict, bool]:
+    """A server, loader options, and whether the session speaks the 2026 protocol (changes come by
+    subscription there): by default over streamable HTTP and in-process, or as `protocol` asks."""
+    transport, _, protocol = request.param.partition(" ")
+    options: dict[str, Any] = {"protocol": protocol} if protocol else {}
+    modern = protocol == "auto" or (not protocol and transport in ("streamable-http", "in-process"))
+    if transport == "stdio":
+        return request.getfixturevalue("stdio_command"), options, modern
+    if transport == "sse":
+        return request.getfixturevalue("sse_url"), {"transport": "sse", **options}, modern
+    if transport == "streamable-http":
+        return request.getfixturevalue("http_url"), options, modern
+    return arith.build_server(events), options, modern
 
 
 class Watcher:
@@ -48,12 +54,13 @@ def invoke(tools: list[Tool], tool_name: str, /, **arguments: Any) -> Any:
     return asyncio.run(tool.invoker(**arguments))
 
 
-def test_the_server_announcing_changes_updates_the_tools(target: tuple[Any, dict]) -> None:
-    source, options = target
+def test_the_server_announcing_changes_updates_the_tools(target: tuple[Any, dict, bool]) -> None:
+    source, options, modern = target
     loader = MCPLoader(**options)
     tools = loader.load(source)
     watcher = Watcher()
     loader.subscribe(watcher)
+    assert (invoke(tools, "protocol").value["result"] in MODERN_PROTOCOL_VERSIONS) is modern
 
     assert invoke(tools, "grow", name="extra").value == {"result": "grown"}
     names = watcher.wait_for(lambda names: "extra" in names)

@@ -24,8 +24,11 @@ class Connection:
     """The parameters of one MCP server connection; the key of the per-process session cache.
 
     `transport` is `None` for a URL whose transport is not known yet (streamable HTTP is tried, then
-    SSE). Header values never appear in `repr` or in messages; `header_env` names environment
-    variables read in whichever process connects. An in-process server (`server`) cannot be pickled:
+    SSE). `protocol` is the `mcp.Client` connect mode: `"legacy"` (the initialize handshake, the
+    default over stdio and SSE), `"auto"` (the 2026 protocol when the server offers it, else the
+    handshake; the default over streamable HTTP and in-process) or a 2026 protocol version. Header
+    values never appear in `repr` or in messages; `header_env` names environment variables read in
+    whichever process connects. An in-process server (`server`) cannot be pickled:
     it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
     """
 
@@ -38,6 +41,7 @@ class Connection:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     header_env: tuple[tuple[str, str], ...] = ()
     timeout: float = 30.0
+    protocol: str | None = None
     server: Any = field(default=None, compare=False, repr=False)
     server_id: int | None = None
 
@@ -77,6 +81,12 @@ class Connection:
                 raise LookupError(f"the environment variable {variable} (for the {header} header) is not set")
             headers[header] = value
         return headers
+
+    def client_mode(self, transport: Transport) -> str:
+        """The `mcp.Client` connect mode for `transport` (see the class docstring)."""
+        if self.protocol is not None:
+            return self.protocol
+        return "legacy" if transport in ("stdio", "sse") else "auto"
 
     def client_target(self, transport: Transport) -> Any:
         """What `mcp.Client` connects to for `transport`: server parameters, a transport or a server."""
@@ -134,15 +144,19 @@ def connection_for(
     headers: Mapping[str, str] | None = None,
     header_env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    protocol: str | None = None,
 ) -> Connection:
     """The `Connection` for a loader's source and options (see `MCPLoader`)."""
     chosen = _ALIASES.get(transport, transport) if transport else None
     if chosen is not None and chosen not in TRANSPORTS:
         raise ValueError(f"unknown MCP transport {transport!r}; choose one of {', '.join(TRANSPORTS)}")
+    if protocol is not None:
+        _check_protocol(protocol)
     common: dict[str, Any] = {
         "headers": _pairs(headers),
         "header_env": _pairs(header_env),
         "timeout": timeout,
+        "protocol": protocol,
     }
     if is_server_object(source):
         if chosen not in (None, "in-process"):
@@ -168,6 +182,14 @@ def connection_for(
         f"cannot connect to MCP source {source!r}: give a URL, a command (list or string), "
         "or an in-process server object"
     )
+
+
+def _check_protocol(protocol: str) -> None:
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    if protocol not in ("legacy", "auto", *MODERN_PROTOCOL_VERSIONS):
+        choices = ", ".join(repr(p) for p in ("legacy", "auto", *MODERN_PROTOCOL_VERSIONS))
+        raise ValueError(f"unknown MCP protocol {protocol!r}; choose one of {choices}")
 
 
 def _pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:

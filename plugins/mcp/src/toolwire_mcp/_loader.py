@@ -31,7 +31,9 @@ class MCPLoader:
     Options: `transport` ("stdio", "sse", "streamable-http", "in-process"; chosen from the source when
     omitted), `command`/`args`/`env`/`cwd` for stdio, `headers` and `header_env` (header name ->
     environment variable, read in the process that connects) for HTTP, `timeout` for connecting and
-    listing, and `on_progress` for the servers' progress notifications.
+    listing, `protocol` (`"legacy"`: the initialize handshake every server speaks, the default over
+    stdio and SSE; `"auto"`: the 2026 protocol when the server offers it, the default over streamable
+    HTTP and in-process; or a 2026 version to pin), and `on_progress` for the servers' progress notifications.
     """
 
     def __init__(
@@ -45,11 +47,13 @@ class MCPLoader:
         headers: Mapping[str, str] | None = None,
         header_env: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        protocol: str | None = None,
         on_progress: Callable[[Progress], Any] | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "transport": transport, "command": command, "args": args, "env": env, "cwd": cwd,
             "headers": headers, "header_env": header_env, "timeout": timeout,
+            "protocol": protocol,
         }
         self.on_progress = on_progress
         self._connections: list[Connection] = []

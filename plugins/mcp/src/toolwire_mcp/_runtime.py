@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import logging
 import os
 import threading
@@ -180,7 +181,7 @@ class _Session:
             except ConnectionError as exc:
                 raise ToolCallError(str(exc), kind="transport") from exc
             try:
-                return await client.call_tool(name, arguments, progress_callback=progress)
+                return await _call(client, name, arguments, progress)
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
@@ -243,7 +244,8 @@ class _Session:
 
         try:
             target = self.connection.client_target(transport)
-            async with Client(target, message_handler=self._on_message, cache=None) as client:
+            mode = self.connection.client_mode(transport)
+            async with Client(target, message_handler=self._on_message, cache=None, mode=mode) as client:
                 self.tools = await _list_all(client)
                 self._client = client
                 ready.set_result(None)
@@ -311,6 +313,39 @@ class _Session:
             loop = asyncio.get_running_loop()
             for listener in list(self.listeners):
                 loop.run_in_executor(None, listener, list(self.tools))
+
+
+async def _call(
+    client: Client, name: str, arguments: dict[str, Any],
+    progress: Callable[[float, float | None, str | None], Any] | None,
+) -> CallToolResult:
+    """`client.call_tool`, with the session called directly in the common case of a one-round call.
+
+    The rare rest goes through `client.call_tool`, which drives it: a 2026 multi-round call (the
+    server answered `InputRequiredResult`) resumes from the server's `request_state`, and a call the
+    server rejected for a stale listing (`HEADER_MISMATCH`, nothing ran) is listed again and resent.
+    """
+    MCPError, CallToolResult, HEADER_MISMATCH = _call_names()
+    try:
+        result = await client.session.call_tool(name, arguments, progress_callback=progress,
+                                                allow_input_required=True)
+    except MCPError as exc:
+        if exc.code != HEADER_MISMATCH:
+            raise
+        return await client.call_tool(name, arguments, progress_callback=progress)
+    if isinstance(result, CallToolResult):
+        return result
+    return await client.call_tool(name, arguments, progress_callback=progress, request_state=result.request_state)
+
+
+@functools.cache
+def _call_names() -> tuple[Any, ...]:
+    """What `_call` needs from `mcp`, imported on first use rather than with this module."""
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CallToolResult
+    from mcp_types.jsonrpc import HEADER_MISMATCH
+
+    return MCPError, CallToolResult, HEADER_MISMATCH
 
 
 async def _list_all(client: Client) -> list[MCPTool]:

@@ -1,0 +1,51 @@
+"""The protocol a session speaks: the handshake by default over stdio and SSE, the 2026 protocol on request."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pytest
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from toolwire import ErrorKind, ToolRegistry
+from toolwire_mcp import MCPLoader
+
+
+def call(registry: ToolRegistry, name: str) -> Any:
+    [result] = registry.execute_tool_calls([{"id": "1", "type": "function",
+                                             "function": {"name": name, "arguments": "{}"}}])
+    return result
+
+
+@pytest.fixture
+def registry(stdio_command: list[str], arith: ModuleType) -> Any:
+    registry = ToolRegistry(executor="thread")
+    registry.load("mcp", stdio_command, namespace="legacy")
+    registry.load("mcp", stdio_command, namespace="modern", protocol="auto")
+    registry.register(arith.build_server([]), namespace="local")
+    yield registry
+    registry.close()
+
+
+def test_the_handshake_by_default_and_2026_on_request(registry: ToolRegistry) -> None:
+    assert call(registry, "legacy_protocol").value["result"] not in MODERN_PROTOCOL_VERSIONS
+    assert call(registry, "modern_protocol").value["result"] in MODERN_PROTOCOL_VERSIONS
+    assert call(registry, "local_protocol").value["result"] in MODERN_PROTOCOL_VERSIONS
+
+
+@pytest.mark.parametrize("namespace", ["modern", "local"])
+def test_a_multi_round_call_resumes_from_the_servers_state(registry: ToolRegistry, namespace: str) -> None:
+    result = call(registry, f"{namespace}_two_rounds")
+    assert result.value == {"result": "done in round 2"}
+
+
+@pytest.mark.parametrize("namespace", ["legacy", "modern", "local"])
+def test_a_tool_asking_the_user_for_input_is_an_error(registry: ToolRegistry, namespace: str) -> None:
+    result = call(registry, f"{namespace}_ask")
+    assert result.is_error and result.error.kind is ErrorKind.TOOL_ERROR
+    assert "elicitation" in result.content.lower()
+
+
+def test_an_unknown_protocol_is_refused_with_the_choices(stdio_command: list[str]) -> None:
+    with pytest.raises(ValueError, match=r"unknown MCP protocol '2099-01-01'.*'legacy', 'auto'"):
+        MCPLoader(protocol="2099-01-01").load(stdio_command)
