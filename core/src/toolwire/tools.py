@@ -149,6 +149,9 @@ class Tool:
     `invoker` is a picklable callable (sync or async) holding configuration only; it is called with the
     validated arguments as keywords. `validator`, when set, turns the model's arguments into those
     keywords (coercing and checking them) and raises `ValueError` with a message for the model.
+    `affinity`, when set, names a remote resource the tool's calls share, such as one MCP server over
+    HTTP: a multi-process backend keeps a batch's async calls of one affinity in one worker, on one
+    connection, instead of spreading them over several.
     """
 
     name: str
@@ -161,6 +164,7 @@ class Tool:
     source: ToolSource = ToolSource("unknown")
     output_schema: dict[str, Any] | None = None
     namespace: str | None = None
+    affinity: str | None = None
     validator: Callable[[Mapping[str, Any]], dict[str, Any]] | None = field(default=None, repr=False)
     is_async: bool = field(init=False)
 

@@ -59,6 +59,18 @@ def test_the_async_calls_of_a_batch_run_together_in_each_worker(executor: Proces
     assert max(o.value for o in outcomes) >= 3  # 8 calls, 2 workers: one chunk each, run on one loop
 
 
+async def worker_pid() -> int:
+    await asyncio.sleep(0.05)
+    return os.getpid()
+
+
+def test_async_calls_sharing_an_affinity_stay_in_one_worker(executor: ProcessExecutor) -> None:
+    spread = _tool("spread", worker_pid)
+    shared = Tool("shared", "shared tool", SCHEMA, worker_pid, affinity="http://127.0.0.1:1/mcp")
+    assert len({o.value for o in executor.run([Job(str(i), spread, {}) for i in range(8)])}) == 2
+    assert len({o.value for o in executor.run([Job(str(i), shared, {}) for i in range(8)])}) == 1
+
+
 async def on_shared_loop() -> bool:
     from toolwire._background import shared_loop
 

@@ -57,6 +57,8 @@ def test_tools_keep_the_servers_metadata(source: tuple[str, Any, dict]) -> None:
         assert by_name["arith_shout"].output_schema is None
         assert add.source.loader == "mcp"
         assert add.invoker.connection.transport == transport
+        # calls to a server shared over HTTP stay on one connection per batch on the process backend
+        assert add.affinity == (target if transport in ("sse", "streamable-http") else None)
         assert registry.schemas("openai-chat")[0]["function"]["name"] == "arith_add"
 
 

@@ -175,7 +175,11 @@ class _BatchRun:
         self.pending_deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
         concurrent = all(jobs[i].tool.is_async for i in self.pending)
-        self.chunk_size = executor._chunk_size(len(self.pending), concurrent=concurrent)
+        affinities = {jobs[i].tool.affinity for i in self.pending}
+        if concurrent and len(affinities) == 1 and None not in affinities:
+            self.chunk_size = len(self.pending)  # calls sharing one remote connection stay on one worker's
+        else:
+            self.chunk_size = executor._chunk_size(len(self.pending), concurrent=concurrent)
 
     def resolve(self, index: int, outcome: Outcome) -> None:
         if self.outcomes[index] is None:

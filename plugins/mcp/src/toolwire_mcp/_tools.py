@@ -37,4 +37,5 @@ def tool_from_mcp(
         annotations=annotations,
         source=ToolSource("mcp", f"{connection.detail} {tool.name}"),
         output_schema=dict(tool.output_schema) if tool.output_schema is not None else None,
+        affinity=connection.detail if connection.transport in ("sse", "streamable-http") else None,
     )
