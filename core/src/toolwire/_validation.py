@@ -30,16 +30,21 @@ class SchemaValidator:
         self.properties: dict[str, Any] = dict(schema.get("properties") or {})
         self.required: tuple[str, ...] = tuple(schema.get("required") or ())
         self.closed = schema.get("additionalProperties") is False
+        self._exact = {key: _exact_types(prop) for key, prop in self.properties.items()}
 
     def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         problems: list[str] = []
         checked: dict[str, Any] = {}
+        exact = self._exact
         for key, value in arguments.items():
             prop = self.properties.get(key)
             if prop is None:
                 if self.closed:
                     problems.append(f"unexpected argument '{key}'")
                     continue
+                checked[key] = value
+                continue
+            if type(value) in exact[key]:
                 checked[key] = value
                 continue
             checked[key], problem = _check(key, value, prop)
@@ -49,6 +54,26 @@ class SchemaValidator:
         if problems:
             raise ValueError("; ".join(problems))
         return checked
+
+
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+    "array": frozenset({list, tuple}),
+    "object": frozenset({dict}),
+    "null": frozenset({type(None)}),
+}
+
+
+def _exact_types(prop: Mapping[str, Any]) -> frozenset[type]:
+    """The exact value types that pass `_check` for `prop` as they are, for a check without calls."""
+    declared = prop.get("type")
+    if not isinstance(declared, str | list):
+        return frozenset()
+    names = [declared] if isinstance(declared, str) else declared
+    return frozenset().union(*(_EXACT.get(name, frozenset()) for name in names))
 
 
 def _check(key: str, value: Any, prop: Mapping[str, Any]) -> tuple[Any, str | None]:

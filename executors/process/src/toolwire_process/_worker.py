@@ -124,9 +124,23 @@ class Worker:
             return False
 
     async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None]], chunk: int) -> None:
+        """Run async calls together; one timer per deadline cancels those still running then."""
         import asyncio
 
-        await asyncio.gather(*(self.run_async(chunk, *call) for call in calls))
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self.run_async(chunk, *call)) for call in calls]
+        by_deadline: dict[float, list[asyncio.Task[None]]] = {}
+        for call, task in zip(calls, tasks, strict=True):
+            if call[3] is not None:
+                by_deadline.setdefault(call[3], []).append(task)
+        now = time.monotonic()
+        timers = [loop.call_at(loop.time() + max(0.0, deadline - now), _cancel_all, group)
+                  for deadline, group in by_deadline.items()]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for timer in timers:
+                timer.cancel()
 
     async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
                         deadline: float | None) -> None:
@@ -135,14 +149,12 @@ class Worker:
         invoker, _ = self.tools.get(key)
         started = time.monotonic()
         try:
-            when = None if deadline is None else asyncio.get_running_loop().time() + max(0.0, deadline - started)
-            async with asyncio.timeout_at(when):
-                value = await invoker(**arguments)
+            value = await invoker(**arguments)
             error = None
-        except TimeoutError as exc:
-            value = None
-            past = deadline is not None and time.monotonic() >= deadline
-            error = ("timeout", "the call passed its deadline") if past else _error(exc)
+        except asyncio.CancelledError:
+            if deadline is None or time.monotonic() < deadline:
+                raise
+            value, error = None, ("timeout", "the call passed its deadline")
         except (Exception, SystemExit) as exc:
             value, error = None, _error(exc)
         self.record(chunk, _log.encode(position, time.monotonic() - started, value, error))
@@ -150,6 +162,11 @@ class Worker:
     def record(self, chunk: int, record: bytes) -> None:
         if not self.log.append(record):
             self.conn.send(marshal.dumps(("result", chunk, record)))
+
+
+def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
 
 
 def _error(exc: BaseException) -> tuple[str, str]:

@@ -21,7 +21,7 @@ class Batch:
     """The shared state of one `run`/`arun` call."""
 
     __slots__ = ("_lock", "_notify", "abandoned", "jobs", "outcomes", "pending", "running", "started",
-                 "sync_indices", "tasks")
+                 "sync_indices", "tasks", "timers")
 
     def __init__(self, jobs: Sequence[Job], notify: Callable[[], None]) -> None:
         self.jobs = jobs
@@ -32,6 +32,7 @@ class Batch:
         self.started = time.monotonic()
         self.sync_indices: Iterator[int] = iter(())
         self.tasks: list[asyncio.Task[None]] = []
+        self.timers: list[asyncio.TimerHandle] = []
         self._lock = threading.Lock()
         self._notify = notify
 

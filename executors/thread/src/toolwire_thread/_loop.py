@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
-from toolwire import ErrorKind, Outcome, ToolError, call_invoker_async, error_from_exception
+from toolwire import ErrorKind, Outcome, ToolError, error_from_exception, timeout_outcome
 from toolwire._background import shared_loop
 
 from toolwire_thread._batch import Batch
@@ -17,7 +18,8 @@ class LoopTasks:
     """One executor's tasks on the shared loop; `close` cancels them and leaves the loop running.
 
     The loop is shared with other executors and with the MCP loader's sessions, so an MCP tool awaits
-    its session on the loop it already runs on.
+    its session on the loop it already runs on. A job still running at its deadline is cancelled by one
+    timer per batch and deadline (a batch's jobs share one), not by a timeout per call.
     """
 
     def __init__(self) -> None:
@@ -47,22 +49,39 @@ class LoopTasks:
         await asyncio.gather(*left, return_exceptions=True)
 
     def _start(self, batch: Batch, indices: Sequence[int]) -> None:
+        loop, jobs = self.loop, batch.jobs
+        by_deadline: dict[float, list[asyncio.Task[None]]] = {}
         for index in indices:
-            task = self.loop.create_task(_run(batch, index))
+            task = loop.create_task(_run(batch, index))
             batch.tasks.append(task)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            deadline = jobs[index].deadline
+            if deadline is not None:
+                by_deadline.setdefault(deadline, []).append(task)
+        now = time.monotonic()
+        for deadline, tasks in by_deadline.items():
+            batch.timers.append(loop.call_at(loop.time() + max(0.0, deadline - now), _cancel_all, tasks))
 
 
 async def _run(batch: Batch, index: int) -> None:
+    job = batch.jobs[index]
+    started = time.monotonic()
     try:
-        outcome = await call_invoker_async(batch.jobs[index])
+        value = await job.tool.invoker(**job.arguments)
     except asyncio.CancelledError:
-        batch.finish(index, Outcome(error=_STOPPED))
-        raise
+        if job.deadline is None or time.monotonic() < job.deadline:
+            batch.finish(index, Outcome(error=_STOPPED))
+            raise
+        outcome = timeout_outcome(job, started)  # cancelled by its deadline's timer
     except BaseException as exc:  # SystemExit and the like: this call's error, not the loop's end
-        outcome = Outcome(error=error_from_exception(exc))
+        outcome = Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+    else:
+        outcome = Outcome(value=value, duration_s=time.monotonic() - started)
     batch.finish(index, outcome)
+    if batch.done:
+        for timer in batch.timers:
+            timer.cancel()
 
 
 def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:

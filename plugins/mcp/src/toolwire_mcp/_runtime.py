@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolwire import ToolCallError
@@ -75,12 +75,13 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
-async def run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Await `coro` on the owning loop from any event loop; cancelling the caller cancels it there."""
+def run(coro: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
+    """`coro` to await on the running loop: itself on the owning loop, else run there through the bridge
+    (cancelling the caller cancels it there)."""
     runtime = _get_runtime()
     if asyncio.get_running_loop() is runtime.loop:
-        return await coro
-    return await runtime.bridge.run(coro)
+        return coro
+    return runtime.bridge.run(coro)
 
 
 def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -95,9 +96,10 @@ def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
 def session(connection: Connection) -> _Session:
     """This process's session for `connection`; call only on the owning loop."""
     sessions = _get_runtime().sessions
-    if connection not in sessions:
-        sessions[connection] = _Session(connection)
-    return sessions[connection]
+    found = sessions.get(connection)
+    if found is None:
+        found = sessions[connection] = _Session(connection)
+    return found
 
 
 def rekey(session: _Session, connection: Connection) -> _Session:
