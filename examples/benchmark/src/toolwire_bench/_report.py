@@ -73,9 +73,12 @@ def _targets(entry: dict[str, Any], row: dict[str, Any], same_mode: bool) -> lis
     if scenario == "openapi" and backend == "thread":
         return [_target("warm ≥ 1.5× tr best", row["ratio_warm_best"], 1.5),
                 _target("warm ≥ 70% of floor", row["floor_share_warm"], 0.7)]
-    if scenario.startswith("mcp") and backend == "thread":
-        return [_target("warm ≥ 90% of floor", row["floor_share_warm"], 0.9),
-                _target("warm > tr best", row["ratio_warm_best"], 1.0, strict=True)]
+    if scenario.startswith("mcp") and backend in ("thread", "process"):
+        targets = [_target("warm ≥ 90% of floor", row["floor_share_warm"], 0.9),
+                   _target("warm > tr best", row["ratio_warm_best"], 1.0, strict=True)]
+        if scenario == "mcp-stdio" and backend == "process":  # a server per worker
+            targets.append(_target("warm > floor", row["floor_share_warm"], 1.0, strict=True))
+        return targets
     return []
 
 
