@@ -32,7 +32,7 @@ class LoopTasks:
 
     def cancel(self, batch: Batch) -> None:
         """Cancel the tasks of `batch` still running (callable from any thread)."""
-        self.loop.call_soon_threadsafe(_cancel_all, batch.tasks)
+        self.loop.call_soon_threadsafe(_cancel_batch, batch)
 
     def close(self) -> None:
         """Cancel every task of this executor and wait for them to end (from a thread other than the loop's)."""
@@ -82,6 +82,12 @@ async def _run(batch: Batch, index: int) -> None:
     if batch.done:
         for timer in batch.timers:
             timer.cancel()
+
+
+def _cancel_batch(batch: Batch) -> None:
+    _cancel_all(batch.tasks)
+    for timer in batch.timers:
+        timer.cancel()
 
 
 def _cancel_all(tasks: Sequence[asyncio.Task[None]]) -> None:
