@@ -91,6 +91,19 @@ def test_async_tools_run_on_the_workers_event_loop(executor: DaskExecutor) -> No
     assert all(o.value[0] is True and o.value[1] != os.getpid() for o in outcomes), outcomes
 
 
+async def worker_pid() -> int:
+    await asyncio.sleep(0.05)
+    return os.getpid()
+
+
+def test_async_calls_sharing_an_affinity_go_to_one_worker(executor: DaskExecutor, client: Client) -> None:
+    assert len(client.nthreads()) >= 2
+    spread = Tool("spread", "", _INTS, worker_pid)
+    shared = Tool("shared", "", _INTS, worker_pid, affinity="http://127.0.0.1:1/mcp")
+    assert len({o.value for o in executor.run([Job(str(i), spread, {}) for i in range(40)])}) >= 2
+    assert len({o.value for o in executor.run([Job(str(i), shared, {}) for i in range(40)])}) == 1
+
+
 def test_a_tool_that_cannot_be_shipped_is_that_calls_error(executor: DaskExecutor) -> None:
     opaque = UnpicklableError("held by the closure")
     locked = Tool("locked", "", _INTS, lambda: str(opaque))

@@ -4,7 +4,8 @@ Sync and async calls go in separate chunks. Each worker gets at most as many syn
 threads, so a worker holds only what it is running: when it dies, exactly those calls are reported
 `crashed` (once the scheduler gives up on the task), and the rest of the batch goes on on the other
 workers. Async chunks wait on the worker's event loop without holding a thread, so they are all sent at
-once, spread over the workers.
+once, spread over the workers; async calls that all share one `Tool.affinity` (one remote server) go in a
+single chunk, to share one worker's connection.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class BatchRun:
         threads = sum(self.slots.values()) or 1
         self.chunk_size = executor.chunk_size or max(
             1, math.ceil((len(self.pending) + len(self.pending_async)) / (threads * CHUNKS_PER_THREAD)))
+        affinities = {jobs[i].tool.affinity for i in self.pending_async}
+        shared = len(affinities) == 1 and None not in affinities
+        self.async_chunk_size = len(self.pending_async) if shared and not executor.chunk_size else self.chunk_size
         self.in_flight: dict[Future, tuple[str | None, list[int]]] = {}
         self.busy: Counter[str] = Counter()
         self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
@@ -97,16 +101,17 @@ class BatchRun:
             self.refresh()
         addresses = list(self.slots)
         while self.pending_async and addresses:
-            self.submit(self.pending_async, addresses[len(self.in_flight) % len(addresses)], counted=False)
+            self.submit(self.pending_async, addresses[len(self.in_flight) % len(addresses)], counted=False,
+                        size=self.async_chunk_size)
         for address, threads in self.slots.items():
             while self.pending and self.busy[address] < threads:
-                self.submit(self.pending, address, counted=True)
+                self.submit(self.pending, address, counted=True, size=self.chunk_size)
 
     def refresh(self) -> None:
         self.slots, self.slots_at = self.client.nthreads(), time.monotonic()
 
-    def submit(self, pending: deque[int], address: str, *, counted: bool) -> None:
-        indices = [pending.popleft() for _ in range(min(self.chunk_size, len(pending)))]
+    def submit(self, pending: deque[int], address: str, *, counted: bool, size: int) -> None:
+        indices = [pending.popleft() for _ in range(min(size, len(pending)))]
         keys = [self.shipped[i].key for i in indices]  # type: ignore[union-attr]
         now, wall = time.monotonic(), time.time()
         deadlines = [None if (d := self.jobs[i].deadline) is None else wall + (d - now) for i in indices]
