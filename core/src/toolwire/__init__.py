@@ -12,7 +12,9 @@ from toolwire.executing import (
     Outcome,
     call_invoker,
     call_invoker_async,
+    current_call_id,
     error_from_exception,
+    set_current_call_id,
     timeout_outcome,
 )
 from toolwire.formats import SchemaConversionError
@@ -72,10 +74,12 @@ __all__ = [
     "UnknownPluginError",
     "call_invoker",
     "call_invoker_async",
+    "current_call_id",
     "error_from_exception",
     "hookimpl",
     "is_async_callable",
     "load_config",
     "safe_name",
+    "set_current_call_id",
     "timeout_outcome",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,9 @@ __all__ = [
     "Outcome",
     "call_invoker",
     "call_invoker_async",
+    "current_call_id",
     "error_from_exception",
+    "set_current_call_id",
     "timeout_outcome",
 ]
 
@@ -62,6 +65,25 @@ class Outcome:
     duration_s: float = 0.0
 
 
+_current_call_id: ContextVar[str | None] = ContextVar("toolwire_current_call_id", default=None)
+
+
+def current_call_id() -> str | None:
+    """The id of the tool call being run, for code inside an invoker; `None` outside a call.
+
+    Every backend sets it where the invoker runs, so a tool (or a loader's invoker, such as an MCP
+    progress callback) can tell which of the model's calls it is serving.
+    """
+    return _current_call_id.get()
+
+
+def set_current_call_id(call_id: str | None) -> None:
+    """Set what `current_call_id()` returns in the current context: for executors, once per call, where
+    its invoker runs (an asyncio task has a context of its own; a thread reusing its context is set again
+    for each call). `call_invoker` and `call_invoker_async` do it themselves."""
+    _current_call_id.set(call_id)
+
+
 def error_from_exception(exc: BaseException) -> ToolError:
     """The `ToolError` for an exception raised by a tool; works for exceptions that do not pickle."""
     if isinstance(exc, ToolCallError):
@@ -83,18 +105,22 @@ def timeout_outcome(job: Job, started: float) -> Outcome:
 def call_invoker(job: Job) -> Outcome:
     """Run a sync tool's invoker in this thread and capture its value or error."""
     started = time.monotonic()
+    token = _current_call_id.set(job.call_id)
     try:
         value = job.tool.invoker(**job.arguments)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit from a tool is that call's error too
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+    finally:
+        _current_call_id.reset(token)
     return Outcome(value=value, duration_s=time.monotonic() - started)
 
 
 async def call_invoker_async(job: Job) -> Outcome:
     """Run an async tool's invoker on the running loop, cancelled at the job's deadline."""
     started = time.monotonic()
+    token = _current_call_id.set(job.call_id)
     try:
         async with asyncio.timeout_at(_loop_deadline(job)):
             value = await job.tool.invoker(**job.arguments)
@@ -106,6 +132,8 @@ async def call_invoker_async(job: Job) -> Outcome:
         raise
     except BaseException as exc:
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+    finally:
+        _current_call_id.reset(token)
     return Outcome(value=value, duration_s=time.monotonic() - started)
 
 

@@ -63,6 +63,23 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def which_call(delay: float = 0.0) -> str | None:
+    """The id of the call running this, as `toolwire.current_call_id()` tells it, after `delay` seconds."""
+    from toolwire.executing import current_call_id
+
+    if delay:
+        time.sleep(delay)
+    return current_call_id()
+
+
+async def async_which_call(delay: float = 0.0) -> str | None:
+    """`which_call` for async tools: awaits `delay` seconds, while other calls run on the same loop."""
+    from toolwire.executing import current_call_id
+
+    await asyncio.sleep(delay)
+    return current_call_id()
+
+
 def hang(seconds: float | None = None) -> str:
     """Block this thread for `seconds` (default `HANG_S`)."""
     time.sleep(HANG_S if seconds is None else seconds)
@@ -131,6 +148,9 @@ def conformance_tools() -> list[Tool]:
         Tool("echo", "Return value after delay seconds.", _ANY_AND_DELAY, echo),
         Tool("async_echo", "Return value after delay seconds (async).", _ANY_AND_DELAY, async_echo),
         Tool("add", "Add two integers.", int_pair, add),
+        Tool("which_call", "The running call's id.", _schema({"delay": {"type": "number"}}), which_call),
+        Tool("async_which_call", "The running call's id (async).", _schema({"delay": {"type": "number"}}),
+             async_which_call),
         Tool("hang", "Sleep for a long time.", _SECONDS, hang),
         Tool("async_hang", "Sleep for a long time (async).", _SECONDS, async_hang),
         Tool("fail", "Raise ValueError.", _MESSAGE, fail),
@@ -192,6 +212,12 @@ class ExecutorConformance:
                        value=i, delay=0.2 if i % 2 == 0 and i < 6 else 0.0) for i in range(size)]
         results = registry.execute_tool_calls(calls)
         _assert_values(results, calls, list(range(size)))
+
+    def test_a_tool_knows_the_id_of_the_call_it_serves(self, registry: ToolRegistry) -> None:
+        calls = [_call(f"id-{i}", "async_which_call" if i % 2 else "which_call", delay=0.05 * (i % 3))
+                 for i in range(12)]
+        results = registry.execute_tool_calls(calls)
+        _assert_values(results, calls, [call.id for call in calls])
 
     def test_duplicate_and_empty_ids_each_get_their_result(self, registry: ToolRegistry) -> None:
         calls = [_call("same", "echo", value="a", delay=0.1), _call("same", "echo", value="b"),

@@ -102,12 +102,14 @@ def test_progress_reaches_the_callback(source: tuple[str, Any, dict]) -> None:
     seen: list[Progress] = []
     with ToolRegistry(executor="thread") as registry:
         registry.load("mcp", target, on_progress=seen.append, **options)
-        [result] = registry.execute_tool_calls([call("slow", seconds=0)], timeout=30)
-    assert result.value == {"result": "slept 0.0"}
-    assert [(p.tool, p.progress, p.total, p.message) for p in seen] == [
-        ("slow", 1, 3, "step 1"), ("slow", 2, 3, "step 2"), ("slow", 3, 3, "step 3"),
-    ]
-    assert seen[0].arguments == {"seconds": 0}
+        results = registry.execute_tool_calls([call("slow", "first", seconds=0), call("slow", "second", seconds=0)],
+                                              timeout=30)
+    assert [r.value for r in results] == [{"result": "slept 0.0"}] * 2
+    for call_id in ("first", "second"):  # each call's own notifications, in order, named by its id
+        assert [(p.tool, p.progress, p.total, p.message) for p in seen if p.call_id == call_id] == [
+            ("slow", 1, 3, "step 1"), ("slow", 2, 3, "step 2"), ("slow", 3, 3, "step 3"),
+        ]
+    assert len(seen) == 6 and seen[0].arguments == {"seconds": 0}
 
 
 def test_a_call_past_its_deadline_is_cancelled_on_the_server(

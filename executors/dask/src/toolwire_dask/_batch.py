@@ -115,8 +115,8 @@ class BatchRun:
         keys = [self.shipped[i].key for i in indices]  # type: ignore[union-attr]
         now, wall = time.monotonic(), time.time()
         deadlines = [None if (d := self.jobs[i].deadline) is None else wall + (d - now) for i in indices]
-        calls = pickle.dumps((keys, [self.jobs[i].arguments for i in indices], deadlines),
-                             pickle.HIGHEST_PROTOCOL)
+        calls = pickle.dumps((keys, [self.jobs[i].arguments for i in indices], deadlines,
+                              [self.jobs[i].call_id for i in indices]), pickle.HIGHEST_PROTOCOL)
         future = self.client.submit(
             _worker.run_chunk, {key: self.tool_futures[key] for key in set(keys)}, calls,
             key=f"toolwire-chunk-{uuid.uuid4().hex}", workers=[address], allow_other_workers=True, pure=False)

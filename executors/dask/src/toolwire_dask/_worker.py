@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from toolwire import set_current_call_id
 from toolwire_process.shipping import ShippedTool, ToolCache
 
 TOOLS = ToolCache()
@@ -31,9 +32,10 @@ _TIMEOUT: Error = ("timeout", "the call passed its deadline")
 def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
     """Run a chunk of calls and return their pickled records, in order.
 
-    `calls` is the pickled `(keys, arguments, deadlines)`; deadlines are wall-clock (`time.time()`) instants.
+    `calls` is the pickled `(keys, arguments, deadlines, call ids)`; deadlines are wall-clock (`time.time()`)
+    instants.
     """
-    keys, arguments, deadlines = pickle.loads(calls)
+    keys, arguments, deadlines, call_ids = pickle.loads(calls)
     for key, shipped in tools.items():
         if key not in TOOLS:
             with _LOADING:
@@ -53,10 +55,10 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
         (async_calls if is_async else sync_calls).append((position, invoker))
     pending_async = None
     if async_calls:
-        coroutine = _run_async(async_calls, arguments, local, records)
+        coroutine = _run_async(async_calls, arguments, local, call_ids, records)
         pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
     if sync_calls:
-        _SyncRunner(sync_calls, arguments, local, records).run()
+        _SyncRunner(sync_calls, arguments, local, call_ids, records).run()
     if pending_async is not None:
         if not sync_calls:
             from distributed import secede
@@ -73,8 +75,9 @@ def _worker_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
-                     deadlines: list[float | None], records: list[Record | None]) -> None:
+                     deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None]) -> None:
     async def one(position: int, invoker: Any) -> None:
+        set_current_call_id(call_ids[position])  # this task's own context
         deadline = deadlines[position]
         started = time.monotonic()
         when = None if deadline is None else asyncio.get_running_loop().time() + (deadline - started)
@@ -96,10 +99,11 @@ class _SyncRunner:
     """Sync calls in order on a runner thread, watched by the calling thread for deadlines."""
 
     def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
-                 deadlines: list[float | None], records: list[Record | None]) -> None:
+                 deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None]) -> None:
         self.calls = calls
         self.arguments = arguments
         self.deadlines = deadlines
+        self.call_ids = call_ids
         self.records = records
         self.lock = threading.Lock()
         self.next = 0
@@ -148,6 +152,7 @@ class _SyncRunner:
             if deadline is not None and started >= deadline:
                 record: Record = (None, _TIMEOUT, 0.0)
             else:
+                set_current_call_id(self.call_ids[position])
                 try:
                     record = (invoker(**arguments[position]), None, monotonic() - started)
                 except (Exception, SystemExit) as exc:

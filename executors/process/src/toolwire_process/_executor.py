@@ -226,7 +226,8 @@ class _BatchRun:
         chunk = Chunk(next(self.executor._chunk_ids), indices, _earliest(jobs, indices))
         tools = [_fields(self.by_key[key]) for key in new]
         message = pickle.dumps((chunk.id, tools, keys, [jobs[i].arguments for i in indices],
-                                [jobs[i].deadline for i in indices]), pickle.HIGHEST_PROTOCOL)
+                                [jobs[i].deadline for i in indices], [jobs[i].call_id for i in indices]),
+                               pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
         except OSError:

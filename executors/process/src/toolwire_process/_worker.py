@@ -69,11 +69,11 @@ class Worker:
                     message = self.conn.recv()
                 except (EOFError, OSError):
                     return
-                chunk, shipped, keys, arguments, deadlines = pickle.loads(message)
+                chunk, shipped, keys, arguments, deadlines, call_ids = pickle.loads(message)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()
-                self.run_chunk(chunk, keys, arguments, deadlines)
+                self.run_chunk(chunk, keys, arguments, deadlines, call_ids)
                 busy = time.monotonic() - started
                 self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy)))
         finally:
@@ -82,7 +82,7 @@ class Worker:
                 self._loop.close()
 
     def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any]],
-                  deadlines: list[float | None]) -> None:
+                  deadlines: list[float | None], call_ids: list[str]) -> None:
         log = self.log
         log.begin(chunk)
         lookup = self.tools.get
@@ -104,11 +104,12 @@ class Worker:
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
                 self.wait(self.run_group(
-                    [(p, keys[p], arguments[p], deadlines[p]) for p in group], chunk))
+                    [(p, keys[p], arguments[p], deadlines[p], call_ids[p]) for p in group], chunk))
                 position = group[-1] + 1
                 continue
             log.started(position + 1)
             started = monotonic()
+            _set_call_id(call_ids[position])
             try:
                 value = invoker(**arguments[position])
                 error = None
@@ -123,7 +124,7 @@ class Worker:
         except Exception:
             return False
 
-    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None]], chunk: int) -> None:
+    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None, str]], chunk: int) -> None:
         """Run async calls together; one timer per deadline cancels those still running then."""
         import asyncio
 
@@ -143,10 +144,11 @@ class Worker:
                 timer.cancel()
 
     async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
-                        deadline: float | None) -> None:
+                        deadline: float | None, call_id: str) -> None:
         import asyncio
 
         invoker, _ = self.tools.get(key)
+        _set_call_id(call_id)  # this task's own context
         started = time.monotonic()
         try:
             value = await invoker(**arguments)
@@ -162,6 +164,13 @@ class Worker:
     def record(self, chunk: int, record: bytes) -> None:
         if not self.log.append(record):
             self.conn.send(marshal.dumps(("result", chunk, record)))
+
+
+def _set_call_id(call_id: str) -> None:
+    """Tell `toolwire.current_call_id()` which call runs, once a tool has loaded toolwire."""
+    executing = sys.modules.get("toolwire.executing")
+    if executing is not None:
+        executing.set_current_call_id(call_id)
 
 
 def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:

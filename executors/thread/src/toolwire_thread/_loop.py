@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from toolwire import ErrorKind, Outcome, ToolError, error_from_exception, timeout_outcome
+from toolwire import ErrorKind, Outcome, ToolError, error_from_exception, set_current_call_id, timeout_outcome
 from toolwire._background import shared_loop
 
 from toolwire_thread._batch import Batch
@@ -66,6 +66,7 @@ class LoopTasks:
 
 async def _run(batch: Batch, index: int) -> None:
     job = batch.jobs[index]
+    set_current_call_id(job.call_id)  # this task's own context
     started = time.monotonic()
     try:
         value = await job.tool.invoker(**job.arguments)

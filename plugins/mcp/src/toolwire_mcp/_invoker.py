@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolwire import current_call_id
+
 from toolwire_mcp import _runtime
 from toolwire_mcp._connection import Connection
 from toolwire_mcp._results import value_from_result
@@ -16,8 +18,9 @@ __all__ = ["MCPInvoker", "Progress"]
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A progress notification the server sent during one call."""
+    """A progress notification the server sent during one call: `call_id` is the model's id for it."""
 
+    call_id: str | None
     tool: str
     arguments: dict[str, Any]
     progress: float
@@ -46,10 +49,10 @@ class MCPInvoker:
     async def _call(self, arguments: dict[str, Any]) -> Any:
         progress = None
         if self.on_progress is not None:
-            callback = self.on_progress
+            callback, call_id = self.on_progress, current_call_id()
 
             async def progress(value: float, total: float | None, message: str | None) -> None:
-                outcome = callback(Progress(self.tool, arguments, value, total, message))
+                outcome = callback(Progress(call_id, self.tool, arguments, value, total, message))
                 if inspect.isawaitable(outcome):
                     await outcome
 
