@@ -23,7 +23,7 @@ from toolwire import ToolCallError
 from toolwire._background import shared_loop
 
 from toolwire_mcp._bridge import Bridge
-from toolwire_mcp._connection import Connection, Transport
+from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -188,7 +188,8 @@ class _Session:
                 failure = _transport_failure(exc)
                 if failure is None:
                     raise
-                self._discard(client)
+                if not _request_lost(exc):  # the session itself failed: the next call reconnects
+                    self._discard(client)
                 if attempt + 1 == attempts:
                     raise ToolCallError(
                         f"the connection to MCP server {self.connection.detail} failed during "
@@ -371,10 +372,17 @@ def _transport_failure(exc: BaseException) -> str | None:
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         return _transport_failure(exc.exceptions[0])
     if isinstance(exc, MCPError):
-        return exc.message if exc.code == CONNECTION_CLOSED else None
+        return exc.message if exc.code in (CONNECTION_CLOSED, REQUEST_LOST) else None
     lost = (OSError, EOFError, httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError,
             anyio.EndOfStream)
     return _describe(exc) if isinstance(exc, lost) else None
+
+
+def _request_lost(exc: BaseException) -> bool:
+    """Whether `exc` is one request's broken exchange on a session that is still usable."""
+    from mcp.shared.exceptions import MCPError
+
+    return isinstance(exc, MCPError) and exc.code == REQUEST_LOST
 
 
 def _describe(exc: BaseException) -> str:
