@@ -1,0 +1,34 @@
+"""The issues' MCP targets as the report reads them, on the thread and process backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolwire_bench._report import compare
+
+
+def _entry(side: str, backend: str, warm: float, scenario: str = "mcp-stdio") -> dict[str, Any]:
+    return {"side": side, "backend": backend, "scenario": scenario, "size": 100, "warm_cps": warm,
+            "cold_cps": warm / 10}
+
+
+def _targets(rows: list[dict[str, Any]], backend: str) -> dict[str, bool | None]:
+    [row] = [r for r in rows if r["backend"] == backend]
+    return {t["target"]: t["met"] for t in row["targets"]}
+
+
+def test_mcp_targets_apply_to_thread_and_process_and_stdio_process_must_beat_the_floor() -> None:
+    results = [_entry("toolwire", "thread", 950), _entry("toolwire", "process", 990),
+               _entry("toolwire", "dask", 500), _entry("toolregistry", "thread", 400),
+               _entry("toolregistry", "async", 960), _entry("floor", "mcp-session", 1000)]
+    rows = compare(results)
+    assert _targets(rows, "thread") == {"warm ≥ 90% of floor": True, "warm > tr best": False}
+    assert _targets(rows, "process") == {"warm ≥ 90% of floor": True, "warm > tr best": True,
+                                         "warm > floor": False}
+    assert _targets(rows, "dask") == {}
+
+
+def test_over_http_the_process_backend_is_not_asked_to_beat_the_floor() -> None:
+    results = [_entry("toolwire", "process", 1200, "mcp-http"), _entry("toolregistry", "async", 900, "mcp-http"),
+               _entry("floor", "mcp-session", 1000, "mcp-http")]
+    assert _targets(compare(results), "process") == {"warm ≥ 90% of floor": True, "warm > tr best": True}
