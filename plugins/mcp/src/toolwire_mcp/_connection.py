@@ -12,7 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from toolwire_mcp.plugin import is_server_object
 
-__all__ = ["TRANSPORTS", "Connection", "Transport", "connection_for"]
+__all__ = [
+    "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered", "Transport", "connection_for", "describe",
+]
 
 Transport = Literal["stdio", "sse", "streamable-http", "in-process"]
 TRANSPORTS: tuple[str, ...] = ("stdio", "sse", "streamable-http", "in-process")
@@ -163,7 +165,7 @@ class FailedRequestsAnswered:
             request_id = _jsonrpc_request_id(request) if request.method == "POST" else None
             if request_id is None:
                 raise
-            error = {"code": REQUEST_LOST, "message": f"{type(exc).__name__}: {exc}".rstrip(": ")}
+            error = {"code": REQUEST_LOST, "message": describe(exc)}
             return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
 
     async def aclose(self) -> None:
@@ -248,3 +250,10 @@ def _pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tup
     items = mapping.items() if isinstance(mapping, Mapping) else mapping
     return tuple(sorted((str(key), str(value)) for key, value in items))
 
+
+def describe(exc: BaseException) -> str:
+    """An exception as `Type: message` (a group of one: its member)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -23,7 +23,7 @@ from toolwire import ToolCallError
 from toolwire._background import shared_loop
 
 from toolwire_mcp._bridge import Bridge
-from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport
+from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport, describe
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -222,7 +222,7 @@ class _Session:
             try:
                 await self._start(transport)
             except Exception as exc:
-                failures.append(f"{transport}: {_describe(exc)}")
+                failures.append(f"{transport}: {describe(exc)}")
                 continue
             self.transport = transport
             return
@@ -260,9 +260,9 @@ class _Session:
                     await asyncio.gather(listen, return_exceptions=True)
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError(_describe(exc)))
+                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError(describe(exc)))
             elif not isinstance(exc, asyncio.CancelledError):
-                log.debug("MCP session for %s ended: %s", self.connection.detail, _describe(exc))
+                log.debug("MCP session for %s ended: %s", self.connection.detail, describe(exc))
         finally:
             if self._stop is stop:
                 self._client = None
@@ -293,7 +293,7 @@ class _Session:
                 async for _event in subscription:
                     pass
         except Exception as exc:
-            log.debug("cannot listen for tool changes on %s: %s", self.connection.detail, _describe(exc))
+            log.debug("cannot listen for tool changes on %s: %s", self.connection.detail, describe(exc))
 
     async def _on_message(self, message: Any) -> None:
         from mcp.types import ToolListChangedNotification
@@ -310,7 +310,7 @@ class _Session:
             except Exception as exc:
                 if not notify:
                     raise
-                log.warning("re-listing the tools of %s failed: %s", self.connection.detail, _describe(exc))
+                log.warning("re-listing the tools of %s failed: %s", self.connection.detail, describe(exc))
                 return
         if notify:
             loop = asyncio.get_running_loop()
@@ -375,7 +375,7 @@ def _transport_failure(exc: BaseException) -> str | None:
         return exc.message if exc.code in (CONNECTION_CLOSED, REQUEST_LOST) else None
     lost = (OSError, EOFError, httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError,
             anyio.EndOfStream)
-    return _describe(exc) if isinstance(exc, lost) else None
+    return describe(exc) if isinstance(exc, lost) else None
 
 
 def _request_lost(exc: BaseException) -> bool:
@@ -383,10 +383,3 @@ def _request_lost(exc: BaseException) -> bool:
     from mcp.shared.exceptions import MCPError
 
     return isinstance(exc, MCPError) and exc.code == REQUEST_LOST
-
-
-def _describe(exc: BaseException) -> str:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -40,17 +40,14 @@ class AsyncOpenAPIInvoker(Invoker):
             try:
                 response = await pool.client.send(request, stream=True)
                 try:
-                    limit, size, chunks = call.check_length(response), 0, []
+                    body = call.body(response)
                     async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise call.too_large()
-                        chunks.append(chunk)
+                        body.add(chunk)
                 finally:
                     await response.aclose()
             except httpx.HTTPError as exc:
                 raise call.failed(exc) from None
-        return call.value(response, b"".join(chunks))
+        return call.value(response, body.content())
 
 
 @dataclass(slots=True)

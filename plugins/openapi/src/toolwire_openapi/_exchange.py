@@ -113,16 +113,13 @@ class Call:
             headers=prepared.headers, content=prepared.content, data=prepared.data, files=prepared.files,
         )
 
-    def check_length(self, response: httpx.Response) -> int:
-        """The body size limit, after refusing a response whose declared length is over it."""
+    def body(self, response: httpx.Response) -> Body:
+        """A collector for `response`'s body, up to the size limit; a declared length over it is refused now."""
         limit = self.service.max_response_bytes
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise ToolCallError(f"{self.where}: the response ({declared} bytes) exceeds the {limit}-byte limit")
-        return limit
-
-    def too_large(self) -> ToolCallError:
-        return ToolCallError(f"{self.where}: the response exceeds the {self.service.max_response_bytes}-byte limit")
+        return Body(limit, f"{self.where}: the response exceeds the {limit}-byte limit")
 
     def failed(self, exc: httpx.HTTPError) -> ToolCallError:
         """The error for a request that got no response: `timeout` or `transport`, secrets scrubbed."""
@@ -241,3 +238,22 @@ def _decoded(response: httpx.Response, body: bytes, media: str) -> Any:
         return ToolOutput(None, (Audio(body, media),))
     uri = str(response.url.copy_with(query=None))
     return ToolOutput(None, (Resource(uri, media or "application/octet-stream", data=body),))
+
+
+class Body:
+    """A response body read in chunks, refused once it passes `limit` bytes (by the sync and async invokers)."""
+
+    __slots__ = ("_chunks", "_limit", "_message", "_size")
+
+    def __init__(self, limit: int, message: str) -> None:
+        self._chunks: list[bytes] = []
+        self._limit, self._message, self._size = limit, message, 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise ToolCallError(self._message)
+        self._chunks.append(chunk)
+
+    def content(self) -> bytes:
+        return b"".join(self._chunks)

@@ -43,17 +43,14 @@ class OpenAPIInvoker(Invoker):
             try:
                 response = pool.client.send(request, stream=True)
                 try:
-                    limit, size, chunks = call.check_length(response), 0, []
+                    body = call.body(response)
                     for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise call.too_large()
-                        chunks.append(chunk)
+                        body.add(chunk)
                 finally:
                     response.close()
             except httpx.HTTPError as exc:
                 raise call.failed(exc) from None
-        return call.value(response, b"".join(chunks))
+        return call.value(response, body.content())
 
 
 @dataclass(slots=True)
