@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import toolwire_mcp
@@ -100,3 +102,80 @@ def http_url(serve: Callable[[object, str], str], events: list[str]) -> str:
 @pytest.fixture
 def sse_url(serve: Callable[[object, str], str], events: list[str]) -> str:
     return serve(_arith.build_server(events).sse_app(), "/sse")
+
+
+class TcpProxy:
+    """Forwards every connection to `target_port`; counts the open ones and aborts any that sends `drop_marker`."""
+
+    def __init__(self, target_port: int, drop_marker: bytes | None = None) -> None:
+        self.target_port = target_port
+        self.drop_marker = drop_marker
+        self.dropped = 0
+        self.open = 0
+        self.most_open = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        async def start() -> None:
+            self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+            async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: bool) -> None:
+                try:
+                    while data := await reader.read(65536):
+                        if watch and self.drop_marker is not None and self.drop_marker in data:
+                            self.dropped += 1
+                            client_writer.transport.abort()
+                            server_writer.transport.abort()
+                            return
+                        writer.write(data)
+                        await writer.drain()
+                    writer.close()
+                except ConnectionError:
+                    writer.transport.abort()
+
+            await asyncio.gather(pipe(client_reader, server_writer, True), pipe(server_reader, client_writer, False))
+        finally:
+            self.open -= 1
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            self.server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Callable[..., tuple[str, TcpProxy]]]:
+    """`proxy(url, drop_marker=None)`: `url` rewritten to pass through a new `TcpProxy`, and the proxy."""
+    proxies: list[TcpProxy] = []
+
+    def start(url: str, drop_marker: bytes | None = None) -> tuple[str, TcpProxy]:
+        parts = urlsplit(url)
+        proxies.append(TcpProxy(parts.port, drop_marker))
+        return urlunsplit((parts.scheme, f"127.0.0.1:{proxies[-1].port}", parts.path, "", "")), proxies[-1]
+
+    yield start
+    for started in proxies:
+        started.stop()

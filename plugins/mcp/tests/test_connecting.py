@@ -88,6 +88,9 @@ def test_sources_and_options_make_connections(arith: ModuleType) -> None:
         connection_for("http://h/mcp", transport="stdio")
     with pytest.raises(ValueError, match="cannot connect to MCP source"):
         connection_for(42)
+    assert connection_for("http://h/mcp", keepalive_connections=32).keepalive_connections == 32
+    with pytest.raises(ValueError, match="keepalive_connections must be"):
+        connection_for("http://h/mcp", keepalive_connections=-1)
 
 
 def test_register_detects_a_server_object(arith: ModuleType) -> None:

@@ -6,9 +6,11 @@ registry.load("mcp", ["python", "server.py"], namespace="local")
 ```
 """
 
-from toolwire_mcp._connection import Connection, connection_for
+from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
 from toolwire_mcp._invoker import MCPInvoker, Progress
 from toolwire_mcp._loader import MCPLoader
 from toolwire_mcp._runtime import close_sessions
 
-__all__ = ["Connection", "MCPInvoker", "MCPLoader", "Progress", "close_sessions", "connection_for"]
+__all__ = [
+    "KEEPALIVE_CONNECTIONS", "Connection", "MCPInvoker", "MCPLoader", "Progress", "close_sessions", "connection_for",
+]

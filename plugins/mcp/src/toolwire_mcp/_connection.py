@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -13,12 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 from toolwire_mcp.plugin import is_server_object
 
 __all__ = [
-    "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered", "Transport", "connection_for", "describe",
+    "KEEPALIVE_CONNECTIONS", "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered", "Transport",
+    "connection_for", "describe",
 ]
 
 Transport = Literal["stdio", "sse", "streamable-http", "in-process"]
 TRANSPORTS: tuple[str, ...] = ("stdio", "sse", "streamable-http", "in-process")
 _MAX_CONNECTIONS = 64
+KEEPALIVE_CONNECTIONS = 8
+"""Idle HTTP connections kept open per session by default (see `Connection.keepalive_connections`)."""
 _ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http", "inprocess": "in-process"}
 
 
@@ -29,10 +33,13 @@ class Connection:
     `transport` is `None` for a URL whose transport is not known yet (streamable HTTP is tried, then
     SSE). `protocol` is the `mcp.Client` connect mode: `"legacy"` (the initialize handshake, the
     default over stdio and SSE), `"auto"` (the 2026 protocol when the server offers it, else the
-    handshake; the default over streamable HTTP and in-process) or a 2026 protocol version. Header
-    values never appear in `repr` or in messages; `header_env` names environment variables read in
-    whichever process connects. An in-process server (`server`) cannot be pickled:
-    it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
+    handshake; the default over streamable HTTP and in-process) or a 2026 protocol version.
+    `keepalive_connections` is how many idle HTTP connections a session keeps for later requests (up to
+    64 carry requests at once): the HTTP client checks every idle connection on each request, so a
+    local server is fastest with few, while a remote server over TLS with large batches saves
+    handshakes with more. Header values never appear in `repr` or in messages; `header_env` names
+    environment variables read in whichever process connects. An in-process server (`server`) cannot
+    be pickled: it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
     """
 
     transport: Transport | None
@@ -45,6 +52,7 @@ class Connection:
     header_env: tuple[tuple[str, str], ...] = ()
     timeout: float = 30.0
     protocol: str | None = None
+    keepalive_connections: int = KEEPALIVE_CONNECTIONS
     server: Any = field(default=None, compare=False, repr=False)
     server_id: int | None = None
 
@@ -106,26 +114,31 @@ class Connection:
         if transport == "sse":
             from mcp.client.sse import sse_client
 
-            return sse_client(self.url, headers=headers, timeout=self.timeout, httpx_client_factory=_http_client)
+            factory = functools.partial(_http_client, keepalive=self.keepalive_connections)
+            return sse_client(self.url, headers=headers, timeout=self.timeout, httpx_client_factory=factory)
         from mcp.client.streamable_http import streamable_http_client
 
-        client = _http_client(headers, self.timeout, isolate_failed_requests=True)
+        client = _http_client(headers, self.timeout, keepalive=self.keepalive_connections,
+                              isolate_failed_requests=True)
         return streamable_http_client(self.url, http_client=client)
 
 
 def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None, *,
-                 isolate_failed_requests: bool = False) -> Any:
+                 keepalive: int = KEEPALIVE_CONNECTIONS, isolate_failed_requests: bool = False) -> Any:
     """An `httpx2.AsyncClient` for a shared session: many concurrent requests, queued without a limit.
 
     Each request still has connect/read/write timeouts; waiting for a free connection has none, so a
-    large batch queues instead of failing. `isolate_failed_requests` answers a request whose exchange
-    broke with an error for it alone (see `FailedRequestsAnswered`).
+    large batch queues instead of failing. At most `keepalive` idle connections stay open: httpcore2
+    probes each idle one on every request it queues or finishes (a `poll` and a `getpeername`), which
+    took a third of the client's time with 20-60 idle connections to a local server.
+    `isolate_failed_requests` answers a request whose exchange broke with an error for it alone (see
+    `FailedRequestsAnswered`).
     """
     import httpx2
 
     if not isinstance(timeout, httpx2.Timeout):
         timeout = httpx2.Timeout(timeout or 30.0, read=300.0)
-    limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS)
+    limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=keepalive)
     transport = httpx2.AsyncHTTPTransport(limits=limits)
     return httpx2.AsyncClient(
         headers=headers,
@@ -197,6 +210,7 @@ def connection_for(
     header_env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     protocol: str | None = None,
+    keepalive_connections: int = KEEPALIVE_CONNECTIONS,
 ) -> Connection:
     """The `Connection` for a loader's source and options (see `MCPLoader`)."""
     chosen = _ALIASES.get(transport, transport) if transport else None
@@ -204,11 +218,14 @@ def connection_for(
         raise ValueError(f"unknown MCP transport {transport!r}; choose one of {', '.join(TRANSPORTS)}")
     if protocol is not None:
         _check_protocol(protocol)
+    if not isinstance(keepalive_connections, int) or keepalive_connections < 0:
+        raise ValueError(f"keepalive_connections must be a whole number >= 0, not {keepalive_connections!r}")
     common: dict[str, Any] = {
         "headers": _pairs(headers),
         "header_env": _pairs(header_env),
         "timeout": timeout,
         "protocol": protocol,
+        "keepalive_connections": keepalive_connections,
     }
     if is_server_object(source):
         if chosen not in (None, "in-process"):

@@ -10,7 +10,7 @@ from typing import Any
 from toolwire import Tool
 
 from toolwire_mcp import _runtime
-from toolwire_mcp._connection import Connection, connection_for
+from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
 from toolwire_mcp._invoker import Progress
 from toolwire_mcp._tools import tool_from_mcp
 
@@ -33,7 +33,9 @@ class MCPLoader:
     environment variable, read in the process that connects) for HTTP, `timeout` for connecting and
     listing, `protocol` (`"legacy"`: the initialize handshake every server speaks, the default over
     stdio and SSE; `"auto"`: the 2026 protocol when the server offers it, the default over streamable
-    HTTP and in-process; or a 2026 version to pin), and `on_progress` for the servers' progress notifications.
+    HTTP and in-process; or a 2026 version to pin), `keepalive_connections` (idle HTTP connections kept
+    for later requests, default 8: raise it for a remote server over TLS that gets large batches), and
+    `on_progress` for the servers' progress notifications.
     """
 
     def __init__(
@@ -48,12 +50,13 @@ class MCPLoader:
         header_env: Mapping[str, str] | None = None,
         timeout: float = 30.0,
         protocol: str | None = None,
+        keepalive_connections: int = KEEPALIVE_CONNECTIONS,
         on_progress: Callable[[Progress], Any] | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "transport": transport, "command": command, "args": args, "env": env, "cwd": cwd,
             "headers": headers, "header_env": header_env, "timeout": timeout,
-            "protocol": protocol,
+            "protocol": protocol, "keepalive_connections": keepalive_connections,
         }
         self.on_progress = on_progress
         self._connections: list[Connection] = []
