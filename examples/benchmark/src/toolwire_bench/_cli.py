@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
                      help=f"scenarios that also run batches over {_harness.LARGE_BATCH:,} calls (default: "
                           "native-function,native-class; 'all' adds OpenAPI and MCP, which take minutes)")
     cli.add_argument("--repeats", type=int, default=defaults.repeats,
-                     help="fresh-process repeats per series (default: 5)")
+                     help="fresh-process repeats per series (default: 9)")
     cli.add_argument("--warm-batches", type=int, default=defaults.warm_batches,
                      help="warm batches after the cold one (default: 5; 1 for large batches)")
     cli.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random calls (default: 0)")

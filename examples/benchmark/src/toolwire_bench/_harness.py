@@ -82,7 +82,7 @@ class Settings:
     backends: tuple[str, ...] = field(default_factory=installed_backends)
     sizes: tuple[int, ...] = (100, 10_000)
     large_scenarios: tuple[str, ...] = ("native-function", "native-class")
-    repeats: int = 5
+    repeats: int = 9
     warm_batches: int = 5
     seed: int = 0
     workers: int | None = None
