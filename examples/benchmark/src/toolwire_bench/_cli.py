@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--repeats", type=int, default=defaults.repeats,
                      help="fresh-process repeats per series (default: 9)")
     cli.add_argument("--warm-batches", type=int, default=defaults.warm_batches,
-                     help="warm batches after the cold one (default: 5; 1 for large batches)")
+                     help="warm batches after the cold one (default: 20; 1 for large batches)")
     cli.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random calls (default: 0)")
     cli.add_argument("--workers", type=int, default=None,
                      help="workers of toolwire's backends and the floors (default: their own; 2 for dask)")

@@ -83,7 +83,7 @@ class Settings:
     sizes: tuple[int, ...] = (100, 10_000)
     large_scenarios: tuple[str, ...] = ("native-function", "native-class")
     repeats: int = 9
-    warm_batches: int = 5
+    warm_batches: int = 20
     seed: int = 0
     workers: int | None = None
     baseline: bool = True
