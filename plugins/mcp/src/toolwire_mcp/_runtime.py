@@ -355,9 +355,10 @@ async def _call_over_sse(
     task = asyncio.current_task()
     assert task is not None
     lost: list[str] = []
+    ended = False
 
     def on_lost(message: str) -> None:
-        if not lost:
+        if not lost and not ended:  # a late report (the call already ended) cancels nothing
             lost.append(message)
             task.cancel()
 
@@ -369,7 +370,7 @@ async def _call_over_sse(
             raise MCPError(REQUEST_LOST, lost[0]) from None
         raise
     finally:
-        lost.append("")  # a late report (the call already ended) cancels nothing
+        ended = True
         ON_REQUEST_LOST.reset(token)
 
 
