@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -105,11 +106,19 @@ def sse_url(serve: Callable[[object, str], str], events: list[str]) -> str:
 
 
 class TcpProxy:
-    """Forwards every connection to `target_port`; counts the open ones and aborts any that sends `drop_marker`."""
+    """Forwards every connection to `target_port` and counts the open ones.
 
-    def __init__(self, target_port: int, drop_marker: bytes | None = None) -> None:
+    A connection that sends `drop_marker` is aborted, or given `answer` and closed when that is set.
+    `post_delay` holds back each reply to a POST by that many seconds.
+    """
+
+    def __init__(
+        self, target_port: int, drop_marker: bytes | None = None, answer: bytes | None = None, post_delay: float = 0.0
+    ) -> None:
         self.target_port = target_port
         self.drop_marker = drop_marker
+        self.answer = answer
+        self.post_delay = post_delay
         self.dropped = 0
         self.open = 0
         self.most_open = 0
@@ -133,15 +142,23 @@ class TcpProxy:
         self.most_open = max(self.most_open, self.open)
         try:
             server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            posted = asyncio.Event()
 
             async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: bool) -> None:
                 try:
                     while data := await reader.read(65536):
+                        if watch and data.startswith(b"POST "):
+                            posted.set()
                         if watch and self.drop_marker is not None and self.drop_marker in data:
                             self.dropped += 1
+                            if self.answer is not None:
+                                client_writer.write(self.answer)
+                                await client_writer.drain()
                             client_writer.transport.abort()
                             server_writer.transport.abort()
                             return
+                        if not watch and posted.is_set() and self.post_delay:
+                            await asyncio.sleep(self.post_delay)
                         writer.write(data)
                         await writer.drain()
                     writer.close()
@@ -168,12 +185,12 @@ class TcpProxy:
 
 @pytest.fixture
 def proxy() -> Iterator[Callable[..., tuple[str, TcpProxy]]]:
-    """`proxy(url, drop_marker=None)`: `url` rewritten to pass through a new `TcpProxy`, and the proxy."""
+    """`proxy(url, **options)`: `url` rewritten to pass through a new `TcpProxy(**options)`, and the proxy."""
     proxies: list[TcpProxy] = []
 
-    def start(url: str, drop_marker: bytes | None = None) -> tuple[str, TcpProxy]:
+    def start(url: str, **options: Any) -> tuple[str, TcpProxy]:
         parts = urlsplit(url)
-        proxies.append(TcpProxy(parts.port, drop_marker))
+        proxies.append(TcpProxy(parts.port, **options))
         return urlunsplit((parts.scheme, f"127.0.0.1:{proxies[-1].port}", parts.path, "", "")), proxies[-1]
 
     yield start

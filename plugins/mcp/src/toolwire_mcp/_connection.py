@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -15,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from toolwire_mcp.plugin import is_server_object
 
 __all__ = [
-    "KEEPALIVE_CONNECTIONS", "ON_REQUEST_LOST", "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered",
+    "KEEPALIVE_CONNECTIONS", "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered",
     "Transport", "connection_for", "describe",
 ]
 
@@ -113,26 +111,25 @@ class Connection:
         assert self.url is not None
         headers = self.resolved_headers()
         if transport == "sse":
-            from mcp.client.sse import sse_client
+            from ._sse import sse_transport
 
-            factory = functools.partial(_http_client, keepalive=self.keepalive_connections, failed_requests="sse")
-            return sse_client(self.url, headers=headers, timeout=self.timeout, httpx_client_factory=factory)
+            return sse_transport(self.url, _http_client(headers, self.timeout, keepalive=self.keepalive_connections))
         from mcp.client.streamable_http import streamable_http_client
 
-        client = _http_client(headers, self.timeout, keepalive=self.keepalive_connections, failed_requests="http")
+        client = _http_client(headers, self.timeout, keepalive=self.keepalive_connections, answer_failed=True)
         return streamable_http_client(self.url, http_client=client)
 
 
 def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None, *,
-                 keepalive: int = KEEPALIVE_CONNECTIONS, failed_requests: Literal["http", "sse"] | None = None) -> Any:
+                 keepalive: int = KEEPALIVE_CONNECTIONS, answer_failed: bool = False) -> Any:
     """An `httpx2.AsyncClient` for a shared session: many concurrent requests, queued without a limit.
 
     Each request still has connect/read/write timeouts; waiting for a free connection has none, so a
     large batch queues instead of failing. At most `keepalive` idle connections stay open: httpcore2
     probes each idle one on every request it queues or finishes (a `poll` and a `getpeername`), which
     took a third of the client's time with 20-60 idle connections to a local server.
-    `failed_requests` answers a request whose exchange broke with an error for it alone, as the transport
-    named expects it (see `FailedRequestsAnswered`).
+    With `answer_failed`, a request whose exchange broke is answered with an error for it alone (see
+    `FailedRequestsAnswered`).
     """
     import httpx2
 
@@ -146,33 +143,26 @@ def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, aut
         timeout=httpx2.Timeout(
             connect=timeout.connect, read=timeout.read, write=timeout.write, pool=None
         ),
-        transport=FailedRequestsAnswered(transport, failed_requests) if failed_requests else transport,
+        transport=FailedRequestsAnswered(transport) if answer_failed else transport,
     )
 
 
 REQUEST_LOST = -32090
 """The JSON-RPC error code of a request whose HTTP exchange broke while its session stayed usable."""
 
-ON_REQUEST_LOST: ContextVar[Callable[[str], None] | None] = ContextVar("toolwire_mcp_on_request_lost", default=None)
-"""Over SSE, what a calling task is told when the POST carrying its request breaks (mcp's SSE client sends
-each POST in the context of the task that sent the message)."""
-
 
 class FailedRequestsAnswered:
     """An httpx transport that answers a JSON-RPC request whose exchange broke with an error for it alone.
 
-    mcp's streamable HTTP and SSE clients end the whole session when one POST raises, which fails every
-    call in flight (a connection the server dropped under load cost 4,364 of a 10,000-call batch). Here
-    the one call gets a `REQUEST_LOST` error (a `transport` error), the others their results, and the
-    session goes on. Over streamable HTTP (`"http"`) the POST's answer carries the response, so the
-    request is answered with that error; over SSE (`"sse"`) responses come on the event stream, so the
-    POST is accepted and the task that sent it is told through `ON_REQUEST_LOST`. A refused connection
-    still ends the session: the server is down, and the next call reconnects.
+    mcp's streamable HTTP client ends the whole session when one POST raises, which fails every call in
+    flight (a connection the server dropped under load cost 4,364 of a 10,000-call batch). Here the one
+    call gets a `REQUEST_LOST` error (a `transport` error) as the POST's answer, the others their results,
+    and the session goes on. A refused connection still ends the session: the server is down, and the
+    next call reconnects.
     """
 
-    def __init__(self, inner: Any, transport: Literal["http", "sse"]) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self._transport = transport
 
     async def handle_async_request(self, request: Any) -> Any:
         import httpx2
@@ -185,14 +175,8 @@ class FailedRequestsAnswered:
             request_id = _jsonrpc_request_id(request) if request.method == "POST" else None
             if request_id is None:
                 raise
-            if self._transport == "http":
-                error = {"code": REQUEST_LOST, "message": describe(exc)}
-                return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
-            on_lost = ON_REQUEST_LOST.get()
-            if on_lost is None:
-                raise
-            on_lost(describe(exc))
-            return httpx2.Response(202, request=request)
+            error = {"code": REQUEST_LOST, "message": describe(exc)}
+            return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
 
     async def __aenter__(self) -> FailedRequestsAnswered:
         await self._inner.__aenter__()

@@ -23,7 +23,7 @@ from toolwire import ToolCallError
 from toolwire._background import shared_loop
 
 from toolwire_mcp._bridge import Bridge
-from toolwire_mcp._connection import ON_REQUEST_LOST, REQUEST_LOST, Connection, Transport, describe
+from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport, describe
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -183,8 +183,7 @@ class _Session:
             except ConnectionError as exc:
                 raise ToolCallError(str(exc), kind="transport") from exc
             try:
-                call = _call_over_sse if self.transport == "sse" else _call
-                return await call(client, name, arguments, progress)
+                return await _call(client, name, arguments, progress)
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
@@ -340,38 +339,6 @@ async def _call(
     if isinstance(result, CallToolResult):
         return result
     return await client.call_tool(name, arguments, progress_callback=progress, request_state=result.request_state)
-
-
-async def _call_over_sse(
-    client: Client, name: str, arguments: dict[str, Any],
-    progress: Callable[[float, float | None, str | None], Any] | None,
-) -> CallToolResult:
-    """`_call`, ended with a `REQUEST_LOST` error when the POST carrying its request breaks.
-
-    The server never got the request, so no answer would come: the transport tells this task (see
-    `FailedRequestsAnswered`), which cancels the wait and raises instead.
-    """
-    MCPError = _call_names()[0]
-    task = asyncio.current_task()
-    assert task is not None
-    lost: list[str] = []
-    ended = False
-
-    def on_lost(message: str) -> None:
-        if not lost and not ended:  # a late report (the call already ended) cancels nothing
-            lost.append(message)
-            task.cancel()
-
-    token = ON_REQUEST_LOST.set(on_lost)
-    try:
-        return await _call(client, name, arguments, progress)
-    except asyncio.CancelledError:
-        if lost and task.uncancel() == 0:
-            raise MCPError(REQUEST_LOST, lost[0]) from None
-        raise
-    finally:
-        ended = True
-        ON_REQUEST_LOST.reset(token)
 
 
 @functools.cache
