@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -129,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     planned = _harness.plan(settings, loaders, set(plugins.executors()))
     report: dict[str, Any] = {"machine": _harness.machine(), "settings": asdict(settings)}
 
+    with console.status("compiling toolwire's environment to bytecode"):
+        _harness.compile_bytecode([sys.executable])
     toolregistry, report["toolregistry"] = None, "toolregistry not run"
     if any(m.series.side == "toolregistry" for m in planned):
         with console.status(f"preparing toolregistry's environment ({settings.toolregistry})"):
