@@ -213,3 +213,23 @@ def test_interpreter_exit_without_close_leaves_no_workers(tmp_path: Path) -> Non
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 2
     assert not any(psutil.pid_exists(pid) for pid in pids)
+
+
+def test_a_worker_running_a_native_tool_imports_no_heavy_module(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers start in a few milliseconds: no pickle.py, threading, dataclasses, typing or inspect."""
+    heavy = ["asyncio", "dataclasses", "dill", "inspect", "json", "pickle", "re", "threading", "typing"]
+    (tmp_path / "loaded_probe.py").write_text(textwrap.dedent("""
+        import sys
+
+        def loaded(names: list) -> list:
+            return [name for name in names if name in sys.modules]
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import loaded_probe
+
+    with ToolRegistry(executor="process") as registry:
+        registry.register(loaded_probe.loaded)
+        [result] = registry.execute_tool_calls([ToolCall("1", "loaded", {"names": heavy})])
+    assert result.error is None
+    assert result.value == []

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import marshal
 import mmap
-import pickle
 import struct
+from _pickle import dumps, loads  # C pickle: no `pickle.py` (re, functools) in workers
 
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def encode(position: int, duration: float, value: Any, error: Error | None) -> b
     except ValueError:
         pass
     try:
-        return b"P" + pickle.dumps((position, duration, value, error), pickle.HIGHEST_PROTOCOL)
+        return b"P" + dumps((position, duration, value, error), -1)
     except Exception as exc:
         reason = (f"the result ({type(value).__qualname__}) could not be sent back from the worker: "
                   f"{type(exc).__name__}: {exc}")
@@ -47,7 +47,7 @@ def encode(position: int, duration: float, value: Any, error: Error | None) -> b
 
 def decode(body: bytes | memoryview) -> Record:
     """The record encoded in `body`."""
-    return marshal.loads(body[1:]) if body[0] == 77 else pickle.loads(body[1:])  # 77: b"M"
+    return marshal.loads(body[1:]) if body[0] == 77 else loads(body[1:])  # 77: b"M"
 
 
 class WorkerLog:

@@ -6,8 +6,8 @@ imported only for a tool that was shipped with it.
 
 from __future__ import annotations
 
-import pickle
 import sys
+from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class ToolCache:
 
                 invoker = dill.loads(payload)
             else:
-                invoker = pickle.loads(payload)
+                invoker = loads(payload)
         except Exception as exc:
             self._errors[key] = (f"the tool '{name}' could not be loaded in the worker process: "
                                  f"{type(exc).__name__}: {exc}")

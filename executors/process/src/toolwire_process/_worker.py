@@ -13,10 +13,10 @@ from __future__ import annotations
 import marshal
 import mmap
 import os
-import pickle
 import sys
-import threading
 import time
+from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
+from _thread import start_new_thread  # not `threading` (functools, collections...): workers start sooner
 
 from toolwire_process import _log
 from toolwire_process._tools import ToolCache
@@ -69,7 +69,7 @@ class Worker:
                     message = self.conn.recv()
                 except (EOFError, OSError):
                     return
-                chunk, shipped, keys, arguments, deadlines, call_ids = pickle.loads(message)
+                chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()
@@ -211,7 +211,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
     """The worker's entry point (called by the bootstrap with inherited file descriptors)."""
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="toolwire-parent").start()
+    start_new_thread(_exit_with_parent, (parent,))  # never joined: like a daemon thread
     memory = mmap.mmap(log_fd, _log.SIZE)
     os.close(log_fd)
     conn = Pipe(conn_fd)

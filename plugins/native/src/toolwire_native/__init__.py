@@ -4,7 +4,11 @@ Installed, it is found through its entry point: `ToolRegistry.register(obj)` use
 the loader itself, for building tools without a registry.
 """
 
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: process workers import this package, faster without typing
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["NativeLoader"]
 
