@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -254,3 +255,30 @@ def test_closing_from_a_tool_on_the_loop_is_an_error_not_a_hang() -> None:
     assert outcome.error is not None
     assert "cannot be closed from a tool running on its own event loop" in outcome.error.message
     executor.close()
+
+
+def test_an_async_tool_that_ignores_cancellation_times_out_and_does_not_hold_up_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+
+    async def stubborn() -> str:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.01)
+        return "finally"
+
+    executor = make()
+    try:
+        started = time.monotonic()
+        [outcome] = executor.run([job(stubborn, 0.2)])
+        assert outcome.error is not None and outcome.error.kind is ErrorKind.TIMEOUT
+        assert time.monotonic() - started < 2.0
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="toolwire.thread"):
+            executor.close()
+        assert time.monotonic() - started < 3.0
+        assert "1 async call(s) ignored their cancellation" in caplog.text
+        assert shared_loop().thread.is_alive()
+    finally:
+        release.set()

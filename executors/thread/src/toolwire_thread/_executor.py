@@ -21,6 +21,8 @@ log = logging.getLogger("toolwire.thread")
 
 OPTIONS = {"thread_name_prefix": str}
 """The backend-specific options `ExecutorConfig.options` may hold, and their types."""
+CLOSE_WAIT_S = 1.0
+"""How long `close` waits for its cancelled async calls to end before leaving them running."""
 
 
 class ThreadExecutor(Executor):
@@ -104,6 +106,8 @@ class ThreadExecutor(Executor):
     def close(self) -> None:
         """Cancel this executor's async tasks and stop the pool; abandoned threads finish on their own.
 
+        A task that ignores its cancellation for `CLOSE_WAIT_S` seconds is left running on the loop.
+
         The shared event loop keeps running for other executors and for MCP sessions.
         """
         with self._lock:
@@ -114,7 +118,10 @@ class ThreadExecutor(Executor):
             self._closed = True
             pool, loop = self._pool, self._loop
         if loop is not None:
-            loop.close()
+            left = loop.close(CLOSE_WAIT_S)
+            if left:
+                log.warning("%d async call(s) ignored their cancellation for %gs; they were left running on the "
+                            "shared event loop", left, CLOSE_WAIT_S)
         if pool is not None:
             pool.close()
 

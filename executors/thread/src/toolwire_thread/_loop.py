@@ -34,9 +34,19 @@ class LoopTasks:
         """Cancel the tasks of `batch` still running (callable from any thread)."""
         self.loop.call_soon_threadsafe(_cancel_batch, batch)
 
-    def close(self) -> None:
-        """Cancel every task of this executor and wait for them to end (from a thread other than the loop's)."""
-        asyncio.run_coroutine_threadsafe(self._cancel_left(), self.loop).result()
+    def close(self, wait: float) -> int:
+        """Cancel every task of this executor and wait up to `wait` seconds for them to end.
+
+        Call from a thread other than the loop's. Returns how many tasks ignored the cancellation and were
+        left running on the loop.
+        """
+        ended = asyncio.run_coroutine_threadsafe(self._cancel_left(), self.loop)
+        try:
+            ended.result(wait)
+        except TimeoutError:
+            ended.cancel()
+            return len(self._tasks)
+        return 0
 
     def refuse_own_thread(self) -> None:
         """Raise if called from the loop's own thread, where waiting for the loop would never end."""
