@@ -3,8 +3,11 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -139,3 +142,23 @@ def test_the_backend_is_found_by_name() -> None:
     executor = spec.factory(ExecutorConfig("dask", options={"scheduler": "tcp://127.0.0.1:1"}))
     assert isinstance(executor, DaskExecutor) and executor.scheduler == "tcp://127.0.0.1:1"
     executor.close()
+
+
+def test_an_unguarded_script_gets_an_error_that_says_what_to_do(tmp_path: Path) -> None:
+    body = ("registry = ToolRegistry(config=Config(executor=ExecutorConfig('dask', workers=1)))\n"
+            "registry.register(len)\n"
+            "print(registry.execute_tool_calls([ToolCall('1', 'len', {'obj': 'abc'})])[0].value)\n"
+            "registry.close()\n")
+    imports = "from toolwire import Config, ExecutorConfig, ToolCall, ToolRegistry\n"
+    script = tmp_path / "script.py"
+
+    script.write_text(imports + body)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("RuntimeError: could not start a local Dask cluster: "), last_line
+    assert last_line.endswith('guard its entry point with `if __name__ == "__main__":`'), last_line
+
+    script.write_text(imports + "if __name__ == '__main__':\n" + "".join(f"    {line}\n" for line in body.splitlines()))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "3\n"), done.stderr[-2000:]

@@ -25,11 +25,22 @@ def connect(address: str, timeout: float) -> Client:
 
 
 def start_local_cluster(workers: int | None, threads_per_worker: int | None = None) -> LocalCluster:
-    """A `LocalCluster` of worker processes on 127.0.0.1, without dashboards."""
+    """A `LocalCluster` of worker processes on 127.0.0.1, without dashboards.
+
+    Raises `RuntimeError` saying what failed and the most common cause: an unguarded script.
+    """
     from distributed import LocalCluster
 
-    with dask.config.set(LOCAL_SETTINGS):
-        return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                            host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                            # the scheduler's HTTP endpoints (health, metrics) on a free port, not 8787
-                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    try:
+        with dask.config.set(LOCAL_SETTINGS):
+            return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                                host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                # the scheduler's HTTP endpoints (health, metrics) on a free port, not 8787
+                                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {str(exc).rstrip('.')}"
+        raise RuntimeError(
+            f"could not start a local Dask cluster: {reason}. Dask starts its workers with multiprocessing, "
+            "which runs the main script again in each of them: a script that uses the dask backend without a "
+            "scheduler address must guard its entry point with `if __name__ == \"__main__\":`"
+        ) from exc
