@@ -15,6 +15,7 @@ import pytest
 from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
 from toolwire.testing import add, crash
 from toolwire_process import ProcessExecutor
+from toolwire_process._process import WorkerProcess
 from toolwire_process.shipping import Shipper
 
 SCHEMA = {"type": "object", "properties": {}}
@@ -165,6 +166,21 @@ def test_workers_are_recycled_after_max_calls() -> None:
 def test_unknown_option_lists_the_accepted_ones() -> None:
     with pytest.raises(ValueError, match="max_calls_per_worker, max_memory_mb, preload"):
         ProcessExecutor(ExecutorConfig(options={"max_call": 3}))
+
+
+def test_zero_workers_is_refused() -> None:
+    with pytest.raises(ValueError, match="'workers' must be a positive integer, got 0"):
+        ProcessExecutor(ExecutorConfig(workers=0))
+
+
+def test_a_worker_closed_before_it_is_ready_leaves_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.5)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    worker = WorkerProcess(preload=["slow_to_import"])
+    worker.close(wait=10.0)  # before the worker has imported its preload and said it is ready
+    assert worker.process.returncode == 0
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_registry_finds_the_backend_by_name() -> None:

@@ -56,7 +56,7 @@ class ProcessExecutor(Executor):
         if unknown:
             raise ValueError(f"unknown option(s) for the process executor: {', '.join(unknown)}; "
                              f"accepted: {', '.join(OPTIONS)}")
-        self.workers = _positive("workers", config.workers or os.cpu_count() or 1)
+        self.workers = _positive("workers", config.workers if config.workers is not None else os.cpu_count() or 1)
         self.max_calls_per_worker = _optional_positive(options, "max_calls_per_worker")
         self.max_memory_mb = _optional_positive(options, "max_memory_mb")
         preload = options.get("preload", ())

@@ -220,5 +220,8 @@ def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
             __import__(module)
         except Exception as exc:
             print(f"toolwire-process: cannot preload {module!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    conn.send(READY)
-    Worker(conn, memory).serve()
+    try:
+        conn.send(READY)
+        Worker(conn, memory).serve()
+    except ConnectionError:  # the parent closed the pipe first (closed early, or gone): nobody waits for this
+        pass
