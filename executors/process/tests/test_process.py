@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,6 +182,16 @@ def test_a_worker_closed_before_it_is_ready_leaves_quietly(tmp_path: Path, monke
     worker.close(wait=10.0)  # before the worker has imported its preload and said it is ready
     assert worker.process.returncode == 0
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_without_memfd_create_the_log_is_an_unlinked_temporary_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "memfd_create", raising=False)  # as on macOS
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        outcomes = executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(100)])
+        assert [o.value for o in outcomes] == [i + 1 for i in range(100)]
+        assert list(tmp_path.iterdir()) == []  # created there, unlinked at once
 
 
 def test_registry_finds_the_backend_by_name() -> None:
