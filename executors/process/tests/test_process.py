@@ -194,6 +194,12 @@ def test_without_memfd_create_the_log_is_an_unlinked_temporary_file(tmp_path: Pa
         assert list(tmp_path.iterdir()) == []  # created there, unlinked at once
 
 
+def test_windows_is_refused_with_the_alternative(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(RuntimeError, match=r"needs a POSIX system .* use the thread backend on Windows"):
+        ProcessExecutor(ExecutorConfig(workers=1))
+
+
 def test_registry_finds_the_backend_by_name() -> None:
     with ToolRegistry(executor="process") as registry:
         registry.add(_tool("add", add))

@@ -9,6 +9,7 @@ import math
 import os
 import pickle
 import select
+import sys
 import threading
 import time
 import weakref
@@ -50,6 +51,9 @@ class ProcessExecutor(Executor):
     name = "process"
 
     def __init__(self, config: ExecutorConfig | None = None) -> None:
+        if sys.platform == "win32":
+            raise RuntimeError("the process executor needs a POSIX system (workers inherit file descriptors); "
+                               "use the thread backend on Windows")
         config = config or ExecutorConfig()
         options = dict(config.options)
         unknown = sorted(set(options) - set(OPTIONS))
