@@ -93,6 +93,18 @@ def test_an_unknown_backend_names_the_file_the_key_and_the_installed_ones(workdi
     assert "thread" in message
 
 
+@pytest.mark.parametrize(("settings", "error"), [
+    ("max_x = 1", "unknown option 'max_x' for the thread executor; accepted: thread_name_prefix"),
+    ("workers = 0", "at least one worker"),
+])
+def test_a_bad_backend_setting_names_the_file_before_any_batch(workdir: Path, settings: str, error: str) -> None:
+    (workdir / "toolwire.toml").write_text(f'[executor]\nbackend = "thread"\n{settings}\n')
+    with pytest.raises(ConfigError) as caught:
+        ToolRegistry.from_config()
+    assert str(caught.value).startswith("toolwire.toml: 'executor': "), caught.value
+    assert error in str(caught.value)
+
+
 def test_an_unknown_loader_names_the_entry_and_the_installed_ones(workdir: Path) -> None:
     (workdir / "toolwire.toml").write_text('[executor]\nbackend = "thread"\n\n[[tools]]\nloader = "grpc"\n')
     with pytest.raises(ConfigError, match=r"toolwire.toml: 'tools\[0\]': unknown loader 'grpc'; installed: .*native"):

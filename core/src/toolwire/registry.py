@@ -86,9 +86,11 @@ class ToolRegistry:
         try:
             if registry._given_executor is None:
                 try:
-                    registry.plugins.get("executor", registry._default_executor)
+                    registry.executor()  # created now, so that its options are checked against the file
                 except UnknownPluginError as exc:
                     raise ConfigError(f"{config.source}: 'executor.backend': {exc}") from None
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"{config.source}: 'executor': {exc}") from None
             for index, entry in enumerate(config.tools):
                 options = dict(entry)
                 loader = options.pop("loader")
