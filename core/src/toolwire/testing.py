@@ -171,7 +171,8 @@ class ExecutorConformance:
     Capabilities a backend may declare as class attributes:
 
     - `isolates_crashes`: a tool that kills its worker (`os._exit`) yields a `crashed` outcome for that
-      call, results for every other call, and the next batch works.
+      call, results for every other call of the batch (40 calls, so chunk-mates are checked too), and the
+      next batch works.
     - `workers`: the worker count the suite configures.
     """
 
@@ -381,10 +382,13 @@ class ExecutorConformance:
     def test_crashing_tool_is_isolated(self, registry: ToolRegistry) -> None:
         if not self.isolates_crashes:
             pytest.skip("the backend does not declare isolates_crashes")
-        calls = [_call("a", "echo", value="a"), _call("boom", "crash", code=3), _call("b", "add", a=1, b=2)]
-        a, boom, b = registry.execute_tool_calls(calls, timeout=PROMPT_S)
+        # big enough that a backend sending calls in chunks puts others beside the crash in its chunk
+        calls = [_call(str(i), "add", a=i, b=1) for i in range(40)]
+        calls[17] = _call("boom", "crash", code=3)
+        results = registry.execute_tool_calls(calls, timeout=PROMPT_S)
+        boom = results.pop(17)
         assert boom.error is not None and boom.error.kind == ErrorKind.CRASHED, boom
-        assert (a.value, b.value) == ("a", 3)
+        assert [r.value for r in results] == [i + 1 for i in range(40) if i != 17], [r.error for r in results]
         after = registry.execute_tool_calls([_call(str(i), "add", a=i, b=i) for i in range(10)])
         assert [r.value for r in after] == [2 * i for i in range(10)]
 

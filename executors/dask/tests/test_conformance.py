@@ -10,7 +10,7 @@ from toolwire_dask import DaskExecutor
 
 
 class TestDaskExecutor(ExecutorConformance):
-    isolates_crashes = True
+    isolates_crashes = False  # a dying worker takes its chunk-mates along (test_dask_executor shows how far)
     workers: ClassVar[int] = 2
 
     @pytest.fixture(autouse=True)

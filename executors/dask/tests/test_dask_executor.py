@@ -94,6 +94,24 @@ def test_async_tools_run_on_the_workers_event_loop(executor: DaskExecutor) -> No
     assert all(o.value[0] is True and o.value[1] != os.getpid() for o in outcomes), outcomes
 
 
+@pytest.mark.parametrize(("chunk_size", "lost"), [(10, range(10, 20)), (1, range(17, 18))])
+def test_a_call_that_kills_its_worker_loses_its_chunk_and_nothing_else(client: Client, chunk_size: int,
+                                                                       lost: range) -> None:
+    options = {"chunk_size": chunk_size}
+    with DaskExecutor(ExecutorConfig("dask", options=options), client=client) as executor:
+        tools = _tools()
+        jobs = [Job(str(i), tools["add"], {"a": i, "b": 1}) for i in range(40)]
+        jobs[17] = Job("boom", tools["crash"], {"code": 3})
+        outcomes = executor.run(jobs)
+        assert [i for i, o in enumerate(outcomes) if o.error is not None] == list(lost)
+        assert all(outcomes[i].error.kind == ErrorKind.CRASHED for i in lost)  # type: ignore[union-attr]
+        assert "died" in outcomes[17].error.message  # type: ignore[union-attr]
+        assert [o.value for i, o in enumerate(outcomes) if i not in lost] == [i + 1 for i in range(40) if i not in lost]
+        client.wait_for_workers(2, timeout=30)
+        assert [o.value for o in executor.run([Job(str(i), tools["add"], {"a": i, "b": i}) for i in range(10)])] == [
+            2 * i for i in range(10)]
+
+
 async def worker_pid() -> int:
     await asyncio.sleep(0.05)
     return os.getpid()
