@@ -11,7 +11,7 @@ import functools
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -111,8 +111,9 @@ class Plugins:
 
     def get(self, kind: str, name: str) -> Any:
         """The spec of loader/executor/format `name`, or `UnknownPluginError` listing what is installed."""
-        table: dict[str, Any] = {"loader": self.loaders, "executor": self.executors,
-                                 "format": self.formats}[kind]()
+        tables: dict[str, Callable[[], Mapping[str, Any]]] = {
+            "loader": self.loaders, "executor": self.executors, "format": self.formats}
+        table = tables[kind]()
         try:
             return table[name]
         except KeyError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextvars
 import fnmatch
 import logging
@@ -292,7 +293,7 @@ class ToolRegistry:
             self._dialects[format] = self.plugins.get("format", format).factory()
         return self._dialects[format]
 
-    def schemas(self, format: str = "openai-chat", *, strict: bool = False) -> list[dict[str, Any]]:
+    def schemas(self, format: str = "openai-chat", *, strict: bool = False) -> builtins.list[dict[str, Any]]:
         """The enabled tools' declarations in a provider's request shape, sorted by name."""
         return self.dialect(format).schemas(self.list(enabled=True), strict=strict)
 
@@ -300,7 +301,7 @@ class ToolRegistry:
 
     def execute_tool_calls(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None
-    ) -> list[ToolResult]:
+    ) -> builtins.list[ToolResult]:
         """Execute a batch of tool calls in any provider's shape; one `ToolResult` per call, in order.
 
         `timeout` is each call's deadline in seconds (default: the backend's configured timeout).
@@ -311,7 +312,7 @@ class ToolRegistry:
 
     async def aexecute_tool_calls(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None
-    ) -> list[ToolResult]:
+    ) -> builtins.list[ToolResult]:
         """`execute_tool_calls` for async code: the backend's `arun` runs on the caller's loop."""
         token = _caller_loop.set(asyncio.get_running_loop())
         try:
@@ -321,7 +322,7 @@ class ToolRegistry:
 
     def tool_messages(
         self, calls: Any, results: Sequence[ToolResult], format: str = "openai-chat", **options: Any
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         """What goes back to the model for `results`, in the provider's shape."""
         parsed = parse_calls(calls, self._all_dialects())
         return self.dialect(format).tool_messages(parsed, results, **options)
@@ -367,15 +368,15 @@ class ToolRegistry:
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.close)
 
-    def _all_dialects(self) -> list[Dialect]:
+    def _all_dialects(self) -> builtins.list[Dialect]:
         return [self.dialect(name) for name in self.plugins.formats()]
 
     # -- one batch ---------------------------------------------------------------------------------
 
     def _prepare(self, calls: Sequence[ToolCall], timeout: float | None, default_timeout: float | None
-                 ) -> tuple[list[ToolResult | None], list[tuple[int, Job]]]:
-        results: list[ToolResult | None] = [None] * len(calls)
-        jobs: list[tuple[int, Job]] = []
+                 ) -> tuple[builtins.list[ToolResult | None], builtins.list[tuple[int, Job]]]:
+        results: builtins.list[ToolResult | None] = [None] * len(calls)
+        jobs: builtins.list[tuple[int, Job]] = []
         seconds = timeout if timeout is not None else default_timeout
         deadline = None if seconds is None else time.monotonic() + seconds
         for index, call in enumerate(calls):

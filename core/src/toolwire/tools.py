@@ -198,10 +198,10 @@ class ToolResult:
         """The content as one string (text blocks joined; other blocks named)."""
         if isinstance(self.content, str):
             return self.content
-        parts = []
+        parts: list[str] = []
         for block in self.content:
-            if isinstance(block, Text) or (isinstance(block, Resource) and block.text is not None):
-                parts.append(block.text)
-            else:
-                parts.append(f"[{type(block).__name__.lower()}: {getattr(block, 'mime_type', '')}]")
+            text = block.text if isinstance(block, Text | Resource) else None
+            if text is None:
+                text = f"[{type(block).__name__.lower()}: {getattr(block, 'mime_type', '')}]"
+            parts.append(text)
         return "\n".join(parts)

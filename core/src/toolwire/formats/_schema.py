@@ -199,7 +199,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
         return schema
     kind = schema.get("type")
     if kind is None or "const" in schema:
-        outer = {k: schema.pop(k) for k in ("description", "title") if k in schema}
+        outer: dict[str, Any] = {k: schema.pop(k) for k in ("description", "title") if k in schema}
         return {**outer, "anyOf": [schema, {"type": "null"}]}
     kinds = [kind] if isinstance(kind, str) else list(kind)
     if "null" not in kinds:

@@ -1,0 +1,49 @@
+"""Users' type checkers see toolwire's types: every distribution ships `py.typed`, and the API's types hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+USER_CODE = '''
+from toolwire import ExecutorConfig, Tool, ToolRegistry, ToolResult
+from toolwire_dask import DaskExecutor
+from toolwire_mcp import MCPLoader
+from toolwire_native import NativeLoader
+from toolwire_openapi import OpenAPILoader
+from toolwire_process import ProcessExecutor
+from toolwire_thread import ThreadExecutor
+
+LOADERS = (MCPLoader, OpenAPILoader)
+BACKENDS = (DaskExecutor, ProcessExecutor, ThreadExecutor)
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def main() -> list[str]:
+    with ToolRegistry(executor=ThreadExecutor(ExecutorConfig("thread", workers=2))) as registry:
+        registry.register(add)
+        tools: list[Tool] = registry.list() + NativeLoader().load(add)
+        schemas: list[dict[str, object]] = registry.schemas(format="openai-chat")
+        calls = [{"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}]
+        results = registry.execute_tool_calls(calls)
+        first: ToolResult = results[0]
+        messages = registry.tool_messages(calls, results)
+        workers: int = ProcessExecutor(ExecutorConfig("process", workers=1)).workers
+        return [str(first.value), *(t.name for t in tools), str(len(schemas) + len(messages) + workers),
+                *(r.content for r in results if isinstance(r.content, str))]
+'''
+
+
+def test_user_code_type_checks_strictly_against_the_installed_packages(tmp_path: Path) -> None:
+    (tmp_path / "user_code.py").write_text(USER_CODE)
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "user_code.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("Success: no issues found in 1 source file")
