@@ -34,8 +34,20 @@ def main() -> list[str]:
         first: ToolResult = results[0]
         messages = registry.tool_messages(calls, results)
         workers: int = ProcessExecutor(ExecutorConfig("process", workers=1)).workers
+        loaded: list[Tool] = registry.load("mcp", ["python", "server.py"], transport="stdio", namespace="m")
+        loaded += MCPLoader(transport="streamable-http", headers={"Authorization": "Bearer x"}).load("http://h/mcp")
+        loaded += OpenAPILoader(base_url="http://h", timeout=5.0).load("http://h/openapi.json")
+        changes = registry.refresh()
+        unsubscribe = registry.on_tools_changed(lambda changed: print(changed.added, changed.removed))
+        unsubscribe()
+        registry.warm()
+        removed: list[str] = registry.unregister(namespace="m") + list(changes.changed)
         return [str(first.value), *(t.name for t in tools), str(len(schemas) + len(messages) + workers),
-                *(r.content for r in results if isinstance(r.content, str))]
+                *(r.content for r in results if isinstance(r.content, str)), *removed, registry.get("add").name]
+
+
+async def in_async_code(registry: ToolRegistry, calls: list[dict[str, object]]) -> list[ToolResult]:
+    return await registry.aexecute_tool_calls(calls, timeout=5.0)
 '''
 
 
