@@ -32,8 +32,17 @@ def project(tmp_path: Path) -> Path:
 
 def toolwire(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"}
-    command = [sys.executable, "-c", "from toolwire.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from toolwire._command import main; main()", *args]  # the script's target
     return subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_without_the_cli_extra_the_command_says_how_to_install_it(tmp_path: Path) -> None:
+    hide_click = "import sys; sys.modules['click'] = None; from toolwire._command import main; main()"
+    done = subprocess.run([sys.executable, "-c", hide_click, "plugins"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == ("the toolwire command needs click, from the core's cli extra: "
+                           "pip install 'toolwire-core[cli]' (or pip install toolwire)\n")
 
 
 def test_plugins_lists_distributions_and_what_they_offer(project: Path) -> None:
