@@ -116,6 +116,16 @@ def test_unknown_executor_lists_the_installed_ones(site) -> None:
     assert str(caught.value) == f"unknown executor 'x'; installed: {', '.join(installed)}"
 
 
+def test_a_missing_backend_of_toolwire_names_its_distribution() -> None:
+    plugins = Plugins(autoload=False)
+    with pytest.raises(UnknownPluginError) as caught:
+        plugins.get("executor", "process")
+    assert str(caught.value) == ("unknown executor 'process'; installed: none "
+                                 "('process' comes with toolwire-process: pip install toolwire-process)")
+    with pytest.raises(UnknownPluginError, match=r"pip install toolwire-mcp\)$"):
+        plugins.get("loader", "mcp")
+
+
 def test_unknown_loader_lists_the_installed_ones(site) -> None:
     site("good")
     with pytest.raises(UnknownPluginError, match=r"unknown loader 'nope'; installed: fake"):

@@ -31,6 +31,14 @@ class PluginConflictError(RuntimeError):
     """Two plugins offer the same loader, executor or format name."""
 
 
+OUR_DISTRIBUTIONS = {
+    ("loader", "native"): "toolwire-native", ("loader", "openapi"): "toolwire-openapi",
+    ("loader", "mcp"): "toolwire-mcp", ("executor", "thread"): "toolwire-thread",
+    ("executor", "process"): "toolwire-process", ("executor", "dask"): "toolwire-dask",
+}
+"""Which of toolwire's distributions offers each of its own loaders and backends (for install hints)."""
+
+
 class UnknownPluginError(LookupError):
     """No installed plugin offers the loader, executor or format asked for."""
 
@@ -118,7 +126,11 @@ class Plugins:
             return table[name]
         except KeyError:
             installed = ", ".join(sorted(table)) or "none"
-            raise UnknownPluginError(f"unknown {kind} '{name}'; installed: {installed}") from None
+            message = f"unknown {kind} '{name}'; installed: {installed}"
+            distribution = OUR_DISTRIBUTIONS.get((kind, name))
+            if distribution is not None:
+                message += f" ('{name}' comes with {distribution}: pip install {distribution})"
+            raise UnknownPluginError(message) from None
 
     def _specs(self, hook_name: str) -> Iterable[tuple[str, Any]]:
         hook = getattr(self.manager.hook, hook_name)
