@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -105,6 +106,60 @@ def test_unguarded_main_script_runs_once_and_its_functions_work(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[0, 3, 6, 9]"
     assert marker.read_text() == "imported\n"
+
+
+def test_classes_of_the_main_script_in_arguments_fail_their_own_calls_with_a_hint(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        from __future__ import annotations  # the tools' annotations do not make dill carry the classes
+
+        import enum, json
+        from pydantic import BaseModel
+        from toolwire import ToolRegistry
+
+        class Unit(enum.Enum):
+            C = "celsius"
+
+        class Point(BaseModel):
+            x: float
+
+        def convert(unit: Unit) -> str:
+            return unit.value
+
+        def norm(p: Point) -> float:
+            return p.x
+
+        def double(a: int) -> int:
+            return 2 * a
+
+        def default_unit(unit: Unit = Unit.C) -> str:
+            return unit.value
+
+        if __name__ == "__main__":
+            with ToolRegistry(executor="process") as registry:
+                for function in (convert, norm, double, default_unit):
+                    registry.register(function)
+                calls = [("convert", {"unit": "celsius"}), ("double", {"a": 1}), ("norm", {"p": {"x": 2}}),
+                         ("double", {"a": 2}), ("default_unit", {})]
+                results = registry.execute_tool_calls([
+                    {"id": str(i), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                    for i, (name, args) in enumerate(calls)])
+                print(json.dumps([r.value if r.error is None else [r.error.kind, r.error.message] for r in results]))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    convert, one, norm, two, default_unit = json.loads(done.stdout.splitlines()[0])
+    assert (one, two) == (2, 4)
+    hint = ("classes defined in the main script do not reach worker processes: define it in a module they can "
+            "import, or use the thread backend")
+    assert convert[0] == norm[0] == "tool_error"
+    assert convert[1].startswith("the argument 'unit' holds a __main__.Unit, which the worker process cannot import")
+    assert norm[1].startswith("the argument 'p' holds a __main__.Point, which the worker process cannot import")
+    assert convert[1].endswith(hint) and norm[1].endswith(hint)
+    assert default_unit[0] == "tool_error"
+    assert default_unit[1].startswith("the tool 'default_unit' cannot be sent to a worker process: ")
+    assert "Cannot locate reference to <enum 'Unit'>" in default_unit[1]
 
 
 def test_crash_reports_the_exit_code_and_the_rest_completes() -> None:

@@ -69,7 +69,12 @@ class Worker:
                     message = self.conn.recv()
                 except (EOFError, OSError):
                     return
-                chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
+                try:
+                    chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
+                except Exception as exc:  # arguments naming a class missing here: those calls fail alone
+                    from toolwire_process._unloadable import load_chunk
+
+                    chunk, shipped, keys, arguments, deadlines, call_ids = load_chunk(message, exc)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()
@@ -81,7 +86,7 @@ class Worker:
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
                 self._loop.close()
 
-    def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any]],
+    def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any] | str],
                   deadlines: list[float | None], call_ids: list[str]) -> None:
         log = self.log
         log.begin(chunk)
@@ -92,6 +97,8 @@ class Worker:
         position = 0
         while position < count:
             try:
+                if type(arguments[position]) is str:  # arguments this process could not load (_unloadable)
+                    raise ValueError(arguments[position])
                 invoker, is_async = lookup(keys[position])
             except Exception as exc:
                 log.started(position + 1)
@@ -100,7 +107,8 @@ class Worker:
                 continue
             if is_async:
                 group = [position]
-                while group[-1] + 1 < count and self._is_async(keys[group[-1] + 1]):
+                while (group[-1] + 1 < count and type(arguments[group[-1] + 1]) is dict
+                       and self._is_async(keys[group[-1] + 1])):
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
                 self.wait(self.run_group(

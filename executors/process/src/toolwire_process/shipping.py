@@ -18,6 +18,7 @@ import pickle
 import pickletools
 import sys
 import types
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ def ship(tool: Tool) -> ShippedTool:
         import dill
 
         try:
-            payload = dill.dumps(tool.invoker, protocol=pickle.HIGHEST_PROTOCOL, recurse=True)
+            with warnings.catch_warnings():  # dill warns, then pickles by reference what a worker cannot find
+                warnings.simplefilter("error", dill.PicklingWarning)
+                payload = dill.dumps(tool.invoker, protocol=pickle.HIGHEST_PROTOCOL, recurse=True)
         except Exception as exc:
             culprit = _culprit(tool.invoker, "the invoker", 0)
             raise UnshippableToolError(
