@@ -180,3 +180,26 @@ def test_an_unguarded_script_gets_an_error_that_says_what_to_do(tmp_path: Path) 
     script.write_text(imports + "if __name__ == '__main__':\n" + "".join(f"    {line}\n" for line in body.splitlines()))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "3\n"), done.stderr[-2000:]
+
+
+def unit_value(unit: object) -> object:
+    return getattr(unit, "value", None)
+
+
+def test_arguments_of_a_class_the_workers_cannot_import_fail_their_own_calls(
+    executor: DaskExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "client_only_units.py").write_text("import enum\nclass Unit(enum.Enum):\n    C = 'celsius'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # here only: the workers started without it
+    from client_only_units import Unit  # type: ignore[import-not-found]
+
+    tool = Tool("unit_value", "", _INTS, unit_value)
+    jobs = [Job(str(i), tool, {"unit": Unit.C if i == 3 else i}) for i in range(8)]
+    with DaskExecutor(ExecutorConfig("dask", options={"chunk_size": 8}), client=executor.client) as chunked:
+        outcomes = chunked.run(jobs)
+    assert [o.value for i, o in enumerate(outcomes) if i != 3] == [None] * 7  # ints have no .value: they ran
+    assert all(o.error is None for i, o in enumerate(outcomes) if i != 3)
+    error = outcomes[3].error
+    assert error is not None and error.kind == ErrorKind.TOOL_ERROR
+    assert error.message.startswith("the argument 'unit' holds a client_only_units.Unit, which the worker process "
+                                    "cannot import (ModuleNotFoundError: No module named 'client_only_units')")

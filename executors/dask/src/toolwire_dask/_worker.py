@@ -18,6 +18,7 @@ from typing import Any
 
 from toolwire import set_current_call_id
 from toolwire_process.shipping import ShippedTool, ToolCache
+from toolwire_process.unloadable import mark_unloadable, tolerant_loads
 
 TOOLS = ToolCache()
 _LOADING = threading.Lock()
@@ -35,7 +36,11 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
     `calls` is the pickled `(keys, arguments, deadlines, call ids)`; deadlines are wall-clock (`time.time()`)
     instants.
     """
-    keys, arguments, deadlines, call_ids = pickle.loads(calls)
+    try:
+        keys, arguments, deadlines, call_ids = pickle.loads(calls)
+    except Exception as exc:  # arguments naming a class missing here (one of the client's main script)
+        keys, arguments, deadlines, call_ids = tolerant_loads(calls, exc)
+        arguments = mark_unloadable(arguments, exc)
     for key, shipped in tools.items():
         if key not in TOOLS:
             with _LOADING:
@@ -47,6 +52,9 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
     sync_calls: list[tuple[int, Any]] = []
     async_calls: list[tuple[int, Any]] = []
     for position, key in enumerate(keys):
+        if type(arguments[position]) is str:  # the reason its arguments could not be loaded here
+            records[position] = (None, ("tool_error", arguments[position]), 0.0)
+            continue
         try:
             invoker, is_async = TOOLS.get(key)
         except Exception as exc:

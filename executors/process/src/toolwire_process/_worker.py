@@ -72,9 +72,10 @@ class Worker:
                 try:
                     chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
-                    from toolwire_process._unloadable import load_chunk
+                    from toolwire_process.unloadable import mark_unloadable, tolerant_loads
 
-                    chunk, shipped, keys, arguments, deadlines, call_ids = load_chunk(message, exc)
+                    chunk, shipped, keys, arguments, deadlines, call_ids = tolerant_loads(message, exc)
+                    arguments = mark_unloadable(arguments, exc)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()
@@ -97,7 +98,7 @@ class Worker:
         position = 0
         while position < count:
             try:
-                if type(arguments[position]) is str:  # arguments this process could not load (_unloadable)
+                if type(arguments[position]) is str:  # arguments this process could not load (see .unloadable)
                     raise ValueError(arguments[position])
                 invoker, is_async = lookup(keys[position])
             except Exception as exc:

@@ -1,10 +1,10 @@
-"""Loading a chunk whose arguments name a class the worker cannot import, one call at a time.
+"""Loading calls whose arguments name a class the worker cannot import, so that only those calls fail.
 
 The parent pickles validated arguments, which may hold instances of its own classes (an `Enum`, a
 pydantic model). A class defined in the parent's main script, or in a module the worker cannot import,
 does not exist here. Only then (after the fast `loads` failed) the chunk is loaded again with a stand-in
 for each missing class, and the calls whose arguments hold a stand-in become that call's error: the rest
-of the chunk runs.
+of the chunk runs. The Dask backend's workers use it too.
 """
 
 from __future__ import annotations
@@ -46,28 +46,35 @@ class _TolerantUnpickler(Unpickler):
             return type(name, (_StandIn,), {"reason": reason})
 
 
-def load_chunk(message: bytes, error: Exception) -> tuple[Any, ...]:
-    """The chunk in `message`, which `loads` refused with `error`: each call's arguments that hold a class
-    missing here are replaced by the error message (a `str`) for that call.
+def tolerant_loads(data: bytes, error: Exception) -> Any:
+    """What `data` holds, which `loads` refused with `error`, with a stand-in for each class missing here.
 
-    Raises `error` when the chunk cannot be loaded even so.
+    Raises `error` when even that fails.
     """
     try:
-        chunk, shipped, keys, arguments, deadlines, call_ids = _TolerantUnpickler(BytesIO(message)).load()
+        return _TolerantUnpickler(BytesIO(data)).load()
     except Exception:
         raise error from None
-    marked = False
+
+
+def mark_unloadable(arguments: list[Any], error: Exception) -> list[Any]:
+    """`arguments` (one dict per call) with each call's that holds a stand-in replaced by its error message.
+
+    When no stand-in is found (it sits where the search does not reach), every call gets `error`'s message.
+    """
+    marked = list(arguments)
+    found = False
     for position, call_arguments in enumerate(arguments):
         for name, value in call_arguments.items():
             stand_in = _find_stand_in(value, set())
             if stand_in is not None:
-                arguments[position] = f"the argument '{name}' holds a {stand_in.reason}"
-                marked = True
+                marked[position] = f"the argument '{name}' holds a {stand_in.reason}"
+                found = True
                 break
-    if not marked:  # the stand-in is somewhere the search does not reach: no call can be trusted
-        reason = f"the chunk's arguments could not be loaded in the worker process: {type(error).__name__}: {error}"
-        arguments = [reason] * len(arguments)
-    return chunk, shipped, keys, arguments, deadlines, call_ids
+    if not found:
+        reason = f"the arguments could not be loaded in the worker process: {type(error).__name__}: {error}"
+        return [reason] * len(arguments)
+    return marked
 
 
 def _find_stand_in(value: Any, seen: set[int]) -> _StandIn | None:
