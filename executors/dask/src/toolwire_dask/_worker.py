@@ -18,7 +18,7 @@ from typing import Any
 
 from toolwire import set_current_call_id
 from toolwire_process.shipping import ShippedTool, ToolCache
-from toolwire_process.unloadable import mark_unloadable, tolerant_loads
+from toolwire_process.unloadable import tolerant_loads
 
 TOOLS = ToolCache()
 _LOADING = threading.Lock()
@@ -39,8 +39,7 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
     try:
         keys, arguments, deadlines, call_ids = pickle.loads(calls)
     except Exception as exc:  # arguments naming a class missing here (one of the client's main script)
-        keys, arguments, deadlines, call_ids = tolerant_loads(calls, exc)
-        arguments = mark_unloadable(arguments, exc)
+        keys, arguments, deadlines, call_ids = tolerant_loads(calls, exc, 1)
     for key, shipped in tools.items():
         if key not in TOOLS:
             with _LOADING:

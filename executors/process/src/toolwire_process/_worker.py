@@ -72,10 +72,9 @@ class Worker:
                 try:
                     chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
-                    from toolwire_process.unloadable import mark_unloadable, tolerant_loads
+                    from toolwire_process.unloadable import tolerant_loads
 
-                    chunk, shipped, keys, arguments, deadlines, call_ids = tolerant_loads(message, exc)
-                    arguments = mark_unloadable(arguments, exc)
+                    chunk, shipped, keys, arguments, deadlines, call_ids = tolerant_loads(message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()

@@ -28,9 +28,6 @@ class _StandIn:
     def __new__(cls, *args: Any, **kwargs: Any) -> _StandIn:
         return object.__new__(cls)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
     def __setstate__(self, state: Any) -> None:
         pass
 
@@ -46,18 +43,22 @@ class _TolerantUnpickler(Unpickler):
             return type(name, (_StandIn,), {"reason": reason})
 
 
-def tolerant_loads(data: bytes, error: Exception) -> Any:
-    """What `data` holds, which `loads` refused with `error`, with a stand-in for each class missing here.
+def tolerant_loads(data: bytes, error: Exception, arguments_at: int) -> list[Any]:
+    """The fields of the tuple in `data`, which `loads` refused with `error`, loaded with a stand-in for each
+    class missing here; in the list of per-call arguments at `arguments_at`, each call's that holds a
+    stand-in is replaced by its error message (a `str`).
 
     Raises `error` when even that fails.
     """
     try:
-        return _TolerantUnpickler(BytesIO(data)).load()
+        fields = list(_TolerantUnpickler(BytesIO(data)).load())
     except Exception:
         raise error from None
+    fields[arguments_at] = _mark_unloadable(fields[arguments_at], error)
+    return fields
 
 
-def mark_unloadable(arguments: list[Any], error: Exception) -> list[Any]:
+def _mark_unloadable(arguments: list[Any], error: Exception) -> list[Any]:
     """`arguments` (one dict per call) with each call's that holds a stand-in replaced by its error message.
 
     When no stand-in is found (it sits where the search does not reach), every call gets `error`'s message.
