@@ -6,7 +6,10 @@ below fails these tests.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
+import json
 import logging
 import textwrap
 import types
@@ -67,12 +70,27 @@ def check_execute(registry: ToolRegistry, plugin: types.ModuleType, caplog: pyte
     assert [r.getMessage() for r in caplog.records] == ["running 2 calls on thread", "1 failed"]
 
 
+def check_servers(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("native", lambda a, b: a * b, name="times")
+    requests = io.StringIO('{"tool": "times", "arguments": {"a": 6, "b": 7}}\n{"tool": "nope", "arguments": {}}\n')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", requests)
+        registry.serve("jsonl")
+    first, second = (json.loads(line) for line in printed.getvalue().splitlines())
+    assert first == {"result": "42", "error": False}
+    assert second["error"] is True and "no tool named 'nope'" in second["result"]
+    with pytest.raises(ValueError, match="unknown option"):
+        registry.serve("jsonl", port=1)
+
+
 CHECKS: dict[str, Callable[..., None]] = {
     "toolwire_loaders": check_loaders,
     "toolwire_executors": check_executors,
     "toolwire_detect_loader": check_detect_loader,
     "toolwire_formats": check_formats,
     "toolwire_execute": check_execute,
+    "toolwire_servers": check_servers,
 }
 
 

@@ -39,7 +39,7 @@ def test_an_installed_plugin_is_discovered_and_used(site) -> None:
     assert info["fakegood"].distribution == "fake_good"
     assert info["fakegood"].version == "1.0"
     assert registry.plugins.offered_by("fakegood") == {
-        "loaders": ["fake"], "executors": ["fake-serial"], "formats": []}
+        "loaders": ["fake"], "executors": ["fake-serial"], "formats": [], "servers": []}
 
 
 def test_detect_loader_hook_picks_the_loader(site) -> None:

@@ -4,7 +4,7 @@ Everything public is re-exported here.
 """
 
 from toolwire._sources import ToolChanges
-from toolwire.config import Config, ConfigError, load_config
+from toolwire.config import Config, ConfigError, ServeConfig, load_config
 from toolwire.executing import (
     Executor,
     ExecutorConfig,
@@ -13,12 +13,13 @@ from toolwire.executing import (
     call_invoker,
     call_invoker_async,
     current_call_id,
+    enter_scopes,
     error_from_exception,
     set_current_call_id,
     timeout_outcome,
 )
 from toolwire.formats import SchemaConversionError
-from toolwire.hookspecs import Batch, ExecutorSpec, FormatSpec, LoaderSpec, hookimpl
+from toolwire.hookspecs import Batch, ExecutorSpec, FormatSpec, LoaderSpec, ServerSpec, hookimpl
 from toolwire.names import safe_name
 from toolwire.plugins import PluginConflictError, PluginInfo, Plugins, UnknownPluginError
 from toolwire.registry import ToolRegistry
@@ -61,6 +62,8 @@ __all__ = [
     "Plugins",
     "Resource",
     "SchemaConversionError",
+    "ServeConfig",
+    "ServerSpec",
     "Text",
     "Tool",
     "ToolCall",
@@ -75,6 +78,7 @@ __all__ = [
     "call_invoker",
     "call_invoker_async",
     "current_call_id",
+    "enter_scopes",
     "error_from_exception",
     "hookimpl",
     "is_async_callable",

@@ -1,4 +1,4 @@
-"""The `toolwire` command: plugins, tools, call, run, demo, bench."""
+"""The `toolwire` command: plugins, tools, call, run, serve, demo, bench."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def plugins() -> None:
     """Every installed plugin, what it provides, and any that failed to load."""
     registry = ToolRegistry()
-    table = _table("plugin", "distribution", "version", "loaders", "executors", "formats", "status")
+    table = _table("plugin", "distribution", "version", "loaders", "executors", "formats", "servers", "status")
     for info in registry.plugins.info():
         if info.error:
-            table.add_row(info.name, info.distribution or "", info.version or "", "", "", "",
+            table.add_row(info.name, info.distribution or "", info.version or "", "", "", "", "",
                           f"[red]failed: {info.error}[/red]")
             continue
         offered = registry.plugins.offered_by(info.name)
@@ -47,7 +47,7 @@ def plugins() -> None:
             continue
         table.add_row(info.name, info.distribution or "", info.version or "",
                       ", ".join(offered["loaders"]), ", ".join(offered["executors"]),
-                      ", ".join(offered["formats"]), "ok")
+                      ", ".join(offered["formats"]), ", ".join(offered["servers"]), "ok")
     _console().print(table)
 
 
@@ -98,6 +98,22 @@ def run(source: Any, config_path: str | None, executor: str | None, timeout: flo
 
 
 @cli.command()
+@click.argument("name", required=False)
+@click.option("--transport", default=None, help="The server's transport (mcp: stdio, streamable-http, sse).")
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on.")
+@_config_option
+@_executor_option
+def serve(name: str | None, transport: str | None, host: str | None, port: int | None, config_path: str | None,
+          executor: str | None) -> None:
+    """Serve the config's tools with server NAME (mcp, http; default: [serve] server) until interrupted."""
+    options = {key: value for key, value in (("transport", transport), ("host", host), ("port", port))
+               if value is not None}
+    with _registry(config_path, executor) as registry:
+        registry.serve(name, **options)
+
+
+@cli.command()
 @_executor_option
 def demo(executor: str | None) -> None:
     """Register native, OpenAPI and MCP tools, print their schemas, execute a batch, show the results."""
@@ -137,8 +153,8 @@ def _table(*headers: str) -> Any:
 
 
 @contextmanager
-def _registry(config_path: str | None) -> Iterator[ToolRegistry]:
-    registry = ToolRegistry.from_config(config_path)
+def _registry(config_path: str | None, executor: str | None = None) -> Iterator[ToolRegistry]:
+    registry = ToolRegistry.from_config(config_path, executor=executor)
     try:
         yield registry
     finally:

@@ -10,6 +10,13 @@ workers = 4
 timeout = 30                 # default seconds per call
 max_calls_per_worker = 1000  # any other key is an option for that backend
 
+[serve]
+server = "mcp"               # `toolwire serve` without a name serves with this one
+transport = "streamable-http"
+host = "127.0.0.1"
+port = 8765
+token_env = "TOOLWIRE_SERVE_TOKEN"   # required when host is not a loopback address
+
 [[tools]]
 loader = "openapi"           # any installed loader
 source = "http://127.0.0.1:8000/openapi.json"
@@ -33,16 +40,24 @@ from typing import Any
 from toolwire.executing import ExecutorConfig
 from toolwire.tools import NAME_PATTERN
 
-__all__ = ["Config", "ConfigError", "load_config"]
+__all__ = ["Config", "ConfigError", "ServeConfig", "load_config"]
 
 DEFAULT_BACKEND = "process"
 DEFAULT_TIMEOUT = 60.0
-_TOP_KEYS = ("executor", "separator", "tools")
+_TOP_KEYS = ("executor", "separator", "serve", "tools")
 _OPTION_PREFIX = "TOOLWIRE_EXECUTOR_"
 
 
 class ConfigError(ValueError):
     """A configuration file or variable that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """The `[serve]` table: the server to use by default and the options it gets."""
+
+    server: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,7 @@ class Config:
     tools: tuple[Mapping[str, Any], ...] = ()
     source: str = "defaults"
     """Where the settings came from: a file path, or "defaults"."""
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -85,7 +101,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if not isinstance(tools, list):
         raise ConfigError(f"{where}: 'tools' must be an array of tables, not {type(tools).__name__}")
     entries = tuple(_tool_entry(where, index, entry, environ) for index, entry in enumerate(tools))
-    return Config(config, separator, entries, str(where))
+    serve = dict(_table(where, "serve", table.get("serve", {})))
+    server = _typed(where, "serve.server", serve.pop("server", None), str)
+    return Config(config, separator, entries, str(where), ServeConfig(server, serve))
 
 
 def with_backend(config: Config, backend: str) -> ExecutorConfig:

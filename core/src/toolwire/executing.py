@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "call_invoker",
     "call_invoker_async",
     "current_call_id",
+    "enter_scopes",
     "error_from_exception",
     "set_current_call_id",
     "timeout_outcome",
@@ -44,16 +46,84 @@ class Job:
     """One validated call to run: the tool, its keyword arguments and its deadline.
 
     `deadline` is a `time.monotonic()` instant of the calling process, or `None` for no deadline.
+    `scopes` are picklable context managers a backend enters around the invoker wherever it runs (a
+    tracing plugin puts the call's trace context there); `enter_scopes` does it.
+
+    Two signals travel with a job. `cancel(reason)` asks the backend to stop it: a backend that supports
+    it registers `on_cancel` and gives the job a `cancelled` outcome as soon as it can. `report(outcome)`
+    tells whoever waits for this one call that its outcome is known, before the rest of the batch ends:
+    backends call it as each job finishes, and the registry calls it for any job left unreported.
     """
 
     call_id: str
     tool: Tool
     arguments: dict[str, Any]
     deadline: float | None = None
+    scopes: tuple[Any, ...] = ()
+    _signals: _Signals | None = field(default=None, repr=False, compare=False)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or `None` without one."""
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def cancelled(self) -> str | None:
+        """Why the job was cancelled, or `None` while it was not."""
+        return None if self._signals is None else self._signals.cancelled
+
+    def cancel(self, reason: str = "the call was cancelled") -> None:
+        """Ask the backend running this job to stop it; later calls do nothing."""
+        signals = self._signals_()
+        if signals.cancelled is None:
+            signals.cancelled = reason
+            for callback in signals.cancel_callbacks:
+                callback(self)
+
+    def on_cancel(self, callback: Callable[[Job], None]) -> None:
+        """Call `callback(job)` when the job is cancelled (at once if it already was)."""
+        signals = self._signals_()
+        signals.cancel_callbacks.append(callback)
+        if signals.cancelled is not None:
+            callback(self)
+
+    def report(self, outcome: Outcome) -> None:
+        """Hand this job's outcome to its listeners (once; later reports are ignored)."""
+        signals = self._signals
+        if signals is not None and not signals.reported:
+            signals.reported = True
+            for callback in signals.report_callbacks:
+                callback(outcome)
+
+    def on_report(self, callback: Callable[[Outcome], None]) -> None:
+        """Call `callback(outcome)` when the job's outcome is reported."""
+        self._signals_().report_callbacks.append(callback)
+
+    def _signals_(self) -> _Signals:
+        if self._signals is None:
+            self._signals = _Signals()
+        return self._signals
+
+
+@dataclass(slots=True)
+class _Signals:
+    """A job's cancellation and report listeners; most jobs never need one."""
+
+    cancelled: str | None = None
+    reported: bool = False
+    cancel_callbacks: list[Callable[[Job], None]] = field(default_factory=list)
+    report_callbacks: list[Callable[[Outcome], None]] = field(default_factory=list)
+
+
+@contextmanager
+def enter_scopes(scopes: Sequence[Any]) -> Iterator[None]:
+    """Enter a job's `scopes` (outermost first) around the code that runs its invoker."""
+    if not scopes:
+        yield
+        return
+    with ExitStack() as stack:
+        for scope in scopes:
+            stack.enter_context(scope)
+        yield
 
 
 @dataclass(slots=True)
@@ -103,11 +173,15 @@ def timeout_outcome(job: Job, started: float) -> Outcome:
 
 
 def call_invoker(job: Job) -> Outcome:
-    """Run a sync tool's invoker in this thread and capture its value or error."""
+    """Run a sync tool's invoker in this thread, inside the job's scopes, and capture its value or error."""
     started = time.monotonic()
     token = _current_call_id.set(job.call_id)
     try:
-        value = job.tool.invoker(**job.arguments)
+        if job.scopes:
+            with enter_scopes(job.scopes):
+                value = job.tool.invoker(**job.arguments)
+        else:
+            value = job.tool.invoker(**job.arguments)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit from a tool is that call's error too
@@ -118,12 +192,13 @@ def call_invoker(job: Job) -> Outcome:
 
 
 async def call_invoker_async(job: Job) -> Outcome:
-    """Run an async tool's invoker on the running loop, cancelled at the job's deadline."""
+    """Run an async tool's invoker on the running loop, inside the job's scopes, cancelled at its deadline."""
     started = time.monotonic()
     token = _current_call_id.set(job.call_id)
     try:
         async with asyncio.timeout_at(_loop_deadline(job)):
-            value = await job.tool.invoker(**job.arguments)
+            with enter_scopes(job.scopes):
+                value = await job.tool.invoker(**job.arguments)
     except TimeoutError:
         if job.deadline is not None and time.monotonic() >= job.deadline:
             return timeout_outcome(job, started)

@@ -15,9 +15,10 @@ import pluggy
 if TYPE_CHECKING:
     from toolwire.executing import Executor, ExecutorConfig
     from toolwire.formats import Dialect
+    from toolwire.serving import Server
     from toolwire.tools import ToolCall, ToolResult
 
-__all__ = ["Batch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "hookimpl", "hookspec"]
+__all__ = ["Batch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "ServerSpec", "hookimpl", "hookspec"]
 
 PROJECT = "toolwire"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -45,6 +46,14 @@ class FormatSpec(NamedTuple):
 
     name: str
     factory: Callable[[], Dialect]
+    summary: str = ""
+
+
+class ServerSpec(NamedTuple):
+    """A front end: `factory(registry, **options)` builds a `Server` that serves the registry's tools."""
+
+    name: str
+    factory: Callable[..., Server]
     summary: str = ""
 
 
@@ -153,6 +162,43 @@ class ToolwireSpec:
             @hookimpl
             def toolwire_formats():
                 return [FormatSpec("names-only", NamesOnly, "just the names")]
+        """
+
+    @hookspec
+    def toolwire_servers(self) -> Iterable[ServerSpec]:
+        """Offer front ends that serve a registry to clients, each selected by name
+        (`registry.serve(name)`, `toolwire serve NAME`, `[serve] server = NAME`).
+
+        The factory gets the registry and the options (`transport`, `host`, `port`... from the call, the
+        command line or the `[serve]` table) and returns a `toolwire.serving.Server`; refuse an option it
+        does not know with a `ValueError`. Every call a server receives goes through the registry
+        (`await registry.aexecute_tool_calls(...)`), so validation, the backend and policies apply.
+
+        Example plugin (serves each tool as a line-oriented JSON command on stdin/stdout)::
+
+            import asyncio
+            import json
+            import sys
+
+            from toolwire import ServerSpec, ToolCall, hookimpl
+            from toolwire.serving import Server
+
+            class JsonLines(Server):
+                def __init__(self, registry, **options):
+                    if options:
+                        raise ValueError(f"unknown option(s): {', '.join(options)}")
+                    self.registry = registry
+
+                async def arun(self):
+                    for line in sys.stdin:
+                        request = json.loads(line)
+                        [result] = await self.registry.aexecute_tool_calls(
+                            [ToolCall("1", request["tool"], request["arguments"])])
+                        print(json.dumps({"result": result.text, "error": result.is_error}), flush=True)
+
+            @hookimpl
+            def toolwire_servers():
+                return [ServerSpec("jsonl", JsonLines, "tools as JSON lines on stdin/stdout")]
         """
 
     @hookspec(firstresult=True)

@@ -18,29 +18,30 @@ from typing import Any, TypeVar
 import pluggy
 
 from toolwire import hookspecs
-from toolwire.hookspecs import ExecutorSpec, FormatSpec, LoaderSpec
+from toolwire.hookspecs import ExecutorSpec, FormatSpec, LoaderSpec, ServerSpec
 
 __all__ = ["PluginConflictError", "PluginInfo", "Plugins", "UnknownPluginError"]
 
 GROUP = "toolwire"
 _TRUE = {"1", "true", "yes", "on"}
-_Spec = TypeVar("_Spec", LoaderSpec, ExecutorSpec, FormatSpec)
+_Spec = TypeVar("_Spec", LoaderSpec, ExecutorSpec, FormatSpec, ServerSpec)
 
 
 class PluginConflictError(RuntimeError):
-    """Two plugins offer the same loader, executor or format name."""
+    """Two plugins offer the same loader, executor, format or server name."""
 
 
 OUR_DISTRIBUTIONS = {
     ("loader", "native"): "toolwire-native", ("loader", "openapi"): "toolwire-openapi",
     ("loader", "mcp"): "toolwire-mcp", ("executor", "thread"): "toolwire-thread",
     ("executor", "process"): "toolwire-process", ("executor", "dask"): "toolwire-dask",
+    ("server", "mcp"): "toolwire-mcp", ("server", "http"): "toolwire-openapi[serve]",
 }
-"""Which of toolwire's distributions offers each of its own loaders and backends (for install hints)."""
+"""Which of toolwire's distributions offers each of its own loaders, backends and servers (install hints)."""
 
 
 class UnknownPluginError(LookupError):
-    """No installed plugin offers the loader, executor or format asked for."""
+    """No installed plugin offers the loader, executor, format or server asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,8 @@ class PluginInfo:
 class Plugins:
     """The plugins one registry uses: a pluggy `PluginManager` filled from entry points.
 
-    `register(obj)` adds a plugin in-process (tests, applications); `loaders()`, `executors()` and
-    `formats()` map names to the specs plugins offer.
+    `register(obj)` adds a plugin in-process (tests, applications); `loaders()`, `executors()`,
+    `formats()` and `servers()` map names to the specs plugins offer.
     """
 
     def __init__(self, *, autoload: bool | None = None, builtins: Iterable[tuple[str, object]] = ()) -> None:
@@ -107,20 +108,24 @@ class Plugins:
         """Format (dialect) name -> spec, over every plugin."""
         return self._collect("toolwire_formats", "format")
 
+    def servers(self) -> dict[str, ServerSpec]:
+        """Server (front end) name -> spec, over every plugin."""
+        return self._collect("toolwire_servers", "server")
+
     def offered_by(self, plugin_name: str) -> dict[str, list[str]]:
-        """What one plugin offers: {"loaders": [...], "executors": [...], "formats": [...]}."""
+        """What one plugin offers: {"loaders": [...], "executors": [...], "formats": [...], "servers": [...]}."""
         offered: dict[str, list[str]] = {}
         for kind, hook in (("loaders", "toolwire_loaders"), ("executors", "toolwire_executors"),
-                           ("formats", "toolwire_formats")):
+                           ("formats", "toolwire_formats"), ("servers", "toolwire_servers")):
             offered[kind] = sorted(
                 spec.name for impl_name, spec in self._specs(hook) if impl_name == plugin_name
             )
         return offered
 
     def get(self, kind: str, name: str) -> Any:
-        """The spec of loader/executor/format `name`, or `UnknownPluginError` listing what is installed."""
+        """The spec of loader/executor/format/server `name`, or `UnknownPluginError` listing what is installed."""
         tables: dict[str, Callable[[], Mapping[str, Any]]] = {
-            "loader": self.loaders, "executor": self.executors, "format": self.formats}
+            "loader": self.loaders, "executor": self.executors, "format": self.formats, "server": self.servers}
         table = tables[kind]()
         try:
             return table[name]
@@ -129,7 +134,8 @@ class Plugins:
             message = f"unknown {kind} '{name}'; installed: {installed}"
             distribution = OUR_DISTRIBUTIONS.get((kind, name))
             if distribution is not None:
-                message += f" ('{name}' comes with {distribution}: pip install {distribution})"
+                quoted = f"'{distribution}'" if "[" in distribution else distribution
+                message += f" ('{name}' comes with {distribution}: pip install {quoted})"
             raise UnknownPluginError(message) from None
 
     def _specs(self, hook_name: str) -> Iterable[tuple[str, Any]]:

@@ -25,6 +25,7 @@ from toolwire.formats import _builtin as builtin_formats
 from toolwire.hookspecs import Batch, hookimpl
 from toolwire.names import safe_name
 from toolwire.plugins import Plugins, UnknownPluginError
+from toolwire.serving import Server
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolOutput, ToolResult
 
 __all__ = ["ToolRegistry"]
@@ -336,6 +337,27 @@ class ToolRegistry:
             spec = self.plugins.get("executor", name)
             self._executors[name] = spec.factory(with_backend(self.config, name))
         return self._executors[name]
+
+    def serve(self, server: str | None = None, /, **options: Any) -> None:
+        """Serve this registry's tools with the named server (`"mcp"`, `"http"`...) until interrupted.
+
+        `server` and `options` default to the config's `[serve]` table; keywords given here win.
+        """
+        self._server(server, options).run()
+
+    async def aserve(self, server: str | None = None, /, **options: Any) -> None:
+        """`serve` on the running event loop: serves until cancelled."""
+        await self._server(server, options).arun()
+
+    def _server(self, name: str | None, options: dict[str, Any]) -> Server:
+        configured = self.config.serve
+        name = name or configured.server
+        if name is None:
+            servers = ", ".join(sorted(self.plugins.servers())) or "none"
+            raise TypeError(f"name a server (installed: {servers}), or set [serve] server = ... in toolwire.toml")
+        if name == configured.server or configured.server is None:
+            options = {**configured.options, **options}
+        return self.plugins.get("server", name).factory(self, **options)
 
     def warm(self, executor: str | None = None) -> None:
         """Start the backend's workers now rather than at the first batch."""

@@ -75,7 +75,7 @@ def test_async_calls_sharing_an_affinity_stay_in_one_worker(executor: ProcessExe
 
 
 async def on_shared_loop() -> bool:
-    from toolwire._background import shared_loop
+    from toolwire.loop import shared_loop
 
     return asyncio.get_running_loop() is shared_loop().loop
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import toolwire_thread.plugin
 from toolwire import ErrorKind, ExecutorConfig, Job, Plugins, Tool, ToolCall, ToolRegistry
-from toolwire._background import shared_loop
 from toolwire.config import Config
+from toolwire.loop import shared_loop
 from toolwire_thread import ThreadExecutor
 
 ANY = {"type": "object"}

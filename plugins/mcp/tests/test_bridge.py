@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from toolwire._background import BackgroundLoop
+from toolwire.loop import BackgroundLoop
 from toolwire_mcp._bridge import Bridge
 
 

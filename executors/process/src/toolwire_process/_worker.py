@@ -49,7 +49,7 @@ class Worker:
 
         if self._shared is None and self._loop is None:
             try:
-                from toolwire._background import shared_loop
+                from toolwire.loop import shared_loop
             except ImportError:
                 self._loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(self._loop)

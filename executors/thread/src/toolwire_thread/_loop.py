@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from toolwire import ErrorKind, Outcome, ToolError, error_from_exception, set_current_call_id, timeout_outcome
-from toolwire._background import shared_loop
+from toolwire.loop import shared_loop
 
 from toolwire_thread._batch import Batch
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from toolwire._background import BackgroundLoop
+from toolwire.loop import BackgroundLoop
 
 __all__ = ["Bridge"]
 

@@ -1,4 +1,4 @@
-"""The process's shared background loop (`toolwire._background`) owns every MCP session this process opens.
+"""The process's shared background loop (`toolwire.loop`) owns every MCP session this process opens.
 
 Sessions are opened lazily, one per `Connection`, and shared by all concurrent calls. Code already on the
 owning loop (async tools run by the thread backend) awaits them directly; callers on any other event loop,
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from toolwire import ToolCallError
-from toolwire._background import shared_loop
+from toolwire.loop import shared_loop
 
 from toolwire_mcp._bridge import Bridge
 from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport, describe

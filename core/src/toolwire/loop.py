@@ -1,8 +1,17 @@
-"""An event loop in a daemon thread, and the one such loop each process shares.
+"""The event loop each process shares between backends and loaders, and the class behind it.
 
-The thread backend runs async tools on the shared loop and the MCP loader keeps its sessions there, so
-an MCP tool run by the thread backend awaits its session directly instead of hopping between loops. The
-shared loop starts on first use and is never stopped; a forked child starts a loop of its own.
+The rule every plugin follows: async code that toolwire runs outside the caller's own loop runs on
+`shared_loop()`, one loop in a daemon thread per process. Backends run async tools there (the thread
+backend directly, each process worker on its own copy), and loaders keep their live resources there
+(connections, sessions), so a tool awaits its session on the loop it already runs on instead of hopping
+between loops. Never block this loop: run blocking work in a thread. The loop starts on first use and is
+never stopped; a forked child starts a loop of its own.
+
+```python
+from toolwire.loop import shared_loop
+
+future = asyncio.run_coroutine_threadsafe(fetch(), shared_loop().loop)
+```
 """
 
 from __future__ import annotations

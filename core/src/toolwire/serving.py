@@ -1,0 +1,85 @@
+"""Front ends that serve a registry to clients: the `Server` base class and the rules every server keeps.
+
+A server plugin (`toolwire_servers` hook) builds a `Server` from a registry and its options. Servers bind
+127.0.0.1 unless told otherwise; a server reachable from other machines requires a bearer token, read
+from the environment variable its config names, and compares it in constant time (`token_matches`).
+
+```python
+registry.serve("mcp", transport="stdio")                        # blocks
+await registry.aserve("http", host="127.0.0.1", port=8765)      # until cancelled
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import os
+from collections.abc import Mapping
+
+__all__ = ["DEFAULT_HOST", "ServeError", "Server", "bearer_token", "is_loopback", "token_matches"]
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class ServeError(ValueError):
+    """A server cannot start with the options given; the message says what to change."""
+
+
+class Server:
+    """Serves a registry until stopped: `run()` blocks; `await arun()` serves until cancelled.
+
+    Subclasses implement `arun`; a server whose transport owns the thread (stdio) may override `run`.
+    """
+
+    def run(self) -> None:
+        """Serve in this thread until interrupted."""
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self.arun())
+
+    async def arun(self) -> None:
+        """Serve on the running event loop until cancelled."""
+        raise NotImplementedError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token(host: str, token_env: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token clients must send as `Authorization: Bearer ...`, read from `token_env`.
+
+    `None` (no token needed) on a loopback address without `token_env`. Raises `ServeError` when the
+    host is reachable from other machines and no token is configured, or the variable is unset or empty.
+    """
+    environ = os.environ if environ is None else environ
+    if token_env is None:
+        if is_loopback(host):
+            return None
+        raise ServeError(
+            f"refusing to serve on {host} without a bearer token: set token_env to the name of an environment "
+            f"variable holding one (toolwire.toml: [serve] token_env = \"TOOLWIRE_SERVE_TOKEN\"), or bind "
+            f"{DEFAULT_HOST}"
+        )
+    token = environ.get(token_env, "")
+    if not token:
+        raise ServeError(f"token_env names {token_env}, which is not set or empty; export a token in it")
+    return token
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """Whether an `Authorization` header carries `token` as a bearer token (constant-time comparison)."""
+    if not header:
+        return False
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
