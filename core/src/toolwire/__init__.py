@@ -4,6 +4,7 @@ Everything public is re-exported here.
 """
 
 from toolwire._sources import ToolChanges
+from toolwire.batching import CallBatcher
 from toolwire.config import Config, ConfigError, ServeConfig, load_config
 from toolwire.executing import (
     Executor,
@@ -45,6 +46,7 @@ __all__ = [
     "Annotations",
     "Audio",
     "Batch",
+    "CallBatcher",
     "Config",
     "ConfigError",
     "ContentBlock",

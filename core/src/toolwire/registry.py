@@ -128,7 +128,7 @@ class ToolRegistry:
     def load(
         self,
         loader: str,
-        source: Any,
+        source: Any = None,
         /,
         *,
         namespace: str | None = None,
@@ -140,7 +140,8 @@ class ToolRegistry:
     ) -> list[Tool]:
         """Load tools from `source` with the named loader; `options` go to the loader's factory.
 
-        `include`/`exclude` are glob patterns on tool names; `tags` are added to every tool.
+        `include`/`exclude` are glob patterns on tool names; `tags` are added to every tool. A loader
+        that takes its source as an option (`load("mcp", command=[...])`) gets `source=None`.
         """
         instance = self.plugins.get("loader", loader).factory(**options)
         tools = [t for t in instance.load(source) if _selected(t.name, include, exclude)]
@@ -320,6 +321,10 @@ class ToolRegistry:
             return await asyncio.to_thread(self.execute_tool_calls, calls, executor=executor, timeout=timeout)
         finally:
             _caller_loop.reset(token)
+
+    def parse_calls(self, calls: Any) -> builtins.list[ToolCall]:
+        """The `ToolCall`s in `calls`, in any installed provider's shape (what `execute_tool_calls` runs)."""
+        return parse_calls(calls, self._all_dialects())
 
     def tool_messages(
         self, calls: Any, results: Sequence[ToolResult], format: str = "openai-chat", **options: Any

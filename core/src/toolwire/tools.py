@@ -42,6 +42,12 @@ class ErrorKind(StrEnum):
     CRASHED = "crashed"
     CANCELLED = "cancelled"
     TRANSPORT = "transport"
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    """The call passed a resource limit of its worker (memory, CPU time); the message names the limit."""
+    APPROVAL_PENDING = "approval_pending"
+    """The call needs approval and none was given yet; nothing ran. Resume with `approvals=`."""
+    DENIED = "denied"
+    """The call needs approval and was denied; nothing ran. The message carries the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +189,10 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ToolResult:
-    """The result of one call: the Python `value`, the `content` for the model, and any error."""
+    """The result of one call: the Python `value`, the `content` for the model, and any error.
+
+    `attempts` counts the times the call ran (more than one when a retry policy ran it again).
+    """
 
     call_id: str
     name: str
@@ -192,6 +201,7 @@ class ToolResult:
     is_error: bool = False
     error: ToolError | None = None
     duration_s: float = 0.0
+    attempts: int = 1
 
     @property
     def text(self) -> str:

@@ -1,0 +1,94 @@
+"""`CallBatcher`: single calls made concurrently on one event loop, executed together as batches.
+
+Servers get one request per call, and agent frameworks call one tool at a time, each in its own task;
+toolwire's backends are fastest when they get a model's calls as one batch (the process backend ships
+chunks, the thread backend starts async tools together). A `CallBatcher` gathers the calls its callers
+submit while the event loop is busy, and sends them as one batch as soon as a pass of the loop brings no
+new call: a lone call waits for nothing, a burst goes out together.
+
+```python
+batcher = CallBatcher(registry)
+results = await asyncio.gather(*(batcher.call(call) for call in calls))   # one batch
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from toolwire.tools import ToolResult
+
+if TYPE_CHECKING:
+    from toolwire.registry import ToolRegistry
+
+__all__ = ["CallBatcher"]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The calls gathered on one loop since its last batch went out."""
+
+    calls: list[Any] = field(default_factory=list)
+    futures: list[asyncio.Future[ToolResult]] = field(default_factory=list)
+    scheduled: bool = False
+    seen: int = 0
+
+
+class CallBatcher:
+    """Gathers concurrent `call()`s on an event loop into batches executed by `registry`.
+
+    `executor` and `timeout` are passed to `aexecute_tool_calls` for every batch. Each caller gets its own
+    call's `ToolResult`; a failure of one call is that caller's result, never another's.
+    """
+
+    def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None) -> None:
+        self.registry = registry
+        self.executor = executor
+        self.timeout = timeout
+        self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
+        self._batches: set[asyncio.Task[None]] = set()
+
+    async def call(self, call: Any) -> ToolResult:
+        """Execute one call (a `ToolCall` or one call in any provider's shape) with others submitted meanwhile."""
+        parsed = self.registry.parse_calls(call)
+        if len(parsed) != 1:
+            raise ValueError(f"CallBatcher.call takes exactly one call, got {len(parsed)}; use "
+                             "registry.aexecute_tool_calls for a whole message")
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = _Pending()
+        future: asyncio.Future[ToolResult] = loop.create_future()
+        pending.calls.append(parsed[0])
+        pending.futures.append(future)
+        if not pending.scheduled:
+            pending.scheduled = True
+            pending.seen = 0
+            loop.call_soon(self._flush, loop)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._pending[loop]
+        if len(pending.calls) != pending.seen:  # calls still arriving: wait one more pass of the loop
+            pending.seen = len(pending.calls)
+            loop.call_soon(self._flush, loop)
+            return
+        self._pending[loop] = _Pending()
+        task = loop.create_task(self._run(pending.calls, pending.futures))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]]) -> None:
+        try:
+            results = await self.registry.aexecute_tool_calls(calls, executor=self.executor, timeout=self.timeout)
+        except Exception as exc:  # the batch itself failed (a closed registry): every caller hears it
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result in zip(futures, results, strict=True):
+            if not future.done():
+                future.set_result(result)
