@@ -56,7 +56,8 @@ def test_environment_variables_override_single_keys(workdir: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[executer]\nbackend = "thread"\n', "unknown key 'executer'; accepted: executor, separator, serve, tools"),
+        ('[executer]\nbackend = "thread"\n',
+         "unknown key 'executer'; accepted: executor, policy, separator, serve, tools"),
         ("[executor]\nworkers = \"four\"\n", "'executor.workers' must be int, got str 'four'"),
         ("[executor]\ntimeout = true\n", "'executor.timeout' must be float, got bool True"),
         ('separator = "."\n', "'separator' '.' would make tool names invalid"),

@@ -84,6 +84,17 @@ def check_servers(registry: ToolRegistry, plugin: types.ModuleType, caplog: pyte
         registry.serve("jsonl", port=1)
 
 
+def check_dispatch(registry: ToolRegistry, plugin: types.ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    registry.load("native", lambda: "charged", name="charge", tags=["billing"])
+    registry.load("native", lambda: "looked up", name="lookup")
+    calls = [{"id": str(i), "function": {"name": "charge"}} for i in range(5)]
+    calls.append({"id": "5", "function": {"name": "lookup"}})
+    results = registry.execute_tool_calls(calls)
+    assert [r.value for r in results] == ["charged"] * 3 + [None, None, "looked up"]
+    assert [r.error.kind for r in results[3:5]] == ["denied", "denied"]  # type: ignore[union-attr]
+    assert "at most 3 billing calls per turn" in results[3].content
+
+
 CHECKS: dict[str, Callable[..., None]] = {
     "toolwire_loaders": check_loaders,
     "toolwire_executors": check_executors,
@@ -91,6 +102,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "toolwire_formats": check_formats,
     "toolwire_execute": check_execute,
     "toolwire_servers": check_servers,
+    "toolwire_dispatch": check_dispatch,
 }
 
 

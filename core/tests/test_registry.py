@@ -110,7 +110,7 @@ def test_one_result_per_call_in_order_with_duplicate_and_empty_ids(serial, make_
     assert "missing required argument 'b'" in results[5].content
     assert "unexpected argument 'c'" in results[6].content
     assert "argument 'a' should be of type integer" in results[7].content
-    assert "must be a JSON object" in results[4].content
+    assert "not valid JSON (key must be a string at line 1 column 2)" in results[4].content
     assert serial.batches == [["x", "x", "", "u"]]  # only valid calls reach the backend
 
 

@@ -40,8 +40,9 @@ class _Pending:
 class CallBatcher:
     """Gathers concurrent `call()`s on an event loop into batches executed by `registry`.
 
-    `executor` and `timeout` are passed to `aexecute_tool_calls` for every batch. Each caller gets its own
-    call's `ToolResult`; a failure of one call is that caller's result, never another's.
+    `executor` and `timeout` apply to every batch. Each caller gets its own call's `ToolResult` as soon as
+    that call is done (not when its whole batch is); a failure of one call is that caller's result, never
+    another's; a caller that is cancelled (a client gone, a request cancelled) cancels its call only.
     """
 
     def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None) -> None:
@@ -82,13 +83,25 @@ class CallBatcher:
         task.add_done_callback(self._batches.discard)
 
     async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(index: int, result: ToolResult) -> None:  # from whichever thread knows the result first
+            loop.call_soon_threadsafe(_resolve, futures[index], result)
+
+        batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, on_result=deliver)
+        for index, future in enumerate(futures):
+            future.add_done_callback(lambda f, i=index: batch.cancel([i]) if f.cancelled() else None)
         try:
-            results = await self.registry.aexecute_tool_calls(calls, executor=self.executor, timeout=self.timeout)
+            results = await self.registry.aexecute_batch(batch)
         except Exception as exc:  # the batch itself failed (a closed registry): every caller hears it
             for future in futures:
                 if not future.done():
                     future.set_exception(exc)
             return
         for future, result in zip(futures, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+            _resolve(future, result)
+
+
+def _resolve(future: asyncio.Future[ToolResult], result: ToolResult) -> None:
+    if not future.done():
+        future.set_result(result)

@@ -10,6 +10,17 @@ workers = 4
 timeout = 30                 # default seconds per call
 max_calls_per_worker = 1000  # any other key is an option for that backend
 
+[policy]
+ordering = "annotated"       # read-only calls in parallel, the others in order; or "parallel", "sequential"
+max_result_chars = 100000    # content for the model is cut with a note; the value stays whole
+
+[[policy.tools]]             # every matching table applies: match (a glob on names), tag, namespace, source
+match = "fs_*"
+requires_approval = true
+max_concurrency = 1          # calls of the matched tools running at once, over every batch
+rate = "5/s"                 # calls started per second (or /min, /h), a token bucket
+retries = 2                  # for read-only or idempotent tools: transport, timeout and crashed failures
+
 [serve]
 server = "mcp"               # `toolwire serve` without a name serves with this one
 transport = "streamable-http"
@@ -30,7 +41,9 @@ Variables: `TOOLWIRE_EXECUTOR` (the backend), `TOOLWIRE_WORKERS`, `TOOLWIRE_TIME
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -38,18 +51,127 @@ from pathlib import Path
 from typing import Any
 
 from toolwire.executing import ExecutorConfig
-from toolwire.tools import NAME_PATTERN
+from toolwire.tools import NAME_PATTERN, Tool
 
-__all__ = ["Config", "ConfigError", "ServeConfig", "load_config"]
+__all__ = [
+    "Config", "ConfigError", "PolicyConfig", "ServeConfig", "ToolPolicy", "load_config", "policy_config", "tool_policy",
+]
 
 DEFAULT_BACKEND = "process"
 DEFAULT_TIMEOUT = 60.0
-_TOP_KEYS = ("executor", "separator", "serve", "tools")
+_TOP_KEYS = ("executor", "policy", "separator", "serve", "tools")
+_POLICY_KEYS = ("max_result_chars", "ordering", "tools")
+_SELECTORS = ("match", "tag", "namespace", "source")
+_SETTINGS = ("requires_approval", "max_concurrency", "rate", "retries")
+ORDERINGS = ("annotated", "parallel", "sequential")
+DEFAULT_MAX_RESULT_CHARS = 100_000
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_PER_SECONDS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0,
+                "hour": 3600.0}
 _OPTION_PREFIX = "TOOLWIRE_EXECUTOR_"
 
 
 class ConfigError(ValueError):
     """A configuration file or variable that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPolicy:
+    """Settings for the tools a `[[policy.tools]]` table (or `register(..., requires_approval=True)`) matches.
+
+    A tool matches when it passes every selector given: `match` (a glob on its name), `tag`, `namespace`,
+    `source` (a glob on where it was loaded from), `names` (exact names). `max_concurrency` and `rate`
+    are shared by every tool the table matches.
+    """
+
+    match: str | None = None
+    tag: str | None = None
+    namespace: str | None = None
+    source: str | None = None
+    names: tuple[str, ...] = ()
+    requires_approval: bool | None = None
+    max_concurrency: int | None = None
+    rate: str | None = None
+    retries: int | None = None
+
+    def matches(self, tool: Tool) -> bool:
+        """Whether this table applies to `tool`."""
+        return (
+            (self.match is None or fnmatch.fnmatchcase(tool.name, self.match))
+            and (self.tag is None or self.tag in tool.tags)
+            and (self.namespace is None or tool.namespace == self.namespace)
+            and (self.source is None or fnmatch.fnmatchcase(tool.source.detail, self.source))
+            and (not self.names or tool.name in self.names)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The `[policy]` table: how a batch's calls are ordered, how much of a result the model gets, and the
+    per-tool tables."""
+
+    ordering: str = "annotated"
+    max_result_chars: int | None = DEFAULT_MAX_RESULT_CHARS
+    tools: tuple[ToolPolicy, ...] = ()
+
+
+def rate_per_second(rate: str) -> tuple[float, float]:
+    """`"5/s"` -> `(5.0, 1.0)`: how many calls, per how many seconds. Raises `ValueError` if malformed."""
+    found = _RATE.match(rate)
+    if found is None or float(found.group(1)) <= 0:
+        raise ValueError(f"rate {rate!r} is not of the form '5/s', '30/min' or '100/h' (a positive count)")
+    return float(found.group(1)), _PER_SECONDS[found.group(2)]
+
+
+def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolicy:
+    """A `ToolPolicy` from a table or keywords, checked: errors name the key and what it accepts."""
+    accepted = (*_SELECTORS, *_SETTINGS)
+    for key in settings:
+        if key not in accepted and key != "names":
+            raise ValueError(f"unknown key '{where}.{key}'; accepted: {', '.join(accepted)}")
+    checks: dict[str, tuple[type, Any]] = {
+        "match": (str, None), "tag": (str, None), "namespace": (str, None), "source": (str, None),
+        "requires_approval": (bool, None), "max_concurrency": (int, 1), "rate": (str, None), "retries": (int, 0),
+    }
+    for key, (kind, minimum) in checks.items():
+        value = settings.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"'{where}.{key}' must be {kind.__name__}, got {type(value).__name__} {value!r}")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"'{where}.{key}' must be at least {minimum}, got {value}")
+    if settings.get("rate") is not None:
+        try:
+            rate_per_second(settings["rate"])
+        except ValueError as exc:
+            raise ValueError(f"'{where}.rate': {exc}") from None
+    return ToolPolicy(**{key: (tuple(v) if key == "names" else v) for key, v in settings.items()})
+
+
+def policy_config(table: Mapping[str, Any], where: str = "policy") -> PolicyConfig:
+    """A `PolicyConfig` from a `[policy]` table (or the same keys as keywords), checked."""
+    for key in table:
+        if key not in _POLICY_KEYS:
+            raise ValueError(f"unknown key '{where}.{key}'; accepted: {', '.join(_POLICY_KEYS)}")
+    ordering = table.get("ordering", "annotated")
+    if ordering not in ORDERINGS:
+        raise ValueError(f"'{where}.ordering' must be one of {', '.join(ORDERINGS)}, got {ordering!r}")
+    cap = table.get("max_result_chars", DEFAULT_MAX_RESULT_CHARS)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ValueError(f"'{where}.max_result_chars' must be a positive integer, got {cap!r}")
+    tools = table.get("tools", [])
+    if not isinstance(tools, list | tuple):
+        raise ValueError(f"'{where}.tools' must be an array of tables, not {type(tools).__name__}")
+    policies = []
+    for index, entry in enumerate(tools):
+        if isinstance(entry, ToolPolicy):
+            policies.append(entry)
+            continue
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"'{where}.tools[{index}]' must be a table, got {type(entry).__name__}")
+        policies.append(tool_policy(entry, f"{where}.tools[{index}]"))
+    return PolicyConfig(ordering, cap, tuple(policies))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +192,10 @@ class Config:
     source: str = "defaults"
     """Where the settings came from: a file path, or "defaults"."""
     serve: ServeConfig = field(default_factory=ServeConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    backend_named: bool = True
+    """Whether `executor.backend` was chosen (in code, a file or the environment) rather than defaulted:
+    `load_config` says False when nothing named it, and the best installed backend is used instead."""
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -83,6 +209,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     for name, raw in environ.items():
         if name.startswith(_OPTION_PREFIX) and raw:
             executor[name[len(_OPTION_PREFIX):].lower()] = _scalar(raw)
+    backend_named = bool(environ.get("TOOLWIRE_EXECUTOR")) or "backend" in executor
     backend = environ.get("TOOLWIRE_EXECUTOR") or executor.pop("backend", DEFAULT_BACKEND)
     executor.pop("backend", None)
     workers = _env(environ, "TOOLWIRE_WORKERS", int, executor.pop("workers", None))
@@ -103,7 +230,11 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     entries = tuple(_tool_entry(where, index, entry, environ) for index, entry in enumerate(tools))
     serve = dict(_table(where, "serve", table.get("serve", {})))
     server = _typed(where, "serve.server", serve.pop("server", None), str)
-    return Config(config, separator, entries, str(where), ServeConfig(server, serve))
+    try:
+        policy = policy_config(_table(where, "policy", table.get("policy", {})))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return Config(config, separator, entries, str(where), ServeConfig(server, serve), policy, backend_named)
 
 
 def with_backend(config: Config, backend: str) -> ExecutorConfig:

@@ -7,18 +7,19 @@ these hooks with `@toolwire.hookimpl`. Built-in behaviour goes through the same 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
+from toolwire.batches import Batch, Dispatch
+
 if TYPE_CHECKING:
-    from toolwire.executing import Executor, ExecutorConfig
+    from toolwire.executing import Executor, ExecutorConfig, Outcome
     from toolwire.formats import Dialect
     from toolwire.serving import Server
-    from toolwire.tools import ToolCall, ToolResult
+    from toolwire.tools import ToolResult
 
-__all__ = ["Batch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "ServerSpec", "hookimpl", "hookspec"]
+__all__ = ["Batch", "Dispatch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "ServerSpec", "hookimpl", "hookspec"]
 
 PROJECT = "toolwire"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -55,20 +56,6 @@ class ServerSpec(NamedTuple):
     name: str
     factory: Callable[..., Server]
     summary: str = ""
-
-
-@dataclass(slots=True)
-class Batch:
-    """One `execute_tool_calls` batch, as `toolwire_execute` wrappers see it.
-
-    Before the inner call, `calls` may be changed (a policy may drop or rewrite calls); after it,
-    `results` holds one `ToolResult` per call.
-    """
-
-    calls: list[ToolCall]
-    executor: str
-    timeout: float | None
-    results: list[ToolResult] = field(default_factory=list)
 
 
 class ToolwireSpec:
@@ -221,4 +208,29 @@ class ToolwireSpec:
                 results = yield
                 log.info("%d failed", sum(r.is_error for r in results))
                 return results
+        """
+
+    @hookspec(firstresult=True)
+    def toolwire_dispatch(self, dispatch: Dispatch) -> list[Outcome] | None:
+        """Run around the dispatch of a batch's valid jobs: the place for policies. Implement it as a wrapper.
+
+        A wrapper sees the resolved, validated jobs before they run (`dispatch.jobs`, with the calls they
+        came from) and shapes how they run: it settles jobs that must not run, orders them, gates them,
+        allows retries or edits arguments (see `toolwire.batches.Dispatch`); after `yield` it sees one
+        `Outcome` per job. toolwire's own policies (approval, ordering, limits, retries) are wrappers of
+        this hook too, and so hold on every backend. The innermost implementation (toolwire's own) runs
+        the jobs on the executor.
+
+        Example plugin (at most three calls to billing tools per batch; the others are refused)::
+
+            from toolwire import ErrorKind, hookimpl
+
+            @hookimpl(wrapper=True)
+            def toolwire_dispatch(dispatch):
+                billing = [i for i, job in enumerate(dispatch.jobs) if "billing" in job.tool.tags]
+                for index in billing[3:]:
+                    dispatch.refuse(index, ErrorKind.DENIED,
+                                    "at most 3 billing calls per turn: make the most important ones first")
+                outcomes = yield
+                return outcomes
         """

@@ -67,7 +67,7 @@ class Plugins:
         self._info: dict[str, PluginInfo] = {}
         self.failures: list[PluginInfo] = []
         self._cache: dict[str, dict[str, Any]] = {}
-        for name, plugin in builtins:
+        for name, plugin in (*_core_plugins(), *builtins):
             self.register(plugin, name=name, distribution="toolwire-core")
         self._discover(autoload)
         self.manager.check_pending()
@@ -191,6 +191,14 @@ class Plugins:
     def _record_failure(self, _manager: object, entry_point: Any, error: BaseException) -> None:
         name, version = _distribution(entry_point)
         self.failures.append(PluginInfo(entry_point.name, name, version, f"{type(error).__name__}: {error}"))
+
+
+def _core_plugins() -> list[tuple[str, object]]:
+    """The core's own plugins, registered in every `Plugins` exactly as third-party ones are."""
+    from toolwire import _pipeline
+    from toolwire.formats import _builtin as formats
+
+    return [("toolwire.formats", formats), ("toolwire.pipeline", _pipeline)]
 
 
 def _version(distribution: str | None) -> str | None:

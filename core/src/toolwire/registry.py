@@ -4,41 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextvars
-import fnmatch
+import dataclasses
+import difflib
+import inspect
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-import pydantic_core
-
-from toolwire._sources import LoadedSource, ToolChanges, differs
-from toolwire._validation import SchemaValidator
-from toolwire.config import Config, ConfigError, load_config, with_backend
-from toolwire.executing import Executor, Job, Outcome
-from toolwire.formats import Dialect, omit_strict_nulls, parse_calls
-from toolwire.formats import _builtin as builtin_formats
-from toolwire.hookspecs import Batch, hookimpl
-from toolwire.names import safe_name
-from toolwire.plugins import Plugins, UnknownPluginError
+from toolwire._backends import Backends
+from toolwire._catalog import Catalog, selected
+from toolwire._scheduling import caller_loop
+from toolwire._sources import LoadedSource, ToolChanges
+from toolwire.batches import Approval, Batch
+from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
+from toolwire.executing import Executor
+from toolwire.formats import Dialect, parse_calls
+from toolwire.plugins import Plugins
 from toolwire.serving import Server
-from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolOutput, ToolResult
+from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = ["ToolRegistry"]
 
 _T = TypeVar("_T")
 log = logging.getLogger("toolwire")
-_caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
-    "toolwire_caller_loop", default=None
-)
+_POLICY_KEYWORDS = ("requires_approval", "max_concurrency", "rate", "retries")
+
+Approver = Callable[[list[ToolCall]], Mapping[str, Approval] | Awaitable[Mapping[str, Approval]]]
+"""`approve(pending_calls) -> {call_id: True | False | "reason" | {edited arguments}}`, sync or async."""
 
 
 class ToolRegistry:
-    """A set of tools and the backend that runs them.
+    """A set of tools, the backend that runs them, and the policies that hold on every backend.
 
     ```python
     registry = ToolRegistry(executor="thread")
@@ -50,6 +48,9 @@ class ToolRegistry:
     registry.schemas(format="openai-chat")
     results = registry.execute_tool_calls(response.choices[0].message.tool_calls)
     ```
+
+    `approve` answers, a batch at a time, the calls that need approval; `ordering` and `max_result_chars`
+    override the config's `[policy]` table (see `toolwire.config.PolicyConfig`).
     """
 
     def __init__(
@@ -59,40 +60,36 @@ class ToolRegistry:
         config: Config | None = None,
         separator: str | None = None,
         plugins: Plugins | None = None,
+        approve: Approver | None = None,
+        ordering: str | None = None,
+        max_result_chars: int | None = None,
     ) -> None:
         self.config = config if config is not None else load_config()
         self.separator = separator if separator is not None else self.config.separator
+        overrides = {key: value for key, value in (("ordering", ordering), ("max_result_chars", max_result_chars))
+                     if value is not None}
+        self.policy = self.config.policy
+        """The policies in force: the config's `[policy]` table, keywords, and per-tool settings added since."""
+        if overrides:
+            self.policy = policy_config({"ordering": self.policy.ordering, "max_result_chars":
+                                         self.policy.max_result_chars, "tools": list(self.policy.tools),
+                                         **overrides})
+        self.approve = approve
         self.plugins = plugins if plugins is not None else Plugins()
-        self.plugins.register(builtin_formats, name="toolwire.formats", distribution="toolwire-core")
-        self.plugins.register(_BatchRunner(self), name="toolwire.execute", distribution="toolwire-core")
-        self._given_executor = executor if isinstance(executor, Executor) else None
-        if self._given_executor is not None:
-            self._default_executor = self._given_executor.name
-        else:
-            self._default_executor = executor or self.config.executor.backend  # type: ignore[assignment]
-        self._executors: dict[str, Executor] = {}
-        self._tools: dict[str, Tool] = {}
-        self._sources: list[LoadedSource] = []
-        self._change_callbacks: list[Callable[[ToolChanges], None]] = []
-        self._lock = threading.Lock()
+        self._catalog = Catalog(self.separator)
+        self._backends = Backends(self.plugins, self.config, executor)
         self._dialects: dict[str, Dialect] = {}
+        self._backends.create_default()
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> ToolRegistry:
-        """A registry built from a config file: its backend, and the tools its `[[tools]]` declare.
+        """A registry built from a config file: its backend, policies, and the tools its `[[tools]]` declare.
 
         Errors name the file, the key and what would be accepted.
         """
         config = load_config(path)
         registry = cls(config=config, **kwargs)
         try:
-            if registry._given_executor is None:
-                try:
-                    registry.executor()  # created now, so that its options are checked against the file
-                except UnknownPluginError as exc:
-                    raise ConfigError(f"{config.source}: 'executor.backend': {exc}") from None
-                except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"{config.source}: 'executor': {exc}") from None
             for index, entry in enumerate(config.tools):
                 options = dict(entry)
                 loader = options.pop("loader")
@@ -141,16 +138,26 @@ class ToolRegistry:
         """Load tools from `source` with the named loader; `options` go to the loader's factory.
 
         `include`/`exclude` are glob patterns on tool names; `tags` are added to every tool. A loader
-        that takes its source as an option (`load("mcp", command=[...])`) gets `source=None`.
+        that takes its source as an option (`load("mcp", command=[...])`) gets `source=None`. The policy
+        keywords `requires_approval`, `max_concurrency`, `rate` and `retries` apply to the tools loaded.
         """
-        instance = self.plugins.get("loader", loader).factory(**options)
-        tools = [t for t in instance.load(source) if _selected(t.name, include, exclude)]
+        settings = {key: options.pop(key) for key in _POLICY_KEYWORDS if key in options}
+        policy = tool_policy(settings, "load") if settings else None
+        spec = self.plugins.get("loader", loader)
+        try:
+            instance = spec.factory(**options)
+        except TypeError as exc:
+            raise TypeError(_option_problem(loader, exc, options) or str(exc)) from exc
+        listed = instance.load(source)
+        tools = [t for t in listed if selected(t.name, include, exclude)]
+        if listed and not tools:
+            log.warning("include=%r / exclude=%r left none of the %d tools %s loaded (%s)", include, exclude,
+                        len(listed), loader, ", ".join(sorted(t.name for t in listed)[:10]))
         added = self.add(tools, namespace=namespace, tags=tags, replace=replace)
-        loaded = LoadedSource(instance, namespace, include, exclude, frozenset(tags), [t.name for t in added])
-        self._sources.append(loaded)
-        subscribe = getattr(instance, "subscribe", None)
-        if subscribe is not None:  # the source announces changes (MCP's tools/list_changed)
-            loaded.unsubscribe = subscribe(lambda listed: self._replace_tools(loaded, listed, announced=True))
+        self._catalog.track(LoadedSource(instance, namespace, include, exclude, frozenset(tags),
+                                         [t.name for t in added]))
+        if policy is not None and added:
+            self.add_policy(dataclasses.replace(policy, names=tuple(t.name for t in added)))
         return added
 
     def add(
@@ -163,131 +170,73 @@ class ToolRegistry:
     ) -> list[Tool]:
         """Add ready-made `Tool`s, namespaced; a name already taken is an error unless `replace`."""
         batch = [tools] if isinstance(tools, Tool) else list(tools)
-        added = [self._namespaced(tool, namespace, frozenset(tags)) for tool in batch]
-        names = [tool.name for tool in added]
-        duplicates = {n for n in names if names.count(n) > 1}
-        taken = [] if replace else [n for n in names if n in self._tools]
-        if duplicates or taken:
-            clash = sorted(duplicates or taken)[0]
-            raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it")
-        for tool in added:
-            self._tools[tool.name] = tool
+        added = self._catalog.add(batch, namespace=namespace, tags=frozenset(tags), replace=replace)
+        self._catalog.announce(ToolChanges(added=tuple(sorted(t.name for t in added))))
         return added
 
-    def _namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
-        name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
-        validator = tool.validator or SchemaValidator(tool.parameters)
-        return replace(tool, name=safe_name(name), namespace=namespace or tool.namespace,
-                       tags=tool.tags | tags, validator=validator)
+    def add_policy(self, policy: Any = None, /, **settings: Any) -> None:
+        """Add a per-tool policy, as a `[[policy.tools]]` table would: selectors (`match`, `tag`,
+        `namespace`, `source`) and settings (`requires_approval`, `max_concurrency`, `rate`, `retries`)."""
+        entry = policy if policy is not None else tool_policy(settings)
+        self.policy = dataclasses.replace(self.policy, tools=(*self.policy.tools, entry))
 
     def unregister(self, name: str | None = None, *, namespace: str | None = None) -> list[str]:
         """Remove one tool by name, or every tool of a namespace; returns the names removed."""
-        removed = [t.name for t in self._select(name, namespace, None)]
-        for key in removed:
-            del self._tools[key]
+        removed = [t.name for t in self._catalog.select(name, namespace, None)]
+        self._catalog.remove(removed)
+        self._catalog.announce(ToolChanges(removed=tuple(sorted(removed))))
         return removed
 
     def enable(
         self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None
     ) -> None:
         """Enable tools by name, namespace or tag."""
-        for tool in self._select(name, namespace, tag):
-            tool.enabled = True
+        self._set_enabled(name, namespace, tag, True)
 
     def disable(
         self, name: str | None = None, *, namespace: str | None = None, tag: str | None = None
     ) -> None:
         """Disable tools by name, namespace or tag: they leave the schemas and their calls fail `disabled`."""
-        for tool in self._select(name, namespace, tag):
-            tool.enabled = False
+        self._set_enabled(name, namespace, tag, False)
+
+    def _set_enabled(self, name: str | None, namespace: str | None, tag: str | None, enabled: bool) -> None:
+        tools = [t for t in self._catalog.select(name, namespace, tag) if t.enabled is not enabled]
+        self._catalog.set_enabled(tools, enabled)
+        self._catalog.announce(ToolChanges(changed=tuple(sorted(t.name for t in tools))))
 
     def refresh(self) -> ToolChanges:
         """List the tools of every source that can be listed again (MCP servers...) and apply the changes.
 
         Returns the names added, removed and changed; callbacks given to `on_tools_changed` hear of them too.
         """
-        changes = ToolChanges()
-        for loaded in list(self._sources):
-            refresh = getattr(loaded.loader, "refresh", None)
-            if refresh is not None:
-                changes += self._replace_tools(loaded, refresh(), announced=False)
-        self._announce(changes)
-        return changes
+        return self._catalog.refresh()
 
     def on_tools_changed(self, callback: Callable[[ToolChanges], None]) -> Callable[[], None]:
-        """Call `callback(changes)` whenever tools are added, removed or changed by a source or a refresh.
+        """Call `callback(changes)` whenever tools are added, removed, enabled, disabled or changed (by
+        `add`/`register`/`load`, `unregister`, `enable`/`disable`, a source announcing changes, a refresh).
 
         A source that announces changes itself calls it from a background thread. Returns an unsubscribe.
         """
-        self._change_callbacks.append(callback)
-        return lambda: self._change_callbacks.remove(callback)
-
-    def _replace_tools(self, loaded: LoadedSource, listed: Iterable[Tool], *, announced: bool) -> ToolChanges:
-        with self._lock:
-            fresh = {
-                tool.name: tool
-                for tool in (self._namespaced(t, loaded.namespace, loaded.tags) for t in listed
-                             if _selected(t.name, loaded.include, loaded.exclude))
-            }
-            previous = {name for name in loaded.names if name in self._tools}  # minus any unregistered since
-            taken = {name for name in fresh if name not in previous and name in self._tools}
-            if taken:
-                log.warning("tools %s from %s not added: the names are taken", sorted(taken), loaded.loader)
-            changes = ToolChanges(
-                added=tuple(sorted(name for name in fresh if name not in previous and name not in taken)),
-                removed=tuple(sorted(previous - set(fresh))),
-                changed=tuple(sorted(n for n in fresh if n in previous and differs(self._tools[n], fresh[n]))),
-            )
-            for name in changes.removed:
-                self._tools.pop(name, None)
-            for name in (*changes.added, *changes.changed):
-                if name in previous:
-                    fresh[name].enabled = self._tools[name].enabled
-                self._tools[name] = fresh[name]
-            loaded.names = [name for name in fresh if name not in taken]
-        if announced:
-            self._announce(changes)
-        return changes
-
-    def _announce(self, changes: ToolChanges) -> None:
-        if changes:
-            log.info("tools changed: %s", changes)
-            for callback in list(self._change_callbacks):
-                callback(changes)
-
-    def _select(self, name: str | None, namespace: str | None, tag: str | None) -> list[Tool]:
-        if name is None and namespace is None and tag is None:
-            raise TypeError("name, namespace or tag is required")
-        if name is not None and name not in self._tools:
-            raise KeyError(f"no tool named '{name}'")
-        return [
-            tool for tool in self._tools.values()
-            if (name is None or tool.name == name)
-            and (namespace is None or tool.namespace == namespace)
-            and (tag is None or tag in tool.tags)
-        ]
+        return self._catalog.on_changed(callback)
 
     # -- reading -----------------------------------------------------------------------------------
 
     def get(self, name: str) -> Tool:
         """The tool named `name` (KeyError if none)."""
-        try:
-            return self._tools[name]
-        except KeyError:
-            raise KeyError(f"no tool named '{name}'") from None
+        return self._catalog.get(name)
 
-    def list(self, *, enabled: bool | None = None) -> list[Tool]:
+    def list(self, *, enabled: bool | None = None) -> builtins.list[Tool]:
         """The tools, sorted by name; `enabled=True` keeps only enabled ones."""
-        return [t for _, t in sorted(self._tools.items()) if enabled is None or t.enabled is enabled]
+        return self._catalog.listed(enabled)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._tools
+        return name in self._catalog.tools
 
     def __iter__(self) -> Iterator[Tool]:
         return iter(self.list())
 
     def __len__(self) -> int:
-        return len(self._tools)
+        return len(self._catalog.tools)
 
     def dialect(self, format: str) -> Dialect:
         """The dialect installed under `format`."""
@@ -302,25 +251,54 @@ class ToolRegistry:
     # -- executing ---------------------------------------------------------------------------------
 
     def execute_tool_calls(
-        self, calls: Any, *, executor: str | None = None, timeout: float | None = None
+        self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
+        approvals: Mapping[str, Approval] | None = None,
     ) -> builtins.list[ToolResult]:
         """Execute a batch of tool calls in any provider's shape; one `ToolResult` per call, in order.
 
         `timeout` is each call's deadline in seconds (default: the backend's configured timeout).
-        A failing call is that call's error result; this never raises for one call's sake.
+        `approvals` answers, by call id, calls that need approval (resuming a batch that returned
+        `approval_pending` results). A failing call is that call's error result; this never raises for
+        one call's sake.
         """
-        batch = Batch(parse_calls(calls, self._all_dialects()), executor or self._default_executor, timeout)
-        return self.plugins.hook.toolwire_execute(batch=batch)
+        return self.execute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
 
     async def aexecute_tool_calls(
-        self, calls: Any, *, executor: str | None = None, timeout: float | None = None
+        self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
+        approvals: Mapping[str, Approval] | None = None,
     ) -> builtins.list[ToolResult]:
-        """`execute_tool_calls` for async code: the backend's `arun` runs on the caller's loop."""
-        token = _caller_loop.set(asyncio.get_running_loop())
+        """`execute_tool_calls` for async code: the backend's `arun` runs on the caller's loop.
+
+        Cancelling the awaiting task cancels the batch's calls that have not finished.
+        """
+        return await self.aexecute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
+
+    def batch(
+        self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
+        approvals: Mapping[str, Approval] | None = None,
+        on_result: Callable[[int, ToolResult], None] | None = None,
+    ) -> Batch:
+        """A `Batch` of `calls` (any provider's shape) for `execute_batch`; `on_result(index, result)`
+        hears each call's result as soon as it is final (from any thread)."""
+        return Batch(self.parse_calls(calls), executor or self._backends.default, timeout, registry=self,
+                     approvals=approvals or {}, on_result=on_result)
+
+    def execute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
+        """Run a `Batch` through the `toolwire_execute` wrappers and the stages; one result per call."""
+        return self.plugins.hook.toolwire_execute(batch=batch)
+
+    async def aexecute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
+        """`execute_batch` for async code; cancelling the awaiting task cancels the batch's calls."""
+        token = caller_loop.set(asyncio.get_running_loop())
         try:
-            return await asyncio.to_thread(self.execute_tool_calls, calls, executor=executor, timeout=timeout)
+            running = asyncio.ensure_future(asyncio.to_thread(self.execute_batch, batch))
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                batch.cancel()
+                raise
         finally:
-            _caller_loop.reset(token)
+            caller_loop.reset(token)
 
     def parse_calls(self, calls: Any) -> builtins.list[ToolCall]:
         """The `ToolCall`s in `calls`, in any installed provider's shape (what `execute_tool_calls` runs)."""
@@ -330,18 +308,11 @@ class ToolRegistry:
         self, calls: Any, results: Sequence[ToolResult], format: str = "openai-chat", **options: Any
     ) -> builtins.list[Any]:
         """What goes back to the model for `results`, in the provider's shape."""
-        parsed = parse_calls(calls, self._all_dialects())
-        return self.dialect(format).tool_messages(parsed, results, **options)
+        return self.dialect(format).tool_messages(self.parse_calls(calls), results, **options)
 
     def executor(self, name: str | None = None) -> Executor:
         """The backend named `name` (default: the registry's), created on first use."""
-        name = name or self._default_executor
-        if self._given_executor is not None and name == self._given_executor.name:
-            return self._given_executor
-        if name not in self._executors:
-            spec = self.plugins.get("executor", name)
-            self._executors[name] = spec.factory(with_backend(self.config, name))
-        return self._executors[name]
+        return self._backends.get(name)
 
     def serve(self, server: str | None = None, /, **options: Any) -> None:
         """Serve this registry's tools with the named server (`"mcp"`, `"http"`...) until interrupted.
@@ -370,18 +341,8 @@ class ToolRegistry:
 
     def close(self) -> None:
         """Close every backend and loader this registry opened."""
-        executors, self._executors = list(self._executors.values()), {}
-        if self._given_executor is not None:
-            executors.append(self._given_executor)
-        for instance in executors:
-            instance.close()
-        sources, self._sources = self._sources, []
-        for loaded in sources:
-            if loaded.unsubscribe is not None:
-                loaded.unsubscribe()
-            close = getattr(loaded.loader, "close", None)
-            if close is not None:
-                close()
+        self._backends.close()
+        self._catalog.close()
 
     def __enter__(self) -> ToolRegistry:
         return self
@@ -398,106 +359,30 @@ class ToolRegistry:
     def _all_dialects(self) -> builtins.list[Dialect]:
         return [self.dialect(name) for name in self.plugins.formats()]
 
-    # -- one batch ---------------------------------------------------------------------------------
 
-    def _prepare(self, calls: Sequence[ToolCall], timeout: float | None, default_timeout: float | None
-                 ) -> tuple[builtins.list[ToolResult | None], builtins.list[tuple[int, Job]]]:
-        results: builtins.list[ToolResult | None] = [None] * len(calls)
-        jobs: builtins.list[tuple[int, Job]] = []
-        seconds = timeout if timeout is not None else default_timeout
-        deadline = None if seconds is None else time.monotonic() + seconds
-        for index, call in enumerate(calls):
-            job_or_error = self._job(call, deadline)
-            if isinstance(job_or_error, Job):
-                jobs.append((index, job_or_error))
-            else:
-                results[index] = _error_result(call, job_or_error)
-        return results, jobs
+def _option_problem(loader: str, exc: TypeError, options: Mapping[str, Any]) -> str | None:
+    """Which option the loader does not take, what it accepts, and what was probably meant.
 
-    def _job(self, call: ToolCall, deadline: float | None) -> Job | ToolError:
-        if not call.name:
-            return ToolError(ErrorKind.INVALID_ARGUMENTS, f"the call has no tool name: {call.arguments!s}")
-        tool = self._tools.get(call.name)
-        if tool is None:
-            known = ", ".join(sorted(self._tools)[:20]) or "none"
-            return ToolError(ErrorKind.UNKNOWN_TOOL, f"no tool named '{call.name}'; available: {known}")
-        if not tool.enabled:
-            return ToolError(ErrorKind.DISABLED, f"the tool '{call.name}' is disabled")
-        if isinstance(call.arguments, str):
-            return ToolError(
-                ErrorKind.INVALID_ARGUMENTS,
-                f"the arguments for '{call.name}' must be a JSON object, got: {call.arguments[:200]}",
-            )
-        arguments = call.arguments
-        if _contains_null(arguments):  # strict-mode models send null for the optional values they omit
-            arguments = omit_strict_nulls(tool.parameters, arguments)
-        try:
-            arguments = tool.validator(arguments) if tool.validator else dict(arguments)
-        except ValueError as exc:
-            return ToolError(ErrorKind.INVALID_ARGUMENTS, f"invalid arguments for '{call.name}': {exc}")
-        return Job(call.id, tool, arguments, deadline)
-
-
-class _BatchRunner:
-    """toolwire's own `toolwire_execute`: the innermost implementation, which runs the batch."""
-
-    def __init__(self, registry: ToolRegistry) -> None:
-        self.registry = registry
-
-    @hookimpl(trylast=True)
-    def toolwire_execute(self, batch: Batch) -> list[ToolResult]:
-        registry = self.registry
-        executor = registry.executor(batch.executor)
-        results, jobs = registry._prepare(batch.calls, batch.timeout, registry.config.executor.timeout)
-        if jobs:
-            outcomes = _run(executor, [job for _, job in jobs])
-            for (index, job), outcome in zip(jobs, outcomes, strict=True):
-                results[index] = _result(batch.calls[index], job, outcome)
-        batch.results = results  # type: ignore[assignment]
-        return batch.results
-
-
-def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
-    loop = _caller_loop.get()
-    if loop is None:
-        return executor.run(jobs)
-    return asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop).result()
-
-
-def _result(call: ToolCall, job: Job, outcome: Outcome) -> ToolResult:
-    error = outcome.error
-    if error is not None:
-        return ToolResult(call.id, call.name, None, error.message, True, error, outcome.duration_s)
-    value = outcome.value
-    if isinstance(value, ToolOutput):
-        content = value.content or _text(value.value)
-        return ToolResult(call.id, call.name, value.value, content, False, None, outcome.duration_s)
-    return ToolResult(call.id, call.name, value, _text(value), False, None, outcome.duration_s)
-
-
-def _error_result(call: ToolCall, error: ToolError) -> ToolResult:
-    return ToolResult(call.id, call.name, None, error.message, True, error, 0.0)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return pydantic_core.to_json(value, fallback=repr).decode()
-
-
-def _contains_null(arguments: dict[str, Any] | list[Any]) -> bool:
-    """Whether a null appears anywhere in the arguments (a plain loop: this runs for every call)."""
-    for value in arguments.values() if isinstance(arguments, dict) else arguments:
-        if value is None or (isinstance(value, (dict, list)) and _contains_null(value)):
-            return True
-    return False
-
-
-def _selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:
-    def matches(patterns: str | Iterable[str]) -> bool:
-        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-
-    return (include is None or matches(include)) and (exclude is None or not matches(exclude))
+    The loader is found where the factory called it: the callable the error names, in the factory's frame.
+    """
+    found = re.match(r"([\w.]+?)(?:\.__init__)?\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    if found is None:
+        return None
+    callee, unknown = found.group(1).rpartition(".")[2], found.group(2)
+    frames = []
+    traceback = exc.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame)
+        traceback = traceback.tb_next
+    target = next((f.f_locals.get(callee) or f.f_globals.get(callee) for f in reversed(frames)
+                   if callee in f.f_locals or callee in f.f_globals), None)
+    try:
+        parameters = inspect.signature(target).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    accepted = [name for name, p in parameters.items()
+                if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    guess = difflib.get_close_matches(unknown, accepted, n=1)
+    hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+    return (f"the {loader} loader has no option '{unknown}'{hint}; its options: {', '.join(accepted) or 'none'}; "
+            f"every loader also takes namespace, include, exclude, tags, replace, {', '.join(_POLICY_KEYWORDS)}")

@@ -213,7 +213,7 @@ def test_malformed_calls_are_their_own_invalid_arguments_results(registry: ToolR
     assert results[0].value == 3.5 and not results[0].is_error
     assert [r.error.kind for r in results[1:]] == [ErrorKind.INVALID_ARGUMENTS] * 6
     assert [r.call_id for r in results] == ["ok", "no_name", "bad_json", "not_object", "no_name_2", "", ""]
-    assert results[2].error.message.endswith('must be a JSON object, got: {"a": 1')
+    assert results[2].error.message.endswith('not valid JSON (EOF while parsing an object at line 1 column 7): {"a": 1')
     assert results[3].error.message.endswith("must be a JSON object, got: [1, 2]")
     assert results[5].error.message == "the call has no tool name: 42"
 

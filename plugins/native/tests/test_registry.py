@@ -95,7 +95,7 @@ def test_calls_are_validated_coerced_and_executed(registry) -> None:
         ["missing required argument 'b'",
          "argument 'a' should be a valid integer",
          "unexpected argument 'c' (accepted arguments: 'a', 'b')",
-         "must be a JSON object"],
+         "not valid JSON (EOF while parsing a value at line 1 column 13)"],
         strict=True,
     ):
         assert result.is_error

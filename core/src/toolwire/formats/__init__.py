@@ -180,7 +180,7 @@ def _rank_generated(calls: list[ToolCall]) -> list[ToolCall]:
 def omit_strict_nulls(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
     """`arguments` without the nulls a strict-mode model sends for the optional parameters it leaves out
     (where the tool's own schema does not accept null), so the tool's defaults apply."""
-    from toolwire.formats._schema import omit_strict_nulls as omit
+    from toolwire._arguments import omit_strict_nulls as omit
 
     return omit(parameters, arguments)
 

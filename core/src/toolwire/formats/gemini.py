@@ -9,7 +9,7 @@ from typing import Any
 
 from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError
 from toolwire.formats._content import block_text, blocks, json_value, make_call
-from toolwire.formats._schema import gemini_schema
+from toolwire.formats._gemini_schema import gemini_schema
 from toolwire.tools import Audio, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = ["Gemini"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from toolwire.formats import Dialect, _unrecognised, result_text
 from toolwire.formats._content import arguments_text, b64, blocks, data_url, make_call
-from toolwire.formats._schema import json_schema_parameters
+from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Audio, Image, Resource, Tool, ToolCall, ToolResult
 
 __all__ = ["OpenAIChat"]

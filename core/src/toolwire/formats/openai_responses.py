@@ -8,7 +8,7 @@ from typing import Any
 
 from toolwire.formats import Dialect, _unrecognised, result_text
 from toolwire.formats._content import arguments_text, block_text, blocks, data_url, has_media, make_call
-from toolwire.formats._schema import json_schema_parameters
+from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = ["OpenAIResponses"]

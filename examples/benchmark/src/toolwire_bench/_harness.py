@@ -255,14 +255,13 @@ def _run_once(series: Series, spec: dict[str, Any], workdir: Path, repeat: int,
 def parse_cost_us(seed: int) -> float:
     """Median microseconds for toolwire to parse 100 OpenAI chat tool-call dicts."""
     from toolwire import ToolRegistry
-    from toolwire.formats import parse_calls
 
     from toolwire_bench._toolwire_side import register
 
     registry = ToolRegistry(executor="thread")
     register(registry, "native-function", {})
     calls = openai_calls(make_workload(100, seed), tool_names([tool.name for tool in registry.list()]))
-    per_loop = timeit.repeat(lambda: parse_calls(calls, registry._all_dialects()), number=200, repeat=9)
+    per_loop = timeit.repeat(lambda: registry.parse_calls(calls), number=200, repeat=9)
     return statistics.median(per_loop) / 200 * 1e6
 
 

@@ -1,0 +1,158 @@
+"""The catalog: a registry's tools by name, the sources they were loaded from, and who hears of changes."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from toolwire._sources import LoadedSource, ToolChanges, differs
+from toolwire._validation import SchemaValidator
+from toolwire.names import safe_name
+from toolwire.tools import Tool
+
+__all__ = ["Catalog", "selected"]
+
+log = logging.getLogger("toolwire")
+
+
+class Catalog:
+    """Tools by name (namespaced on the way in), their sources, and change callbacks."""
+
+    def __init__(self, separator: str) -> None:
+        self.separator = separator
+        self.tools: dict[str, Tool] = {}
+        self.sources: list[LoadedSource] = []
+        self.version = 0
+        """Counts changes to the tools, so that what is derived from them can be rebuilt."""
+        self._callbacks: list[Callable[[ToolChanges], None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, tools: Iterable[Tool], *, namespace: str | None, tags: frozenset[str], replace: bool) -> list[Tool]:
+        """Add tools, namespaced and tagged; a name already taken is an error unless `replace`."""
+        added = [self.namespaced(tool, namespace, tags) for tool in tools]
+        names = [tool.name for tool in added]
+        duplicates = {n for n in names if names.count(n) > 1}
+        taken = [] if replace else [n for n in names if n in self.tools]
+        if duplicates or taken:
+            clash = sorted(duplicates or taken)[0]
+            raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it")
+        for tool in added:
+            self.tools[tool.name] = tool
+        self.version += 1
+        return added
+
+    def namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
+        name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+        validator = tool.validator or SchemaValidator(tool.parameters)
+        return replace(tool, name=safe_name(name), namespace=namespace or tool.namespace,
+                       tags=tool.tags | tags, validator=validator)
+
+    def remove(self, names: Iterable[str]) -> None:
+        for name in names:
+            del self.tools[name]
+        self.version += 1
+
+    def select(self, name: str | None, namespace: str | None, tag: str | None) -> list[Tool]:
+        """The tools with `name`, in `namespace`, with `tag` (at least one given)."""
+        if name is None and namespace is None and tag is None:
+            raise TypeError("name, namespace or tag is required")
+        if name is not None and name not in self.tools:
+            raise KeyError(f"no tool named '{name}'")
+        return [
+            tool for tool in self.tools.values()
+            if (name is None or tool.name == name)
+            and (namespace is None or tool.namespace == namespace)
+            and (tag is None or tag in tool.tags)
+        ]
+
+    def set_enabled(self, tools: Iterable[Tool], enabled: bool) -> None:
+        for tool in tools:
+            tool.enabled = enabled
+        self.version += 1
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self.tools[name]
+        except KeyError:
+            raise KeyError(f"no tool named '{name}'") from None
+
+    def listed(self, enabled: bool | None) -> list[Tool]:
+        return [t for _, t in sorted(self.tools.items()) if enabled is None or t.enabled is enabled]
+
+    # -- sources that list their tools again ---------------------------------------------------------
+
+    def track(self, loaded: LoadedSource) -> None:
+        """Remember a loaded source; one that announces changes (MCP's tools/list_changed) is subscribed."""
+        self.sources.append(loaded)
+        subscribe = getattr(loaded.loader, "subscribe", None)
+        if subscribe is not None:
+            loaded.unsubscribe = subscribe(lambda listed: self.replace_tools(loaded, listed, announced=True))
+
+    def refresh(self) -> ToolChanges:
+        changes = ToolChanges()
+        for loaded in list(self.sources):
+            refresh = getattr(loaded.loader, "refresh", None)
+            if refresh is not None:
+                changes += self.replace_tools(loaded, refresh(), announced=False)
+        self.announce(changes)
+        return changes
+
+    def on_changed(self, callback: Callable[[ToolChanges], None]) -> Callable[[], None]:
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback)
+
+    def replace_tools(self, loaded: LoadedSource, listed: Iterable[Tool], *, announced: bool) -> ToolChanges:
+        with self._lock:
+            fresh = {
+                tool.name: tool
+                for tool in (self.namespaced(t, loaded.namespace, loaded.tags) for t in listed
+                             if selected(t.name, loaded.include, loaded.exclude))
+            }
+            previous = {name for name in loaded.names if name in self.tools}  # minus any unregistered since
+            taken = {name for name in fresh if name not in previous and name in self.tools}
+            if taken:
+                log.warning("tools %s from %s not added: the names are taken", sorted(taken), loaded.loader)
+            changes = ToolChanges(
+                added=tuple(sorted(name for name in fresh if name not in previous and name not in taken)),
+                removed=tuple(sorted(previous - set(fresh))),
+                changed=tuple(sorted(n for n in fresh if n in previous and differs(self.tools[n], fresh[n]))),
+            )
+            for name in changes.removed:
+                self.tools.pop(name, None)
+            for name in (*changes.added, *changes.changed):
+                if name in previous:
+                    fresh[name].enabled = self.tools[name].enabled
+                self.tools[name] = fresh[name]
+            loaded.names = [name for name in fresh if name not in taken]
+            self.version += 1
+        if announced:
+            self.announce(changes)
+        return changes
+
+    def announce(self, changes: ToolChanges) -> None:
+        if changes:
+            log.info("tools changed: %s", changes)
+            for callback in list(self._callbacks):
+                callback(changes)
+
+    def close(self) -> None:
+        """Unsubscribe from and close every source."""
+        sources, self.sources = self.sources, []
+        for loaded in sources:
+            if loaded.unsubscribe is not None:
+                loaded.unsubscribe()
+            close = getattr(loaded.loader, "close", None)
+            if close is not None:
+                close()
+
+
+def selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:
+    """Whether `name` passes the `include` and `exclude` glob patterns."""
+    def matches(patterns: str | Iterable[str]) -> bool:
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+    return (include is None or matches(include)) and (exclude is None or not matches(exclude))

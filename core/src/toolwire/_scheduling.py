@@ -1,0 +1,211 @@
+"""Running a dispatch's jobs on its executor: in one go, or in waves when policies asked jobs to wait for
+other jobs, hold gates (concurrency slots, rate tokens) or run again after a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from toolwire.executing import Executor, Job, Outcome
+from toolwire.tools import ErrorKind, ToolError
+
+if TYPE_CHECKING:
+    from toolwire.batches import Dispatch
+
+__all__ = ["caller_loop", "gates_released", "run_jobs"]
+
+caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "toolwire_caller_loop", default=None
+)
+"""The event loop of an `aexecute_tool_calls` caller: executors' `arun` runs there."""
+
+gates_released = threading.Condition()
+"""Notified when a gate is released, so that dispatches waiting for one look again."""
+
+_POLL_S = 0.05
+"""How often a dispatch waiting for a gate that does not say when it frees up looks again."""
+
+
+def run_jobs(dispatch: Dispatch, indices: Iterable[int]) -> None:
+    """Run the jobs at `indices` that have no outcome yet, in waves: each wave is every job free to
+    start (the jobs it waits for are done, its gates are taken, its backoff is over); returns once each
+    has an outcome."""
+    outcomes = dispatch.outcomes
+    todo = [i for i in indices if outcomes[i] is None]
+    if not todo:
+        return
+    if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
+        _wave(dispatch, todo, {})
+        return
+    _Schedule(dispatch).run(todo)
+
+
+class _Schedule:
+    """One `run_jobs` with constraints: which jobs may start now, and how long to wait when none may."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        self.not_before: dict[int, float] = {}
+        self.restart: set[int] = set()
+
+    def run(self, todo: list[int]) -> None:
+        dispatch, outcomes = self.dispatch, self.dispatch.outcomes
+        pending = todo
+        while pending:
+            now = time.monotonic()
+            wave: list[int] = []
+            waiting: list[int] = []
+            held: dict[int, list[Any]] = {}
+            for index in pending:
+                if outcomes[index] is not None:
+                    continue
+                if not self.ready(index, now):
+                    waiting.append(index)
+                    continue
+                job = dispatch.jobs[index]
+                if index in self.restart:
+                    self.restart.discard(index)
+                    job = dispatch.jobs[index] = replace(job, deadline=dispatch.fresh_deadline())
+                elif job.deadline is not None and now >= job.deadline:
+                    dispatch.settle(index, _waited_too_long(job))
+                    continue
+                gates = dispatch.gates.get(index)
+                if gates:
+                    taken = _take(gates)
+                    if taken is None:
+                        waiting.append(index)
+                        continue
+                    held[index] = taken
+                wave.append(index)
+            if wave:
+                retried = _wave(dispatch, wave, held, self.retry)
+                waiting.extend(retried)
+            elif waiting:
+                if self.stuck(waiting):
+                    for index in waiting:
+                        dispatch.refuse(index, ErrorKind.CANCELLED, "the call waits for calls that wait for it")
+                    return
+                self.wait(waiting, now)
+            pending = waiting
+
+    def ready(self, index: int, now: float) -> bool:
+        outcomes = self.dispatch.outcomes
+        waits_for = self.dispatch.waits_for.get(index)
+        if waits_for and any(outcomes[other] is None for other in waits_for):
+            return False
+        return self.not_before.get(index, 0.0) <= now
+
+    def retry(self, index: int, outcome: Outcome) -> bool:
+        """Whether the failed job `index` runs again (then scheduled after its backoff)."""
+        spec = self.dispatch.retries.get(index)
+        error = outcome.error
+        if spec is None or error is None:
+            return False
+        attempts, kinds, backoff = spec
+        done = self.dispatch.attempts[index]
+        if done >= attempts or error.kind not in kinds:
+            return False
+        self.not_before[index] = time.monotonic() + max(0.0, backoff(done))
+        self.restart.add(index)
+        return True
+
+    def stuck(self, waiting: list[int]) -> bool:
+        """Whether every waiting job waits only for other waiting jobs (a cycle of `after`)."""
+        dispatch = self.dispatch
+        return all(
+            index not in dispatch.gates and index not in self.not_before
+            and any(other in waiting for other in dispatch.waits_for.get(index, ()))
+            for index in waiting
+        )
+
+    def wait(self, waiting: list[int], now: float) -> None:
+        """Sleep until a gate may be free, a backoff ends or a deadline passes (whichever is first)."""
+        dispatch = self.dispatch
+        wake: list[float] = []
+        for index in waiting:
+            if index in self.not_before:
+                wake.append(self.not_before[index])
+            deadline = dispatch.jobs[index].deadline
+            if deadline is not None and index not in self.restart:
+                wake.append(deadline)
+            for gate in dispatch.gates.get(index, ()):
+                ready = gate.ready_at()
+                wake.append(ready if ready is not None else now + _POLL_S)
+        timeout = max(0.0, min(wake) - now) if wake else _POLL_S
+        with gates_released:
+            gates_released.wait(timeout)
+
+
+def _take(gates: list[Any]) -> list[Any] | None:
+    """Acquire every gate, or none (releasing those taken): the taken list, or None."""
+    taken = []
+    for gate in gates:
+        if not gate.acquire():
+            for other in taken:
+                other.release()
+            return None
+        taken.append(gate)
+    return taken
+
+
+def _waited_too_long(job: Job) -> Outcome:
+    message = f"'{job.tool.name}' could not start before its deadline (it waited for other calls or a limit)"
+    return Outcome(error=ToolError(ErrorKind.TIMEOUT, message))
+
+
+def _wave(dispatch: Dispatch, wave: list[int], held: dict[int, list[Any]],
+          retry: Any = None) -> list[int]:
+    """Run the jobs at `wave` together; returns the ones to run again."""
+    for index in [i for i in wave if dispatch.jobs[i].cancelled]:
+        dispatch.refuse(index, ErrorKind.CANCELLED, dispatch.jobs[index].cancelled or "cancelled")
+        wave = [i for i in wave if i != index]
+        for gate in held.pop(index, ()):
+            gate.release()
+    if not wave:
+        return []
+    jobs = [dispatch.jobs[index] for index in wave]
+    for index in wave:
+        dispatch.attempts[index] += 1
+    if dispatch.on_outcome is not None:
+        for index, job in zip(wave, jobs, strict=True):
+            job.on_report(_reporter(dispatch, index, retry))
+    try:
+        outcomes = _run(dispatch.executor, jobs)
+    finally:
+        if held:
+            for gates in held.values():
+                for gate in gates:
+                    gate.release()
+            with gates_released:
+                gates_released.notify_all()
+    again = []
+    for index, outcome in zip(wave, outcomes, strict=True):
+        if retry is not None and retry(index, outcome):
+            again.append(index)
+        else:
+            dispatch.settle(index, outcome)
+    return again
+
+
+def _reporter(dispatch: Dispatch, index: int, retry: Any) -> Any:
+    def reported(outcome: Outcome) -> None:
+        spec = dispatch.retries.get(index)
+        error = outcome.error
+        if spec is not None and error is not None and error.kind in spec[1] and dispatch.attempts[index] < spec[0]:
+            return  # it may run again: not final
+        dispatch.settle(index, outcome)
+
+    return reported
+
+
+def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
+    loop = caller_loop.get()
+    if loop is None:
+        return executor.run(jobs)
+    return asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop).result()

@@ -1,0 +1,178 @@
+"""The records hook wrappers see: a `Batch` around a whole `execute_tool_calls`, a `Dispatch` around running
+its valid jobs, and the `Gate`s that hold a job back until it may start.
+
+A batch goes through five stages: parse (the provider's shape into `ToolCall`s), resolve (each call's
+tool), validate (its arguments), dispatch (the valid jobs on the backend) and results (one `ToolResult`
+per call, in order). `toolwire_execute` wraps all five; `toolwire_dispatch` wraps the fourth, where
+policies work: they see resolved, validated jobs and shape how they run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from toolwire._scheduling import run_jobs
+from toolwire.executing import Executor, Job, Outcome
+from toolwire.tools import ErrorKind, ToolCall, ToolError, ToolResult
+
+if TYPE_CHECKING:
+    from toolwire.registry import ToolRegistry
+
+__all__ = ["Approval", "Batch", "Dispatch", "Gate"]
+
+Approval = bool | str | dict[str, Any]
+"""An answer to a call that needs approval: True (run it), False or a reason (deny it: the model reads the
+reason), or a dict of edited arguments (run it with those, validated again)."""
+
+
+@dataclass(slots=True, eq=False)
+class Batch:
+    """One `execute_tool_calls` batch, as `toolwire_execute` wrappers see it.
+
+    Before the inner call, `calls` may be changed (a policy may drop or rewrite calls); after it,
+    `results` holds one `ToolResult` per call.
+    """
+
+    calls: list[ToolCall]
+    executor: str
+    timeout: float | None
+    results: list[ToolResult] = field(default_factory=list)
+    registry: ToolRegistry | None = field(default=None, repr=False)
+    approvals: Mapping[str, Approval] = field(default_factory=dict)
+    """Answers given for calls that need approval, by call id (`execute_tool_calls(approvals=...)`)."""
+    on_result: Callable[[int, ToolResult], None] | None = field(default=None, repr=False)
+    """Told each call's final result (its index, the result) as soon as it is known."""
+    _cancelled: dict[int | None, str] = field(default_factory=dict, repr=False)
+    _jobs: dict[int, Job] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def cancel(self, indices: list[int] | None = None, reason: str = "the call was cancelled") -> None:
+        """Cancel the calls at `indices` (default: all) that have not finished; callable from any thread.
+
+        A call that has not started does not start; a running one is stopped where its backend can."""
+        with self._lock:
+            for index in indices if indices is not None else [None]:
+                self._cancelled.setdefault(index, reason)
+            jobs = list(self._jobs.items())
+        for index, job in jobs:
+            if indices is None or index in indices:
+                job.cancel(reason)
+
+    def cancelled(self, index: int) -> str | None:
+        """Why the call at `index` was cancelled, or None."""
+        return self._cancelled.get(index) or self._cancelled.get(None)
+
+    def attach(self, jobs: dict[int, Job]) -> None:
+        """Record the jobs made for the calls (by call index) so that `cancel` reaches them."""
+        with self._lock:
+            self._jobs = jobs
+            pending = dict(self._cancelled)
+        for index, job in jobs.items():
+            reason = pending.get(index) or pending.get(None)
+            if reason is not None:
+                job.cancel(reason)
+
+
+class Gate(Protocol):
+    """Something a job must hold while it runs: a concurrency slot, a rate token.
+
+    `acquire()` takes it without waiting (False when it cannot now); `release()` gives it back when the
+    job ends; `ready_at()` is the `time.monotonic()` instant it may next be acquired, or None when that
+    depends on another job releasing it. A gate shared by several batches must be thread-safe.
+    """
+
+    def acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def ready_at(self) -> float | None: ...
+
+
+@dataclass(slots=True, eq=False)
+class Dispatch:
+    """The valid jobs of one batch, about to run on `executor`, as `toolwire_dispatch` wrappers see them.
+
+    Before `yield`, a wrapper shapes how the jobs run: `settle(i, outcome)` gives job `i` its outcome
+    so that it does not run; `after(i, j)` starts job `i` only once job `j` has finished; `gate(i, g)`
+    makes job `i` hold gate `g` while it runs; `retry(i, attempts, kinds)` runs a job again when it
+    fails with one of `kinds`; `revalidate(i, arguments)` replaces its arguments, validated again. After
+    `yield`, `outcomes` holds one `Outcome` per job and `attempts` how many times each ran.
+    """
+
+    registry: ToolRegistry = field(repr=False)
+    executor: Executor
+    calls: list[ToolCall]
+    """The call each job came from (`calls[i]` for `jobs[i]`)."""
+    jobs: list[Job]
+    timeout: float | None
+    """Each call's time allowance in seconds (its deadline is `jobs[i].deadline`); a retry gets it anew."""
+    approvals: Mapping[str, Approval] = field(default_factory=dict)
+    outcomes: list[Outcome | None] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    waits_for: dict[int, list[int]] = field(default_factory=dict)
+    gates: dict[int, list[Gate]] = field(default_factory=dict)
+    retries: dict[int, tuple[int, frozenset[ErrorKind], Callable[[int], float]]] = field(default_factory=dict)
+    on_outcome: Callable[[int, Outcome], None] | None = field(default=None, repr=False)
+    """Told each job's final outcome as soon as it is known (the registry hands results out early)."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.outcomes:
+            self.outcomes = [None] * len(self.jobs)
+        if not self.attempts:
+            self.attempts = [0] * len(self.jobs)
+
+    def settle(self, index: int, outcome: Outcome) -> None:
+        """Give job `index` its outcome now; it will not run (again). The first outcome given stays."""
+        if self.on_outcome is None:
+            if self.outcomes[index] is None:
+                self.outcomes[index] = outcome
+            return
+        with self._lock:  # a backend may report a job from its own thread
+            if self.outcomes[index] is not None:
+                return
+            self.outcomes[index] = outcome
+        self.on_outcome(index, outcome)
+
+    def refuse(self, index: int, kind: ErrorKind, message: str) -> None:
+        """Settle job `index` with an error of `kind` saying `message`."""
+        self.settle(index, Outcome(error=ToolError(kind, message)))
+
+    def after(self, index: int, other: int) -> None:
+        """Start job `index` only once job `other` has an outcome."""
+        self.waits_for.setdefault(index, []).append(other)
+
+    def gate(self, index: int, gate: Gate) -> None:
+        """Make job `index` hold `gate` while it runs (it waits for it, up to its deadline)."""
+        self.gates.setdefault(index, []).append(gate)
+
+    def retry(self, index: int, attempts: int, kinds: frozenset[ErrorKind],
+              backoff: Callable[[int], float]) -> None:
+        """Run job `index` up to `attempts` times while it fails with one of `kinds`, waiting
+        `backoff(n)` seconds before attempt `n + 1`; each attempt gets the full `timeout`."""
+        self.retries[index] = (attempts, kinds, backoff)
+
+    def revalidate(self, index: int, arguments: Mapping[str, Any]) -> bool:
+        """Replace job `index`'s arguments with `arguments`, validated as the model's are; an invalid
+        replacement settles the job as `invalid_arguments`. Returns whether the job can still run."""
+        job = self.jobs[index]
+        try:
+            checked = job.tool.validator(arguments) if job.tool.validator else dict(arguments)
+        except ValueError as exc:
+            self.refuse(index, ErrorKind.INVALID_ARGUMENTS, f"invalid arguments for '{job.tool.name}': {exc}")
+            return False
+        self.jobs[index] = replace(job, arguments=checked)
+        return True
+
+    def fresh_deadline(self) -> float | None:
+        """A deadline `timeout` seconds from now (for a job that starts again)."""
+        return None if self.timeout is None else time.monotonic() + self.timeout
+
+    def run(self, indices: list[int] | None = None) -> None:
+        """Run the jobs at `indices` (default: every job without an outcome) on the executor, honouring
+        `after`, `gate` and `retry`; returns once each has an outcome."""
+        run_jobs(self, range(len(self.jobs)) if indices is None else indices)

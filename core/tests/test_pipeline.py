@@ -1,0 +1,299 @@
+"""The batch pipeline: stages registered once per Plugins, the dispatch scheduler, early results,
+cancellation, and how the default backend is chosen and created."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+import toolwire_thread.plugin
+from toolwire import (
+    ConfigError,
+    ErrorKind,
+    Executor,
+    Job,
+    Outcome,
+    Plugins,
+    ToolCall,
+    ToolRegistry,
+    UnknownPluginError,
+    call_invoker,
+    hookimpl,
+    load_config,
+)
+from toolwire._backends import Backends
+from toolwire.batches import Dispatch
+
+
+def test_two_registries_share_one_plugins(make_tool) -> None:
+    plugins = Plugins()
+    first = ToolRegistry(executor="thread", plugins=plugins)
+    second = ToolRegistry(executor="thread", plugins=plugins)
+    first.add(make_tool("add"))
+    second.add(make_tool("plus"))
+    assert first.execute_tool_calls([ToolCall("1", "add", {"a": 1, "b": 2})])[0].value == 3
+    assert second.execute_tool_calls([ToolCall("1", "plus", {"a": 2, "b": 2})])[0].value == 4
+    assert first.execute_tool_calls([ToolCall("1", "plus", {"a": 2, "b": 2})])[0].error.kind == "unknown_tool"
+    first.close()
+    second.close()
+
+
+def only_thread_plugins() -> Plugins:
+    plugins = Plugins(autoload=False)
+    plugins.register(toolwire_thread.plugin, name="thread")
+    return plugins
+
+
+def test_with_no_backend_named_the_best_installed_one_is_used_and_said_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, make_tool
+) -> None:
+    monkeypatch.setattr("toolwire._backends._told", False)
+    config = load_config(environ={})
+    assert not config.backend_named
+    with caplog.at_level(logging.WARNING, logger="toolwire"):
+        registry = ToolRegistry(config=config, plugins=only_thread_plugins())
+        ToolRegistry(config=config, plugins=only_thread_plugins()).close()
+    assert registry.executor().name == "thread"
+    registry.add(make_tool())
+    assert registry.execute_tool_calls([ToolCall("1", "add", {"a": 1, "b": 2})])[0].value == 3
+    told = [r.getMessage() for r in caplog.records if "no backend named" in r.getMessage()]
+    assert told == ["no backend named; using 'thread' (the default, 'process', is not installed: pip install "
+                    "toolwire-process, or name a backend to silence this)"]
+    registry.close()
+
+
+def test_a_named_backend_that_is_missing_fails_when_the_registry_is_made() -> None:
+    with pytest.raises(UnknownPluginError, match="unknown executor 'process'; installed: thread"):
+        ToolRegistry(executor="process", plugins=only_thread_plugins())
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "process"})
+    with pytest.raises(ConfigError, match=r"environment: 'executor\.backend': unknown executor 'process'"):
+        ToolRegistry(config=config, plugins=only_thread_plugins())
+
+
+def test_an_option_the_backend_refuses_from_the_environment_fails_at_once() -> None:
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "thread", "TOOLWIRE_EXECUTOR_MAX_X": "1"})
+    with pytest.raises(ConfigError, match="environment: 'executor': unknown option 'max_x' for the thread"):
+        ToolRegistry(config=config)
+
+
+class Recording(Executor):
+    """Runs jobs in the calling thread and records each `run`'s call ids."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.runs: list[list[str]] = []
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        self.runs.append([job.call_id for job in jobs])
+        return [call_invoker(job) for job in jobs]
+
+
+class Shape:
+    """A dispatch wrapper that applies whatever a test asks of each dispatch."""
+
+    def __init__(self, shape) -> None:  # type: ignore[no-untyped-def]
+        self.shape = shape
+
+    @hookimpl(wrapper=True)
+    def toolwire_dispatch(self, dispatch: Dispatch):  # type: ignore[no-untyped-def]
+        self.shape(dispatch)
+        return (yield)
+
+
+def registry_with(shape, make_tool) -> tuple[ToolRegistry, Recording]:  # type: ignore[no-untyped-def]
+    executor = Recording()
+    registry = ToolRegistry(executor=executor)
+    registry.plugins.register(Shape(shape), name="shape")
+    registry.add(make_tool())
+    return registry, executor
+
+
+def adds(count: int) -> list[ToolCall]:
+    return [ToolCall(f"c{i}", "add", {"a": i, "b": 0}) for i in range(count)]
+
+
+def test_without_constraints_a_dispatch_is_one_executor_run(make_tool) -> None:
+    registry, executor = registry_with(lambda dispatch: None, make_tool)
+    assert [r.value for r in registry.execute_tool_calls(adds(4))] == [0, 1, 2, 3]
+    assert executor.runs == [["c0", "c1", "c2", "c3"]]
+
+
+def test_jobs_wait_for_the_jobs_they_are_after(make_tool) -> None:
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.after(0, 2)
+        dispatch.after(1, 0)
+
+    registry, executor = registry_with(shape, make_tool)
+    assert [r.value for r in registry.execute_tool_calls(adds(4))] == [0, 1, 2, 3]
+    assert executor.runs == [["c2", "c3"], ["c0"], ["c1"]]
+
+
+def test_a_cycle_of_waiting_jobs_fails_those_jobs_only(make_tool) -> None:
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.after(0, 1)
+        dispatch.after(1, 0)
+
+    registry, _ = registry_with(shape, make_tool)
+    results = registry.execute_tool_calls(adds(3))
+    assert [r.error.kind if r.error else r.value for r in results] == ["cancelled", "cancelled", 2]
+    assert "waits for calls that wait for it" in results[0].content
+
+
+class Slots:
+    """A concurrency gate of `size` slots, counting how many were ever held at once."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self.lock:
+            if self.free == 0:
+                return False
+            self.free -= 1
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.free += 1
+
+    def ready_at(self) -> float | None:
+        return None
+
+
+def test_gated_jobs_run_as_slots_free_up(make_tool) -> None:
+    slots = Slots(2)
+
+    def shape(dispatch: Dispatch) -> None:
+        for index in range(len(dispatch.jobs)):
+            dispatch.gate(index, slots)
+
+    registry, executor = registry_with(shape, make_tool)
+    assert [r.value for r in registry.execute_tool_calls(adds(5))] == [0, 1, 2, 3, 4]
+    assert executor.runs == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    assert slots.free == 2
+
+
+def test_a_job_that_cannot_get_its_gate_before_its_deadline_times_out(make_tool) -> None:
+    never = Slots(0)
+
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.gate(0, never)
+
+    registry, _ = registry_with(shape, make_tool)
+    started = time.monotonic()
+    results = registry.execute_tool_calls(adds(2), timeout=0.3)
+    assert time.monotonic() - started < 2.0
+    assert results[1].value == 1
+    assert results[0].error.kind == "timeout" and "could not start before its deadline" in results[0].content
+
+
+class Flaky:
+    """Fails with a transport error the first `failures` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self, a: int, b: int) -> int:
+        from toolwire import ToolCallError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ToolCallError("connection reset", kind=ErrorKind.TRANSPORT)
+        return a + b
+
+
+@pytest.mark.parametrize(("failures", "expected"), [(2, (3, 3)), (5, ("transport", 3))])
+def test_retries_run_a_job_again_and_count_the_attempts(failures: int, expected: tuple, make_tool) -> None:
+    flaky = Flaky(failures)
+    backoffs: list[int] = []
+
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.retry(0, 3, frozenset({ErrorKind.TRANSPORT}), lambda n: backoffs.append(n) or 0.01)
+
+    registry, _ = registry_with(shape, make_tool)
+    registry.add(make_tool("flaky"), replace=True)
+    registry._catalog.tools["flaky"].invoker = flaky
+    [result] = registry.execute_tool_calls([ToolCall("1", "flaky", {"a": 1, "b": 2})])
+    assert (result.error.kind if result.error else result.value, result.attempts) == expected
+    assert backoffs == [1, 2]
+
+
+class Waiting(Executor):
+    """Finishes each job when the test says so, reporting it at once."""
+
+    name = "waiting"
+
+    def __init__(self) -> None:
+        self.release: dict[str, threading.Event] = {}
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        outcomes = []
+        for job in jobs:
+            event = self.release.setdefault(job.call_id, threading.Event())
+            while not event.wait(0.01):
+                if job.cancelled:
+                    break
+            outcome = Outcome(error=None, value=job.call_id) if not job.cancelled else Outcome(value="stopped")
+            job.report(outcome)
+            outcomes.append(outcome)
+        return outcomes
+
+
+async def test_results_are_handed_out_as_each_call_finishes(make_tool) -> None:
+    executor = Waiting()
+    registry = ToolRegistry(executor=executor)
+    registry.add(make_tool("echo"))
+    seen: list[str] = []
+    batch = registry.batch([ToolCall("a", "echo", {}), ToolCall("b", "echo", {})],
+                           on_result=lambda index, result: seen.append(result.call_id))
+    running = asyncio.ensure_future(registry.aexecute_batch(batch))
+    executor.release.setdefault("a", threading.Event()).set()
+    for _ in range(200):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["a"] and not running.done()
+    executor.release.setdefault("b", threading.Event()).set()
+    results = await running
+    assert seen == ["a", "b"] and [r.value for r in results] == ["a", "b"]
+
+
+async def test_cancelling_the_awaiting_task_cancels_the_batchs_jobs(make_tool) -> None:
+    executor = Waiting()
+    registry = ToolRegistry(executor=executor)
+    registry.add(make_tool("echo"))
+    batch = registry.batch([ToolCall("a", "echo", {})])
+    running = asyncio.ensure_future(registry.aexecute_batch(batch))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert batch._jobs[0].cancelled == "the call was cancelled"
+
+
+def test_a_call_cancelled_before_it_starts_does_not_run(make_tool) -> None:
+    executor = Recording()
+    registry = ToolRegistry(executor=executor)
+    registry.add(make_tool())
+    batch = registry.batch(adds(2))
+    batch.cancel([1], reason="the client went away")
+    results = registry.execute_batch(batch)
+    assert results[0].value == 0
+    assert (results[1].error.kind, results[1].content) == ("cancelled", "the client went away")
+    assert executor.runs == [["c0"]]
+
+
+def test_backends_close_what_they_created(make_tool) -> None:
+    backends = Backends(Plugins(), load_config(environ={"TOOLWIRE_EXECUTOR": "thread"}), None)
+    backends.create_default()
+    executor = backends.get()
+    backends.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        executor.run([Job("1", make_tool(), {"a": 1, "b": 1})])
