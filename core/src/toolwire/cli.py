@@ -12,7 +12,7 @@ import click
 import pydantic_core
 
 from toolwire.registry import ToolRegistry
-from toolwire.tools import ToolResult
+from toolwire.tools import ToolCall, ToolResult
 
 __all__ = ["main"]
 
@@ -22,6 +22,8 @@ _config_option = click.option(
 )
 _executor_option = click.option("--executor", default=None, help="Backend to run on (default: the configured one).")
 _timeout_option = click.option("--timeout", type=float, default=None, help="Seconds allowed per call.")
+_yes_option = click.option("--yes", "-y", is_flag=True,
+                           help="Approve every call that needs approval (else: asked on a terminal, or denied).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,10 +76,12 @@ def tools(config_path: str | None, dialect: str | None, strict: bool) -> None:
 @_config_option
 @_executor_option
 @_timeout_option
-def call(name: str, arguments: str, config_path: str | None, executor: str | None, timeout: float | None) -> None:
+@_yes_option
+def call(name: str, arguments: str, config_path: str | None, executor: str | None, timeout: float | None,
+         yes: bool) -> None:
     """Execute one call and print its result as a JSON line; exit 1 if it failed."""
     batch = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]
-    _execute(config_path, batch, executor, timeout)
+    _execute(config_path, batch, executor, timeout, yes)
 
 
 @cli.command()
@@ -85,7 +89,8 @@ def call(name: str, arguments: str, config_path: str | None, executor: str | Non
 @_config_option
 @_executor_option
 @_timeout_option
-def run(source: Any, config_path: str | None, executor: str | None, timeout: float | None) -> None:
+@_yes_option
+def run(source: Any, config_path: str | None, executor: str | None, timeout: float | None, yes: bool) -> None:
     """Execute a batch of tool calls in any provider's shape, read from a JSON file or stdin (-).
 
     Prints one JSON line per result; exit status 1 if any call failed.
@@ -94,7 +99,7 @@ def run(source: Any, config_path: str | None, executor: str | None, timeout: flo
         calls = json.load(source)
     except ValueError as exc:
         raise click.ClickException(f"{source.name}: not valid JSON: {exc}") from None
-    _execute(config_path, calls, executor, timeout)
+    _execute(config_path, calls, executor, timeout, yes)
 
 
 @cli.command()
@@ -153,21 +158,34 @@ def _table(*headers: str) -> Any:
 
 
 @contextmanager
-def _registry(config_path: str | None, executor: str | None = None) -> Iterator[ToolRegistry]:
-    registry = ToolRegistry.from_config(config_path, executor=executor)
+def _registry(config_path: str | None, executor: str | None = None, approve: Any = None) -> Iterator[ToolRegistry]:
+    registry = ToolRegistry.from_config(config_path, executor=executor, approve=approve)
     try:
         yield registry
     finally:
         registry.close()
 
 
-def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None) -> None:
-    with _registry(config_path) as registry:
+def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None, yes: bool) -> None:
+    with _registry(config_path, approve=_approver(yes)) as registry:
         results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
     for result in results:
         click.echo(json.dumps(result_record(result)))
     if any(result.is_error for result in results):
         sys.exit(1)
+
+
+def _approver(yes: bool) -> Callable[[list[ToolCall]], dict[str, bool | str]]:
+    """Approval for the command line: `--yes` approves all; a terminal asks per call; else denied."""
+    def approve(calls: list[ToolCall]) -> dict[str, bool | str]:
+        if yes:
+            return {call.id: True for call in calls}
+        if not sys.stdin.isatty():
+            return {call.id: "not approved: no terminal to ask on (pass --yes to approve)" for call in calls}
+        return {call.id: click.confirm(f"Run {call.name} {json.dumps(call.arguments, default=str)}?", err=True)
+                for call in calls}
+
+    return approve
 
 
 def result_record(result: ToolResult) -> dict[str, Any]:
@@ -180,6 +198,7 @@ def result_record(result: ToolResult) -> dict[str, Any]:
         "content": result.text,
         "error": {"kind": result.error.kind.value, "message": result.error.message} if result.error else None,
         "duration_s": round(result.duration_s, 6),
+        "attempts": result.attempts,
     }
 
 

@@ -61,7 +61,7 @@ DEFAULT_BACKEND = "process"
 DEFAULT_TIMEOUT = 60.0
 _TOP_KEYS = ("executor", "policy", "separator", "serve", "tools")
 _POLICY_KEYS = ("max_result_chars", "ordering", "tools")
-_SELECTORS = ("match", "tag", "namespace", "source")
+_SELECTORS = ("match", "tag", "namespace", "source", "read_only", "destructive", "idempotent", "open_world")
 _SETTINGS = ("requires_approval", "max_concurrency", "rate", "retries")
 ORDERINGS = ("annotated", "parallel", "sequential")
 DEFAULT_MAX_RESULT_CHARS = 100_000
@@ -80,14 +80,19 @@ class ToolPolicy:
     """Settings for the tools a `[[policy.tools]]` table (or `register(..., requires_approval=True)`) matches.
 
     A tool matches when it passes every selector given: `match` (a glob on its name), `tag`, `namespace`,
-    `source` (a glob on where it was loaded from), `names` (exact names). `max_concurrency` and `rate`
-    are shared by every tool the table matches.
+    `source` (a glob on where it was loaded from), an annotation (`destructive = true`, `read_only`,
+    `idempotent`, `open_world`), `names` (exact names). `max_concurrency` and `rate` are shared by every
+    tool the table matches.
     """
 
     match: str | None = None
     tag: str | None = None
     namespace: str | None = None
     source: str | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
     names: tuple[str, ...] = ()
     requires_approval: bool | None = None
     max_concurrency: int | None = None
@@ -102,6 +107,9 @@ class ToolPolicy:
             and (self.namespace is None or tool.namespace == self.namespace)
             and (self.source is None or fnmatch.fnmatchcase(tool.source.detail, self.source))
             and (not self.names or tool.name in self.names)
+            and all(wanted is None or getattr(tool.annotations, key) is wanted
+                    for key, wanted in (("read_only", self.read_only), ("destructive", self.destructive),
+                                        ("idempotent", self.idempotent), ("open_world", self.open_world)))
         )
 
 
@@ -131,6 +139,8 @@ def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolic
             raise ValueError(f"unknown key '{where}.{key}'; accepted: {', '.join(accepted)}")
     checks: dict[str, tuple[type, Any]] = {
         "match": (str, None), "tag": (str, None), "namespace": (str, None), "source": (str, None),
+        "read_only": (bool, None), "destructive": (bool, None), "idempotent": (bool, None),
+        "open_world": (bool, None),
         "requires_approval": (bool, None), "max_concurrency": (int, 1), "rate": (str, None), "retries": (int, 0),
     }
     for key, (kind, minimum) in checks.items():

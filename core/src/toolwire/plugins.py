@@ -197,8 +197,10 @@ def _core_plugins() -> list[tuple[str, object]]:
     """The core's own plugins, registered in every `Plugins` exactly as third-party ones are."""
     from toolwire import _pipeline
     from toolwire.formats import _builtin as formats
+    from toolwire.policies import approval, limits, ordering, retries
 
-    return [("toolwire.formats", formats), ("toolwire.pipeline", _pipeline)]
+    return [("toolwire.formats", formats), ("toolwire.pipeline", _pipeline), ("toolwire.ordering", ordering),
+            ("toolwire.limits", limits), ("toolwire.retries", retries), ("toolwire.approval", approval)]
 
 
 def _version(distribution: str | None) -> str | None:

@@ -1,0 +1,139 @@
+"""Each tool's policy settings in force (worked out once per tool and policy), and the gates that
+`max_concurrency` and `rate` tables share across a registry's batches."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from toolwire.config import PolicyConfig, ToolPolicy, rate_per_second
+from toolwire.tools import Tool
+
+if TYPE_CHECKING:
+    from toolwire.batches import Gate
+
+__all__ = ["Bucket", "Slots", "ToolSettings", "book_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSettings:
+    """What the matching tables say of one tool: whether it needs approval, how many times it may run
+    (1 without retries), and the gates each of its calls must hold."""
+
+    requires_approval: bool = False
+    attempts: int = 1
+    gates: tuple[Gate, ...] = ()
+
+
+_PLAIN = ToolSettings()
+
+
+class Slots:
+    """A concurrency gate: at most `size` holders at once, over every batch and thread."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.held >= self.size:
+                return False
+            self.held += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.held -= 1
+
+    def ready_at(self) -> float | None:
+        return None
+
+
+class Bucket:
+    """A rate gate: a token bucket of `count` tokens refilled over `per` seconds (bursts up to `count`)."""
+
+    def __init__(self, count: float, per: float) -> None:
+        self.capacity = count
+        self.tokens = count
+        self.refill = count / per
+        self.stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _fill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+
+    def acquire(self) -> bool:
+        with self._lock:
+            self._fill(time.monotonic())
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+    def release(self) -> None:
+        """A token is spent when taken: nothing to give back."""
+
+    def ready_at(self) -> float | None:
+        with self._lock:
+            now = time.monotonic()
+            self._fill(now)
+            return now if self.tokens >= 1 else now + (1 - self.tokens) / self.refill
+
+
+class Book:
+    """One registry's settings per tool (cached until the tool or the policy changes) and its gates."""
+
+    def __init__(self) -> None:
+        self._settings: dict[str, tuple[Tool, PolicyConfig, ToolSettings]] = {}
+        self._gates: dict[int, tuple[ToolPolicy, list[Gate]]] = {}
+        self._lock = threading.Lock()
+
+    def settings(self, policy: PolicyConfig, tool: Tool) -> ToolSettings:
+        cached = self._settings.get(tool.name)
+        if cached is not None and cached[0] is tool and cached[1] is policy:
+            return cached[2]
+        settings = self._work_out(policy, tool)
+        self._settings[tool.name] = (tool, policy, settings)
+        return settings
+
+    def _work_out(self, policy: PolicyConfig, tool: Tool) -> ToolSettings:
+        tables = [table for table in policy.tools if table.matches(tool)]
+        if not tables:
+            return _PLAIN
+        approval = any(table.requires_approval for table in tables)
+        retries = max((table.retries or 0 for table in tables), default=0)
+        safe = tool.annotations.read_only is True or tool.annotations.idempotent is True
+        gates = [gate for table in tables for gate in self._gates_of(table)]
+        gates.sort(key=lambda gate: isinstance(gate, Bucket))  # tokens last: a slot refused spends none
+        return ToolSettings(approval, 1 + retries if safe else 1, tuple(gates))
+
+    def _gates_of(self, table: ToolPolicy) -> list[Gate]:
+        with self._lock:
+            held = self._gates.get(id(table))
+            if held is None or held[0] is not table:
+                gates: list[Gate] = []
+                if table.max_concurrency is not None:
+                    gates.append(Slots(table.max_concurrency))
+                if table.rate is not None:
+                    gates.append(Bucket(*rate_per_second(table.rate)))
+                held = self._gates[id(table)] = (table, gates)
+            return held[1]
+
+
+_books: weakref.WeakKeyDictionary[Any, Book] = weakref.WeakKeyDictionary()
+_books_lock = threading.Lock()
+
+
+def book_for(registry: Any) -> Book:
+    """The policy book of `registry`, made on first use."""
+    book = _books.get(registry)
+    if book is None:
+        with _books_lock:
+            book = _books.setdefault(registry, Book())
+    return book

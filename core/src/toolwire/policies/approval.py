@@ -1,0 +1,91 @@
+"""The `approval` policy: calls of tools that need approval run only once approved.
+
+A tool needs approval when a `[[policy.tools]]` table (by name glob, tag, namespace, source or an
+annotation such as `destructive = true`) or `register(..., requires_approval=True)` says so. The calls of
+a batch that need it go together to `ToolRegistry(approve=...)`, which answers per call id: True runs it,
+False or a reason denies it (`denied`, the reason is what the model reads), a dict runs it with those
+arguments (validated again). Answers given with `execute_tool_calls(..., approvals={...})` come first.
+A call with no answer does not run: its result is `approval_pending`, and the caller resumes later with
+`approvals=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from toolwire._scheduling import caller_loop
+from toolwire.batches import Dispatch
+from toolwire.hookspecs import hookimpl
+from toolwire.loop import shared_loop
+from toolwire.policies._book import book_for
+from toolwire.tools import ErrorKind, ToolCall
+
+__all__ = ["toolwire_dispatch"]
+
+log = logging.getLogger("toolwire")
+_NO_ANSWER = object()
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def toolwire_dispatch(dispatch: Dispatch) -> Any:
+    registry = dispatch.registry
+    policy = registry.policy
+    if policy.tools:
+        book = book_for(registry)
+        needed = [i for i, job in enumerate(dispatch.jobs) if book.settings(policy, job.tool).requires_approval]
+        if needed:
+            _decide(dispatch, needed)
+    return (yield)
+
+
+def _decide(dispatch: Dispatch, needed: list[int]) -> None:
+    given = dispatch.approvals
+    asked = [dispatch.calls[i] for i in needed if dispatch.calls[i].id not in given]
+    answers: Mapping[str, Any] = {}
+    failure = None
+    approve = dispatch.registry.approve
+    if asked and approve is not None:
+        try:
+            answers = _ask(approve, asked)
+        except Exception as exc:
+            log.exception("the approval callback failed")
+            failure = f"{type(exc).__name__}: {exc}"
+    for index in needed:
+        call = dispatch.calls[index]
+        answer = given.get(call.id, answers.get(call.id, _NO_ANSWER)) if isinstance(answers, Mapping) else _NO_ANSWER
+        _apply(dispatch, index, call, answer, failure)
+
+
+def _ask(approve: Any, calls: list[ToolCall]) -> Any:
+    answer = approve(calls)
+    if asyncio.iscoroutine(answer):
+        loop = caller_loop.get() or shared_loop().loop
+        answer = asyncio.run_coroutine_threadsafe(answer, loop).result()
+    return answer
+
+
+def _apply(dispatch: Dispatch, index: int, call: ToolCall, answer: Any, failure: str | None) -> None:
+    name = call.name
+    if answer is True:
+        return
+    if answer is _NO_ANSWER:
+        why = f" (asking for approval failed: {failure})" if failure else ""
+        dispatch.refuse(index, ErrorKind.APPROVAL_PENDING,
+                        f"'{name}' needs the user's approval before it runs and has not run yet{why}; "
+                        "it will run once approved")
+    elif answer is False or answer is None:
+        dispatch.refuse(index, ErrorKind.DENIED,
+                        f"the user did not approve this call of '{name}', so it did not run; do not repeat it "
+                        "unchanged: ask the user, or do something else")
+    elif isinstance(answer, str):
+        dispatch.refuse(index, ErrorKind.DENIED,
+                        f"the user did not approve this call of '{name}', so it did not run: {answer}")
+    elif isinstance(answer, Mapping):
+        dispatch.revalidate(index, answer)
+    else:
+        dispatch.refuse(index, ErrorKind.APPROVAL_PENDING,
+                        f"'{name}' needs the user's approval and the answer given ({type(answer).__name__}) "
+                        "is none of True, False, a reason or edited arguments; it has not run")

@@ -1,0 +1,25 @@
+"""The `limits` policy: `max_concurrency` and `rate` of the `[[policy.tools]]` tables (and of
+`register(..., max_concurrency=..., rate=...)`), each shared by every tool the table matches, over every
+batch and thread of the registry. A call waits for its slot or token up to its deadline, then is `timeout`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolwire.batches import Dispatch
+from toolwire.hookspecs import hookimpl
+from toolwire.policies._book import book_for
+
+__all__ = ["toolwire_dispatch"]
+
+
+@hookimpl(wrapper=True)
+def toolwire_dispatch(dispatch: Dispatch) -> Any:
+    policy = dispatch.registry.policy
+    if policy.tools:
+        book = book_for(dispatch.registry)
+        for index, job in enumerate(dispatch.jobs):
+            for gate in book.settings(policy, job.tool).gates:
+                dispatch.gate(index, gate)
+    return (yield)

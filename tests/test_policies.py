@@ -1,0 +1,297 @@
+"""Policies on the thread and process backends: approval, ordering, limits, retries, result caps.
+
+Each policy holds in the parent, so the same test runs on both backends; tools record when they ran
+(time.monotonic is one clock for every process of the machine) or leave marks in files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from toolwire import Annotations, ConfigError, ErrorKind, ToolCall, ToolRegistry, load_config
+
+BACKENDS = ["thread", "process"]
+
+
+def span(label: str, seconds: float = 0.15) -> tuple[str, float, float]:
+    """Sleep `seconds`; return when it ran."""
+    started = time.monotonic()
+    time.sleep(seconds)
+    return label, started, time.monotonic()
+
+
+def mark(path: str, text: str = "ran") -> str:
+    """Leave a mark in a file (so a test can see whether the call ran anywhere)."""
+    Path(path).write_text(text)
+    return text
+
+
+def flaky(path: str, failures: int) -> int:
+    """Fail with a transport error until called `failures` times (counted in a file); then succeed."""
+    from toolwire import ToolCallError
+
+    count = int(Path(path).read_text()) if Path(path).exists() else 0
+    Path(path).write_text(str(count + 1))
+    if count < failures:
+        raise ToolCallError("connection reset by peer", kind=ErrorKind.TRANSPORT)
+    return count + 1
+
+
+def dies_once(path: str) -> str:
+    """Kill its worker process the first time; return the second time."""
+    if not Path(path).exists():
+        Path(path).write_text("died")
+        os._exit(3)
+    return "survived"
+
+
+def long_text(size: int) -> str:
+    return "x" * size
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def make_registry(backend: str, **options: object) -> ToolRegistry:
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "4"})
+    return ToolRegistry(config=config, **options)  # type: ignore[arg-type]
+
+
+# -- approval --------------------------------------------------------------------------------------------
+
+
+def test_calls_needing_approval_go_to_the_callback_together_and_each_gets_its_answer(
+    backend: str, tmp_path: Path
+) -> None:
+    asked: list[list[str]] = []
+
+    def approve(calls: list[ToolCall]) -> dict[str, object]:
+        asked.append([call.id for call in calls])
+        return {"a": True, "b": "the file is in use", "c": {"path": str(tmp_path / "edited"), "text": "edited"},
+                "d": {"path": 3}}
+
+    with make_registry(backend, approve=approve) as registry:
+        registry.register(mark, requires_approval=True)
+        registry.register(span)
+        calls = [ToolCall(name, "mark", {"path": str(tmp_path / name)}) for name in "abcd"]
+        calls.append(ToolCall("free", "span", {"label": "free", "seconds": 0}))
+        results = registry.execute_tool_calls(calls)
+    assert asked == [["a", "b", "c", "d"]]  # one question for the whole batch, the free call not in it
+    assert results[0].value == "ran" and (tmp_path / "a").exists()
+    assert results[1].error.kind == ErrorKind.DENIED and "the file is in use" in results[1].content
+    assert not (tmp_path / "b").exists()
+    assert results[2].value == "edited" and (tmp_path / "edited").read_text() == "edited"
+    assert results[3].error.kind == ErrorKind.INVALID_ARGUMENTS and "path" in results[3].content
+    assert results[4].value[0] == "free"
+
+
+def test_without_a_callback_calls_are_pending_until_resumed_with_approvals(backend: str, tmp_path: Path) -> None:
+    with make_registry(backend) as registry:
+        registry.register(mark, requires_approval=True)
+        calls = [ToolCall("x", "mark", {"path": str(tmp_path / "x")}),
+                 ToolCall("y", "mark", {"path": str(tmp_path / "y")})]
+        first = registry.execute_tool_calls(calls)
+        assert [r.error.kind for r in first] == [ErrorKind.APPROVAL_PENDING] * 2
+        assert "needs the user's approval" in first[0].content
+        assert not list(tmp_path.iterdir())  # nothing ran
+        second = registry.execute_tool_calls(calls, approvals={"x": True, "y": False})
+    assert second[0].value == "ran" and second[1].error.kind == ErrorKind.DENIED
+    assert [p.name for p in tmp_path.iterdir()] == ["x"]
+
+
+async def test_an_async_callback_is_awaited(tmp_path: Path) -> None:
+    async def approve(calls: list[ToolCall]) -> dict[str, object]:
+        await asyncio.sleep(0)
+        return {call.id: True for call in calls}
+
+    with make_registry("thread", approve=approve) as registry:
+        registry.register(mark, requires_approval=True)
+        [result] = await registry.aexecute_tool_calls([ToolCall("1", "mark", {"path": str(tmp_path / "m")})])
+    assert result.value == "ran"
+
+
+def test_approval_is_selected_by_glob_tag_namespace_and_annotation(tmp_path: Path) -> None:
+    (tmp_path / "toolwire.toml").write_text(
+        '[executor]\nbackend = "thread"\n'
+        '[[policy.tools]]\nmatch = "fs_*"\nrequires_approval = true\n'
+        '[[policy.tools]]\ntag = "money"\nrequires_approval = true\n'
+        '[[policy.tools]]\nnamespace = "admin"\nrequires_approval = true\n'
+        '[[policy.tools]]\ndestructive = true\nrequires_approval = true\n'
+    )
+    registry = ToolRegistry.from_config(tmp_path / "toolwire.toml")
+    registry.load("native", lambda: 1, name="fs_read")
+    registry.load("native", lambda: 1, name="pay", tags=["money"])
+    registry.load("native", lambda: 1, name="reset", namespace="admin")
+    registry.load("native", lambda: 1, name="drop", annotations=Annotations(destructive=True))
+    registry.load("native", lambda: 1, name="free")
+    names = ["fs_read", "pay", "admin_reset", "drop", "free"]
+    results = registry.execute_tool_calls([ToolCall(n, n, {}) for n in names])
+    registry.close()
+    assert [r.error.kind if r.error else r.value for r in results] == [ErrorKind.APPROVAL_PENDING] * 4 + [1]
+
+
+def test_a_failing_callback_leaves_the_calls_pending(tmp_path: Path) -> None:
+    def approve(calls: list[ToolCall]) -> dict[str, object]:
+        raise RuntimeError("the UI is gone")
+
+    with make_registry("thread", approve=approve) as registry:
+        registry.register(mark, requires_approval=True)
+        [result] = registry.execute_tool_calls([ToolCall("1", "mark", {"path": str(tmp_path / "m")})])
+    assert result.error.kind == ErrorKind.APPROVAL_PENDING and "RuntimeError: the UI is gone" in result.content
+
+
+# -- ordering --------------------------------------------------------------------------------------------
+
+
+def ordering_registry(backend: str, ordering: str) -> ToolRegistry:
+    registry = make_registry(backend, ordering=ordering)
+    registry.load("native", span, name="read", annotations=Annotations(read_only=True))
+    registry.load("native", span, name="write", annotations=Annotations(read_only=False))
+    registry.load("native", span, name="plain")
+    return registry
+
+
+def ran(results: list) -> dict[str, tuple[float, float]]:  # type: ignore[type-arg]
+    return {r.value[0]: (r.value[1], r.value[2]) for r in results}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_annotated_ordering_runs_writes_in_order_after_earlier_reads(backend: str) -> None:
+    with ordering_registry(backend, "annotated") as registry:
+        registry.warm()
+        calls = [ToolCall(label, tool, {"label": label}) for label, tool in
+                 [("r1", "read"), ("w1", "write"), ("r2", "read"), ("w2", "write"), ("r3", "read")]]
+        spans = ran(registry.execute_tool_calls(calls))
+    assert spans["w1"][0] >= spans["r1"][1]
+    assert spans["w2"][0] >= spans["w1"][1] and spans["w2"][0] >= spans["r2"][1]
+    assert overlap(spans["r1"], spans["r2"]) and overlap(spans["r1"], spans["r3"])
+
+
+def test_sequential_ordering_runs_one_call_after_another(backend: str) -> None:
+    with ordering_registry(backend, "sequential") as registry:
+        registry.warm()
+        spans = ran(registry.execute_tool_calls([ToolCall(str(i), "plain", {"label": str(i)}) for i in range(3)]))
+    assert spans["1"][0] >= spans["0"][1] and spans["2"][0] >= spans["1"][1]
+
+
+def test_parallel_ordering_runs_writes_together(backend: str) -> None:
+    with ordering_registry(backend, "parallel") as registry:
+        registry.warm()
+        spans = ran(registry.execute_tool_calls([ToolCall(str(i), "write", {"label": str(i)}) for i in range(2)]))
+    assert overlap(spans["0"], spans["1"])
+
+
+def test_an_unknown_ordering_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="must be one of annotated, parallel, sequential"):
+        ToolRegistry(executor="thread", ordering="random")
+
+
+# -- limits ----------------------------------------------------------------------------------------------
+
+
+def test_max_concurrency_holds_across_concurrent_batches(backend: str) -> None:
+    with make_registry(backend) as registry:
+        registry.load("native", span, name="slow", namespace="db", max_concurrency=1)
+        registry.warm()
+        results: list = []  # type: ignore[type-arg]
+
+        def batch(prefix: str) -> None:
+            calls = [ToolCall(f"{prefix}{i}", "db_slow", {"label": f"{prefix}{i}", "seconds": 0.1}) for i in range(2)]
+            results.extend(registry.execute_tool_calls(calls))
+
+        threads = [threading.Thread(target=batch, args=(prefix,)) for prefix in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    spans = sorted(ran(results).values())
+    assert len(spans) == 4
+    assert all(later[0] >= earlier[1] - 0.002 for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_rate_spaces_the_calls_out(backend: str) -> None:
+    with make_registry(backend) as registry:
+        registry.load("native", span, name="api", rate="4/s")
+        registry.warm()
+        before = time.monotonic()  # the bucket starts full at the first call: a burst of 4
+        spans = sorted(ran(registry.execute_tool_calls(
+            [ToolCall(str(i), "api", {"label": str(i), "seconds": 0}) for i in range(6)])).values())
+    starts = [start for start, _ in spans]
+    assert starts[4] - before >= 0.25 and starts[5] - before >= 0.5  # then one token every 0.25 s
+
+
+def test_a_call_waiting_for_a_limit_past_its_deadline_is_a_timeout() -> None:
+    with make_registry("thread") as registry:
+        registry.load("native", span, name="slow", max_concurrency=1)
+        results = registry.execute_tool_calls(
+            [ToolCall(str(i), "slow", {"label": str(i), "seconds": 0.4}) for i in range(2)], timeout=0.3)
+    kinds = sorted(r.error.kind for r in results)
+    assert kinds == [ErrorKind.TIMEOUT, ErrorKind.TIMEOUT]
+    assert any("could not start before its deadline" in r.content for r in results)
+
+
+def test_bad_limits_are_refused_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "toolwire.toml").write_text('[[policy.tools]]\nmatch = "*"\nrate = "fast"\n')
+    with pytest.raises(ConfigError, match=r"'policy\.tools\[0\]\.rate': rate 'fast' is not of the form"):
+        load_config(tmp_path / "toolwire.toml")
+    with pytest.raises(ValueError, match=r"'load\.max_concurrency' must be at least 1"):
+        ToolRegistry(executor="thread").load("native", span, max_concurrency=0)
+
+
+# -- retries ---------------------------------------------------------------------------------------------
+
+
+def test_retries_run_read_only_calls_again_on_transport_errors(backend: str, tmp_path: Path) -> None:
+    with make_registry(backend) as registry:
+        registry.load("native", flaky, name="safe", annotations=Annotations(read_only=True), retries=3)
+        registry.load("native", flaky, name="unsafe", retries=3)
+        safe, unsafe = registry.execute_tool_calls([
+            ToolCall("1", "safe", {"path": str(tmp_path / "safe"), "failures": 2}),
+            ToolCall("2", "unsafe", {"path": str(tmp_path / "unsafe"), "failures": 2}),
+        ])
+    assert (safe.value, safe.attempts) == (3, 3)
+    assert (unsafe.error.kind, unsafe.attempts) == (ErrorKind.TRANSPORT, 1)  # not idempotent: never twice
+
+
+def test_retries_give_up_after_the_allowed_attempts(tmp_path: Path) -> None:
+    with make_registry("thread") as registry:
+        registry.load("native", flaky, name="safe", annotations=Annotations(idempotent=True), retries=1)
+        [result] = registry.execute_tool_calls([ToolCall("1", "safe", {"path": str(tmp_path / "f"), "failures": 5})])
+    assert (result.error.kind, result.attempts) == (ErrorKind.TRANSPORT, 2)
+
+
+def test_a_crashed_worker_is_retried_on_the_process_backend(tmp_path: Path) -> None:
+    with make_registry("process") as registry:
+        registry.load("native", dies_once, name="fragile", annotations=Annotations(idempotent=True), retries=1)
+        [result] = registry.execute_tool_calls([ToolCall("1", "fragile", {"path": str(tmp_path / "d")})])
+    assert (result.value, result.attempts) == ("survived", 2)
+
+
+# -- result caps -----------------------------------------------------------------------------------------
+
+
+def test_content_for_the_model_is_cut_and_the_value_kept_whole(backend: str) -> None:
+    with make_registry(backend, max_result_chars=1000) as registry:
+        registry.register(long_text)
+        [result] = registry.execute_tool_calls([ToolCall("1", "long_text", {"size": 5000})])
+    assert len(result.value) == 5000
+    assert result.content.startswith("x" * 1000) and not result.content.startswith("x" * 1001)
+    assert "the result has 5,000 characters; the first 1,000 are shown" in result.content
+
+
+def test_results_have_a_cap_by_default() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(long_text)
+        [result] = registry.execute_tool_calls([ToolCall("1", "long_text", {"size": 150_000})])
+    assert len(result.value) == 150_000 and "the first 100,000 are shown" in result.content
