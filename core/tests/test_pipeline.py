@@ -275,7 +275,7 @@ async def test_cancelling_the_awaiting_task_cancels_the_batchs_jobs(make_tool) -
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert batch._jobs[0].cancelled == "the call was cancelled"
+    assert batch.job(0).cancelled == "the call was cancelled"
 
 
 def test_a_call_cancelled_before_it_starts_does_not_run(make_tool) -> None:

@@ -37,29 +37,35 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     deadline = None if seconds is None else time.monotonic() + seconds
     tools = registry._catalog.tools
     on_result = batch.on_result
-    jobs: list[Job] = []
-    job_calls: list[ToolCall] = []
-    positions: list[int] = []
-    cancelled = batch.cancelled if batch._cancelled else None
-    for index, call in enumerate(calls):
-        job = prepare(tools, call, deadline)
-        if cancelled is not None and (reason := cancelled(index)) is not None:
-            job = ToolError(ErrorKind.CANCELLED, reason)
-        if type(job) is Job:
-            jobs.append(job)
-            job_calls.append(call)
-            positions.append(index)
-        else:
-            result = results[index] = _error_result(call, job)  # type: ignore[arg-type]
-            if on_result is not None:
-                on_result(index, result)
-    if jobs:
-        batch.attach(dict(zip(positions, jobs, strict=True)))
-        cap = registry.policy.max_result_chars
-        dispatch = Dispatch(registry, registry.executor(batch.executor), job_calls, jobs, seconds, batch.approvals)
+    prepared = prepare_all(tools, calls, deadline)
+    if batch._cancelled:
+        for index, reason in enumerate(map(batch.cancelled, range(len(calls)))):
+            if reason is not None:
+                prepared[index] = ToolError(ErrorKind.CANCELLED, reason)
+    failed = [index for index, job in enumerate(prepared) if type(job) is not Job]
+    for index in failed:
+        result = results[index] = _error_result(calls[index], prepared[index])  # type: ignore[arg-type]
         if on_result is not None:
-            dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
-        outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
+            on_result(index, result)
+    if len(failed) == len(calls):
+        batch.results = results  # type: ignore[assignment]
+        return batch.results
+    if failed:
+        positions = [index for index, job in enumerate(prepared) if type(job) is Job]
+        jobs: list[Job] = [prepared[index] for index in positions]  # type: ignore[misc]
+        job_calls = [calls[index] for index in positions]
+    else:
+        positions, jobs, job_calls = list(range(len(calls))), prepared, calls  # type: ignore[assignment]
+    batch.attach(positions, jobs)
+    cap = registry.policy.max_result_chars
+    dispatch = Dispatch(registry, registry.executor(batch.executor), job_calls, jobs, seconds, batch.approvals)
+    if on_result is not None:
+        dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
+    outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
+    if not failed and on_result is None:
+        results = [make_result(call, outcome, attempts, cap)
+                   for call, outcome, attempts in zip(calls, outcomes, dispatch.attempts, strict=True)]
+    else:
         attempts = dispatch.attempts
         for j, index in enumerate(positions):
             if results[index] is None:
@@ -79,6 +85,29 @@ def _early_results(dispatch: Dispatch, positions: list[int], results: list[ToolR
 
 
 # -- resolve and validate: one call into a job, or the error that stops it ------------------------------------
+
+
+def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: float | None) -> list[Job | ToolError]:
+    """`prepare` for each call, with the common case inline: a known, enabled tool whose validator takes
+    the argument text as it came."""
+    prepared: list[Job | ToolError] = []
+    append = prepared.append
+    get = tools.get
+    limit = _arguments.MAX_DEPTH
+    for call in calls:
+        tool = get(call.name)
+        text = call.text
+        if (tool is not None and tool.enabled and text is not None and "null" not in text
+                and text.count("{") + text.count("[") <= limit):
+            validate_json = getattr(tool.validator, "validate_json", None)
+            if validate_json is not None:
+                try:
+                    append(Job(call.id, tool, validate_json(text), deadline))
+                    continue
+                except ValueError:
+                    pass  # `prepare` says what is wrong, in the words it always has
+        append(prepare(tools, call, deadline))
+    return prepared
 
 
 def prepare(tools: Mapping[str, Tool], call: ToolCall, deadline: float | None) -> Job | ToolError:
@@ -118,8 +147,15 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
         return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
                           attempts)
     value = outcome.value
+    kind = type(value)
+    content: str | tuple[ContentBlock, ...]
+    if kind is str or kind is int:  # most results: no JSON needed for the model's text
+        content = value if kind is str else str(value)
+        if cap is not None and len(content) > cap:
+            content = _capped(content, cap)
+        return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
     if isinstance(value, ToolOutput):
-        content: str | tuple[ContentBlock, ...] = value.content or _text(value.value)
+        content = value.content or _text(value.value)
         value = value.value
     else:
         content = _text(value)

@@ -41,6 +41,10 @@ def run_jobs(dispatch: Dispatch, indices: Iterable[int]) -> None:
     if not todo:
         return
     if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
+        if len(todo) == len(outcomes) and dispatch.on_outcome is None and not _signalled(dispatch.jobs):
+            dispatch.outcomes = _run(dispatch.executor, dispatch.jobs)  # the common case: all at once
+            dispatch.attempts = [1] * len(todo)
+            return
         _wave(dispatch, todo, {})
         return
     _Schedule(dispatch).run(todo)
@@ -140,6 +144,11 @@ class _Schedule:
         timeout = max(0.0, min(wake) - now) if wake else _POLL_S
         with gates_released:
             gates_released.wait(timeout)
+
+
+def _signalled(jobs: list[Job]) -> bool:
+    """Whether any job was cancelled or has listeners (those need `_wave`'s care)."""
+    return any(job._signals is not None for job in jobs)
 
 
 def _take(gates: list[Any]) -> list[Any] | None:

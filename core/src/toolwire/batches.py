@@ -47,7 +47,7 @@ class Batch:
     on_result: Callable[[int, ToolResult], None] | None = field(default=None, repr=False)
     """Told each call's final result (its index, the result) as soon as it is known."""
     _cancelled: dict[int | None, str] = field(default_factory=dict, repr=False)
-    _jobs: dict[int, Job] = field(default_factory=dict, repr=False)
+    _jobs: tuple[list[int], list[Job]] = field(default=([], []), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cancel(self, indices: list[int] | None = None, reason: str = "the call was cancelled") -> None:
@@ -57,8 +57,8 @@ class Batch:
         with self._lock:
             for index in indices if indices is not None else [None]:
                 self._cancelled.setdefault(index, reason)
-            jobs = list(self._jobs.items())
-        for index, job in jobs:
+            positions, jobs = self._jobs
+        for index, job in zip(positions, jobs, strict=True):
             if indices is None or index in indices:
                 job.cancel(reason)
 
@@ -66,15 +66,21 @@ class Batch:
         """Why the call at `index` was cancelled, or None."""
         return self._cancelled.get(index) or self._cancelled.get(None)
 
-    def attach(self, jobs: dict[int, Job]) -> None:
-        """Record the jobs made for the calls (by call index) so that `cancel` reaches them."""
+    def job(self, index: int) -> Job | None:
+        """The job made for the call at `index` (None before the call was validated, or if it was not valid)."""
+        positions, jobs = self._jobs
+        return next((job for position, job in zip(positions, jobs, strict=True) if position == index), None)
+
+    def attach(self, positions: list[int], jobs: list[Job]) -> None:
+        """Record the jobs made for the calls at `positions`, so that `cancel` reaches them."""
         with self._lock:
-            self._jobs = jobs
-            pending = dict(self._cancelled)
-        for index, job in jobs.items():
-            reason = pending.get(index) or pending.get(None)
-            if reason is not None:
-                job.cancel(reason)
+            self._jobs = (positions, jobs)
+            pending = dict(self._cancelled) if self._cancelled else None
+        if pending:
+            for index, job in zip(positions, jobs, strict=True):
+                reason = pending.get(index) or pending.get(None)
+                if reason is not None:
+                    job.cancel(reason)
 
 
 class Gate(Protocol):

@@ -178,13 +178,77 @@ class Tool:
         self.is_async = is_async_callable(self.invoker)
 
 
-@dataclass(frozen=True, slots=True)
+_UNPARSED: Any = object()
+
+
 class ToolCall:
-    """One call the model asked for. `arguments` is the raw string when it was not valid JSON."""
+    """One call the model asked for: its `id`, the tool's `name`, and the `arguments` object.
+
+    Arguments may be given as an object or as the model's JSON text. Text is kept as it came (`text`) and
+    parsed on first use of `arguments`; when it is not a JSON object, `arguments` is the raw text (the
+    registry then reports why, for that call). `arguments` follows the text and cannot be set.
+    """
+
+    __slots__ = ("_arguments", "id", "name", "text")
+    __match_args__ = ("id", "name", "arguments")
 
     id: str
     name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
+    text: str | None
+    """The arguments' JSON text when the call was made from text, else None."""
+
+    def __init__(self, id: str, name: str, arguments: dict[str, Any] | str | None = None) -> None:
+        self.id = id
+        self.name = name
+        if type(arguments) is str or isinstance(arguments, str):
+            self.text = arguments
+            self._arguments = _UNPARSED
+        else:
+            self.text = None
+            self._arguments = {} if arguments is None else arguments
+
+    @property
+    def arguments(self) -> dict[str, Any] | str:
+        """The arguments object; the raw text when it was not a JSON object."""
+        value = self._arguments
+        if value is _UNPARSED:
+            value = self._arguments = _parse_arguments(self.text)  # type: ignore[arg-type]
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not ToolCall:
+            return NotImplemented
+        return (self.id, self.name, self.arguments) == (other.id, other.name, other.arguments)
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.name))
+
+    def __repr__(self) -> str:
+        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments={self.arguments!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        arguments = self.text if self._arguments is _UNPARSED else self._arguments
+        return (ToolCall, (self.id, self.name, arguments))
+
+
+def _parse_arguments(text: str) -> dict[str, Any] | str:
+    """JSON text as an object; the text itself when it is not one (empty text is no arguments)."""
+    if not text:
+        return {}
+    import pydantic_core
+
+    try:
+        parsed = pydantic_core.from_json(text)  # several times faster than json.loads on small objects
+    except ValueError:
+        return text
+    except TypeError:  # a lone UTF-16 surrogate (a broken emoji half), which from_json cannot encode
+        import json
+
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+    return parsed if isinstance(parsed, dict) else text
 
 
 @dataclass(slots=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import pydantic_core
-
 from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -80,6 +78,11 @@ class Dialect:
         return None
 
 
+    def parse_batch(self, items: list[Any]) -> list[ToolCall] | None:
+        """Every call of a non-empty list whose items are all single calls of this dialect's, in one pass;
+        None as soon as one is not (the items are then parsed one by one). Optional: a fast path."""
+        return None
+
     def parse_each(self, items: Any) -> list[ToolCall] | None:
         """The calls in every item of a message; None as soon as one item is not this dialect's."""
         calls: list[ToolCall] = []
@@ -104,11 +107,7 @@ def parse_arguments(raw: Any) -> dict[str, Any] | str:
     if isinstance(raw, dict):
         return raw
     if isinstance(raw, str):
-        try:
-            parsed = pydantic_core.from_json(raw)  # several times faster than json.loads on small objects
-        except ValueError:
-            return raw
-        return parsed if isinstance(parsed, dict) else raw
+        return ToolCall("", "", raw).arguments
     if isinstance(raw, Mapping):
         return dict(raw)
     return str(raw)
@@ -121,6 +120,11 @@ def parse_calls(calls: Any, dialects: Iterable[Dialect]) -> list[ToolCall]:
     Gemini calls without an id get a stable one, `twgen_<name>_<n>`.
     """
     dialects = tuple(dialects)
+    if type(calls) is list and calls:  # a batch of one provider's calls: recognise its shape once
+        for dialect in dialects:
+            whole = dialect.parse_batch(calls)
+            if whole is not None:
+                return _rank_generated(whole) if _any_generated(whole) else whole
     whole = _parse_one(calls, dialects)
     if whole is None:
         if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
@@ -130,9 +134,11 @@ def parse_calls(calls: Any, dialects: Iterable[Dialect]) -> list[ToolCall]:
             for item in calls:
                 found = _parse_one(item, dialects)
                 whole.extend(found if found is not None else [_unrecognised(item)])
-    if any(call.id.startswith(GENERATED_ID_PREFIX) for call in whole):
-        whole = _rank_generated(whole)
-    return whole
+    return _rank_generated(whole) if _any_generated(whole) else whole
+
+
+def _any_generated(calls: list[ToolCall]) -> bool:
+    return any(call.id.startswith(GENERATED_ID_PREFIX) for call in calls)
 
 
 _owner_of_type: dict[type, str] = {}
@@ -172,7 +178,7 @@ def _rank_generated(calls: list[ToolCall]) -> list[ToolCall]:
     for call in calls:
         if call.id.startswith(GENERATED_ID_PREFIX):
             seen[call.id] = rank = seen.get(call.id, 0) + 1
-            call = ToolCall(f"{call.id}_{rank}", call.name, call.arguments)
+            call = ToolCall(f"{call.id}_{rank}", call.name, call.text if call.text is not None else call.arguments)
         ranked.append(call)
     return ranked
 

@@ -17,14 +17,16 @@ __all__ = [
 
 
 def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
-    """A `ToolCall` from loosely typed provider fields (None -> empty, JSON text -> dict)."""
-    return ToolCall(str(call_id or ""), str(name or ""), parse_arguments(arguments))
+    """A `ToolCall` from loosely typed provider fields (None -> empty; JSON text kept, parsed on use)."""
+    if type(arguments) is not str:
+        arguments = parse_arguments(arguments)
+    return ToolCall(str(call_id or ""), str(name or ""), arguments)
 
 
 def arguments_text(call: ToolCall) -> str:
     """A call's arguments as the JSON text providers echo back (the raw text if it was not JSON)."""
-    if isinstance(call.arguments, str):
-        return call.arguments
+    if call.text is not None:
+        return call.text
     return json.dumps(call.arguments, ensure_ascii=False, default=str)
 
 

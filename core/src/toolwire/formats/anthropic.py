@@ -56,6 +56,19 @@ class Anthropic(Dialect):
             return self.parse_each(item.content)
         return None
 
+    def parse_batch(self, items: list[Any]) -> list[ToolCall] | None:
+        calls: list[ToolCall] = []
+        for item in items:
+            if type(item) is dict:
+                if item.get("type") != "tool_use":
+                    return None
+                calls.append(make_call(item.get("id"), item.get("name"), item.get("input")))
+            elif getattr(item, "type", None) == "tool_use":
+                calls.append(make_call(item.id, item.name, item.input))
+            else:
+                return None
+        return calls
+
     def tool_messages(
         self, calls: Sequence[ToolCall], results: Sequence[ToolResult], *, include_assistant: bool = False,
         **options: Any,

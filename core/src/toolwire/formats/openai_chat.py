@@ -56,6 +56,27 @@ class OpenAIChat(Dialect):
             return self._calls(choices[0].message.tool_calls) if choices else []
         return None
 
+    def parse_batch(self, items: list[Any]) -> list[ToolCall] | None:
+        first = items[0]
+        calls: list[ToolCall] = []
+        append = calls.append
+        if type(first) is dict:
+            for item in items:
+                function = item.get("function") if type(item) is dict else None
+                if type(function) is not dict:
+                    return None
+                append(_call(item.get("id"), function.get("name"), function.get("arguments")))
+            return calls
+        kind = type(first)
+        if getattr(getattr(first, "function", None), "arguments", _MISSING) is _MISSING:
+            return None
+        for item in items:
+            if type(item) is not kind:
+                return None
+            function = item.function
+            append(_call(item.id, function.name, function.arguments))
+        return calls
+
     def _calls(self, tool_calls: Any) -> list[ToolCall]:
         calls: list[ToolCall] = []
         for tool_call in tool_calls or ():
@@ -88,6 +109,13 @@ class OpenAIChat(Dialect):
         if attachments:
             messages.append({"role": "user", "content": attachments})
         return messages
+
+
+def _call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    """`make_call` for the common case (string id, name and argument text) without its conversions."""
+    if type(call_id) is str and type(name) is str and type(arguments) is str:
+        return ToolCall(call_id, name, arguments)
+    return make_call(call_id, name, arguments)
 
 
 def _media_part(block: Any) -> dict[str, Any] | None:

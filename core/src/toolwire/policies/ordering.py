@@ -10,6 +10,7 @@ Results stay one per call, in the calls' order, whatever runs when.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from toolwire.batches import Dispatch
@@ -24,9 +25,26 @@ def toolwire_dispatch(dispatch: Dispatch) -> Any:
     if ordering == "sequential":
         for index in range(1, len(dispatch.jobs)):
             dispatch.after(index, index - 1)
-    elif ordering == "annotated":
+    elif ordering == "annotated" and _has_side_effects(dispatch.registry):
         _annotated(dispatch)
     return (yield)
+
+
+_checked: weakref.WeakKeyDictionary[Any, tuple[int, bool]] = weakref.WeakKeyDictionary()
+
+
+def _side_effects(tool: Any) -> bool:
+    annotations = tool.annotations
+    return annotations.read_only is False or (annotations.destructive is True and annotations.read_only is not True)
+
+
+def _has_side_effects(registry: Any) -> bool:
+    """Whether any of the registry's tools is annotated as not read-only (worked out once per change)."""
+    version = registry._catalog.version
+    checked = _checked.get(registry)
+    if checked is None or checked[0] != version:
+        checked = _checked[registry] = (version, any(map(_side_effects, registry._catalog.tools.values())))
+    return checked[1]
 
 
 def _annotated(dispatch: Dispatch) -> None:
@@ -34,7 +52,7 @@ def _annotated(dispatch: Dispatch) -> None:
     reads: list[int] = []
     for index, job in enumerate(dispatch.jobs):
         annotations = job.tool.annotations
-        if annotations.read_only is False or (annotations.destructive is True and annotations.read_only is not True):
+        if _side_effects(job.tool):
             if last_write is not None:
                 dispatch.after(index, last_write)
             for read in reads:

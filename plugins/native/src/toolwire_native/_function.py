@@ -134,8 +134,9 @@ def _validator(
     described: dict[str, str],
     hidden: frozenset[str],
 ) -> ArgumentValidator:
-    """The validator of a pydantic model of the parameters (fields `p0`, `p1`... aliased to the parameter
-    names, so no name clashes with `BaseModel`'s attributes)."""
+    """The validator of a pydantic model of the parameters: fields named as the parameters, except names
+    pydantic cannot take (`_private`, `model_...`, `BaseModel`'s attributes), which become `p0`, `p1`...
+    aliased to the parameter names."""
     params = list(signature.parameters.values())
     has_var_positional = any(p.kind is _P.VAR_POSITIONAL for p in params)
     hints: dict[str, Any] = {}
@@ -166,7 +167,7 @@ def _validator(
         if _is_union(annotation):
             unions.add(param.name)
         text = None if _has_description(annotation) else described.get(param.name)
-        attr = f"p{index}"
+        attr = param.name if _safe_field_name(param.name) else f"p{index}"
         hints[attr] = annotation
         extras = {"description": text} if text else {}
         namespace[attr] = pydantic.Field(default, alias=param.name, **extras)
@@ -188,6 +189,10 @@ def _validator(
         optional=frozenset(optional),
         unions=frozenset(unions),
     )
+
+
+def _safe_field_name(name: str) -> bool:
+    return not name.startswith(("_", "model_")) and not hasattr(pydantic.BaseModel, name)
 
 
 def _is_union(annotation: Any) -> bool:

@@ -19,15 +19,18 @@ class FunctionInvoker:
     list under `var_positional` are passed positionally; the rest as keywords.
     """
 
-    __slots__ = ("function", "positional", "var_positional")
+    __slots__ = ("function", "keywords_only", "positional", "var_positional")
 
     def __init__(self, function: Callable[..., Any], positional: tuple[str, ...] = (),
                  var_positional: str | None = None) -> None:
         self.function = function
         self.positional = positional
         self.var_positional = var_positional
+        self.keywords_only = not positional and var_positional is None
 
     def __call__(self, **kwargs: Any) -> Any:
+        if self.keywords_only:
+            return self.function(**kwargs)
         args = self._split(kwargs)
         return self.function(*args, **kwargs)
 
@@ -59,5 +62,7 @@ class AsyncFunctionInvoker(FunctionInvoker):
     __slots__ = ()
 
     async def __call__(self, **kwargs: Any) -> Any:
+        if self.keywords_only:
+            return await self.function(**kwargs)
         args = self._split(kwargs)
         return await self.function(*args, **kwargs)

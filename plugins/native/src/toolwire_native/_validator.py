@@ -32,6 +32,9 @@ class ArgumentValidator:
         self.var_positional = var_positional
         self.optional = optional  # names of the arguments that have a default
         self.unions = unions
+        self._plain = all(name == attr for name, attr in self.fields.items()) and len(self.fields) == len(
+            model.model_fields)
+        """Whether each model field is named as its argument (then a validated model's dict is the keywords)."""
 
     def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         if type(arguments) is dict:
@@ -50,10 +53,28 @@ class ArgumentValidator:
                 validated = self.model.model_validate({k: v for k, v in data.items() if k not in nulls})
             except pydantic.ValidationError as retry:
                 raise ValueError(self._explain(retry)) from None
-        values, given = validated.__dict__, validated.model_fields_set
+        return self._keywords(validated)
+
+    def validate_json(self, text: str | bytes) -> dict[str, Any]:
+        """`self(json.loads(text))` without the intermediate objects: pydantic validates the text itself.
+
+        Raises `ValueError` on any problem; the caller then takes the precise path for the message.
+        """
+        try:
+            validated = self.model.__pydantic_validator__.validate_json(text)
+        except pydantic.ValidationError as exc:
+            raise ValueError(str(exc)) from None
+        values = validated.__dict__
+        if (self._plain and len(validated.__pydantic_fields_set__) == len(values)
+                and not validated.__pydantic_extra__):
+            return values  # every argument given, each field named as its argument: the keywords as they are
+        return self._keywords(validated)
+
+    def _keywords(self, validated: pydantic.BaseModel) -> dict[str, Any]:
+        values, given = validated.__dict__, validated.__pydantic_fields_set__
         kwargs = {name: values[attr] for name, attr in self.fields.items() if attr in given}
-        if validated.model_extra:
-            kwargs.update(validated.model_extra)
+        if validated.__pydantic_extra__:
+            kwargs.update(validated.__pydantic_extra__)
         if self.positional:
             self._fill_positional_gaps(kwargs)
         return kwargs
