@@ -235,20 +235,29 @@ def _parse_arguments(text: str) -> dict[str, Any] | str:
     """JSON text as an object; the text itself when it is not one (empty text is no arguments)."""
     if not text:
         return {}
+    try:
+        parsed = load_json(text)
+    except (ValueError, RecursionError):
+        return text
+    return parsed if isinstance(parsed, dict) else text
+
+
+def load_json(text: str) -> Any:
+    """JSON text as Python values: pydantic-core's parser (several times faster than `json.loads` on small
+    objects), and the standard library's for what it refuses that JSON allows (escaped lone surrogates,
+    `"\\ud800"`, which models emit for broken emoji halves). Raises pydantic-core's `ValueError` (it says
+    where) when neither can read it, `RecursionError` when it nests past the interpreter's limit."""
     import pydantic_core
 
     try:
-        parsed = pydantic_core.from_json(text)  # several times faster than json.loads on small objects
-    except ValueError:
-        return text
-    except TypeError:  # a lone UTF-16 surrogate (a broken emoji half), which from_json cannot encode
+        return pydantic_core.from_json(text)
+    except (ValueError, TypeError) as exc:  # TypeError: a lone surrogate character that cannot be encoded
         import json
 
         try:
-            parsed = json.loads(text)
-        except (ValueError, RecursionError):
-            return text
-    return parsed if isinstance(parsed, dict) else text
+            return json.loads(text)
+        except ValueError:
+            raise (exc if isinstance(exc, ValueError) else ValueError(str(exc))) from None
 
 
 @dataclass(slots=True)

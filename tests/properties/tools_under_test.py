@@ -1,0 +1,51 @@
+"""Tools whose signatures cover the native loader's types (imported by worker processes too)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Point(BaseModel):
+    x: int
+    y: float = 0.0
+    label: str | None = None
+
+
+def numbers(a: int, b: float = 1.0, flag: bool = False) -> float:
+    return a + b
+
+
+def text(value: str, count: int = 1) -> str:
+    return value * max(0, min(count, 3))
+
+
+def collections(items: list[int], mapping: dict[str, int] | None = None, pair: tuple[int, str] = (0, "")) -> int:
+    return len(items) + len(mapping or {})
+
+
+def choices(color: Color, mode: Literal["fast", "slow"] = "fast", when: datetime.date | None = None) -> str:
+    return f"{color.value}-{mode}-{when}"
+
+
+def model(point: Point, extra: dict[str, Any] | None = None) -> float:
+    return point.x + point.y
+
+
+def anything(data: Any = None, more: dict[str, Any] | None = None) -> str:
+    return "ok"
+
+
+def variadic(*values: int, **options: str) -> int:
+    return sum(values) + len(options)
+
+
+TOOLS = [numbers, text, collections, choices, model, anything, variadic]
