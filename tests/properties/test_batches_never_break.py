@@ -176,6 +176,7 @@ def test_every_call_gets_exactly_one_result_in_order(registry: ToolRegistry, ite
             assert result.error.kind is not ErrorKind.TIMEOUT, result.error  # no tool here can hang
     for dialect in DIALECTS:
         registry.tool_messages(items, results, format=dialect)
+        registry.tool_messages(items, results, format=dialect, include_assistant=True)
 
 
 valid_arguments = st.one_of(
@@ -234,3 +235,6 @@ def test_deep_nesting_is_refused_as_too_deep(registry: ToolRegistry, depth: int)
         assert result.error.kind == ErrorKind.INVALID_ARGUMENTS
         assert "nest deeper than 64 levels" in result.content
     assert results[2].value == "ok"
+    for dialect in DIALECTS:  # the calls go back to the model too, deep arguments and all
+        registry.tool_messages([{"type": "tool_use", "id": "parsed", "name": "anything", "input": deep}],
+                               results[:1], format=dialect, include_assistant=True)

@@ -24,10 +24,14 @@ def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
 
 
 def arguments_text(call: ToolCall) -> str:
-    """A call's arguments as the JSON text providers echo back (the raw text if it was not JSON)."""
+    """A call's arguments as the JSON text providers echo back: the text they came as, else the object
+    as JSON (`{}` for one nested too deep to write, which never ran)."""
     if call.text is not None:
         return call.text
-    return json.dumps(call.arguments, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(call.arguments, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # nested past the limit: the call never ran and its result says why
+        return "{}"
 
 
 def blocks(result: ToolResult) -> tuple[ContentBlock, ...]:
