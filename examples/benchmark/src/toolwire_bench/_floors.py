@@ -1,6 +1,9 @@
 """The floors: the same calls made with no tool library at all. `python -m toolwire_bench._floors SPEC.json`.
 
 - `multiprocessing`: a bare `multiprocessing.Pool`, the calls sent in one chunk per worker;
+- `bare-loop`: the same OpenAI chat tool-call dicts, each one `json.loads(arguments)` then the function
+  called directly, in one thread: the least any Python tool layer can do per call (the registry's own
+  per-call cost is measured against it);
 - `http.client`: one keep-alive stdlib connection making the calls one after another;
 - `mcp-session`: one bare `mcp` client session making the calls concurrently;
 - `dask-task-per-call`: one Dask task per call (`client.submit(fn, a, b)`, then `gather`) on a LocalCluster
@@ -23,7 +26,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from toolwire_bench import arith
-from toolwire_bench._measure import BatchRunner, Outcome, Workload, run_spec
+from toolwire_bench._measure import BatchRunner, Outcome, Workload, openai_calls, run_spec
+
+BARE_LOOP = "bare-loop"
 
 _Transport = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens an MCP client transport: its read and write streams."""
@@ -36,6 +41,8 @@ def build(spec: dict[str, Any], workload: Workload) -> Iterator[BatchRunner]:
     if floor == "multiprocessing":
         with _pool_floor(workload, spec.get("workers") or os.cpu_count() or 1) as run_batch:
             yield run_batch
+    elif floor == BARE_LOOP:
+        yield _bare_loop(workload)
     elif floor == "http.client":
         with _http_floor(workload, endpoints["openapi"]) as run_batch:
             yield run_batch
@@ -58,6 +65,23 @@ def run_chunk(chunk: Sequence[tuple[str, int, int]]) -> list[Outcome]:
         except Exception as exc:
             outcomes.append((False, f"{type(exc).__name__}: {exc}"))
     return outcomes
+
+
+def _bare_loop(workload: Workload) -> BatchRunner:
+    calls = openai_calls(workload, {op: op for op in arith.OPS})
+    functions = {op: getattr(arith, op) for op in arith.OPS}
+
+    def run_batch() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for call in calls:
+            function = call["function"]
+            try:
+                outcomes.append((True, functions[function["name"]](**json.loads(function["arguments"]))))
+            except Exception as exc:
+                outcomes.append((False, f"{type(exc).__name__}: {exc}"))
+        return outcomes
+
+    return run_batch
 
 
 @contextmanager
