@@ -25,9 +25,10 @@ def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
     assert entry["correct_rate"] == 1.0
     assert entry["errors"] == []
     assert entry["cold_cps"] > 0 and entry["warm_cps"] > 0
-    floor = next(r for r in report["results"] if r["side"] == "floor")
-    assert (floor["backend"], floor["correct_rate"]) == ("multiprocessing", 1.0)
+    floors = {r["backend"]: r["correct_rate"] for r in report["results"] if r["side"] == "floor"}
+    assert floors == {"multiprocessing": 1.0, "bare-loop": 1.0}
     assert report["comparisons"][0]["floor_share_warm"] > 0
+    assert report["comparisons"][0]["cost_vs_bare_loop"] > 0
     assert report["parse_100_calls_us"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
@@ -40,7 +41,8 @@ def test_quick_dask_run_measures_chunking_against_one_task_per_call(tmp_path: Pa
     report = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["side"], r["backend"]): r for r in report["results"]}
     assert code == 0
-    assert set(rows) == {("toolwire", "dask"), ("floor", "multiprocessing"), ("floor", "dask-task-per-call")}
+    assert set(rows) == {("toolwire", "dask"), ("floor", "multiprocessing"), ("floor", "dask-task-per-call"),
+                         ("floor", "bare-loop")}
     for row in rows.values():
         assert (row["status"], row["calls"], row["correct_rate"]) == ("ok", 300, 1.0)
     comparison = report["comparisons"][0]
