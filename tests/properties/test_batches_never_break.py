@@ -174,9 +174,12 @@ def test_every_call_gets_exactly_one_result_in_order(registry: ToolRegistry, ite
         if result.error is not None:
             assert result.error.kind in ErrorKind and result.error.message.strip()
             assert result.error.kind is not ErrorKind.TIMEOUT, result.error  # no tool here can hang
+    registry.tool_messages(items, results)  # in the shape the calls came in (one of them, when mixed)
+    registry.tool_messages(items, results, include_assistant=True)
+    calls = registry.parse_calls(items)
     for dialect in DIALECTS:
-        registry.tool_messages(items, results, format=dialect)
-        registry.tool_messages(items, results, format=dialect, include_assistant=True)
+        registry.tool_messages(calls, results, format=dialect, include_assistant=True)
+        registry.tool_messages(results, format=dialect)
 
 
 valid_arguments = st.one_of(
@@ -235,6 +238,6 @@ def test_deep_nesting_is_refused_as_too_deep(registry: ToolRegistry, depth: int)
         assert result.error.kind == ErrorKind.INVALID_ARGUMENTS
         assert "nest deeper than 64 levels" in result.content
     assert results[2].value == "ok"
+    parsed = registry.parse_calls([{"type": "tool_use", "id": "parsed", "name": "anything", "input": deep}])
     for dialect in DIALECTS:  # the calls go back to the model too, deep arguments and all
-        registry.tool_messages([{"type": "tool_use", "id": "parsed", "name": "anything", "input": deep}],
-                               results[:1], format=dialect, include_assistant=True)
+        registry.tool_messages(parsed, results[:1], format=dialect, include_assistant=True)

@@ -20,7 +20,7 @@ from toolwire._sources import LoadedSource, ToolChanges
 from toolwire.batches import Approval, Batch
 from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
 from toolwire.executing import Executor
-from toolwire.formats import Dialect, parse_calls
+from toolwire.formats import Dialect, dialect_of, parse_calls
 from toolwire.plugins import Plugins
 from toolwire.serving import Server
 from toolwire.tools import Tool, ToolCall, ToolResult
@@ -305,10 +305,37 @@ class ToolRegistry:
         return parse_calls(calls, self._all_dialects())
 
     def tool_messages(
-        self, calls: Any, results: Sequence[ToolResult], format: str = "openai-chat", **options: Any
+        self, calls: Any = None, results: Sequence[ToolResult] | None = None, format: str | None = None,
+        **options: Any,
     ) -> builtins.list[Any]:
-        """What goes back to the model for `results`, in the provider's shape."""
-        return self.dialect(format).tool_messages(self.parse_calls(calls), results, **options)
+        """What goes back to the model for `results`, in the shape of the provider the `calls` came from.
+
+        `calls` is what `execute_tool_calls` was given (a response, a message, a list of calls); its shape
+        names the dialect, and a `format` that contradicts it is refused. With `ToolCall`s (no provider's
+        shape) the dialect is `format` (default `openai-chat`). The results alone also do
+        (`tool_messages(results)`, or `results=`): they carry each call's id and name.
+        """
+        if results is None and isinstance(calls, Sequence) and calls and all(
+                isinstance(item, ToolResult) for item in calls):
+            calls, results = None, calls
+        if results is None:
+            raise TypeError("tool_messages needs the results: tool_messages(calls, results) or tool_messages(results)")
+        if calls is None:
+            if options.get("include_assistant"):
+                raise ValueError("include_assistant=True rebuilds the assistant turn from the calls' arguments: "
+                                 "pass the calls too, tool_messages(calls, results, include_assistant=True)")
+            parsed = [ToolCall(result.call_id, result.name) for result in results]
+            shape = None
+        else:
+            parsed = self.parse_calls(calls)
+            shape = dialect_of(calls, self._all_dialects())
+        if format is None:
+            format = shape or "openai-chat"
+        elif shape is not None and shape != format:
+            raise ValueError(f"these calls are in the '{shape}' shape, so the model expects '{shape}' results; "
+                             f"tool_messages(format='{format}') would answer in another provider's shape: pass "
+                             f"format='{shape}' or leave format out")
+        return self.dialect(format).tool_messages(parsed, results, **options)
 
     def executor(self, name: str | None = None) -> Executor:
         """The backend named `name` (default: the registry's), created on first use."""

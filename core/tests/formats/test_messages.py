@@ -56,7 +56,7 @@ def results(registry: ToolRegistry):
 
 
 def test_openai_chat(registry: ToolRegistry, results, sdk_valid) -> None:
-    messages = registry.tool_messages(CALLS, results, format="openai-chat", include_assistant=True)
+    messages = registry.tool_messages(CALLS, results, include_assistant=True)  # the calls' shape
     sdk_valid(list[ChatCompletionMessageParam], messages)
     assistant, *tools, attachments = messages
     assert assistant["tool_calls"][0] == {
@@ -78,7 +78,8 @@ def test_openai_chat(registry: ToolRegistry, results, sdk_valid) -> None:
 
 
 def test_openai_responses(registry: ToolRegistry, results, sdk_valid) -> None:
-    items = registry.tool_messages(CALLS, results, format="openai-responses", include_assistant=True)
+    items = registry.tool_messages(registry.parse_calls(CALLS), results, format="openai-responses",
+                                   include_assistant=True)
     sdk_valid(list[ResponseInputItemParam], items)
     assert [i["type"] for i in items] == ["function_call"] * 4 + ["function_call_output"] * 4
     outputs = items[4:]
@@ -88,7 +89,7 @@ def test_openai_responses(registry: ToolRegistry, results, sdk_valid) -> None:
 
 
 def test_anthropic(registry: ToolRegistry, results, sdk_valid) -> None:
-    messages = registry.tool_messages(CALLS, results, format="anthropic")
+    messages = registry.tool_messages(results, format="anthropic")  # the results alone do
     sdk_valid(list[MessageParam], messages)
     (message,) = messages
     assert message["role"] == "user"
@@ -104,7 +105,7 @@ def test_anthropic(registry: ToolRegistry, results, sdk_valid) -> None:
 
 
 def test_gemini(registry: ToolRegistry, results) -> None:
-    contents = registry.tool_messages(CALLS, results, format="gemini", include_assistant=True)
+    contents = registry.tool_messages(registry.parse_calls(CALLS), results, format="gemini", include_assistant=True)
     model_turn, user_turn = (genai.Content.model_validate(c) for c in contents)
     assert model_turn.role == "model" and model_turn.parts[0].function_call.args == {"key": "k"}
     responses = [part.function_response for part in user_turn.parts]
@@ -138,3 +139,24 @@ def test_the_sdk_check_catches_wrong_shapes(sdk_valid) -> None:
             list[MessageParam],
             [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "is_eror": True}]}],
         )
+
+
+def test_the_dialect_comes_from_the_calls_shape(registry: ToolRegistry, results) -> None:
+    anthropic_calls = [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"], "input": {}}
+                       for c in CALLS]
+    [message] = registry.tool_messages(anthropic_calls, results)  # no format: Anthropic's, not OpenAI's
+    assert message["role"] == "user" and message["content"][0]["type"] == "tool_result"
+    assert registry.tool_messages(CALLS, results)[0]["role"] == "tool"
+
+
+def test_a_format_that_contradicts_the_calls_is_refused(registry: ToolRegistry, results) -> None:
+    anthropic_calls = [{"type": "tool_use", "id": "c1", "name": "lookup", "input": {"key": "k"}}]
+    with pytest.raises(ValueError, match="these calls are in the 'anthropic' shape"):
+        registry.tool_messages(anthropic_calls, results[:1], format="openai-chat")
+
+
+def test_the_results_alone_are_enough(registry: ToolRegistry, results) -> None:
+    messages = registry.tool_messages(results)
+    assert [m["tool_call_id"] for m in messages if m["role"] == "tool"] == ["c1", "c2", "c3", "c4"]
+    with pytest.raises(ValueError, match="pass the calls too"):
+        registry.tool_messages(results, format="anthropic", include_assistant=True)

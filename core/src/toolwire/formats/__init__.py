@@ -15,6 +15,7 @@ __all__ = [
     "GENERATED_ID_PREFIX",
     "Dialect",
     "SchemaConversionError",
+    "dialect_of",
     "omit_strict_nulls",
     "parse_arguments",
     "parse_calls",
@@ -163,6 +164,26 @@ def _parse_one(item: Any, dialects: tuple[Dialect, ...]) -> list[ToolCall] | Non
                 _owner_of_type[kind] = dialect.name
             return found
     return None
+
+
+def dialect_of(calls: Any, dialects: Iterable[Dialect]) -> str | None:
+    """The one dialect whose shape `calls` are in (a response, a message, or a list of calls); None when
+    they are `ToolCall`s, of no known shape, or of several."""
+    dialects = tuple(dialects)
+    whole = _owner(calls, dialects)
+    if whole is not None:
+        return whole
+    if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
+        return None
+    owners = {_owner(item, dialects) for item in calls}
+    owners.discard(None)
+    return owners.pop() if len(owners) == 1 else None
+
+
+def _owner(item: Any, dialects: tuple[Dialect, ...]) -> str | None:
+    if isinstance(item, ToolCall) or type(item) is list:
+        return None
+    return next((dialect.name for dialect in dialects if dialect.parse_calls(item) is not None), None)
 
 
 def _unrecognised(item: Any) -> ToolCall:
