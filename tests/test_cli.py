@@ -99,3 +99,21 @@ def test_help_everywhere(project: Path) -> None:
     for command in ("plugins", "tools", "call", "run", "demo"):
         out = toolwire(project, command, "--help")
         assert out.returncode == 0 and "Usage: toolwire" in out.stdout
+
+
+def test_the_installed_command_imports_tool_modules_from_the_working_directory(project: Path) -> None:
+    script = Path(sys.executable).parent / "toolwire"
+    done = subprocess.run([str(script), "tools"], cwd=project, env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "t_add" in done.stdout
+
+
+def test_plugins_and_tools_as_json(project: Path) -> None:
+    plugins = json.loads(toolwire(project, "plugins", "--json").stdout)
+    native = next(p for p in plugins if p["plugin"] == "native")
+    assert native["distribution"] == "toolwire-native" and native["loaders"] == ["native"]
+    assert native["error"] is None
+    tools = json.loads(toolwire(project, "tools", "--json").stdout)
+    assert [t["name"] for t in tools] == ["t_add", "t_shout"]
+    assert tools[0]["parameters"]["required"] == ["a", "b"] and tools[0]["loader"] == "native"

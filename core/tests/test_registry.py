@@ -184,3 +184,10 @@ def test_nulls_a_strict_model_sends_for_omitted_optionals_are_dropped(serial) ->
     arguments = '{"text": "hi", "options": {"tag": null, "note": null}}'
     [result] = registry.execute_tool_calls([call("1", "echo", arguments)])
     assert result.value == {"text": "hi", "options": {"note": None}}  # `note` accepts null, so it stays
+
+
+def test_a_misspelled_loader_option_says_which_were_meant() -> None:
+    registry = ToolRegistry(executor="thread")
+    with pytest.raises(TypeError, match=r"the native loader has no option 'nme' \(did you mean 'name'\?\); its "
+                                        r"options: .*name"):
+        registry.load("native", lambda: 1, nme="one")

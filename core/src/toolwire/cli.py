@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +14,7 @@ import click
 import pydantic_core
 
 from toolwire.registry import ToolRegistry
-from toolwire.tools import ToolCall, ToolResult
+from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = ["main"]
 
@@ -34,10 +36,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
 @cli.command()
-def plugins() -> None:
+@_json_option
+def plugins(as_json: bool) -> None:
     """Every installed plugin, what it provides, and any that failed to load."""
     registry = ToolRegistry()
+    if as_json:
+        records = []
+        for info in registry.plugins.info():
+            offered = {} if info.error else registry.plugins.offered_by(info.name)
+            records.append({"plugin": info.name, "distribution": info.distribution, "version": info.version,
+                            **offered, "error": info.error})
+        click.echo(json.dumps(records, indent=2))
+        return
     table = _table("plugin", "distribution", "version", "loaders", "executors", "formats", "servers", "status")
     for info in registry.plugins.info():
         if info.error:
@@ -57,11 +71,15 @@ def plugins() -> None:
 @_config_option
 @click.option("--format", "dialect", default=None, help="Print schemas in this dialect (e.g. openai-chat).")
 @click.option("--strict", is_flag=True, help="Strict schemas (OpenAI dialects).")
-def tools(config_path: str | None, dialect: str | None, strict: bool) -> None:
+@_json_option
+def tools(config_path: str | None, dialect: str | None, strict: bool, as_json: bool) -> None:
     """The tools the config yields, as a table or as a provider's schemas."""
     with _registry(config_path) as registry:
         if dialect:
             click.echo(json.dumps(registry.schemas(format=dialect, strict=strict), indent=2))
+            return
+        if as_json:
+            click.echo(json.dumps([_tool_record(tool) for tool in registry.list()], indent=2))
             return
         table = _table("name", "loader", "enabled", "description")
         for tool in registry.list():
@@ -157,9 +175,17 @@ def _table(*headers: str) -> Any:
     return table
 
 
+def _tool_record(tool: Tool) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "parameters": tool.parameters,
+            "output_schema": tool.output_schema, "loader": tool.source.loader, "source": tool.source.detail,
+            "namespace": tool.namespace, "tags": sorted(tool.tags), "enabled": tool.enabled,
+            "annotations": {k: v for k, v in dataclasses.asdict(tool.annotations).items() if v is not None}}
+
+
 @contextmanager
 def _registry(config_path: str | None, executor: str | None = None, approve: Any = None) -> Iterator[ToolRegistry]:
-    registry = ToolRegistry.from_config(config_path, executor=executor, approve=approve)
+    with _loading_status() as on_loading:
+        registry = ToolRegistry.from_config(config_path, executor=executor, approve=approve, on_loading=on_loading)
     try:
         yield registry
     finally:
@@ -173,6 +199,23 @@ def _execute(config_path: str | None, calls: Any, executor: str | None, timeout:
         click.echo(json.dumps(result_record(result)))
     if any(result.is_error for result in results):
         sys.exit(1)
+
+
+@contextmanager
+def _loading_status() -> Iterator[Callable[[int, Any], None] | None]:
+    """On a terminal, a line on stderr saying which `[[tools]]` entry is loading (servers take seconds)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status("loading tools") as status:
+        def on_loading(index: int, entry: Any) -> None:
+            source = entry.get("source", entry.get("command", entry.get("url", "")))
+            status.update(f"loading tools: [{index + 1}] {entry.get('loader')} {str(source)[:60]}")
+
+        yield on_loading
 
 
 def _approver(yes: bool) -> Callable[[list[ToolCall]], dict[str, bool | str]]:
@@ -203,8 +246,13 @@ def result_record(result: ToolResult) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command; errors are one line unless `--debug` is given."""
+    """Run the command; errors are one line unless `--debug` is given.
+
+    Modules in the working directory can be imported, as for `python script.py` (config files name them).
+    """
     args = sys.argv[1:] if argv is None else argv
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     _guarded(lambda: cli.main(args=args, prog_name="toolwire", standalone_mode=False), "--debug" in args)
 
 

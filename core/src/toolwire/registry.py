@@ -82,15 +82,21 @@ class ToolRegistry:
         self._backends.create_default()
 
     @classmethod
-    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> ToolRegistry:
+    def from_config(
+        cls, path: str | Path | None = None, *, on_loading: Callable[[int, Mapping[str, Any]], None] | None = None,
+        **kwargs: Any,
+    ) -> ToolRegistry:
         """A registry built from a config file: its backend, policies, and the tools its `[[tools]]` declare.
 
-        Errors name the file, the key and what would be accepted.
+        Errors name the file, the key and what would be accepted. `on_loading(index, entry)` hears of each
+        `[[tools]]` entry as its loading starts (starting a server can take seconds: show progress).
         """
         config = load_config(path)
         registry = cls(config=config, **kwargs)
         try:
             for index, entry in enumerate(config.tools):
+                if on_loading is not None:
+                    on_loading(index, entry)
                 options = dict(entry)
                 loader = options.pop("loader")
                 try:

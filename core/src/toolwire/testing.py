@@ -1,4 +1,5 @@
-"""Conformance suites for plugin authors; for test code only (it imports pytest, `import toolwire` does not).
+"""Conformance suites for plugin authors; for test code only. It needs pytest (`pip install
+'toolwire-core[testing]'`); `import toolwire` does not import it.
 
 Subclass `ExecutorConformance` in a test module of your backend and say how to build it::
 
@@ -25,7 +26,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import pytest
+try:
+    import pytest
+except ImportError:  # pragma: no cover - said plainly rather than as a bare ModuleNotFoundError
+    raise ImportError("toolwire.testing runs its suites with pytest: pip install 'toolwire-core[testing]'") from None
 
 from toolwire.config import Config
 from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
