@@ -8,17 +8,33 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from toolwire.executing import Executor, Job, Outcome
 from toolwire.tools import ErrorKind, ToolError
 
-if TYPE_CHECKING:
-    from toolwire.batches import Dispatch
+__all__ = ["Schedulable", "caller_loop", "gates_released", "run_jobs"]
 
-__all__ = ["caller_loop", "gates_released", "run_jobs"]
+
+class Schedulable(Protocol):
+    """What the scheduler needs of a dispatch (`toolwire.batches.Dispatch` is one)."""
+
+    executor: Executor
+    jobs: list[Job]
+    outcomes: list[Outcome | None]
+    attempts: list[int]
+    waits_for: dict[int, list[int]]
+    gates: dict[int, list[Any]]
+    retries: dict[int, tuple[int, frozenset[ErrorKind], Callable[[int], float]]]
+    on_outcome: Callable[[int, Outcome], None] | None
+
+    def settle(self, index: int, outcome: Outcome) -> None: ...
+
+    def refuse(self, index: int, kind: ErrorKind, message: str) -> None: ...
+
+    def fresh_deadline(self) -> float | None: ...
 
 caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "toolwire_caller_loop", default=None
@@ -32,7 +48,7 @@ _POLL_S = 0.05
 """How often a dispatch waiting for a gate that does not say when it frees up looks again."""
 
 
-def run_jobs(dispatch: Dispatch, indices: Iterable[int]) -> None:
+def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
     """Run the jobs at `indices` that have no outcome yet, in waves: each wave is every job free to
     start (the jobs it waits for are done, its gates are taken, its backoff is over); returns once each
     has an outcome."""
@@ -53,7 +69,7 @@ def run_jobs(dispatch: Dispatch, indices: Iterable[int]) -> None:
 class _Schedule:
     """One `run_jobs` with constraints: which jobs may start now, and how long to wait when none may."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(self, dispatch: Schedulable) -> None:
         self.dispatch = dispatch
         self.not_before: dict[int, float] = {}
         self.restart: set[int] = set()
@@ -168,7 +184,7 @@ def _waited_too_long(job: Job) -> Outcome:
     return Outcome(error=ToolError(ErrorKind.TIMEOUT, message))
 
 
-def _wave(dispatch: Dispatch, wave: list[int], held: dict[int, list[Any]],
+def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, list[Any]],
           retry: Any = None) -> list[int]:
     """Run the jobs at `wave` together; returns the ones to run again."""
     for index in [i for i in wave if dispatch.jobs[i].cancelled]:
@@ -202,7 +218,7 @@ def _wave(dispatch: Dispatch, wave: list[int], held: dict[int, list[Any]],
     return again
 
 
-def _reporter(dispatch: Dispatch, index: int, retry: Any) -> Any:
+def _reporter(dispatch: Schedulable, index: int, retry: Any) -> Any:
     def reported(outcome: Outcome) -> None:
         spec = dispatch.retries.get(index)
         error = outcome.error

@@ -11,22 +11,43 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from toolwire import _arguments
 from toolwire._scheduling import run_jobs
+from toolwire.config import Config, PolicyConfig
 from toolwire.executing import Executor, Job, Outcome
-from toolwire.tools import ErrorKind, ToolCall, ToolError, ToolResult
+from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolResult
 
-if TYPE_CHECKING:
-    from toolwire.registry import ToolRegistry
-
-__all__ = ["Approval", "Batch", "Dispatch", "Gate"]
+__all__ = ["Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
 
 Approval = bool | str | dict[str, Any]
 """An answer to a call that needs approval: True (run it), False or a reason (deny it: the model reads the
 reason), or a dict of edited arguments (run it with those, validated again)."""
+
+Approver = Callable[[list[ToolCall]], Mapping[str, Approval] | Awaitable[Mapping[str, Approval]]]
+"""`approve(pending_calls) -> {call_id: True | False | "reason" | {edited arguments}}`, sync or async."""
+
+
+class RegistryView(Protocol):
+    """What hook wrappers may use of the `ToolRegistry` a batch runs in."""
+
+    config: Config
+    policy: PolicyConfig
+    approve: Approver | None
+
+    @property
+    def version(self) -> int:
+        """Counts changes to the tools (for caches of what is derived from them)."""
+        ...
+
+    def get(self, name: str) -> Tool: ...
+
+    def list(self, *, enabled: bool | None = None) -> list[Tool]: ...
+
+    def executor(self, name: str | None = None) -> Executor: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -41,7 +62,7 @@ class Batch:
     executor: str
     timeout: float | None
     results: list[ToolResult] = field(default_factory=list)
-    registry: ToolRegistry | None = field(default=None, repr=False)
+    registry: RegistryView | None = field(default=None, repr=False)
     approvals: Mapping[str, Approval] = field(default_factory=dict)
     """Answers given for calls that need approval, by call id (`execute_tool_calls(approvals=...)`)."""
     on_result: Callable[[int, ToolResult], None] | None = field(default=None, repr=False)
@@ -109,7 +130,7 @@ class Dispatch:
     `yield`, `outcomes` holds one `Outcome` per job and `attempts` how many times each ran.
     """
 
-    registry: ToolRegistry = field(repr=False)
+    registry: RegistryView = field(repr=False)
     executor: Executor
     calls: list[ToolCall]
     """The call each job came from (`calls[i]` for `jobs[i]`)."""
@@ -167,7 +188,7 @@ class Dispatch:
         replacement settles the job as `invalid_arguments`. Returns whether the job can still run."""
         job = self.jobs[index]
         try:
-            checked = job.tool.validator(arguments) if job.tool.validator else dict(arguments)
+            checked = _arguments.check(job.tool, arguments)
         except ValueError as exc:
             self.refuse(index, ErrorKind.INVALID_ARGUMENTS, f"invalid arguments for '{job.tool.name}': {exc}")
             return False

@@ -1,4 +1,4 @@
-"""The `toolwire` command: plugins, tools, call, run, serve, demo, bench."""
+"""The `toolwire` command: plugins, tools, call, run, serve, demo."""
 
 from __future__ import annotations
 
@@ -143,18 +143,6 @@ def demo(executor: str | None) -> None:
     from toolwire._demo import run_demo
 
     run_demo(_console(), executor)
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def bench(ctx: click.Context) -> None:
-    """The benchmark, side by side with toolregistry 0.19.0 (options: `toolwire bench --help-bench`)."""
-    try:
-        from toolwire_bench import main as bench_main
-    except ImportError:
-        raise click.ClickException("the benchmark needs toolwire-bench (examples/benchmark)") from None
-    args = ["--help"] if ctx.args == ["--help-bench"] else ctx.args
-    sys.exit(bench_main(args) or 0)
 
 
 def _console() -> Any:

@@ -9,7 +9,7 @@ import difflib
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -17,7 +17,7 @@ from toolwire._backends import Backends
 from toolwire._catalog import Catalog, selected
 from toolwire._scheduling import caller_loop
 from toolwire._sources import LoadedSource, ToolChanges
-from toolwire.batches import Approval, Batch
+from toolwire.batches import Approval, Approver, Batch
 from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
 from toolwire.executing import Executor
 from toolwire.formats import Dialect, dialect_of, parse_calls
@@ -30,10 +30,6 @@ __all__ = ["ToolRegistry"]
 _T = TypeVar("_T")
 log = logging.getLogger("toolwire")
 _POLICY_KEYWORDS = ("requires_approval", "max_concurrency", "rate", "retries")
-
-Approver = Callable[[list[ToolCall]], Mapping[str, Approval] | Awaitable[Mapping[str, Approval]]]
-"""`approve(pending_calls) -> {call_id: True | False | "reason" | {edited arguments}}`, sync or async."""
-
 
 class ToolRegistry:
     """A set of tools, the backend that runs them, and the policies that hold on every backend.
@@ -234,6 +230,11 @@ class ToolRegistry:
     def list(self, *, enabled: bool | None = None) -> builtins.list[Tool]:
         """The tools, sorted by name; `enabled=True` keeps only enabled ones."""
         return self._catalog.listed(enabled)
+
+    @property
+    def version(self) -> int:
+        """Counts changes to the tools (added, removed, enabled, disabled, changed by a source)."""
+        return self._catalog.version
 
     def __contains__(self, name: object) -> bool:
         return name in self._catalog.tools

@@ -40,10 +40,10 @@ def _side_effects(tool: Any) -> bool:
 
 def _has_side_effects(registry: Any) -> bool:
     """Whether any of the registry's tools is annotated as not read-only (worked out once per change)."""
-    version = registry._catalog.version
+    version = registry.version
     checked = _checked.get(registry)
     if checked is None or checked[0] != version:
-        checked = _checked[registry] = (version, any(map(_side_effects, registry._catalog.tools.values())))
+        checked = _checked[registry] = (version, any(map(_side_effects, registry.list())))
     return checked[1]
 
 

@@ -1,6 +1,6 @@
 """toolwire's benchmark: the ToolRegistry concurrency benchmark, run through toolwire and toolregistry 0.19.0.
 
-`python -m toolwire_bench --help`, or `toolwire_bench.main(argv)` (what `toolwire bench` calls).
+`python -m toolwire_bench --help`, or `toolwire_bench.main(argv)` (what the `toolwire-bench` script calls).
 This module imports nothing heavy: toolregistry's side imports parts of this package too.
 """
 

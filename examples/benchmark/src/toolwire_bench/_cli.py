@@ -1,4 +1,4 @@
-"""`python -m toolwire_bench` / `toolwire bench`: options in, table + JSON + chart out."""
+"""`python -m toolwire_bench` / `toolwire-bench`: options in, table + JSON + chart out."""
 
 from __future__ import annotations
 
