@@ -117,3 +117,55 @@ def test_plugins_and_tools_as_json(project: Path) -> None:
     tools = json.loads(toolwire(project, "tools", "--json").stdout)
     assert [t["name"] for t in tools] == ["t_add", "t_shout"]
     assert tools[0]["parameters"]["required"] == ["a", "b"] and tools[0]["loader"] == "native"
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Path:
+    (tmp_path / "cli_tools.py").write_text(TOOLS)
+    (tmp_path / "toolwire.toml").write_text(
+        '[executor]\nbackend = "thread"\n\n[[tools]]\nloader = "native"\nsource = "cli_tools"\nnamespace = "t"\n'
+        'requires_approval = true\n'
+    )
+    return tmp_path
+
+
+def test_calls_needing_approval_are_denied_off_a_terminal_unless_yes(guarded: Path) -> None:
+    denied = toolwire(guarded, "call", "t_add", "--args", '{"a": 1, "b": 2}')
+    record = json.loads(denied.stdout)
+    assert denied.returncode == 1
+    assert record["error"]["kind"] == "denied" and "pass --yes to approve" in record["content"]
+    approved = toolwire(guarded, "call", "t_add", "--args", '{"a": 1, "b": 2}', "--yes")
+    assert json.loads(approved.stdout)["value"] == 3
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("y", 3), ("n", None)])
+def test_on_a_terminal_each_call_is_asked(guarded: Path, answer: str, expected: int | None) -> None:
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command on a pseudo-terminal
+        os.chdir(guarded)
+        os.environ["PYTHONPATH"] = str(guarded)
+        os.execv(sys.executable, [sys.executable, "-c", "from toolwire._command import main; main()",
+                                  "call", "t_add", "--args", '{"a": 1, "b": 2}'])
+    import select
+
+    seen = b""
+    while b"Run t_add" not in seen:
+        assert select.select([fd], [], [], 60)[0], f"no prompt came: {seen!r}"
+        seen += os.read(fd, 1024)
+    os.write(fd, answer.encode() + b"\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    line = next(line for line in seen.decode().splitlines() if line.startswith('{"call_id"'))
+    record = json.loads(line)
+    assert record["value"] == expected
+    assert (record["error"] or {}).get("kind") == (None if expected else "denied")
