@@ -32,9 +32,8 @@ class ArgumentValidator:
         self.var_positional = var_positional
         self.optional = optional  # names of the arguments that have a default
         self.unions = unions
-        self._plain = all(name == attr for name, attr in self.fields.items()) and len(self.fields) == len(
-            model.model_fields)
-        """Whether each model field is named as its argument (then a validated model's dict is the keywords)."""
+        self._text_validator: Any = None
+        """Validates argument text straight into the keywords (built on first use; False when it cannot be)."""
 
     def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         if type(arguments) is dict:
@@ -56,19 +55,45 @@ class ArgumentValidator:
         return self._keywords(validated)
 
     def validate_json(self, text: str | bytes) -> dict[str, Any]:
-        """`self(json.loads(text))` without the intermediate objects: pydantic validates the text itself.
+        """`self(json.loads(text))`, with pydantic reading the text itself: for a plain signature (no
+        positional-only parameters, no `*args`, no `**kwargs`), into a dict of the arguments given, as a
+        `TypedDict` of the same fields would; else into the model.
 
         Raises `ValueError` on any problem; the caller then takes the precise path for the message.
         """
+        validator = self._text_validator
+        if validator is None:
+            validator = self._text_validator = self._typed_dict_validator()
         try:
+            if validator is not False:
+                return validator(text)  # type: ignore[no-any-return]
             validated = self.model.__pydantic_validator__.validate_json(text)
         except pydantic.ValidationError as exc:
             raise ValueError(str(exc)) from None
-        values = validated.__dict__
-        if (self._plain and len(validated.__pydantic_fields_set__) == len(values)
-                and not validated.__pydantic_extra__):
-            return values  # every argument given, each field named as its argument: the keywords as they are
         return self._keywords(validated)
+
+    def _typed_dict_validator(self) -> Any:
+        """`validate_json` of a `TypedDict` with the model's fields under the arguments' names, or False
+        when the signature needs the model (positional parameters, `*args`, `**kwargs`, discriminators)."""
+        if self.positional or self.var_positional or self.model.model_config.get("extra") == "allow":
+            return False
+        from typing import Annotated, NotRequired
+
+        from typing_extensions import TypedDict
+
+        fields: dict[str, Any] = {}
+        for name, attr in self.fields.items():
+            info = self.model.model_fields[attr]
+            if info.discriminator is not None:
+                return False
+            kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            fields[name] = kind if info.is_required() else NotRequired[kind]
+        arguments = TypedDict(f"{self.model.__name__}_text", fields)  # type: ignore[operator]
+        arguments.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        try:
+            return pydantic.TypeAdapter(arguments).validator.validate_json
+        except Exception:  # a type pydantic takes in a model but not here: the model path serves
+            return False
 
     def _keywords(self, validated: pydantic.BaseModel) -> dict[str, Any]:
         values, given = validated.__dict__, validated.__pydantic_fields_set__
