@@ -191,3 +191,15 @@ def test_a_misspelled_loader_option_says_which_were_meant() -> None:
     with pytest.raises(TypeError, match=r"the native loader has no option 'nme' \(did you mean 'name'\?\); its "
                                         r"options: .*name"):
         registry.load("native", lambda: 1, nme="one")
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 1.5, 3.0, 0.0001, 1e-5, 1e16, 123456789012345.6, 1 / 3, 2**70, -7,
+                                   "text", float("nan"), float("inf")])
+def test_a_values_text_is_its_json(value: object) -> None:
+    import pydantic_core
+
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", lambda: value, name="give")
+    [result] = registry.execute_tool_calls([ToolCall("1", "give", {})])
+    expected = value if isinstance(value, str) else pydantic_core.to_json(value).decode()
+    assert result.content == expected

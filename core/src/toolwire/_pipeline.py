@@ -149,8 +149,8 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     value = outcome.value
     kind = type(value)
     content: str | tuple[ContentBlock, ...]
-    if kind is str or kind is int:  # most results: no JSON needed for the model's text
-        content = value if kind is str else str(value)
+    if kind is str or kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
+        content = value if kind is str else repr(value)  # JSON's own text for these: no serializer needed
         if cap is not None and len(content) > cap:
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
