@@ -15,7 +15,7 @@ from distributed import Client, get_task_stream, get_worker
 from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
 from toolwire.testing import UnpicklableError, conformance_tools
 from toolwire_dask import DaskExecutor
-from toolwire_dask._batch import CHUNKS_PER_THREAD
+from toolwire_dask._run import CHUNKS_PER_THREAD
 
 _INTS = {"type": "object", "properties": {}}
 

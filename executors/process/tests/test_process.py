@@ -18,7 +18,7 @@ from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistr
 from toolwire.testing import add, crash
 from toolwire_process import ProcessExecutor
 from toolwire_process._process import WorkerProcess
-from toolwire_process.shipping import Shipper
+from toolwire_shipping.packing import Shipper
 
 SCHEMA = {"type": "object", "properties": {}}
 
@@ -194,7 +194,7 @@ def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: Proc
     outcome, ok = executor.run([Job("1", _tool("generator", lambda: (n for n in range(3))), {}),
                                 Job("2", _tool("add", add), {"a": 1, "b": 2})])
     assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR
-    assert "could not be sent back" in outcome.error.message
+    assert "cannot be sent back" in outcome.error.message
     assert ok.value == 3
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool
-from toolwire_process.shipping import ShippedTool, Shipper, UnshippableToolError
+from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_dask import _cluster
 
@@ -85,9 +85,13 @@ class DaskExecutor(Executor):
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         if not jobs:
             return []
-        from toolwire_dask._batch import BatchRun
+        from toolwire_dask._run import Run
 
-        return BatchRun(self, self.client, jobs).run()
+        client = self.client
+        forms = self._ship(job.tool for job in jobs)
+        tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
+        tool_futures = self._scatter(client, tools.values()) if tools else {}
+        return Run(client, jobs, forms, tool_futures, self.chunk_size).run()
 
     def close(self) -> None:
         with self._lock:
@@ -118,8 +122,8 @@ class DaskExecutor(Executor):
         with self._lock:
             missing = {f"toolwire-tool-{t.key}-{self._token}": t for t in tools
                        if t.key not in self._scattered or self._scattered[t.key].status != "finished"}
-        if missing:
-            futures = client.scatter(missing, broadcast=True, hash=False)
+        if missing:  # plain fields travel: workers need no class of ours to read them
+            futures = client.scatter({name: t.fields() for name, t in missing.items()}, broadcast=True, hash=False)
             with self._lock:
                 for name, future in futures.items():
                     self._scattered[missing[name].key] = future

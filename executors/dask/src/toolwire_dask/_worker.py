@@ -17,20 +17,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolwire import set_current_call_id
-from toolwire_process.shipping import ShippedTool, ToolCache
-from toolwire_process.unloadable import tolerant_loads
+from toolwire_shipping.records import TIMEOUT, Error, error_record, unsendable
+from toolwire_shipping.unloadable import tolerant_loads
+from toolwire_shipping.unpacking import ToolCache
 
 TOOLS = ToolCache()
 _LOADING = threading.Lock()
 
-Error = tuple[str, str]
 Record = tuple[Any, Error | None, float]
 """One call's outcome as it travels back: (value, (kind, message) or None, duration in seconds)."""
 
-_TIMEOUT: Error = ("timeout", "the call passed its deadline")
 
-
-def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
+def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
     """Run a chunk of calls and return their pickled records, in order.
 
     `calls` is the pickled `(keys, arguments, deadlines, call ids)`; deadlines are wall-clock (`time.time()`)
@@ -44,7 +42,7 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
         if key not in TOOLS:
             with _LOADING:
                 if key not in TOOLS:
-                    TOOLS.add(shipped)
+                    TOOLS.load(*shipped)
     offset = time.monotonic() - time.time()
     local = [None if d is None else d + offset for d in deadlines]
     records: list[Record | None] = [None] * len(keys)
@@ -57,7 +55,7 @@ def run_chunk(tools: dict[str, ShippedTool], calls: bytes) -> bytes:
         try:
             invoker, is_async = TOOLS.get(key)
         except Exception as exc:
-            records[position] = (None, _error(exc), 0.0)
+            records[position] = (None, error_record(exc), 0.0)
             continue
         (async_calls if is_async else sync_calls).append((position, invoker))
     pending_async = None
@@ -93,9 +91,9 @@ async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str,
                 value = await invoker(**arguments[position])
         except TimeoutError as exc:
             past = deadline is not None and time.monotonic() >= deadline
-            records[position] = (None, _TIMEOUT if past else _error(exc), time.monotonic() - started)
+            records[position] = (None, TIMEOUT if past else error_record(exc), time.monotonic() - started)
         except (Exception, SystemExit) as exc:
-            records[position] = (None, _error(exc), time.monotonic() - started)
+            records[position] = (None, error_record(exc), time.monotonic() - started)
         else:
             records[position] = (value, None, time.monotonic() - started)
 
@@ -130,7 +128,7 @@ class _SyncRunner:
             if deadline is not None and now >= deadline:
                 with self.lock:
                     if (self.next, self.generation) == (index, generation):
-                        self.records[self.calls[index][0]] = (None, _TIMEOUT, 0.0)
+                        self.records[self.calls[index][0]] = (None, TIMEOUT, 0.0)
                         self.next, self.generation = index + 1, generation + 1
                         self.done.clear()
                         self._start()
@@ -157,25 +155,18 @@ class _SyncRunner:
             deadline = deadlines[position]
             started = monotonic()
             if deadline is not None and started >= deadline:
-                record: Record = (None, _TIMEOUT, 0.0)
+                record: Record = (None, TIMEOUT, 0.0)
             else:
                 set_current_call_id(self.call_ids[position])
                 try:
                     record = (invoker(**arguments[position]), None, monotonic() - started)
                 except (Exception, SystemExit) as exc:
-                    record = (None, _error(exc), monotonic() - started)
+                    record = (None, error_record(exc), monotonic() - started)
             with self.lock:
                 if generation != self.generation:
                     return  # this call was reported as timed out and left behind
                 records[position] = record
                 self.next = index + 1
-
-
-def _error(exc: BaseException) -> Error:
-    from toolwire import error_from_exception
-
-    error = error_from_exception(exc)
-    return (error.kind.value, error.message)
 
 
 def _dump(records: list[Record | None]) -> bytes:
@@ -190,7 +181,5 @@ def _picklable(record: Record | None) -> Record | None:
         pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         value = record[0] if record is not None else None
-        message = (f"the tool's return value ({type(value).__module__}.{type(value).__qualname__}) cannot be "
-                   f"sent back from the Dask worker: {type(exc).__name__}: {exc}")
-        return (None, ("tool_error", message), record[2] if record is not None else 0.0)
+        return (None, unsendable(value, exc, "the Dask worker"), record[2] if record is not None else 0.0)
     return record

@@ -19,10 +19,10 @@ from typing import Any
 
 from toolwire.executing import Executor, ExecutorConfig, Job, Outcome, timeout_outcome
 from toolwire.tools import ErrorKind, ToolError
+from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_process import _log
 from toolwire_process._process import Chunk, WorkerProcess
-from toolwire_process.shipping import ShippedTool, Shipper, UnshippableToolError
 
 __all__ = ["ProcessExecutor"]
 
@@ -228,7 +228,7 @@ class _BatchRun:
         for index in indices:
             sends[index] += 1
         chunk = Chunk(next(self.executor._chunk_ids), indices, _earliest(jobs, indices))
-        tools = [_fields(self.by_key[key]) for key in new]
+        tools = [self.by_key[key].fields() for key in new]
         message = pickle.dumps((chunk.id, tools, keys, [jobs[i].arguments for i in indices],
                                 [jobs[i].deadline for i in indices], [jobs[i].call_id for i in indices]),
                                pickle.HIGHEST_PROTOCOL)
@@ -370,11 +370,6 @@ def _readable(workers: list[WorkerProcess], timeout: float | None) -> list[Worke
         by_fd[worker.conn.fileno()] = worker
         poller.register(worker.conn.fileno(), select.POLLIN)
     return [by_fd[fd] for fd, _ in poller.poll(None if timeout is None else math.ceil(timeout * 1000))]
-
-
-def _fields(shipped: ShippedTool) -> tuple[Any, ...]:
-    """What a worker needs of a shipped tool, as plain values (`ToolCache.load`'s arguments)."""
-    return (shipped.key, shipped.name, shipped.payload, shipped.is_async, shipped.modules, shipped.dilled)
 
 
 def _earliest(jobs: Sequence[Job], indices: list[int]) -> float | None:

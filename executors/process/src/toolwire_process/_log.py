@@ -15,6 +15,8 @@ import mmap
 import struct
 from _pickle import dumps, loads  # C pickle: no `pickle.py` (re, functools) in workers
 
+from toolwire_shipping.records import Error, unsendable
+
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
     from typing import Any
@@ -27,7 +29,6 @@ _START = _HEADER.size
 _LENGTH = struct.Struct("<I")
 _INT = struct.Struct("<q")
 
-Error = tuple[str, str]
 Record = tuple[int, float, "Any", "Error | None"]
 
 
@@ -40,9 +41,7 @@ def encode(position: int, duration: float, value: Any, error: Error | None) -> b
     try:
         return b"P" + dumps((position, duration, value, error), -1)
     except Exception as exc:
-        reason = (f"the result ({type(value).__qualname__}) could not be sent back from the worker: "
-                  f"{type(exc).__name__}: {exc}")
-        return b"M" + marshal.dumps((position, duration, None, ("tool_error", reason)))
+        return b"M" + marshal.dumps((position, duration, None, unsendable(value, exc, "the worker process")))
 
 
 def decode(body: bytes | memoryview) -> Record:

@@ -18,8 +18,10 @@ import time
 from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 from _thread import start_new_thread  # not `threading` (functools, collections...): workers start sooner
 
+from toolwire_shipping.records import TIMEOUT, error_record
+from toolwire_shipping.unpacking import ToolCache
+
 from toolwire_process import _log
-from toolwire_process._tools import ToolCache
 from toolwire_process._wire import Pipe
 
 TYPE_CHECKING = False
@@ -72,7 +74,7 @@ class Worker:
                 try:
                     chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
-                    from toolwire_process.unloadable import tolerant_loads
+                    from toolwire_shipping.unloadable import tolerant_loads
 
                     chunk, shipped, keys, arguments, deadlines, call_ids = tolerant_loads(message, exc, 3)
                 for fields in shipped:
@@ -97,7 +99,7 @@ class Worker:
         position = 0
         while position < count:
             try:
-                if type(arguments[position]) is str:  # arguments this process could not load (see .unloadable)
+                if type(arguments[position]) is str:  # arguments it could not load (toolwire_shipping.unloadable)
                     raise ValueError(arguments[position])
                 invoker, is_async = lookup(keys[position])
             except Exception as exc:
@@ -122,7 +124,7 @@ class Worker:
                 value = invoker(**arguments[position])
                 error = None
             except (Exception, SystemExit) as exc:
-                value, error = None, _error(exc)
+                value, error = None, error_record(exc)
             self.record(chunk, encode(position, monotonic() - started, value, error))
             position += 1
 
@@ -164,9 +166,9 @@ class Worker:
         except asyncio.CancelledError:
             if deadline is None or time.monotonic() < deadline:
                 raise
-            value, error = None, ("timeout", "the call passed its deadline")
+            value, error = None, TIMEOUT
         except (Exception, SystemExit) as exc:
-            value, error = None, _error(exc)
+            value, error = None, error_record(exc)
         self.record(chunk, _log.encode(position, time.monotonic() - started, value, error))
 
     def record(self, chunk: int, record: bytes) -> None:
@@ -184,18 +186,6 @@ def _set_call_id(call_id: str) -> None:
 def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
-
-
-def _error(exc: BaseException) -> tuple[str, str]:
-    """`(kind, message)` for a tool's exception, as `toolwire.error_from_exception` says when loaded."""
-    executing = sys.modules.get("toolwire.executing")
-    if executing is not None:  # a tool that imported toolwire may raise its ToolCallError
-        error = executing.error_from_exception(exc)
-        return (str(error.kind), error.message)
-    if isinstance(exc, TimeoutError):
-        return ("timeout", str(exc) or "the call timed out")
-    message = str(exc)
-    return ("tool_error", f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
 def _resident_bytes() -> int:

@@ -1,6 +1,6 @@
-"""The worker's side of shipping: invokers loaded once per content key (pickle, or dill when shipped so).
+"""The worker's side: invokers loaded once per content key (pickle, or dill when shipped so).
 
-Kept apart from `shipping` so that a worker starts with no import beyond the standard library: dill is
+Kept apart from `packing` so that a worker starts with no import beyond the standard library: dill is
 imported only for a tool that was shipped with it.
 """
 
@@ -12,8 +12,6 @@ from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
     from typing import Any
-
-    from toolwire_process.shipping import ShippedTool
 
 
 class ToolLoadError(LookupError):
@@ -30,13 +28,10 @@ class ToolCache:
     def __contains__(self, key: str) -> bool:
         return key in self._tools or key in self._errors
 
-    def add(self, shipped: ShippedTool) -> None:
-        """Load a shipped invoker and keep it under its key."""
-        self.load(shipped.key, shipped.name, shipped.payload, shipped.is_async, shipped.modules, shipped.dilled)
-
     def load(self, key: str, name: str, payload: bytes, is_async: bool, modules: tuple[tuple[str, str], ...],
              dilled: bool) -> None:
-        """`add` for a shipped tool's fields (how the process backend sends them: no class to import)."""
+        """Load a shipped invoker from its fields (`ShippedTool.fields()`: plain values, no class to import)
+        and keep it under its key."""
         try:
             load_modules(modules)
             if dilled:

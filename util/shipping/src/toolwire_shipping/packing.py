@@ -1,7 +1,8 @@
-"""Shipping invokers to other processes: serialised once, cached on both sides by a content key.
+"""The parent's side of shipping invokers to other processes: serialised once, under a content key.
 
-The parent side (`Shipper`) serialises each tool's invoker once and keeps the bytes; the worker side
-(`ToolCache`) loads each content key once and keeps the invoker for the worker's life. An invoker that
+`Shipper` serialises each tool's invoker once and keeps the bytes; the worker's side
+(`toolwire_shipping.unpacking.ToolCache`) loads each content key once and keeps the invoker for the
+worker's life. An invoker that
 pickles by reference to importable modules travels as a plain pickle (the worker needs no dill); one
 that pickle cannot carry, or that refers to `__main__` (functions of a script, lambdas, closures),
 travels by value with dill. Modules the worker cannot import by name (loaded from a file path, as
@@ -24,12 +25,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from toolwire_process._tools import ToolCache, ToolLoadError
-
 if TYPE_CHECKING:
     from toolwire.tools import Tool
 
-__all__ = ["ShippedTool", "Shipper", "ToolCache", "ToolLoadError", "UnshippableToolError", "ship"]
+__all__ = ["ShippedTool", "Shipper", "UnshippableToolError", "ship"]
 
 
 class UnshippableToolError(TypeError):
@@ -50,6 +49,10 @@ class ShippedTool:
     is_async: bool = False
     modules: tuple[tuple[str, str], ...] = ()
     dilled: bool = True
+
+    def fields(self) -> tuple[Any, ...]:
+        """The plain values a worker's `ToolCache.load` takes (nothing to import to read them)."""
+        return (self.key, self.name, self.payload, self.is_async, self.modules, self.dilled)
 
 
 def ship(tool: Tool) -> ShippedTool:

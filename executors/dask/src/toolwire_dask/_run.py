@@ -1,4 +1,4 @@
-"""One batch on the cluster: chunks placed on workers with a free thread, outcomes and deadlines kept here.
+"""One `run` on the cluster: chunks placed on workers with a free thread, outcomes and deadlines kept here.
 
 Sync and async calls go in separate chunks. Each worker gets at most as many sync chunks as it has
 threads, so a worker holds only what it is running: when it dies, exactly those calls are reported
@@ -20,14 +20,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from toolwire import ErrorKind, Job, Outcome, ToolError, timeout_outcome
-from toolwire_process.shipping import ShippedTool
+from toolwire_shipping.packing import ShippedTool, UnshippableToolError
 
 from toolwire_dask import _worker
 
 if TYPE_CHECKING:
     from distributed import Client, Future
-
-    from toolwire_dask._executor import DaskExecutor
 
 CHUNKS_PER_THREAD = 4
 """A batch is cut into about this many chunks per worker thread, so fast workers take more of them."""
@@ -37,10 +35,15 @@ REFRESH_S = 1.0
 """How often a running batch asks the scheduler which workers it has (workers come and go)."""
 
 
-class BatchRun:
-    """Runs `jobs` on `client`'s cluster; `run()` returns one outcome per job, in order."""
+class Run:
+    """Runs `jobs` on `client`'s cluster; `run()` returns one outcome per job, in order.
 
-    def __init__(self, executor: DaskExecutor, client: Client, jobs: Sequence[Job]) -> None:
+    `forms` holds each job's tool as shipped (or why it cannot be), by `id(tool)`; `tool_futures` their
+    cluster-side copies by content key; `chunk_size` a fixed number of calls per task, or None to adapt.
+    """
+
+    def __init__(self, client: Client, jobs: Sequence[Job], forms: dict[int, ShippedTool | UnshippableToolError],
+                 tool_futures: dict[str, Future], chunk_size: int | None) -> None:
         self.client = client
         self.jobs = jobs
         self.started = time.monotonic()
@@ -49,7 +52,6 @@ class BatchRun:
         self.shipped: list[ShippedTool | None] = [None] * len(jobs)
         self.pending: deque[int] = deque()
         self.pending_async: deque[int] = deque()
-        forms = executor._ship(job.tool for job in jobs)
         for index, job in enumerate(jobs):
             form = forms[id(job.tool)]
             if isinstance(form, ShippedTool):
@@ -57,16 +59,15 @@ class BatchRun:
                 (self.pending_async if job.tool.is_async else self.pending).append(index)
             else:
                 self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(form))))
-        tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
-        self.tool_futures = executor._scatter(client, tools.values()) if tools else {}
+        self.tool_futures = tool_futures
         self.slots: dict[str, int] = client.nthreads()
         self.slots_at = time.monotonic()
         threads = sum(self.slots.values()) or 1
-        self.chunk_size = executor.chunk_size or max(
+        self.chunk_size = chunk_size or max(
             1, math.ceil((len(self.pending) + len(self.pending_async)) / (threads * CHUNKS_PER_THREAD)))
         affinities = {jobs[i].tool.affinity for i in self.pending_async}
         shared = len(affinities) == 1 and None not in affinities
-        self.async_chunk_size = len(self.pending_async) if shared and not executor.chunk_size else self.chunk_size
+        self.async_chunk_size = len(self.pending_async) if shared and not chunk_size else self.chunk_size
         self.in_flight: dict[Future, tuple[str | None, list[int]]] = {}
         self.busy: Counter[str] = Counter()
         self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
