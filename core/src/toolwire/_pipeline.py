@@ -56,9 +56,10 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
         job_calls = [calls[index] for index in positions]
     else:
         positions, jobs, job_calls = list(range(len(calls))), prepared, calls  # type: ignore[assignment]
-    batch.attach(positions, jobs)
+    executor = registry.executor(batch.executor)
+    batch.attach(positions, jobs, executor)
     cap = registry.policy.max_result_chars
-    dispatch = Dispatch(registry, registry.executor(batch.executor), job_calls, jobs, seconds, batch.approvals)
+    dispatch = Dispatch(registry, executor, job_calls, jobs, seconds, batch.approvals)
     if on_result is not None:
         dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
     outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)

@@ -69,6 +69,7 @@ class Batch:
     """Told each call's final result (its index, the result) as soon as it is known."""
     _cancelled: dict[int | None, str] = field(default_factory=dict, repr=False)
     _jobs: tuple[list[int], list[Job]] = field(default=([], []), repr=False)
+    _executor: Executor | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cancel(self, indices: list[int] | None = None, reason: str = "the call was cancelled") -> None:
@@ -79,9 +80,12 @@ class Batch:
             for index in indices if indices is not None else [None]:
                 self._cancelled.setdefault(index, reason)
             positions, jobs = self._jobs
-        for index, job in zip(positions, jobs, strict=True):
-            if indices is None or index in indices:
-                job.cancel(reason)
+            executor = self._executor
+        stopped = [job for index, job in zip(positions, jobs, strict=True) if indices is None or index in indices]
+        for job in stopped:
+            job.cancel(reason)
+        if stopped and executor is not None:
+            executor.cancel(stopped)
 
     def cancelled(self, index: int) -> str | None:
         """Why the call at `index` was cancelled, or None."""
@@ -92,10 +96,12 @@ class Batch:
         positions, jobs = self._jobs
         return next((job for position, job in zip(positions, jobs, strict=True) if position == index), None)
 
-    def attach(self, positions: list[int], jobs: list[Job]) -> None:
-        """Record the jobs made for the calls at `positions`, so that `cancel` reaches them."""
+    def attach(self, positions: list[int], jobs: list[Job], executor: Executor) -> None:
+        """Record the jobs made for the calls at `positions` and the backend running them, so that `cancel`
+        reaches them."""
         with self._lock:
             self._jobs = (positions, jobs)
+            self._executor = executor
             pending = dict(self._cancelled) if self._cancelled else None
         if pending:
             for index, job in zip(positions, jobs, strict=True):

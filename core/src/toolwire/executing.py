@@ -7,6 +7,7 @@ An executor never raises for a tool's misbehaviour: a failing, crashing or hangi
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -21,8 +22,11 @@ __all__ = [
     "ExecutorConfig",
     "Job",
     "Outcome",
+    "Outcomes",
     "call_invoker",
     "call_invoker_async",
+    "cancelled_outcome",
+    "check_options",
     "current_call_id",
     "enter_scopes",
     "error_from_exception",
@@ -218,11 +222,90 @@ def _loop_deadline(job: Job) -> float | None:
     return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
+def cancelled_outcome(job: Job, started: float | None = None) -> Outcome:
+    """The outcome of a job cancelled before it finished (its reason as the message)."""
+    duration = 0.0 if started is None else time.monotonic() - started
+    return Outcome(error=ToolError(ErrorKind.CANCELLED, job.cancelled or "the call was cancelled"),
+                   duration_s=duration)
+
+
+class Outcomes:
+    """One run's outcomes, the bookkeeping every backend needs: each job's slot is filled once (a later
+    outcome for it, such as a late finish after its timeout, is ignored), the job is told at once
+    (`Job.report`), and `on_done()` is called when the last slot fills. Safe from any thread, without a
+    lock: filling a slot is one atomic dict operation.
+    """
+
+    __slots__ = ("_on_done", "filled", "jobs")
+
+    def __init__(self, jobs: Sequence[Job], on_done: Callable[[], None] | None = None) -> None:
+        self.jobs = jobs
+        self.filled: dict[int, Outcome] = {}
+        """The outcomes given so far, by job index: read it (`index in outcomes.filled`); fill it with `resolve`."""
+        self._on_done = on_done
+
+    def resolve(self, index: int, outcome: Outcome) -> bool:
+        """Give job `index` its outcome; False (and nothing done) when it already has one."""
+        if self.filled.setdefault(index, outcome) is not outcome:
+            return False
+        job = self.jobs[index]
+        if job._signals is not None:
+            job.report(outcome)
+        if self._on_done is not None and len(self.filled) == len(self.jobs):
+            self._on_done()
+        return True
+
+    def get(self, index: int) -> Outcome | None:
+        """Job `index`'s outcome, or None while it has none."""
+        return self.filled.get(index)
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.filled
+
+    @property
+    def remaining(self) -> int:
+        """How many jobs have no outcome yet."""
+        return len(self.jobs) - len(self.filled)
+
+    @property
+    def done(self) -> bool:
+        return len(self.filled) == len(self.jobs)
+
+    def missing(self) -> list[int]:
+        """The indices of the jobs without an outcome, in order."""
+        filled = self.filled
+        return [index for index in range(len(self.jobs)) if index not in filled]
+
+    def result(self) -> list[Outcome]:
+        """One outcome per job, in the jobs' order (every job must have one)."""
+        filled = self.filled
+        return [filled[index] for index in range(len(self.jobs))]
+
+
+def check_options(backend: str, options: Mapping[str, Any], accepted: Mapping[str, type | tuple[type, ...]]) -> None:
+    """Refuse options a backend does not take, or of the wrong type, with a `ValueError` that lists what it
+    accepts and names the option probably meant (the registry turns it into a `ConfigError` naming where the
+    setting came from)."""
+    for key in options:
+        if key not in accepted:
+            guess = difflib.get_close_matches(key, list(accepted), n=1)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            raise ValueError(f"unknown option '{key}' for the {backend} executor{hint}; accepted: "
+                             f"{', '.join(sorted(accepted)) or 'none'}")
+    for key, kind in accepted.items():
+        value = options.get(key)
+        if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and bool not in (
+                kind if isinstance(kind, tuple) else (kind,)))):
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ValueError(f"option '{key}' of the {backend} executor must be {names}, got {value!r}")
+
+
 class Executor:
     """Base class of execution backends: subclass it and implement `run`.
 
     `run(jobs)` returns one `Outcome` per job, in the jobs' order, and returns by the latest deadline.
-    `arun` defaults to running `run` in a thread; `warm` starts resources eagerly; `close` frees them.
+    `arun` defaults to running `run` in a thread; `warm` starts resources eagerly; `close` frees them;
+    `cancel(jobs)` stops jobs another thread is running (a backend that can do it overrides it).
     """
 
     name: str = "executor"
@@ -232,6 +315,14 @@ class Executor:
 
     async def arun(self, jobs: Sequence[Job]) -> list[Outcome]:
         return await asyncio.to_thread(self.run, jobs)
+
+    def cancel(self, jobs: Sequence[Job]) -> None:
+        """Stop these jobs (already marked with `Job.cancel`) where a `run` holds them, and give each that
+        has not finished a `cancelled` outcome at once (`cancelled_outcome`). Callable from any thread.
+
+        The default does nothing: the jobs run to their end. A job not yet started never starts anyway
+        (the registry does not hand a cancelled job to a backend).
+        """
 
     def warm(self) -> None:
         """Start workers, pools or connections now instead of on first use."""

@@ -282,3 +282,33 @@ def test_an_async_tool_that_ignores_cancellation_times_out_and_does_not_hold_up_
         assert shared_loop().thread.is_alive()
     finally:
         release.set()
+
+
+def test_cancel_stops_a_running_async_call_and_gives_a_sync_one_its_outcome_at_once() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def blocks() -> str:
+        started.set()
+        release.wait(10)
+        return "late"
+
+    async def waits() -> str:
+        await asyncio.sleep(30)
+        return "never"
+
+    with ThreadExecutor(ExecutorConfig("thread", workers=2)) as executor:
+        jobs = [job(blocks), job(waits), job(lambda: "quick")]
+        outcomes: list[Any] = []
+        runner = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        runner.start()
+        assert started.wait(10)
+        time_before = time.monotonic()
+        for cancelled in jobs[:2]:
+            cancelled.cancel("the client went away")
+        executor.cancel(jobs[:2])
+        runner.join(10)
+        release.set()
+    assert time.monotonic() - time_before < 5
+    assert [o.error.kind if o.error else o.value for o in outcomes] == ["cancelled", "cancelled", "quick"]
+    assert outcomes[0].error.message == "the client went away"

@@ -9,11 +9,11 @@ import os
 import threading
 from collections.abc import Sequence
 
-from toolwire import Executor, ExecutorConfig, Job, Outcome
+from toolwire import Executor, ExecutorConfig, Job, Outcome, check_options
 
-from toolwire_thread._batch import Batch
 from toolwire_thread._loop import LoopTasks
 from toolwire_thread._pool import ThreadPool
+from toolwire_thread._run import Run
 
 __all__ = ["ThreadExecutor"]
 
@@ -26,10 +26,10 @@ CLOSE_WAIT_S = 1.0
 
 
 class ThreadExecutor(Executor):
-    """Runs each batch on threads of this process.
+    """Runs jobs on threads of this process; runs from several threads at once share them.
 
     Sync tools run on a pool of at most `config.workers` threads (default `min(32, cpus + 4)`); async
-    tools run as tasks on the process's shared background event loop, where MCP sessions live too. Every
+    tools run as tasks on the process's shared event loop (`toolwire.loop`). Every
     job is reported at its deadline at the latest: a job still running then is a `timeout`, and its late
     result is dropped. A sync call cannot be killed: its thread is replaced in the pool and finishes in
     the background.
@@ -41,14 +41,7 @@ class ThreadExecutor(Executor):
 
     def __init__(self, config: ExecutorConfig | None = None) -> None:
         config = config if config is not None else ExecutorConfig(backend="thread")
-        unknown = sorted(set(config.options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown option '{unknown[0]}' for the thread executor; accepted: "
-                             f"{', '.join(sorted(OPTIONS))}")
-        for key, kind in OPTIONS.items():
-            if key in config.options and not isinstance(config.options[key], kind):
-                raise ValueError(f"option '{key}' of the thread executor must be {kind.__name__}, "
-                                 f"got {config.options[key]!r}")
+        check_options("thread", config.options, OPTIONS)
         workers = config.workers if config.workers is not None else min(32, (os.cpu_count() or 1) + 4)
         if workers < 1:
             raise ValueError(f"the thread executor needs at least one worker, got workers={workers}")
@@ -58,6 +51,7 @@ class ThreadExecutor(Executor):
         self._lock = threading.Lock()
         self._pool: ThreadPool | None = None
         self._loop: LoopTasks | None = None
+        self._runs: set[Run] = set()
         self._closed = False
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
@@ -65,15 +59,17 @@ class ThreadExecutor(Executor):
         if not jobs:
             return []
         finished = threading.Event()
-        batch = Batch(jobs, finished.set)
-        self._dispatch(batch)
+        run = Run(jobs, finished.set)
+        self._dispatch(run)
         try:
-            while not batch.done and not finished.wait(batch.wait_time()):
-                self._expire(batch)
+            while not run.done and not finished.wait(run.wait_time()):
+                self._expire(run)
         except BaseException:
-            self._cancel(batch)
+            self._cancel(run)
             raise
-        return batch.outcomes  # type: ignore[return-value]
+        finally:
+            self._runs.discard(run)
+        return run.outcomes.result()
 
     async def arun(self, jobs: Sequence[Job]) -> list[Outcome]:
         """`run` for async callers: waits on the caller's loop without blocking it."""
@@ -86,17 +82,32 @@ class ThreadExecutor(Executor):
             with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits any more
                 caller.call_soon_threadsafe(_resolve, finished)
 
-        batch = Batch(jobs, notify)
-        self._dispatch(batch)
+        run = Run(jobs, notify)
+        self._dispatch(run)
         try:
-            while not batch.done:
-                await asyncio.wait((finished,), timeout=batch.wait_time())
-                if not batch.done:
-                    self._expire(batch)
+            while not run.done:
+                await asyncio.wait((finished,), timeout=run.wait_time())
+                if not run.done:
+                    self._expire(run)
         except BaseException:
-            self._cancel(batch)
+            self._cancel(run)
             raise
-        return batch.outcomes  # type: ignore[return-value]
+        finally:
+            self._runs.discard(run)
+        return run.outcomes.result()
+
+    def cancel(self, jobs: Sequence[Job]) -> None:
+        """Give these jobs a `cancelled` outcome now: an async one's task is cancelled; a sync one's thread
+        cannot be stopped, so it is replaced in the pool and its late finish dropped."""
+        wanted = {id(job) for job in jobs}
+        for run in list(self._runs):
+            indices = [index for index, job in enumerate(run.jobs) if id(job) in wanted]
+            if indices:
+                stuck = run.cancel(indices)
+                if self._loop is not None:
+                    self._loop.cancel(run, indices)
+                if stuck and self._pool is not None:
+                    self._pool.replace(run, stuck)
 
     def warm(self) -> None:
         """Start every pool thread and the shared event loop now."""
@@ -125,28 +136,29 @@ class ThreadExecutor(Executor):
         if pool is not None:
             pool.close()
 
-    def _dispatch(self, batch: Batch) -> None:
-        sync = [index for index, job in enumerate(batch.jobs) if not job.tool.is_async]
-        if len(sync) < len(batch.jobs):
+    def _dispatch(self, run: Run) -> None:
+        self._runs.add(run)
+        sync = [index for index, job in enumerate(run.jobs) if not job.tool.is_async]
+        if len(sync) < len(run.jobs):
             sync_set = set(sync)
-            self._get_loop().start(batch, [i for i in range(len(batch.jobs)) if i not in sync_set])
+            self._get_loop().start(run, [i for i in range(len(run.jobs)) if i not in sync_set])
         if sync:
-            batch.sync_indices = iter(sync)
-            self._get_pool().submit(batch, len(sync))
+            run.sync_indices = iter(sync)
+            self._get_pool().submit(run, len(sync))
 
-    def _expire(self, batch: Batch) -> None:
-        stuck = batch.expire()
+    def _expire(self, run: Run) -> None:
+        stuck = run.expire()
         if stuck and self._pool is not None:
             log.warning("%d sync call(s) ran past their deadline; their threads were replaced and left to "
                         "finish in the background", len(stuck))
-            self._pool.replace(batch, stuck)
+            self._pool.replace(run, stuck)
 
-    def _cancel(self, batch: Batch) -> None:
-        stuck = batch.cancel()
-        if self._loop is not None:  # queued after the batch's start, so its tasks exist by then
-            self._loop.cancel(batch)
+    def _cancel(self, run: Run) -> None:
+        stuck = run.cancel()
+        if self._loop is not None:  # queued after the run's start, so its tasks exist by then
+            self._loop.cancel(run)
         if stuck and self._pool is not None:
-            self._pool.replace(batch, stuck)
+            self._pool.replace(run, stuck)
 
     def _get_pool(self) -> ThreadPool:
         with self._lock:

@@ -6,10 +6,19 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from toolwire import ErrorKind, Outcome, ToolError, error_from_exception, set_current_call_id, timeout_outcome
+from toolwire import (
+    ErrorKind,
+    Outcome,
+    ToolError,
+    cancelled_outcome,
+    enter_scopes,
+    error_from_exception,
+    set_current_call_id,
+    timeout_outcome,
+)
 from toolwire.loop import shared_loop
 
-from toolwire_thread._batch import Batch
+from toolwire_thread._run import Run
 
 _STOPPED = ToolError(ErrorKind.CANCELLED, "the executor was closed before this call finished")
 
@@ -17,22 +26,23 @@ _STOPPED = ToolError(ErrorKind.CANCELLED, "the executor was closed before this c
 class LoopTasks:
     """One executor's tasks on the shared loop; `close` cancels them and leaves the loop running.
 
-    The loop is shared with other executors and with the MCP loader's sessions, so an MCP tool awaits
-    its session on the loop it already runs on. A job still running at its deadline is cancelled by one
-    timer per batch and deadline (a batch's jobs share one), not by a timeout per call.
+    The loop is `toolwire.loop.shared_loop()`, shared with other executors and with the live resources
+    loaders keep there, so a tool awaits its session on the loop it already runs on. A job still running
+    at its deadline is cancelled by one
+    timer per run and deadline (a run's jobs share one), not by a timeout per call.
     """
 
     def __init__(self) -> None:
         self.loop = shared_loop().loop
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, batch: Batch, indices: Sequence[int]) -> None:
-        """Start the async jobs at `indices` of `batch` as tasks on the loop (callable from any thread)."""
-        self.loop.call_soon_threadsafe(self._start, batch, indices)
+    def start(self, run: Run, indices: Sequence[int]) -> None:
+        """Start the async jobs at `indices` of `run` as tasks on the loop (callable from any thread)."""
+        self.loop.call_soon_threadsafe(self._start, run, indices)
 
-    def cancel(self, batch: Batch) -> None:
-        """Cancel the tasks of `batch` still running (callable from any thread)."""
-        self.loop.call_soon_threadsafe(_cancel_batch, batch)
+    def cancel(self, run: Run, indices: Sequence[int] | None = None) -> None:
+        """Cancel the tasks of `run` still running (`indices`, default all; callable from any thread)."""
+        self.loop.call_soon_threadsafe(_cancel_run, run, indices)
 
     def close(self, wait: float) -> int:
         """Cancel every task of this executor and wait up to `wait` seconds for them to end.
@@ -58,12 +68,11 @@ class LoopTasks:
         _cancel_all(left)
         await asyncio.gather(*left, return_exceptions=True)
 
-    def _start(self, batch: Batch, indices: Sequence[int]) -> None:
-        loop, jobs = self.loop, batch.jobs
+    def _start(self, run: Run, indices: Sequence[int]) -> None:
+        loop, jobs = self.loop, run.jobs
         by_deadline: dict[float, list[asyncio.Task[None]]] = {}
         for index in indices:
-            task = loop.create_task(_run(batch, index))
-            batch.tasks.append(task)
+            task = run.tasks[index] = loop.create_task(_run(run, index))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             deadline = jobs[index].deadline
@@ -71,33 +80,37 @@ class LoopTasks:
                 by_deadline.setdefault(deadline, []).append(task)
         now = time.monotonic()
         for deadline, tasks in by_deadline.items():
-            batch.timers.append(loop.call_at(loop.time() + max(0.0, deadline - now), _cancel_all, tasks))
+            run.timers.append(loop.call_at(loop.time() + max(0.0, deadline - now), _cancel_all, tasks))
 
 
-async def _run(batch: Batch, index: int) -> None:
-    job = batch.jobs[index]
+async def _run(run: Run, index: int) -> None:
+    job = run.jobs[index]
     set_current_call_id(job.call_id)  # this task's own context
     started = time.monotonic()
     try:
-        value = await job.tool.invoker(**job.arguments)
+        with enter_scopes(job.scopes):
+            value = await job.tool.invoker(**job.arguments)
     except asyncio.CancelledError:
         if job.deadline is None or time.monotonic() < job.deadline:
-            batch.finish(index, Outcome(error=_STOPPED))
+            run.finish(index, cancelled_outcome(job, started) if job.cancelled else Outcome(error=_STOPPED))
             raise
         outcome = timeout_outcome(job, started)  # cancelled by its deadline's timer
     except BaseException as exc:  # SystemExit and the like: this call's error, not the loop's end
         outcome = Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     else:
         outcome = Outcome(value=value, duration_s=time.monotonic() - started)
-    batch.finish(index, outcome)
-    if batch.done:
-        for timer in batch.timers:
+    run.finish(index, outcome)
+    if run.done:
+        for timer in run.timers:
             timer.cancel()
 
 
-def _cancel_batch(batch: Batch) -> None:
-    _cancel_all(batch.tasks)
-    for timer in batch.timers:
+def _cancel_run(run: Run, indices: Sequence[int] | None) -> None:
+    if indices is not None:
+        _cancel_all([task for index in indices if (task := run.tasks.get(index)) is not None])
+        return
+    _cancel_all(list(run.tasks.values()))
+    for timer in run.timers:
         timer.cancel()
 
 

@@ -1,6 +1,6 @@
-"""A bounded pool of worker threads that drain batches of sync jobs.
+"""A bounded pool of worker threads that drain runs of sync jobs.
 
-A batch is offered to up to `size` threads at once; each takes jobs one at a time from the batch's
+A run is offered to up to `size` threads at once; each takes jobs one at a time from the run's
 shared iterator, so there is no future or queue item per job. A thread stuck in a call past its
 deadline is abandoned: it is replaced at once, finishes its call in the background (its result is
 dropped) and then exits. Threads are daemons, so a call that never returns cannot block interpreter exit.
@@ -12,7 +12,7 @@ import itertools
 import queue
 import threading
 
-from toolwire_thread._batch import Batch
+from toolwire_thread._run import Run
 
 
 class ThreadPool:
@@ -21,7 +21,7 @@ class ThreadPool:
     def __init__(self, size: int, name_prefix: str) -> None:
         self.size = size
         self._name_prefix = name_prefix
-        self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Run | None] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
         self._numbers = itertools.count()
         self._lock = threading.Lock()
@@ -40,15 +40,15 @@ class ThreadPool:
             while len(self._threads) < min(count, self.size):
                 self._spawn()
 
-    def submit(self, batch: Batch, jobs: int) -> None:
-        """Offer `batch` (holding `jobs` sync jobs) to as many threads as can work on it."""
+    def submit(self, run: Run, jobs: int) -> None:
+        """Offer `run` (holding `jobs` sync jobs) to as many threads as can work on it."""
         helpers = min(jobs, self.size)
         self.start(helpers)
         for _ in range(helpers):
-            self._queue.put(batch)
+            self._queue.put(run)
 
-    def replace(self, batch: Batch, stuck: list[threading.Thread]) -> None:
-        """Swap threads stuck in calls past their deadline for fresh ones, which resume `batch`."""
+    def replace(self, run: Run, stuck: list[threading.Thread]) -> None:
+        """Swap threads stuck in calls past their deadline for fresh ones, which resume `run`."""
         with self._lock:
             if self._closed:
                 return
@@ -57,7 +57,7 @@ class ThreadPool:
                     self._threads.discard(thread)
                     self.abandoned += 1
                     self._spawn()
-                    self._queue.put(batch)
+                    self._queue.put(run)
 
     def close(self) -> None:
         """Stop the healthy threads once they finish their current work; abandoned ones are left alone."""
@@ -83,6 +83,6 @@ class ThreadPool:
 
     def _work(self) -> None:
         thread = threading.current_thread()
-        while (batch := self._queue.get()) is not None:
-            if not batch.drain(thread):
+        while (run := self._queue.get()) is not None:
+            if not run.drain(thread) or thread not in self._threads:
                 return  # abandoned while stuck in a call; a replacement already took its place

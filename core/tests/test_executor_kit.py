@@ -1,0 +1,63 @@
+"""The executor kit: outcome bookkeeping and option checking every backend shares."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from toolwire import ErrorKind, Job, Outcome, Outcomes, Tool, cancelled_outcome, check_options
+
+
+def tool() -> Tool:
+    return Tool("t", "", {"type": "object"}, lambda: None)
+
+
+def test_each_slot_is_filled_once_reported_at_once_and_done_when_full() -> None:
+    jobs = [Job(str(i), tool(), {}) for i in range(3)]
+    reported: list[object] = []
+    jobs[1].on_report(reported.append)
+    done = threading.Event()
+    outcomes = Outcomes(jobs, done.set)
+    assert outcomes.resolve(1, Outcome(1)) and reported == [Outcome(1)]
+    assert not outcomes.resolve(1, Outcome("late")) and outcomes.get(1) == Outcome(1)
+    assert outcomes.missing() == [0, 2] and outcomes.remaining == 2 and not done.is_set()
+    outcomes.resolve(0, Outcome(0))
+    outcomes.resolve(2, Outcome(2))
+    assert done.is_set() and [o.value for o in outcomes.result()] == [0, 1, 2]
+
+
+def test_many_threads_filling_slots_each_slot_gets_one_outcome() -> None:
+    jobs = [Job(str(i), tool(), {}) for i in range(2000)]
+    outcomes = Outcomes(jobs)
+    winners: list[tuple[int, str]] = []
+
+    def fill(name: str) -> None:
+        for index in range(len(jobs)):
+            if outcomes.resolve(index, Outcome(name)):
+                winners.append((index, name))
+
+    threads = [threading.Thread(target=fill, args=(name,)) for name in "abcd"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(index for index, _ in winners) == list(range(len(jobs)))
+    assert all(outcomes.get(index).value == name for index, name in winners)
+
+
+def test_a_cancelled_outcome_says_why() -> None:
+    job = Job("1", tool(), {})
+    job.cancel("the client went away")
+    outcome = cancelled_outcome(job)
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.CANCELLED
+    assert outcome.error.message == "the client went away"
+
+
+def test_options_are_checked_with_the_likely_one_named() -> None:
+    accepted = {"max_calls_per_worker": int, "preload": (str, list)}
+    check_options("process", {"max_calls_per_worker": 3, "preload": ["json"]}, accepted)
+    with pytest.raises(ValueError, match=r"unknown option 'max_call_per_worker' for the process executor "
+                                         r"\(did you mean 'max_calls_per_worker'\?\); accepted: "):
+        check_options("process", {"max_call_per_worker": 3}, accepted)
+    with pytest.raises(ValueError, match="option 'max_calls_per_worker' of the process executor must be int"):
+        check_options("process", {"max_calls_per_worker": True}, accepted)
