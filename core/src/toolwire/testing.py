@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -37,7 +39,7 @@ from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["ExecutorConformance", "UnpicklableError", "conformance_tools"]
+__all__ = ["ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -133,6 +135,39 @@ def crash(code: int = 3) -> None:
     os._exit(code)
 
 
+_mark: ContextVar[str | None] = ContextVar("toolwire_testing_mark", default=None)
+
+
+class Mark:
+    """A scope (`Job.scopes`) that sets the mark `marked()` returns while the call runs: picklable, and
+    importable wherever toolwire is, so every backend can enter it where the call runs."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._token: Any = None
+
+    def __enter__(self) -> Mark:
+        self._token = _mark.set(self.text)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _mark.reset(self._token)
+
+    def __reduce__(self) -> Any:
+        return (Mark, (self.text,))
+
+
+def marked() -> str | None:
+    """The mark of the scope the call runs in (None outside one)."""
+    return _mark.get()
+
+
+async def async_marked() -> str | None:
+    """`marked` for async tools."""
+    await asyncio.sleep(0)
+    return _mark.get()
+
+
 def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(required),
             "additionalProperties": False}
@@ -163,6 +198,8 @@ def conformance_tools() -> list[Tool]:
         Tool("fail_with", "Raise ToolCallError of a kind.", kind_and_message, fail_with),
         Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
         Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
+        Tool("marked", "The mark of the call's scope.", _schema({}), marked),
+        Tool("async_marked", "The mark of the call's scope (async).", _schema({}), async_marked),
     ]
 
 
@@ -177,10 +214,20 @@ class ExecutorConformance:
     - `isolates_crashes`: a tool that kills its worker (`os._exit`) yields a `crashed` outcome for that
       call, results for every other call of the batch (40 calls, so chunk-mates are checked too), and the
       next batch works.
+    - `runs_concurrently`: runs from two threads share the backend, and a call that hangs in one does not
+      hold up the other's results.
+    - `reports_early`: each job's outcome is reported (`Job.report`) as soon as it is known, before the
+      run returns (use `toolwire.Outcomes`).
+    - `cancels`: `cancel(jobs)` gives a running job a `cancelled` outcome at once, and the run goes on.
     - `workers`: the worker count the suite configures.
+
+    Every backend enters each job's `scopes` where its invoker runs (`call_invoker` does it).
     """
 
     isolates_crashes: ClassVar[bool] = False
+    runs_concurrently: ClassVar[bool] = False
+    reports_early: ClassVar[bool] = False
+    cancels: ClassVar[bool] = False
     workers: ClassVar[int] = 4
 
     def make_executor(self, config: ExecutorConfig) -> Executor:
@@ -380,6 +427,68 @@ class ExecutorConformance:
             assert second.run([job, job])[1].value == 42
         finally:
             second.close()
+
+    # -- scopes ------------------------------------------------------------------------------------------
+
+    def test_scopes_are_entered_where_the_call_runs(self, executor: Executor) -> None:
+        tools = _tools()
+        jobs = [Job("s", tools["marked"], {}, _deadline(60.0), scopes=(Mark("sync"),)),
+                Job("a", tools["async_marked"], {}, _deadline(60.0), scopes=(Mark("async"),)),
+                Job("n", tools["marked"], {}, _deadline(60.0))]
+        assert [(o.error, o.value) for o in executor.run(jobs)] == [(None, "sync"), (None, "async"), (None, None)]
+
+    # -- serving many callers (optional) ----------------------------------------------------------------
+
+    def test_a_hanging_call_in_one_run_does_not_hold_up_another_run(self, executor: Executor) -> None:
+        if not self.runs_concurrently:
+            pytest.skip("the backend does not declare runs_concurrently")
+        tools = _tools()
+        slow = [Job("hang", tools["hang"], {"seconds": 3.0}, _deadline(20.0))]
+        first = threading.Thread(target=executor.run, args=(slow,))
+        first.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        outcomes = executor.run([Job(str(i), tools["add"], {"a": i, "b": 1}, _deadline(20.0)) for i in range(8)])
+        took = time.monotonic() - started
+        first.join(30)
+        assert [o.value for o in outcomes] == [i + 1 for i in range(8)]
+        assert took < 2.0, f"the second run waited {took:.2f}s for the first one's hanging call"
+
+    def test_each_outcome_is_reported_as_soon_as_it_is_known(self, executor: Executor) -> None:
+        if not self.reports_early:
+            pytest.skip("the backend does not declare reports_early")
+        tools = _tools()
+        jobs = [Job("quick", tools["echo"], {"value": 1}, _deadline(20.0)),
+                Job("slow", tools["echo"], {"value": 2, "delay": 1.5}, _deadline(20.0))]
+        reported: list[tuple[str, float]] = []
+        for job in jobs:
+            job.on_report(lambda outcome, job=job: reported.append((job.call_id, time.monotonic())))
+        executor.run(jobs)
+        ended = time.monotonic()
+        assert [call_id for call_id, _ in reported] == ["quick", "slow"]
+        assert ended - reported[0][1] > 0.8, "the quick call was reported only when the run ended"
+
+    @pytest.mark.parametrize("name", ["hang", "async_hang"])
+    def test_cancel_gives_a_running_call_its_outcome_at_once(self, executor: Executor, name: str) -> None:
+        if not self.cancels:
+            pytest.skip("the backend does not declare cancels")
+        tools = _tools()
+        jobs = [Job("stop", tools[name], {}, _deadline(HANG_S)), Job("keep", tools["echo"], {"value": 7},
+                                                                      _deadline(HANG_S))]
+        outcomes: list[Outcome] = []
+        running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        running.start()
+        time.sleep(0.5)
+        asked = time.monotonic()
+        jobs[0].cancel("the caller went away")
+        executor.cancel(jobs[:1])
+        running.join(PROMPT_S)
+        assert not running.is_alive() and time.monotonic() - asked < PROMPT_S
+        assert outcomes[0].error is not None and outcomes[0].error.kind == ErrorKind.CANCELLED
+        assert outcomes[0].error.message == "the caller went away"
+        assert outcomes[1].value == 7
+        again = executor.run([Job("after", tools["add"], {"a": 1, "b": 2}, _deadline(20.0))])
+        assert again[0].value == 3
 
     # -- crash isolation (optional) ---------------------------------------------------------------------
 

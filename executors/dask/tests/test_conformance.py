@@ -11,6 +11,9 @@ from toolwire_dask import DaskExecutor
 
 class TestDaskExecutor(ExecutorConformance):
     isolates_crashes = False  # a dying worker takes its chunk-mates along (test_dask_executor shows how far)
+    runs_concurrently = True
+    reports_early = True
+    cancels = False  # the caller hears at once, but a sync call running on a worker holds its thread to the end
     workers: ClassVar[int] = 2
 
     @pytest.fixture(autouse=True)

@@ -144,8 +144,8 @@ def test_a_client_passed_in_stays_open(client: Client) -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"schedular": "tcp://127.0.0.1:8786"}, "unknown option.*schedular.*accepted: chunk_size, connect_timeout, "
-                                            "scheduler, threads_per_worker"),
+    ({"schedular": "tcp://127.0.0.1:8786"}, r"unknown option 'schedular' for the dask executor \(did you mean "
+                                            r"'scheduler'\?\); accepted: chunk_size, connect_timeout, memory_limit"),
     ({"chunk_size": 0}, "'chunk_size' must be a positive integer"),
     ({"scheduler": 8786}, "'scheduler' must be an address string"),
     ({"connect_timeout": "soon"}, "'connect_timeout' must be a positive number"),

@@ -9,6 +9,9 @@ from toolwire_process import ProcessExecutor
 
 class TestProcessExecutor(ExecutorConformance):
     isolates_crashes = True
+    runs_concurrently = True
+    reports_early = True
+    cancels = True
 
     def make_executor(self, config: ExecutorConfig) -> Executor:
         # The suite's tools live in toolwire.testing, which imports pytest: preloading it in warm workers

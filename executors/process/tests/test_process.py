@@ -219,9 +219,13 @@ def test_workers_are_recycled_after_max_calls() -> None:
         executor.close()
 
 
-def test_unknown_option_lists_the_accepted_ones() -> None:
-    with pytest.raises(ValueError, match="max_calls_per_worker, max_memory_mb, preload"):
+def test_unknown_option_lists_the_accepted_ones_and_the_likely_one() -> None:
+    with pytest.raises(ValueError, match="accepted: cpu_time_limit, max_calls_per_worker, max_memory_mb, "
+                                         "memory_limit, preload"):
         ProcessExecutor(ExecutorConfig(options={"max_call": 3}))
+    with pytest.raises(ValueError, match=r"unknown option 'memory_limt' for the process executor \(did you mean "
+                                         r"'memory_limit'\?\)"):
+        ProcessExecutor(ExecutorConfig(options={"memory_limt": "1GiB"}))
 
 
 def test_zero_workers_is_refused() -> None:
@@ -321,3 +325,84 @@ def test_a_worker_running_a_native_tool_imports_no_heavy_module(tmp_path: Path,
         [result] = registry.execute_tool_calls([ToolCall("1", "loaded", {"names": heavy})])
     assert result.error is None
     assert result.value == []
+
+
+def allocate(gib: int) -> int:
+    """Try to hold `gib` GiB at once."""
+    block = bytearray(gib << 30)
+    return len(block)
+
+
+def spin(seconds: float) -> str:
+    """Use CPU for `seconds` of wall time."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "spun"
+
+
+def test_a_call_past_the_memory_limit_fails_alone_at_once_and_its_worker_is_replaced() -> None:
+    import time
+
+    before = psutil.virtual_memory().available
+    with ProcessExecutor(ExecutorConfig(workers=2, options={"memory_limit": "1GiB"})) as executor:
+        executor.warm()
+        pids = set(executor.worker_pids())
+        jobs = [Job("big", _tool("allocate", allocate), {"gib": 8}, time.monotonic() + 30)]
+        jobs += [Job(str(i), _tool("add", add), {"a": i, "b": 1}, time.monotonic() + 30) for i in range(6)]
+        started = time.monotonic()
+        outcomes = executor.run(jobs)
+        took = time.monotonic() - started
+        assert outcomes[0].error is not None and outcomes[0].error.kind == ErrorKind.RESOURCE_EXHAUSTED
+        assert "memory_limit" in outcomes[0].error.message and "1 GiB" in outcomes[0].error.message
+        assert [o.value for o in outcomes[1:]] == [i + 1 for i in range(6)]
+        assert took < 5.0
+        assert set(executor.worker_pids()) != pids  # the worker that hit the limit was replaced
+        assert executor.run([Job("after", _tool("add", add), {"a": 2, "b": 2})])[0].value == 4
+    assert psutil.virtual_memory().available > before - (2 << 30)  # never came near 8 GiB
+
+
+def test_the_default_memory_limit_is_a_share_of_the_machine() -> None:
+    with ProcessExecutor(ExecutorConfig(workers=4)) as executor:
+        total = psutil.virtual_memory().total
+        assert executor.limits.memory_bytes == max(1 << 30, int(total * 0.8 / 4))
+    with ProcessExecutor(ExecutorConfig(workers=2, options={"memory_limit": "none"})) as executor:
+        assert executor.limits.memory_bytes is None
+    with pytest.raises(ValueError, match="'memory_limit' must be a size such as"):
+        ProcessExecutor(ExecutorConfig(options={"memory_limit": "lots"}))
+
+
+def test_a_sync_call_past_its_cpu_time_limit_is_stopped() -> None:
+    import time
+
+    with ProcessExecutor(ExecutorConfig(workers=1, options={"cpu_time_limit": 1})) as executor:
+        jobs = [Job("spin", _tool("spin", spin), {"seconds": 5.0}, time.monotonic() + 30),
+                Job("ok", _tool("add", add), {"a": 1, "b": 1}, time.monotonic() + 30)]
+        started = time.monotonic()
+        outcomes = executor.run(jobs)
+    assert outcomes[0].error is not None and outcomes[0].error.kind == ErrorKind.RESOURCE_EXHAUSTED
+    assert "cpu_time_limit" in outcomes[0].error.message
+    assert outcomes[1].value == 2 and time.monotonic() - started < 4.0
+
+
+def test_cancelling_a_running_sync_call_kills_only_its_worker() -> None:
+    import threading
+    import time
+
+    from toolwire.testing import hang
+
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        executor.warm()
+        pids = set(executor.worker_pids())
+        jobs = [Job("stop", _tool("hang", hang), {"seconds": 60}, time.monotonic() + 90)]
+        outcomes: list = []
+        running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        running.start()
+        time.sleep(0.5)
+        jobs[0].cancel("the client disconnected")
+        executor.cancel(jobs)
+        running.join(10)
+        assert outcomes[0].error.kind == ErrorKind.CANCELLED
+        assert len(pids - set(executor.worker_pids())) == 1  # its worker was killed and replaced, the other kept

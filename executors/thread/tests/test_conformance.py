@@ -6,5 +6,9 @@ from toolwire_thread import ThreadExecutor
 
 
 class TestThreadExecutor(ExecutorConformance):
+    runs_concurrently = True
+    reports_early = True
+    cancels = True
+
     def make_executor(self, config: ExecutorConfig) -> Executor:
         return ThreadExecutor(config)

@@ -24,7 +24,8 @@ def connect(address: str, timeout: float) -> Client:
                               f"(waited {timeout:g}s): {type(exc).__name__}: {exc}") from exc
 
 
-def start_local_cluster(workers: int | None, threads_per_worker: int | None = None) -> LocalCluster:
+def start_local_cluster(workers: int | None, threads_per_worker: int | None = None,
+                        memory_limit: str | int | None = None) -> LocalCluster:
     """A `LocalCluster` of worker processes on 127.0.0.1, without dashboards.
 
     Raises `RuntimeError` saying what failed and the most common cause: an unguarded script.
@@ -33,7 +34,8 @@ def start_local_cluster(workers: int | None, threads_per_worker: int | None = No
 
     try:
         with dask.config.set(LOCAL_SETTINGS):
-            return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+            extra = {} if memory_limit is None else {"memory_limit": memory_limit}
+            return LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True, **extra,
                                 host="127.0.0.1", scheduler_port=0, dashboard_address=None,
                                 # the scheduler's HTTP endpoints (health, metrics) on a free port, not 8787
                                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})

@@ -7,17 +7,22 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool
+from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool, check_options
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_dask import _cluster
+from toolwire_dask._run import Busy, Run
 
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
 
 __all__ = ["DaskExecutor"]
 
-OPTIONS = ("chunk_size", "connect_timeout", "scheduler", "threads_per_worker")
+OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "chunk_size": object, "connect_timeout": object, "scheduler": object, "threads_per_worker": object,
+    "memory_limit": (str, int),
+}
+"""The options `ExecutorConfig.options` may hold (their values are checked where they are read)."""
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
 
@@ -27,8 +32,9 @@ class DaskExecutor(Executor):
     The cluster is, in order: the `client` passed in (left open by `close`); the scheduler at the
     `scheduler` option (`"tcp://host:8786"`); else a `LocalCluster` of `config.workers` worker processes,
     started at first use and closed by `close`. Options: `scheduler`, `connect_timeout` (seconds),
-    `chunk_size` (calls per task; by default it adapts to the batch and the cluster's threads) and
-    `threads_per_worker` (for the `LocalCluster`).
+    `chunk_size` (calls per task; by default it adapts to the batch and the cluster's threads),
+    `threads_per_worker` and `memory_limit` (per worker, e.g. "2GiB": Dask's nanny restarts a worker past
+    it, and its calls are `crashed`) for the `LocalCluster`. Runs from several threads share the cluster.
     """
 
     name = "dask"
@@ -36,10 +42,7 @@ class DaskExecutor(Executor):
     def __init__(self, config: ExecutorConfig | None = None, *, client: Client | None = None) -> None:
         config = config or ExecutorConfig(backend="dask")
         options = dict(config.options)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown option(s) for the dask executor: {', '.join(unknown)}; "
-                             f"accepted: {', '.join(OPTIONS)}")
+        check_options("dask", options, OPTIONS)
         scheduler = options.get("scheduler")
         if scheduler is not None and not isinstance(scheduler, str):
             raise ValueError(f"the dask executor's 'scheduler' must be an address string, got {scheduler!r}")
@@ -53,6 +56,10 @@ class DaskExecutor(Executor):
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError(f"the dask executor's 'connect_timeout' must be a positive number, got {timeout!r}")
         self.connect_timeout = float(timeout)
+        self.memory_limit = options.get("memory_limit")
+        if self.memory_limit is not None and (scheduler is not None or client is not None):
+            raise ValueError("the dask executor's 'memory_limit' applies to the LocalCluster it starts; set a "
+                             "cluster's own memory limit where it is started")
         self._client = client
         self._owns_client = client is None
         self._cluster: LocalCluster | None = None
@@ -60,6 +67,8 @@ class DaskExecutor(Executor):
         self._scattered: dict[str, Future] = {}
         self._token = uuid.uuid4().hex[:12]  # keeps this executor's cluster-side copies apart from others'
         self._lock = threading.Lock()
+        self._runs: set[Any] = set()
+        self._busy = Busy()
         self._closed = False
 
     @property
@@ -74,7 +83,8 @@ class DaskExecutor(Executor):
                 else:
                     from distributed import Client
 
-                    self._cluster = _cluster.start_local_cluster(self.workers, self.threads_per_worker)
+                    self._cluster = _cluster.start_local_cluster(self.workers, self.threads_per_worker,
+                                                                 self.memory_limit)
                     self._client = Client(self._cluster, set_as_default=False)
             return self._client
 
@@ -85,13 +95,29 @@ class DaskExecutor(Executor):
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         if not jobs:
             return []
-        from toolwire_dask._run import Run
-
         client = self.client
         forms = self._ship(job.tool for job in jobs)
         tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
         tool_futures = self._scatter(client, tools.values()) if tools else {}
-        return Run(client, jobs, forms, tool_futures, self.chunk_size).run()
+        run = Run(client, jobs, forms, tool_futures, self.chunk_size, self._busy)
+        with self._lock:
+            self._runs.add(run)
+        try:
+            return run.run()
+        finally:
+            with self._lock:
+                self._runs.discard(run)
+
+    def cancel(self, jobs: Sequence[Job]) -> None:
+        """Give these jobs a `cancelled` outcome at once; a chunk left with nothing to do is cancelled on the
+        cluster (a sync call already running in a Dask worker finishes there, its result dropped)."""
+        wanted = {id(job) for job in jobs}
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            indices = [index for index, job in enumerate(run.jobs) if id(job) in wanted]
+            if indices:
+                run.cancel(indices)
 
     def close(self) -> None:
         with self._lock:

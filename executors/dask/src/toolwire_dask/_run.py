@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import pickle
 import queue
+import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from toolwire import ErrorKind, Job, Outcome, ToolError, timeout_outcome
+from toolwire import ErrorKind, Job, Outcome, Outcomes, ToolError, cancelled_outcome, timeout_outcome
 from toolwire_shipping.packing import ShippedTool, UnshippableToolError
 
 from toolwire_dask import _worker
@@ -35,6 +36,27 @@ REFRESH_S = 1.0
 """How often a running batch asks the scheduler which workers it has (workers come and go)."""
 
 
+class Busy:
+    """How many sync chunks each worker is running, over every run of one executor (a worker gets no more
+    than it has threads, so runs from several threads share the cluster)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, address: str, threads: int) -> bool:
+        """Count one more chunk on `address` if it has a free thread."""
+        with self._lock:
+            if self._counts[address] >= threads:
+                return False
+            self._counts[address] += 1
+            return True
+
+    def give(self, address: str) -> None:
+        with self._lock:
+            self._counts[address] -= 1
+
+
 class Run:
     """Runs `jobs` on `client`'s cluster; `run()` returns one outcome per job, in order.
 
@@ -43,12 +65,13 @@ class Run:
     """
 
     def __init__(self, client: Client, jobs: Sequence[Job], forms: dict[int, ShippedTool | UnshippableToolError],
-                 tool_futures: dict[str, Future], chunk_size: int | None) -> None:
+                 tool_futures: dict[str, Future], chunk_size: int | None, busy: Busy) -> None:
         self.client = client
         self.jobs = jobs
         self.started = time.monotonic()
-        self.outcomes: list[Outcome | None] = [None] * len(jobs)
-        self.remaining = len(jobs)
+        self.outcomes = Outcomes(jobs)
+        self.filled = self.outcomes.filled
+        self._cancelled: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.shipped: list[ShippedTool | None] = [None] * len(jobs)
         self.pending: deque[int] = deque()
         self.pending_async: deque[int] = deque()
@@ -69,16 +92,25 @@ class Run:
         shared = len(affinities) == 1 and None not in affinities
         self.async_chunk_size = len(self.pending_async) if shared and not chunk_size else self.chunk_size
         self.in_flight: dict[Future, tuple[str | None, list[int]]] = {}
-        self.busy: Counter[str] = Counter()
+        self.busy = busy
         self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
         self.by_deadline = sorted((job.deadline, index) for index, job in enumerate(jobs)
                                   if job.deadline is not None)
         self.next_expiring = 0
 
+    @property
+    def remaining(self) -> int:
+        return self.outcomes.remaining
+
     def resolve(self, index: int, outcome: Outcome) -> None:
-        if self.outcomes[index] is None:
-            self.outcomes[index] = outcome
-            self.remaining -= 1
+        self.outcomes.resolve(index, outcome)
+
+    def cancel(self, indices: list[int]) -> None:
+        """Cancel calls of this run (from any thread): settled at once; a chunk left with nothing to do is
+        cancelled on the cluster (a sync call already running there cannot be stopped)."""
+        for index in indices:
+            self._cancelled.put(index)
+        self.finished.put(None)  # wake the run
 
     def run(self) -> list[Outcome]:
         try:
@@ -88,11 +120,15 @@ class Run:
                 while future is not None:
                     self.take(future)
                     future = self.next_finished(block=False)
+                self.settle_cancelled()
                 self.expire()
         finally:
             if self.in_flight:
                 self.client.cancel(list(self.in_flight), reason="toolwire: the batch no longer needs it")
-        return self.outcomes  # type: ignore[return-value]
+                for address, _ in self.in_flight.values():  # the cluster has them back (a hung thread aside)
+                    if address is not None:
+                        self.busy.give(address)
+        return self.outcomes.result()
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -105,7 +141,7 @@ class Run:
             self.submit(self.pending_async, addresses[len(self.in_flight) % len(addresses)], counted=False,
                         size=self.async_chunk_size)
         for address, threads in self.slots.items():
-            while self.pending and self.busy[address] < threads:
+            while self.pending and self.busy.take(address, threads):
                 self.submit(self.pending, address, counted=True, size=self.chunk_size)
 
     def refresh(self) -> None:
@@ -116,14 +152,14 @@ class Run:
         keys = [self.shipped[i].key for i in indices]  # type: ignore[union-attr]
         now, wall = time.monotonic(), time.time()
         deadlines = [None if (d := self.jobs[i].deadline) is None else wall + (d - now) for i in indices]
+        scopes = [self.jobs[i].scopes for i in indices]
         calls = pickle.dumps((keys, [self.jobs[i].arguments for i in indices], deadlines,
-                              [self.jobs[i].call_id for i in indices]), pickle.HIGHEST_PROTOCOL)
+                              [self.jobs[i].call_id for i in indices], scopes if any(scopes) else None),
+                             pickle.HIGHEST_PROTOCOL)
         future = self.client.submit(
             _worker.run_chunk, {key: self.tool_futures[key] for key in set(keys)}, calls,
             key=f"toolwire-chunk-{uuid.uuid4().hex}", workers=[address], allow_other_workers=True, pure=False)
         self.in_flight[future] = (address if counted else None, indices)
-        if counted:
-            self.busy[address] += 1
         future.add_done_callback(self.finished.put)
 
     # -- receiving -----------------------------------------------------------------------------------
@@ -146,7 +182,7 @@ class Run:
             return
         address, indices = placed
         if address is not None:
-            self.busy[address] -= 1
+            self.busy.give(address)
         if future.status == "finished":
             try:
                 records = pickle.loads(future.result())
@@ -183,7 +219,27 @@ class Run:
             message = f"'{self.jobs[index].tool.name}' did not return: {reason}"
             self.resolve(index, Outcome(error=ToolError(kind, message)))
 
-    # -- deadlines -----------------------------------------------------------------------------------
+    # -- cancellations and deadlines -----------------------------------------------------------------
+
+    def settle_cancelled(self) -> None:
+        cancelled = False
+        while True:
+            try:
+                index = self._cancelled.get_nowait()
+            except queue.Empty:
+                break
+            self.resolve(index, cancelled_outcome(self.jobs[index], self.started))
+            cancelled = True
+        if cancelled:
+            self.drop_settled()
+
+    def drop_settled(self) -> None:
+        """Forget pending calls that have their outcome, and cancel chunks whose calls all have theirs."""
+        self.pending = deque(i for i in self.pending if i not in self.filled)
+        self.pending_async = deque(i for i in self.pending_async if i not in self.filled)
+        spent = [f for f, (_, indices) in self.in_flight.items() if all(i in self.filled for i in indices)]
+        if spent:
+            self.client.cancel(spent, reason="toolwire: every call in the chunk has its outcome")
 
     def expire(self) -> None:
         now = time.monotonic()
@@ -192,18 +248,12 @@ class Run:
             index = self.by_deadline[self.next_expiring][1]
             self.resolve(index, timeout_outcome(self.jobs[index], self.started))
             expired = True
-        if not expired:
-            return
-        self.pending = deque(i for i in self.pending if self.outcomes[i] is None)
-        self.pending_async = deque(i for i in self.pending_async if self.outcomes[i] is None)
-        spent = [f for f, (_, indices) in self.in_flight.items()
-                 if all(self.outcomes[i] is not None for i in indices)]
-        if spent:
-            self.client.cancel(spent, reason="toolwire: every call in the chunk passed its deadline")
+        if expired:
+            self.drop_settled()
 
     def next_deadline(self) -> float | None:
         """The earliest deadline of a call without an outcome yet."""
-        by_deadline, outcomes = self.by_deadline, self.outcomes
-        while self.next_expiring < len(by_deadline) and outcomes[by_deadline[self.next_expiring][1]] is not None:
+        by_deadline, filled = self.by_deadline, self.filled
+        while self.next_expiring < len(by_deadline) and by_deadline[self.next_expiring][1] in filled:
             self.next_expiring += 1
         return by_deadline[self.next_expiring][0] if self.next_expiring < len(by_deadline) else None

@@ -14,6 +14,7 @@ import pickle
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from toolwire import set_current_call_id
@@ -31,13 +32,13 @@ Record = tuple[Any, Error | None, float]
 def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
     """Run a chunk of calls and return their pickled records, in order.
 
-    `calls` is the pickled `(keys, arguments, deadlines, call ids)`; deadlines are wall-clock (`time.time()`)
-    instants.
+    `calls` is the pickled `(keys, arguments, deadlines, call ids, scopes or None)`; deadlines are
+    wall-clock (`time.time()`) instants.
     """
     try:
-        keys, arguments, deadlines, call_ids = pickle.loads(calls)
+        keys, arguments, deadlines, call_ids, scopes = pickle.loads(calls)
     except Exception as exc:  # arguments naming a class missing here (one of the client's main script)
-        keys, arguments, deadlines, call_ids = tolerant_loads(calls, exc, 1)
+        keys, arguments, deadlines, call_ids, scopes = tolerant_loads(calls, exc, 1)
     for key, shipped in tools.items():
         if key not in TOOLS:
             with _LOADING:
@@ -57,6 +58,8 @@ def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
         except Exception as exc:
             records[position] = (None, error_record(exc), 0.0)
             continue
+        if scopes is not None and scopes[position]:
+            invoker = _within(invoker, scopes[position], is_async)
         (async_calls if is_async else sync_calls).append((position, invoker))
     pending_async = None
     if async_calls:
@@ -71,6 +74,26 @@ def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
             secede()  # awaiting the event loop needs no thread: let the worker run another task meanwhile
         pending_async.result()
     return _dump(records)
+
+
+def _within(invoker: Any, scopes: Sequence[Any], is_async: bool) -> Any:
+    """`invoker`, called inside the call's scopes."""
+    if is_async:
+        async def scoped_async(**arguments: Any) -> Any:
+            with ExitStack() as stack:
+                for scope in scopes:
+                    stack.enter_context(scope)
+                return await invoker(**arguments)
+
+        return scoped_async
+
+    def scoped(**arguments: Any) -> Any:
+        with ExitStack() as stack:
+            for scope in scopes:
+                stack.enter_context(scope)
+            return invoker(**arguments)
+
+    return scoped
 
 
 def _worker_loop() -> asyncio.AbstractEventLoop:

@@ -1,8 +1,13 @@
-"""`ProcessExecutor`: warm worker processes, tools shipped once, calls sent in chunks."""
+"""`ProcessExecutor`: warm worker processes, tools shipped once, calls sent in chunks.
+
+Runs from several threads share the workers: a run claims an idle worker when it has calls to send and
+keeps it only while it does, so a call that hangs ties up its own worker, not the pool.
+"""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import marshal
 import math
@@ -17,21 +22,34 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.executing import Executor, ExecutorConfig, Job, Outcome, timeout_outcome
+from toolwire.executing import (
+    Executor,
+    ExecutorConfig,
+    Job,
+    Outcome,
+    Outcomes,
+    cancelled_outcome,
+    check_options,
+    timeout_outcome,
+)
 from toolwire.tools import ErrorKind, ToolError
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_process import _log
+from toolwire_process._limits import Limits
 from toolwire_process._process import Chunk, WorkerProcess
 
 __all__ = ["ProcessExecutor"]
 
-OPTIONS = ("max_calls_per_worker", "max_memory_mb", "preload")
+OPTIONS: Mapping[str, type | tuple[type, ...]] = {
+    "max_calls_per_worker": int, "max_memory_mb": int, "preload": (str, list, tuple),
+    "memory_limit": (str, int), "cpu_time_limit": (int, float),
+}
 READY_TIMEOUT_S = 60.0
 ASYNC_GRACE_S = 0.05
 """How long past an async call's deadline the parent waits for the worker's own timeout before killing it."""
 CHUNKS_PER_WORKER = 4
-"""Chunks per worker for calls of unknown or long duration, so that one slow chunk does not hold up a batch."""
+"""Chunks per worker for calls of unknown or long duration, so that one slow chunk does not hold up a run."""
 SHORT_CHUNK_S = 0.002
 """Calls expected to take less than this per chunk are sent in fewer, larger chunks (down to one per worker)."""
 MAX_STARTS = 3
@@ -41,11 +59,14 @@ _live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
 
 
 class ProcessExecutor(Executor):
-    """Runs each batch on warm worker processes (default: one per CPU).
+    """Runs jobs on warm worker processes (default: one per CPU), shared by every run in flight.
 
     Options: `max_calls_per_worker` and `max_memory_mb` recycle a worker after that many calls or once
     its resident memory passes the limit; `preload` names modules every worker imports when it starts
-    (heavy tool modules), so `warm()` leaves workers ready to run them.
+    (heavy tool modules), so `warm()` leaves workers ready to run them; `memory_limit` ("1GiB", "512MiB",
+    bytes, or "none"; default: 80% of the machine's memory shared out over the workers) is a hard limit
+    on each worker's memory, past which the call is `resource_exhausted` and the worker replaced;
+    `cpu_time_limit` (seconds, default none) limits the CPU time of each sync call the same way.
     """
 
     name = "process"
@@ -56,10 +77,7 @@ class ProcessExecutor(Executor):
                                "use the thread backend on Windows")
         config = config or ExecutorConfig()
         options = dict(config.options)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown option(s) for the process executor: {', '.join(unknown)}; "
-                             f"accepted: {', '.join(OPTIONS)}")
+        check_options("process", options, OPTIONS)
         self.workers = _positive("workers", config.workers if config.workers is not None else os.cpu_count() or 1)
         self.max_calls_per_worker = _optional_positive(options, "max_calls_per_worker")
         self.max_memory_mb = _optional_positive(options, "max_memory_mb")
@@ -68,9 +86,11 @@ class ProcessExecutor(Executor):
         if not all(isinstance(name, str) for name in preload):
             raise ValueError(f"the process executor's 'preload' must be module names, got {preload!r}")
         self.preload = tuple(preload)
+        self.limits = Limits.from_options(options.get("memory_limit"), options.get("cpu_time_limit"), self.workers)
         self._slots: list[WorkerProcess | None] = [None] * self.workers
         self._shipper = Shipper()
         self._lock = threading.Lock()
+        self._runs: set[_Run] = set()
         self._chunk_ids = itertools.count(1)
         self._call_s: float | None = None
         """Seconds a call runs in a worker, on average over recent chunks; `None` before the first chunk."""
@@ -82,17 +102,38 @@ class ProcessExecutor(Executor):
         with self._lock:
             self._check_open()
             self._start_workers()
-            for worker in self._slots:
-                if worker is not None:
-                    worker.wait_ready(READY_TIMEOUT_S)
+            workers = [w for w in self._slots if w is not None and w.owner is None]
+            for worker in workers:
+                worker.owner = self  # nobody sends it a chunk while it gets ready
+        try:
+            for worker in workers:
+                worker.wait_ready(READY_TIMEOUT_S)
+        finally:
+            self._release(workers)
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         if not jobs:
             return []
+        run = _Run(self, jobs)
         with self._lock:
             self._check_open()
             self._start_workers()
-            return _BatchRun(self, jobs).run()
+            self._runs.add(run)
+        try:
+            return run.run()
+        finally:
+            with self._lock:
+                self._runs.discard(run)
+            run.close()
+
+    def cancel(self, jobs: Sequence[Job]) -> None:
+        """Give these jobs a `cancelled` outcome at once; a worker running one is killed and replaced (its
+        other calls that had not started run on another worker)."""
+        wanted = {id(job) for job in jobs}
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            run.cancel([index for index, job in enumerate(run.jobs) if id(job) in wanted])
 
     def close(self) -> None:
         with self._lock:
@@ -109,7 +150,7 @@ class ProcessExecutor(Executor):
         """The process ids of the running workers."""
         return [w.pid for w in self._slots if w is not None]
 
-    # -- used by one batch, under the lock -----------------------------------------------------------
+    # -- the pool, shared by the runs in flight (the lock held) --------------------------------------
 
     def _check_open(self) -> None:
         if self._closed:
@@ -117,17 +158,47 @@ class ProcessExecutor(Executor):
 
     def _start_workers(self) -> None:
         for index, worker in enumerate(self._slots):
-            if worker is None or worker.process.poll() is not None:
+            if worker is None or (worker.owner is None and worker.process.poll() is not None):
                 if worker is not None:
                     worker.close(wait=0)
-                self._slots[index] = WorkerProcess(self.preload)
+                self._slots[index] = WorkerProcess(self.preload, self.limits)
 
-    def _replace(self, worker: WorkerProcess, *, kill: bool) -> None:
+    def _claim(self, run: _Run, wanted: int) -> list[WorkerProcess]:
+        """Up to `wanted` idle workers, now `run`'s."""
+        with self._lock:
+            if self._closed:
+                return []
+            idle = [w for w in self._slots if w is not None and w.owner is None][:wanted]
+            for worker in idle:
+                worker.owner = run
+            return idle
+
+    def _release(self, workers: Sequence[WorkerProcess]) -> None:
+        """Give workers back to the pool (recycling spent ones); the runs waiting for one look again."""
+        with self._lock:
+            for worker in workers:
+                worker.owner = None
+                if worker in self._slots and self._spent(worker):
+                    self._renew(worker, kill=False)
+            runs = list(self._runs)
+        for run in runs:
+            run.wake()
+
+    def _replace(self, worker: WorkerProcess) -> None:
+        """A fresh worker in place of a dead (or killed) one, owned by nobody."""
+        with self._lock:
+            if worker in self._slots and not self._closed:
+                self._renew(worker, kill=True)
+            runs = list(self._runs)
+        for run in runs:
+            run.wake()
+
+    def _renew(self, worker: WorkerProcess, *, kill: bool) -> WorkerProcess:
         if kill:
             worker.kill()
         worker.close(wait=0 if kill else 1.0)
-        index = self._slots.index(worker)
-        self._slots[index] = WorkerProcess(self.preload)
+        fresh = self._slots[self._slots.index(worker)] = WorkerProcess(self.preload, self.limits)
+        return fresh
 
     def _chunk_size(self, count: int, *, concurrent: bool = False) -> int:
         if concurrent:  # the async calls of one chunk run together on the worker's loop: one chunk per worker
@@ -147,33 +218,42 @@ class ProcessExecutor(Executor):
         return (calls is not None and worker.calls >= calls) or (
             memory is not None and worker.resident > memory * 1024 * 1024)
 
+    def _ship(self, jobs: Sequence[Job]) -> dict[int, ShippedTool | UnshippableToolError]:
+        shipped: dict[int, ShippedTool | UnshippableToolError] = {}
+        with self._lock:  # the shipper's cache is shared by the runs in flight
+            for job in jobs:
+                if id(job.tool) not in shipped:
+                    try:
+                        shipped[id(job.tool)] = self._shipper.ship(job.tool)
+                    except UnshippableToolError as exc:
+                        shipped[id(job.tool)] = exc
+        return shipped
 
-class _BatchRun:
-    """One batch: chunks out to idle workers, results in from their logs, deadlines and deaths handled."""
+
+class _Run:
+    """One `run`: chunks out to the workers it holds, results in from their logs, deadlines, deaths and
+    cancellations handled."""
 
     def __init__(self, executor: ProcessExecutor, jobs: Sequence[Job]) -> None:
         self.executor = executor
         self.jobs = jobs
         self.started = time.monotonic()
-        self.outcomes: list[Outcome | None] = [None] * len(jobs)
+        self.outcomes = Outcomes(jobs)
         self.sends = [0] * len(jobs)
         self.shipped: list[ShippedTool | None] = [None] * len(jobs)
         self.pending: deque[int] = deque()
-        self.remaining = len(jobs)
+        self.held: list[WorkerProcess] = []
         self.by_key: dict[str, ShippedTool] = {}
-        shipped_by_tool: dict[int, ShippedTool | UnshippableToolError] = {}
+        self._cancelled: deque[int] = deque()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        forms = executor._ship(jobs)
         for index, job in enumerate(jobs):
-            found = shipped_by_tool.get(id(job.tool))
-            if found is None:
-                try:
-                    found = executor._shipper.ship(job.tool)
-                    self.by_key[found.key] = found
-                except UnshippableToolError as exc:
-                    found = exc
-                shipped_by_tool[id(job.tool)] = found
+            found = forms[id(job.tool)]
             if isinstance(found, UnshippableToolError):
                 self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(found))))
             else:
+                self.by_key[found.key] = found
                 self.shipped[index] = found
                 self.pending.append(index)
         self.pending_deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
@@ -185,37 +265,71 @@ class _BatchRun:
         else:
             self.chunk_size = executor._chunk_size(len(self.pending), concurrent=concurrent)
 
+    @property
+    def remaining(self) -> int:
+        return self.outcomes.remaining
+
     def resolve(self, index: int, outcome: Outcome) -> None:
-        if self.outcomes[index] is None:
-            self.outcomes[index] = outcome
-            self.remaining -= 1
+        self.outcomes.resolve(index, outcome)
+
+    def wake(self) -> None:
+        """Make the run look again (a worker was freed, a call cancelled); callable from any thread."""
+        with contextlib.suppress(BlockingIOError, OSError):  # already woken, or over
+            os.write(self._wake_write, b"!")
+
+    def cancel(self, indices: list[int]) -> None:
+        """Cancel calls of this run (from any thread): the run settles them at once."""
+        if indices:
+            self._cancelled.extend(indices)
+            self.wake()
+
+    def close(self) -> None:
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
     def run(self) -> list[Outcome]:
         executor = self.executor
-        while self.remaining:
-            self.dispatch()
-            busy = [w for w in executor._slots if w is not None and w.chunk is not None]
-            timeout = self.next_deadline()
-            if timeout is not None:
-                timeout = max(0.0, timeout - time.monotonic())
-            for worker in _readable(busy, timeout):
-                self.receive(worker)
-            self.expire()
-        for worker in list(executor._slots):
-            if worker is not None and worker.chunk is not None:  # still running calls already timed out
+        try:
+            while self.remaining:
+                if self.pending:
+                    self.held += executor._claim(self, math.ceil(len(self.pending) / self.chunk_size))
+                self.dispatch()
+                self.release_idle()
+                busy = [w for w in self.held if w.chunk is not None]
+                timeout = self.next_deadline()
+                if timeout is not None:
+                    timeout = max(0.0, timeout - time.monotonic())
+                readable, woken = _readable(busy, self._wake_read, timeout)
+                for worker in readable:
+                    self.receive(worker)
+                if woken:
+                    self.settle_cancelled()
+                self.expire()
+        finally:
+            for worker in [w for w in self.held if w.chunk is not None]:  # still running calls already settled
                 worker.chunk = None
-                executor._replace(worker, kill=True)
-        return self.outcomes  # type: ignore[return-value]
+                self.held.remove(worker)
+                executor._replace(worker)
+            executor._release(self.held)
+            self.held = []
+        return self.outcomes.result()
+
+    def release_idle(self) -> None:
+        """Give back the workers this run no longer needs (nothing left to send)."""
+        if not self.pending:
+            idle = [w for w in self.held if w.chunk is None]
+            if idle:
+                self.held = [w for w in self.held if w.chunk is not None]
+                self.executor._release(idle)
 
     # -- sending -------------------------------------------------------------------------------------
 
     def dispatch(self) -> None:
-        for worker in list(self.executor._slots):
+        for worker in list(self.held):
             if not self.pending:
                 return
-            if worker is None or worker.chunk is not None:
-                continue
-            self.send(worker)
+            if worker.chunk is None:
+                self.send(worker)
 
     def send(self, worker: WorkerProcess) -> None:
         size = self.chunk_size
@@ -229,9 +343,10 @@ class _BatchRun:
             sends[index] += 1
         chunk = Chunk(next(self.executor._chunk_ids), indices, _earliest(jobs, indices))
         tools = [self.by_key[key].fields() for key in new]
+        scopes = [jobs[i].scopes for i in indices]
         message = pickle.dumps((chunk.id, tools, keys, [jobs[i].arguments for i in indices],
-                                [jobs[i].deadline for i in indices], [jobs[i].call_id for i in indices]),
-                               pickle.HIGHEST_PROTOCOL)
+                                [jobs[i].deadline for i in indices], [jobs[i].call_id for i in indices],
+                                scopes if any(scopes) else None), pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
         except OSError:
@@ -261,28 +376,26 @@ class _BatchRun:
         self.executor._measured(len(chunk.indices), busy)
         worker.chunk = None
         if self.executor._spent(worker):
-            self.executor._replace(worker, kill=False)
+            self.held.remove(worker)
+            self.executor._release([worker])
         elif self.pending:
             self.send(worker)  # the worker runs its next chunk while this one's results are parsed
         self.take(chunk, _log.parse(data))
 
     def take(self, chunk: Chunk, records: list[Any]) -> None:
         indices, jobs, outcomes = chunk.indices, self.jobs, self.outcomes
-        resolved = 0
         for position, duration, value, error in records:
             index = indices[position]
-            if outcomes[index] is not None:
+            if index in outcomes.filled:
                 continue
             if error is None:
-                outcomes[index] = Outcome(value, None, duration)
+                outcomes.resolve(index, Outcome(value, None, duration))
             elif error[0] == ErrorKind.TIMEOUT and _past(jobs[index], time.monotonic()):
-                outcomes[index] = timeout_outcome(jobs[index], self.started)
+                outcomes.resolve(index, timeout_outcome(jobs[index], self.started))
             else:
-                outcomes[index] = Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration)
-            resolved += 1
-        self.remaining -= resolved
+                outcomes.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration))
 
-    # -- deaths and deadlines ------------------------------------------------------------------------
+    # -- deaths, deadlines and cancellations ---------------------------------------------------------
 
     def died(self, worker: WorkerProcess, reason: str | None = None) -> None:
         """Settle a dead (or killed) worker's chunk and put a fresh worker in its place."""
@@ -294,7 +407,7 @@ class _BatchRun:
             started = started if current == chunk.id else 0
             now = time.monotonic()
             for position, index in enumerate(chunk.indices):
-                if self.outcomes[index] is not None:
+                if index in self.outcomes.filled:
                     continue
                 job = self.jobs[index]
                 if position >= started:
@@ -307,7 +420,9 @@ class _BatchRun:
                 else:
                     self.resolve(index, Outcome(error=ToolError(ErrorKind.CANCELLED, reason)))
             worker.chunk = None
-        self.executor._replace(worker, kill=True)
+        if worker in self.held:
+            self.held.remove(worker)
+        self.executor._replace(worker)
 
     def retry(self, index: int, status: str) -> None:
         if self.sends[index] >= MAX_STARTS:
@@ -320,10 +435,31 @@ class _BatchRun:
             if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
                 self.pending_deadline = deadline
 
+    def settle_cancelled(self) -> None:
+        """Give cancelled calls their outcome; a worker holding one that has not finished is stopped."""
+        _drain(self._wake_read)
+        cancelled = set()
+        while self._cancelled:
+            cancelled.add(self._cancelled.popleft())
+        if not cancelled:
+            return
+        running = [w for w in self.held if w.chunk is not None and cancelled & set(w.chunk.indices)]
+        for worker in running:  # what finished before the cancellation keeps its own outcome
+            self.take(worker.chunk, worker.log.records(worker.chunk.id))  # type: ignore[union-attr]
+        unfinished = {index for index in cancelled if index not in self.outcomes.filled}
+        for index in unfinished:
+            self.resolve(index, cancelled_outcome(self.jobs[index], self.started))
+        self.pending = deque(i for i in self.pending if i not in cancelled)
+        for worker in running:
+            if unfinished & set(worker.chunk.indices):  # type: ignore[union-attr]
+                worker.kill()
+                self.died(worker, reason="the worker process was stopped because another call on it was "
+                                         "cancelled")
+
     def expire(self) -> None:
         now = time.monotonic()
-        for worker in list(self.executor._slots):
-            chunk = worker.chunk if worker is not None else None
+        for worker in list(self.held):
+            chunk = worker.chunk
             if chunk is None or chunk.deadline is None or now < chunk.deadline:
                 continue
             self.take(chunk, worker.log.records(chunk.id))
@@ -333,7 +469,7 @@ class _BatchRun:
             kill = False
             for position, index in enumerate(chunk.indices):
                 job = self.jobs[index]
-                if self.outcomes[index] is not None:
+                if index in self.outcomes.filled:
                     continue
                 if position < started:
                     kill = kill or _overdue(job, now)
@@ -344,7 +480,7 @@ class _BatchRun:
                 self.died(worker, reason="the worker process was stopped because another call on it "
                                          "passed its deadline")
             else:
-                unresolved = [i for i in chunk.indices if self.outcomes[i] is None]
+                unresolved = [i for i in chunk.indices if i not in self.outcomes.filled]
                 chunk.deadline = _earliest(self.jobs, unresolved)
         if self.pending and self.pending_deadline is not None and now >= self.pending_deadline:
             jobs = self.jobs
@@ -355,21 +491,32 @@ class _BatchRun:
                                         default=None)
 
     def next_deadline(self) -> float | None:
-        candidates = [w.chunk.deadline for w in self.executor._slots
-                      if w is not None and w.chunk is not None and w.chunk.deadline is not None]
+        candidates = [w.chunk.deadline for w in self.held if w.chunk is not None and w.chunk.deadline is not None]
         if self.pending and self.pending_deadline is not None:
             candidates.append(self.pending_deadline)
         return min(candidates, default=None)
 
 
-def _readable(workers: list[WorkerProcess], timeout: float | None) -> list[WorkerProcess]:
-    """The workers with a message (or end of file) to read, waiting up to `timeout` seconds for one."""
+def _readable(workers: list[WorkerProcess], wake: int, timeout: float | None) -> tuple[list[WorkerProcess], bool]:
+    """The workers with a message (or end of file) to read, and whether the run was woken, waiting up to
+    `timeout` seconds for either."""
     poller = select.poll()
     by_fd = {}
     for worker in workers:
         by_fd[worker.conn.fileno()] = worker
         poller.register(worker.conn.fileno(), select.POLLIN)
-    return [by_fd[fd] for fd, _ in poller.poll(None if timeout is None else math.ceil(timeout * 1000))]
+    poller.register(wake, select.POLLIN)
+    ready = poller.poll(None if timeout is None else math.ceil(timeout * 1000))
+    return [by_fd[fd] for fd, _ in ready if fd != wake], any(fd == wake for fd, _ in ready)
+
+
+def _drain(fd: int) -> None:
+    os.set_blocking(fd, False)
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _earliest(jobs: Sequence[Job], indices: list[int]) -> float | None:

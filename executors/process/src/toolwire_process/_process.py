@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from toolwire_process import _log
+from toolwire_process._limits import Limits
 from toolwire_process._wire import Pipe
 
 _BOOTSTRAP = "import sys; sys.path[:] = {path!r}; from toolwire_process._worker import main; main({args})"
@@ -22,7 +23,7 @@ _BOOTSTRAP = "import sys; sys.path[:] = {path!r}; from toolwire_process._worker 
 
 @dataclass(slots=True)
 class Chunk:
-    """Calls sent to one worker in one message: their batch indices, in the order the worker runs them."""
+    """Calls sent to one worker in one message: their indices in the run, in the order the worker runs them."""
 
     id: int
     indices: list[int]
@@ -33,13 +34,15 @@ class Chunk:
 class WorkerProcess:
     """A worker: a fresh interpreter that never imports the parent's `__main__`."""
 
-    def __init__(self, preload: Sequence[str] = ()) -> None:
+    def __init__(self, preload: Sequence[str] = (), limits: Limits | None = None) -> None:
         ours, theirs = socket.socketpair()
         log_fd = _log_file()
+        limits = limits or Limits()
         try:
             os.ftruncate(log_fd, _log.SIZE)
             memory = mmap.mmap(log_fd, _log.SIZE)
-            arguments = f"{theirs.fileno()}, {log_fd}, {os.getpid()}, {list(preload)!r}"
+            arguments = (f"{theirs.fileno()}, {log_fd}, {os.getpid()}, {list(preload)!r}, {limits.memory_bytes!r}, "
+                         f"{limits.cpu_seconds!r}")
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOTSTRAP.format(path=sys.path, args=arguments)],
                 pass_fds=(theirs.fileno(), log_fd), stdin=subprocess.DEVNULL, start_new_session=True,
@@ -57,6 +60,8 @@ class WorkerProcess:
         self.resident = 0
         self.chunk: Chunk | None = None
         self.ready = False
+        self.owner: object | None = None
+        """The run this worker works for now (None: idle, free for any run)."""
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until the worker has started (and preloaded its modules); False if it died or is slow."""

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+MEMORY_EXIT = 75
+"""The exit status of a worker that stopped after a call passed its memory limit."""
 READY = marshal.dumps(("ready",))
 """The worker's first message, once started (and its `preload` modules imported)."""
 
@@ -38,8 +40,11 @@ READY = marshal.dumps(("ready",))
 class Worker:
     """One worker's state: its pipe, its log, its tools and its event loop."""
 
-    def __init__(self, conn: Pipe, memory: mmap.mmap) -> None:
+    def __init__(self, conn: Pipe, memory: mmap.mmap, memory_bytes: int | None = None,
+                 cpu_seconds: float | None = None) -> None:
         self.conn = conn
+        self.cpu_seconds = cpu_seconds
+        self.memory_bytes = memory_bytes
         self.log = _log.WorkerLog(memory)
         self.tools = ToolCache()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -72,15 +77,15 @@ class Worker:
                 except (EOFError, OSError):
                     return
                 try:
-                    chunk, shipped, keys, arguments, deadlines, call_ids = loads(message)
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
                     from toolwire_shipping.unloadable import tolerant_loads
 
-                    chunk, shipped, keys, arguments, deadlines, call_ids = tolerant_loads(message, exc, 3)
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes = tolerant_loads(message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
                 started = time.monotonic()
-                self.run_chunk(chunk, keys, arguments, deadlines, call_ids)
+                self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
                 busy = time.monotonic() - started
                 self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy)))
         finally:
@@ -89,7 +94,8 @@ class Worker:
                 self._loop.close()
 
     def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any] | str],
-                  deadlines: list[float | None], call_ids: list[str]) -> None:
+                  deadlines: list[float | None], call_ids: list[str], scopes: list[tuple[Any, ...]] | None = None
+                  ) -> None:
         log = self.log
         log.begin(chunk)
         lookup = self.tools.get
@@ -114,19 +120,56 @@ class Worker:
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
                 self.wait(self.run_group(
-                    [(p, keys[p], arguments[p], deadlines[p], call_ids[p]) for p in group], chunk))
+                    [(p, keys[p], arguments[p], deadlines[p], call_ids[p], scopes[p] if scopes else ())
+                     for p in group], chunk))
                 position = group[-1] + 1
                 continue
             log.started(position + 1)
             started = monotonic()
             _set_call_id(call_ids[position])
             try:
-                value = invoker(**arguments[position])
+                if self.cpu_seconds is not None or (scopes is not None and scopes[position]):
+                    value = self.guarded(invoker, arguments[position], scopes[position] if scopes else ())
+                else:
+                    value = invoker(**arguments[position])
                 error = None
+            except MemoryError:  # past the memory limit: this call's error, then a fresh worker takes over
+                self.record(chunk, encode(position, monotonic() - started, None, self.out_of_memory()))
+                os._exit(MEMORY_EXIT)
+            except _CpuTimeExceeded:
+                value, error = None, ("resource_exhausted", f"the call used more than its {self.cpu_seconds:g} s "
+                                      "of CPU time (cpu_time_limit) and was stopped; make it do less work, or "
+                                      "raise the process backend's cpu_time_limit")
             except (Exception, SystemExit) as exc:
                 value, error = None, error_record(exc)
             self.record(chunk, encode(position, monotonic() - started, value, error))
             position += 1
+
+    def guarded(self, invoker: Any, arguments: dict[str, Any], scopes: tuple[Any, ...]) -> Any:
+        """Call `invoker` inside the call's scopes and under the CPU-time limit."""
+        if self.cpu_seconds is not None:
+            import math
+            import resource
+
+            hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+            soft = math.ceil(time.process_time() + self.cpu_seconds)
+            resource.setrlimit(resource.RLIMIT_CPU, (soft if hard < 0 else min(soft, hard), hard))
+        if not scopes:
+            return invoker(**arguments)
+        from contextlib import ExitStack
+
+        with ExitStack() as stack:
+            for scope in scopes:
+                stack.enter_context(scope)
+            return invoker(**arguments)
+
+    def out_of_memory(self) -> tuple[str, str]:
+        if self.memory_bytes is None:
+            return ("resource_exhausted", "the call ran out of memory; the worker was replaced")
+        limit = _size(self.memory_bytes)
+        return ("resource_exhausted", f"the call needed more memory than its worker may use ({limit}, memory_limit); "
+                                      "the worker was replaced. Make the call need less memory, or raise the process "
+                                      "backend's memory_limit")
 
     def _is_async(self, key: str) -> bool:
         try:
@@ -134,7 +177,8 @@ class Worker:
         except Exception:
             return False
 
-    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None, str]], chunk: int) -> None:
+    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None, str, tuple[Any, ...]]],
+                        chunk: int) -> None:
         """Run async calls together; one timer per deadline cancels those still running then."""
         import asyncio
 
@@ -154,14 +198,18 @@ class Worker:
                 timer.cancel()
 
     async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
-                        deadline: float | None, call_id: str) -> None:
+                        deadline: float | None, call_id: str, scopes: tuple[Any, ...]) -> None:
         import asyncio
+        from contextlib import ExitStack
 
         invoker, _ = self.tools.get(key)
         _set_call_id(call_id)  # this task's own context
         started = time.monotonic()
         try:
-            value = await invoker(**arguments)
+            with ExitStack() as stack:
+                for scope in scopes:
+                    stack.enter_context(scope)
+                value = await invoker(**arguments)
             error = None
         except asyncio.CancelledError:
             if deadline is None or time.monotonic() < deadline:
@@ -199,6 +247,35 @@ def _resident_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+class _CpuTimeExceeded(BaseException):
+    """Raised in the worker's main thread when a sync call passes its CPU-time limit (not an `Exception`, so
+    a tool's `except Exception` does not swallow it)."""
+
+
+def _cpu_time_exceeded(signum: int, frame: Any) -> None:
+    raise _CpuTimeExceeded
+
+
+def _apply_limits(memory_bytes: int | None, cpu_seconds: float | None) -> None:
+    import resource
+    import signal
+
+    if memory_bytes is not None:
+        kind = resource.RLIMIT_DATA if sys.platform.startswith("linux") else resource.RLIMIT_AS
+        hard = resource.getrlimit(kind)[1]
+        limit = memory_bytes if hard < 0 else min(memory_bytes, hard)
+        resource.setrlimit(kind, (limit, limit))
+    if cpu_seconds is not None:
+        signal.signal(signal.SIGXCPU, _cpu_time_exceeded)
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
+
+
 def _exit_with_parent(parent: int) -> None:
     """Leave when the parent is gone, even while a tool hangs (the pipe's EOF is not read then)."""
     while True:
@@ -207,9 +284,12 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(0)
 
 
-def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
-    """The worker's entry point (called by the bootstrap with inherited file descriptors)."""
+def main(conn_fd: int, log_fd: int, parent: int, preload: list[str], memory_bytes: int | None = None,
+         cpu_seconds: float | None = None) -> None:
+    """The worker's entry point (called by the bootstrap with inherited file descriptors and its limits)."""
     start_new_thread(_exit_with_parent, (parent,))  # never joined: like a daemon thread
+    if memory_bytes is not None or cpu_seconds is not None:
+        _apply_limits(memory_bytes, cpu_seconds)
     memory = mmap.mmap(log_fd, _log.SIZE)
     os.close(log_fd)
     conn = Pipe(conn_fd)
@@ -220,6 +300,6 @@ def main(conn_fd: int, log_fd: int, parent: int, preload: list[str]) -> None:
             print(f"toolwire-process: cannot preload {module!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
     try:
         conn.send(READY)
-        Worker(conn, memory).serve()
+        Worker(conn, memory, memory_bytes, cpu_seconds).serve()
     except ConnectionError:  # the parent closed the pipe first (closed early, or gone): nobody waits for this
         pass
