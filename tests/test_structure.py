@@ -94,7 +94,7 @@ def parent_packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     return {name: {t for t in targets if not name.startswith(f"{t}.")} for name, targets in edges.items()}
 
 
-UNTANGLING = {"plugins/mcp"}
+UNTANGLING: set[str] = set()
 """Distributions whose circles are being taken apart (issue 23) on branches not merged yet."""
 
 

@@ -62,7 +62,7 @@ def test_sync_then_asyncio_run(stdio_command: list[str]) -> None:
 
 
 def test_a_server_dying_mid_batch(stdio_command: list[str]) -> None:
-    with ToolRegistry(executor="thread") as registry:
+    with ToolRegistry(executor="thread", ordering="parallel") as registry:  # every call in flight when it dies
         registry.load("mcp", stdio_command)
         [before] = registry.execute_tool_calls([ToolCall("p", "pid", {})], timeout=30)
         add, slow, write, die = registry.execute_tool_calls(

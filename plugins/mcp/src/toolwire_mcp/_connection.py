@@ -1,8 +1,7 @@
-"""How to reach one MCP server: picklable connection parameters, and the `mcp` client they open."""
+"""How to reach one MCP server: picklable connection parameters (opening them is `_transports`' job)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,16 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from toolwire_mcp.plugin import is_server_object
+from toolwire_mcp._common import is_server_object
 
-__all__ = [
-    "KEEPALIVE_CONNECTIONS", "REQUEST_LOST", "TRANSPORTS", "Connection", "FailedRequestsAnswered",
-    "Transport", "connection_for", "describe",
-]
+__all__ = ["KEEPALIVE_CONNECTIONS", "TRANSPORTS", "Connection", "Transport", "connection_for"]
 
 Transport = Literal["stdio", "sse", "streamable-http", "in-process"]
 TRANSPORTS: tuple[str, ...] = ("stdio", "sse", "streamable-http", "in-process")
-_MAX_CONNECTIONS = 64
 KEEPALIVE_CONNECTIONS = 8
 """Idle HTTP connections kept open per session by default (see `Connection.keepalive_connections`)."""
 _ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http", "inprocess": "in-process"}
@@ -98,105 +93,6 @@ class Connection:
             return self.protocol
         return "legacy" if transport in ("stdio", "sse") else "auto"
 
-    def client_target(self, transport: Transport) -> Any:
-        """What `mcp.Client` connects to for `transport`: server parameters, a transport or a server."""
-        if transport == "in-process":
-            return self.server
-        if transport == "stdio":
-            from mcp import StdioServerParameters
-
-            assert self.command is not None
-            env = dict(self.env) if self.env is not None else None
-            return StdioServerParameters(command=self.command, args=list(self.args), env=env, cwd=self.cwd)
-        assert self.url is not None
-        headers = self.resolved_headers()
-        if transport == "sse":
-            from ._sse import sse_transport
-
-            return sse_transport(self.url, _http_client(headers, self.timeout, keepalive=self.keepalive_connections))
-        from mcp.client.streamable_http import streamable_http_client
-
-        client = _http_client(headers, self.timeout, keepalive=self.keepalive_connections, answer_failed=True)
-        return streamable_http_client(self.url, http_client=client)
-
-
-def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None, *,
-                 keepalive: int = KEEPALIVE_CONNECTIONS, answer_failed: bool = False) -> Any:
-    """An `httpx2.AsyncClient` for a shared session: many concurrent requests, queued without a limit.
-
-    Each request still has connect/read/write timeouts; waiting for a free connection has none, so a
-    large batch queues instead of failing. At most `keepalive` idle connections stay open: httpcore2
-    probes each idle one on every request it queues or finishes (a `poll` and a `getpeername`), which
-    took a third of the client's time with 20-60 idle connections to a local server.
-    With `answer_failed`, a request whose exchange broke is answered with an error for it alone (see
-    `FailedRequestsAnswered`).
-    """
-    import httpx2
-
-    if not isinstance(timeout, httpx2.Timeout):
-        timeout = httpx2.Timeout(timeout or 30.0, read=300.0)
-    limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=keepalive)
-    transport = httpx2.AsyncHTTPTransport(limits=limits)
-    return httpx2.AsyncClient(
-        headers=headers,
-        auth=auth,
-        timeout=httpx2.Timeout(
-            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=None
-        ),
-        transport=FailedRequestsAnswered(transport) if answer_failed else transport,
-    )
-
-
-REQUEST_LOST = -32090
-"""The JSON-RPC error code of a request whose HTTP exchange broke while its session stayed usable."""
-
-
-class FailedRequestsAnswered:
-    """An httpx transport that answers a JSON-RPC request whose exchange broke with an error for it alone.
-
-    mcp's streamable HTTP client ends the whole session when one POST raises, which fails every call in
-    flight (a connection the server dropped under load cost 4,364 of a 10,000-call batch). Here the one
-    call gets a `REQUEST_LOST` error (a `transport` error) as the POST's answer, the others their results,
-    and the session goes on. A refused connection still ends the session: the server is down, and the
-    next call reconnects.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: Any) -> Any:
-        import httpx2
-
-        try:
-            return await self._inner.handle_async_request(request)
-        except (httpx2.ConnectError, httpx2.ConnectTimeout):
-            raise
-        except httpx2.TransportError as exc:
-            request_id = _jsonrpc_request_id(request) if request.method == "POST" else None
-            if request_id is None:
-                raise
-            error = {"code": REQUEST_LOST, "message": describe(exc)}
-            return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
-
-    async def __aenter__(self) -> FailedRequestsAnswered:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.__aexit__(*exc_info)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _jsonrpc_request_id(request: Any) -> Any:
-    """The id of the JSON-RPC request `request` carries, or `None` (a notification, or not JSON-RPC)."""
-    try:
-        message = json.loads(request.content)
-    except (ValueError, TypeError):
-        return None
-    return message.get("id") if isinstance(message, dict) else None
-
 
 def _rebuild(fields: dict[str, Any]) -> Connection:
     return Connection(**fields)
@@ -270,11 +166,3 @@ def _pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tup
         return ()
     items = mapping.items() if isinstance(mapping, Mapping) else mapping
     return tuple(sorted((str(key), str(value)) for key, value in items))
-
-
-def describe(exc: BaseException) -> str:
-    """An exception as `Type: message` (a group of one: its member)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -23,7 +23,9 @@ from toolwire import ToolCallError
 from toolwire.loop import shared_loop
 
 from toolwire_mcp._bridge import Bridge
-from toolwire_mcp._connection import REQUEST_LOST, Connection, Transport, describe
+from toolwire_mcp._common import REQUEST_LOST, describe
+from toolwire_mcp._connection import Connection, Transport
+from toolwire_mcp._transports import client_target
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -246,7 +248,7 @@ class _Session:
         from mcp import Client
 
         try:
-            target = self.connection.client_target(transport)
+            target = client_target(self.connection, transport)
             mode = self.connection.client_mode(transport)
             async with Client(target, message_handler=self._on_message, cache=None, mode=mode) as client:
                 self.tools = await _list_all(client)

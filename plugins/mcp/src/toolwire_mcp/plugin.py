@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from toolwire import LoaderSpec, hookimpl
 
+from toolwire_mcp._common import is_server_object
+
 if TYPE_CHECKING:
     from toolwire_mcp._loader import MCPLoader
 
@@ -19,15 +21,6 @@ def _make(**options: Any) -> MCPLoader:
 @hookimpl
 def toolwire_loaders() -> list[LoaderSpec]:
     return [LoaderSpec("mcp", _make, "MCP servers over stdio, SSE, streamable HTTP or in-process")]
-
-
-def is_server_object(source: Any) -> bool:
-    """Whether `source` is an `mcp` server object (`MCPServer` or the low-level `Server`), without
-    importing `mcp`."""
-    return any(
-        cls.__module__.startswith("mcp.server") and cls.__name__ in ("MCPServer", "Server")
-        for cls in type(source).__mro__
-    )
 
 
 @hookimpl
