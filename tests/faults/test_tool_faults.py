@@ -94,7 +94,7 @@ def test_a_misbehaving_tool_costs_only_its_own_call(backend: str, fault: str, le
         calls = [ToolCall(str(i), "add", {"a": i, "b": 100}) for i in range(12)]
         calls.insert(5, ToolCall("bad", fault, {}))
         started = time.monotonic()
-        results = registry.execute_tool_calls(calls, timeout=3.0)
+        results = registry.execute_tool_calls(calls, timeout=2.0 if fault == "hangs" else 20.0)
         assert time.monotonic() - started < 15
         bad = results.pop(5)
         if fault == "returns_unpicklable" and backend == "thread":  # nothing crosses a process: a value
