@@ -19,6 +19,8 @@ from toolwire.executing import (
     current_call_id,
     enter_scopes,
     error_from_exception,
+    listen_progress,
+    report_progress,
     set_current_call_id,
     timeout_outcome,
 )
@@ -90,7 +92,9 @@ __all__ = [
     "error_from_exception",
     "hookimpl",
     "is_async_callable",
+    "listen_progress",
     "load_config",
+    "report_progress",
     "safe_name",
     "set_current_call_id",
     "timeout_outcome",

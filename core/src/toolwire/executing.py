@@ -30,6 +30,9 @@ __all__ = [
     "current_call_id",
     "enter_scopes",
     "error_from_exception",
+    "listen_progress",
+    "progress_listened",
+    "report_progress",
     "set_current_call_id",
     "timeout_outcome",
 ]
@@ -156,6 +159,36 @@ def set_current_call_id(call_id: str | None) -> None:
     its invoker runs (an asyncio task has a context of its own; a thread reusing its context is set again
     for each call). `call_invoker` and `call_invoker_async` do it themselves."""
     _current_call_id.set(call_id)
+
+
+_progress: dict[str, Callable[[float, float | None, str | None], None]] = {}
+
+
+def report_progress(progress: float, total: float | None = None, message: str | None = None, *,
+                    call_id: str | None = None) -> None:
+    """Tell whoever follows a call how far it has come (`progress` of `total`, with an optional message).
+
+    A tool calls it while it runs (the call is `current_call_id()` unless `call_id` names one); a server
+    serving the call to a client that asked for progress forwards it there. It reaches listeners in this
+    process only: where nobody listens (a call running in a worker process), it does nothing.
+    """
+    call_id = call_id if call_id is not None else _current_call_id.get()
+    listener = _progress.get(call_id) if call_id is not None else None
+    if listener is not None:
+        listener(progress, total, message)
+
+
+def listen_progress(call_id: str, listener: Callable[[float, float | None, str | None], None]) -> Callable[[], None]:
+    """Hear the progress reported for call `call_id` (from any thread); returns the function that stops it."""
+    _progress[call_id] = listener
+    return lambda: _progress.pop(call_id, None) and None
+
+
+def progress_listened(call_id: str | None = None) -> bool:
+    """Whether anyone in this process listens for the progress of call `call_id` (default: the current
+    call): a tool that must ask for progress elsewhere (an upstream server) asks only then."""
+    call_id = call_id if call_id is not None else _current_call_id.get()
+    return call_id is not None and call_id in _progress
 
 
 def error_from_exception(exc: BaseException) -> ToolError:

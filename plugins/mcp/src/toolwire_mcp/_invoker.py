@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolwire import current_call_id
+from toolwire.executing import progress_listened, report_progress
 
 from toolwire_mcp import _runtime
 from toolwire_mcp._connection import Connection
@@ -34,8 +35,9 @@ class MCPInvoker:
 
     The session is opened on first use in whichever process runs the invoker, and shared by every
     call there. A transport failure is retried once only when `retry` is set (the tool is read-only or
-    idempotent). `on_progress`, when set, receives each `Progress` the server reports (sync or async;
-    it runs on the session's event-loop thread, and must pickle for the process backend).
+    idempotent). Progress the server reports goes to `toolwire.report_progress` for the call when someone
+    listens for it (a toolwire server serving the call), and to `on_progress`, when set, as a `Progress`
+    (sync or async; it runs on the session's event-loop thread, and must pickle for the process backend).
     """
 
     connection: Connection
@@ -47,14 +49,16 @@ class MCPInvoker:
         return await _runtime.run(self._call(arguments))
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
+        callback, call_id = self.on_progress, current_call_id()
         progress = None
-        if self.on_progress is not None:
-            callback, call_id = self.on_progress, current_call_id()
+        if callback is not None or progress_listened(call_id):  # ask the server for progress only then
 
             async def progress(value: float, total: float | None, message: str | None) -> None:
-                outcome = callback(Progress(call_id, self.tool, arguments, value, total, message))
-                if inspect.isawaitable(outcome):
-                    await outcome
+                report_progress(value, total, message, call_id=call_id)  # a toolwire server serving it hears
+                if callback is not None:
+                    outcome = callback(Progress(call_id, self.tool, arguments, value, total, message))
+                    if inspect.isawaitable(outcome):
+                        await outcome
 
         session = _runtime.session(self.connection)
         result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=progress)

@@ -1,0 +1,235 @@
+"""`toolwire serve mcp`: a registry's tools served over MCP (stdio, streamable HTTP, SSE).
+
+Every call goes through the registry (validation, policies, the configured backend, its deadline), and
+calls that arrive together, from any number of clients, go out as one batch (`toolwire.CallBatcher`). A
+client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; the registry's
+tool changes reach the clients as `notifications/tools/list_changed`; progress a tool reports
+(`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, where
+the call runs in this process (the thread backend). The client side of toolwire-mcp never imports this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+from mcp.server.lowlevel import NotificationOptions
+from mcp.server.lowlevel import Server as LowLevelServer
+from toolwire import CallBatcher, ToolCall
+from toolwire.executing import listen_progress
+from toolwire.serving import DEFAULT_HOST, Server, bearer_token, token_matches
+
+from toolwire_mcp._served import mcp_result, mcp_tool
+
+if TYPE_CHECKING:
+    from toolwire import ToolChanges, ToolRegistry
+
+__all__ = ["MCPRegistryServer"]
+
+TRANSPORTS = ("stdio", "streamable-http", "sse")
+DEFAULT_PORT = 8765
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+_ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http"}
+
+
+class _Announcing(LowLevelServer):
+    """The SDK's server, telling clients at initialization that it announces tool changes."""
+
+    def create_initialization_options(self, notification_options: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True), *args, **kwargs)
+
+
+class MCPRegistryServer(Server):
+    """A registry served over MCP. Options: `transport` ("stdio", the default; "streamable-http", at
+    `path` "/mcp"; "sse", at "/sse"), `host` (default 127.0.0.1) and `port` (default 8765; 0 for any free
+    one) for HTTP, `token_env` (the environment variable holding the bearer token clients must send;
+    required off loopback), `max_request_bytes` (default 4 MiB), `name` (what clients see).
+
+    `started` is set once the server listens (`url` then says where, for HTTP transports).
+    """
+
+    def __init__(self, registry: ToolRegistry, *, transport: str = "stdio", host: str = DEFAULT_HOST,
+                 port: int = DEFAULT_PORT, path: str = "/mcp", token_env: str | None = None,
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, name: str = "toolwire") -> None:
+        transport = _ALIASES.get(transport, transport)
+        if transport not in TRANSPORTS:
+            raise ValueError(f"unknown MCP transport {transport!r}; choose one of {', '.join(TRANSPORTS)}")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < 65536:
+            raise ValueError(f"port must be a number from 0 to 65535, got {port!r}")
+        if not isinstance(max_request_bytes, int) or max_request_bytes < 1:
+            raise ValueError(f"max_request_bytes must be a positive number of bytes, got {max_request_bytes!r}")
+        self.registry = registry
+        self.transport = transport
+        self.host, self.port, self.path = host, port, path
+        self.max_request_bytes = max_request_bytes
+        self.name = name
+        self.token = None if transport == "stdio" else bearer_token(host, token_env)
+        self.started = threading.Event()
+        self.url: str | None = None
+        self._batcher = CallBatcher(registry)
+        self._ids = itertools.count(1)
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._listed: tuple[int, list[types.Tool]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bus: Any = None
+
+    async def arun(self) -> None:
+        from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+
+        self._loop = asyncio.get_running_loop()
+        self._bus = InMemorySubscriptionBus()  # tool changes for clients on the 2026 protocol (they listen)
+        server = _Announcing(self.name, version=_version(), on_list_tools=self._list_tools,
+                             on_call_tool=self._call_tool, on_subscriptions_listen=ListenHandler(self._bus))
+        unsubscribe = self.registry.on_tools_changed(self._changed)
+        try:
+            if self.transport == "stdio":
+                await self._serve_stdio(server)
+            else:
+                await self._serve_http(server)
+        finally:
+            unsubscribe()
+
+    # -- the handlers ----------------------------------------------------------------------------------
+
+    async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        self._remember(ctx)
+        version = self.registry.version
+        if self._listed is None or self._listed[0] != version:
+            self._listed = (version, [mcp_tool(tool) for tool in self.registry.list(enabled=True)])
+        return types.ListToolsResult(tools=self._listed[1])
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        self._remember(ctx)
+        call = ToolCall(f"mcp-{next(self._ids)}", params.name, dict(params.arguments or {}))
+        stop = listen_progress(call.id, self._progress_to(ctx.session))
+        try:
+            result = await self._batcher.call(call)
+        finally:
+            stop()
+        tool = self.registry.get(params.name) if params.name in self.registry else None
+        return mcp_result(result, tool)
+
+    def _remember(self, ctx: Any) -> None:
+        """Keep the client's connection (while it lives) to tell it of tool changes later. The SDK hands
+        handlers a session scoped to one request; its connection, which outlives the request, is what
+        carries notifications of the handshake era (no public accessor in mcp 2.3)."""
+        connection = getattr(ctx.session, "_connection", None)
+        if connection is not None:
+            self._connections.add(connection)
+
+    def _progress_to(self, session: Any) -> Any:
+        """Progress for the request `session` serves (sent only if its client asked for progress)."""
+        loop = asyncio.get_running_loop()
+
+        def forward(progress: float, total: float | None, message: str | None) -> None:  # from any thread
+            loop.call_soon_threadsafe(lambda: loop.create_task(session.report_progress(progress, total, message)))
+
+        return forward
+
+    def _changed(self, changes: ToolChanges) -> None:
+        """Tell every client the tools changed (called from whichever thread changed them)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._announce()))
+
+    async def _announce(self) -> None:
+        from mcp.shared.subscriptions import ToolsListChanged
+
+        await self._bus.publish(ToolsListChanged())
+        for connection in list(self._connections):  # clients of the handshake era: on their standing stream
+            await connection.send_tool_list_changed()  # best effort: a client gone is skipped
+
+    # -- transports ------------------------------------------------------------------------------------
+
+    async def _serve_stdio(self, server: LowLevelServer) -> None:
+        from mcp.server.stdio import stdio_server
+
+        async with stdio_server() as (read, write):
+            self.started.set()
+            await server.run(read, write, server.create_initialization_options())
+
+    async def _serve_http(self, server: LowLevelServer) -> None:
+        import uvicorn
+
+        if self.transport == "streamable-http":
+            app = server.streamable_http_app(streamable_http_path=self.path, host=self.host,
+                                             max_request_body_size=self.max_request_bytes)
+            endpoint = self.path
+        else:
+            app, endpoint = _sse_app(server, self.host, self.max_request_bytes), "/sse"
+        if self.token is not None:
+            app = _BearerOnly(app, self.token)
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="on")
+        served = uvicorn.Server(config)
+        task = asyncio.ensure_future(served.serve())
+        try:
+            while not served.started and not task.done():
+                await asyncio.sleep(0.01)
+            if served.started:
+                port = served.servers[0].sockets[0].getsockname()[1]
+                host = f"[{self.host}]" if ":" in self.host else self.host
+                self.url = f"http://{host}:{port}{endpoint}"
+                self.started.set()
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            served.should_exit = True
+            await task
+            raise
+
+
+def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
+    from mcp.server.sse import SseServerTransport
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    security = None
+    if host in ("127.0.0.1", "localhost", "::1"):
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+    sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=max_request_bytes)
+
+    async def connect(request: Any) -> Response:
+        async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return Response()
+
+    return Starlette(routes=[Route("/sse", endpoint=connect, methods=["GET"]),
+                             Mount("/messages/", app=sse.handle_post_message)])
+
+
+class _BearerOnly:
+    """ASGI middleware: HTTP requests without the bearer token get 401 and reach nothing else."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+            if not token_matches(header, self.token):
+                body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                    "code": -32001, "message": "unauthorized: send the server's token as 'Authorization: Bearer ...'"}})
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": body.encode()})
+                return
+        await self.app(scope, receive, send)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("toolwire-mcp")
+    except PackageNotFoundError:
+        return "0"

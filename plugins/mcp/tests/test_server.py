@@ -1,0 +1,327 @@
+"""`toolwire serve mcp`, tested with clients no one here wrote: the mcp SDK's `Client` and FastMCP's `Client`,
+over stdio (the real `toolwire serve mcp` command) and streamable HTTP, plus plain HTTP for the edges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
+from toolwire.serving import ServeError
+from toolwire_mcp._server import MCPRegistryServer
+
+TOOLS = '''
+import time
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def hang(seconds: float = 60) -> str:
+    """Sleep."""
+    time.sleep(seconds)
+    return "late"
+
+
+def crash() -> None:
+    """Kill the worker running it."""
+    import os
+    os._exit(3)
+
+
+def whoami() -> int:
+    """The process running the call."""
+    import os
+    return os.getpid()
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "served_tools.py").write_text(TOOLS)
+    (tmp_path / "toolwire.toml").write_text(
+        '[executor]\nbackend = "process"\nworkers = 2\ntimeout = 2\n\n'
+        '[[tools]]\nloader = "native"\nsource = "served_tools"\nnamespace = "t"\n'
+    )
+    return tmp_path
+
+
+def stdio_server(project: Path) -> StdioServerParameters:
+    toolwire = str(Path(sys.executable).parent / "toolwire")
+    return StdioServerParameters(command=toolwire, args=["serve", "mcp", "--transport", "stdio"], cwd=str(project),
+                                 env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(project)})
+
+
+async def test_the_serve_command_over_stdio_with_the_mcp_sdks_client(project: Path) -> None:
+    async with Client(stdio_server(project)) as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert set(listed) == {"t_add", "t_hang", "t_crash", "t_whoami"}
+        assert listed["t_add"].description == "Add two integers."
+        assert listed["t_add"].input_schema["required"] == ["a", "b"]
+        assert listed["t_add"].output_schema == {"type": "object", "properties": {"result": {"type": "integer"}},
+                                                 "required": ["result"], "x-fastmcp-wrap-result": True}
+        added = await client.call_tool("t_add", {"a": 2, "b": "40"})
+        assert not added.is_error and added.structured_content == {"result": 42}
+        assert [block.text for block in added.content] == ["42"]
+        invalid = await client.call_tool("t_add", {"a": "two"})
+        assert invalid.is_error and "invalid_arguments" in invalid.content[0].text
+        unknown = await client.call_tool("t_nope", {})
+        assert unknown.is_error and "no tool named 't_nope'" in unknown.content[0].text
+        hung = await client.call_tool("t_hang", {})  # the configured 2 s deadline, on the process backend
+        assert hung.is_error and hung.content[0].text.startswith("timeout:")
+        crashed = await client.call_tool("t_crash", {})
+        assert crashed.is_error and crashed.content[0].text.startswith("crashed:")
+        after = await client.call_tool("t_add", {"a": 1, "b": 1})
+        assert after.structured_content == {"result": 2}
+
+
+async def test_the_serve_command_over_stdio_with_fastmcps_client(project: Path) -> None:
+    from fastmcp import Client as FastMCPClient
+    from fastmcp.client.transports import StdioTransport
+
+    parameters = stdio_server(project)
+    transport = StdioTransport(command=parameters.command, args=parameters.args, cwd=parameters.cwd,
+                               env=parameters.env)
+    async with FastMCPClient(transport) as client:
+        assert {tool.name for tool in await client.list_tools()} == {"t_add", "t_hang", "t_crash", "t_whoami"}
+        result = await client.call_tool("t_add", {"a": 20, "b": 22})
+        assert result.data == 42
+
+
+class BatchSizes:
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    @hookimpl(wrapper=True)
+    def toolwire_execute(self, batch):  # type: ignore[no-untyped-def]
+        self.sizes.append(len(batch.calls))
+        return (yield)
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def slow(seconds: float) -> str:
+    """Sleep, reporting progress."""
+    for step in range(4):
+        report_progress(step + 1, 4, f"step {step + 1}")
+        time.sleep(seconds / 4)
+    return "done"
+
+
+def hang(seconds: float = 60) -> str:
+    time.sleep(seconds)
+    return "late"
+
+
+class Serving:
+    """A registry served over an HTTP transport from a thread of its own, for a test's duration."""
+
+    def __init__(self, registry: ToolRegistry, **options: Any) -> None:
+        self.server = MCPRegistryServer(registry, port=0, **options)
+        self.loop = asyncio.new_event_loop()
+        self.task: asyncio.Task[None] | None = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.task = self.loop.create_task(self.server.arun())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+
+    def __enter__(self) -> MCPRegistryServer:
+        self.thread.start()
+        assert self.server.started.wait(30), "the server did not start"
+        return self.server
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.loop.call_soon_threadsafe(self.task.cancel)  # type: ignore[union-attr]
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the server did not stop"
+
+
+@pytest.fixture
+def registry() -> Iterator[ToolRegistry]:
+    with ToolRegistry(config=load_config(environ={"TOOLWIRE_EXECUTOR": "thread", "TOOLWIRE_TIMEOUT": "5"})) as reg:
+        reg.register(add, annotations=Annotations(read_only=True))
+        reg.register(slow)
+        reg.register(hang)
+        yield reg
+
+
+async def test_streamable_http_serves_many_concurrent_calls_in_batches(registry: ToolRegistry) -> None:
+    sizes = BatchSizes()
+    registry.plugins.register(sizes, name="sizes")
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            [tool] = [t for t in (await client.list_tools()).tools if t.name == "add"]
+            assert tool.annotations is not None and tool.annotations.read_only_hint is True
+            results = await asyncio.gather(*(client.call_tool("add", {"a": i, "b": 1}) for i in range(40)))
+    assert [r.structured_content for r in results] == [{"result": i + 1} for i in range(40)]
+    assert sum(sizes.sizes) == 40 and len(sizes.sizes) < 40  # calls that arrived together went out together
+
+
+async def test_fastmcps_client_over_streamable_http(registry: ToolRegistry) -> None:
+    from fastmcp import Client as FastMCPClient
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with FastMCPClient(server.url) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+
+
+async def test_sse_transport(registry: ToolRegistry) -> None:
+    from mcp.client.sse import sse_client
+
+    with Serving(registry, transport="sse") as server:
+        async with Client(sse_client(server.url)) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
+
+
+async def test_progress_a_tool_reports_reaches_the_client(registry: ToolRegistry) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            result = await client.call_tool("slow", {"seconds": 0.4}, progress_callback=on_progress)
+            await asyncio.sleep(0.2)
+    assert result.structured_content == {"result": "done"}
+    assert seen == [(1, 4, "step 1"), (2, 4, "step 2"), (3, 4, "step 3"), (4, 4, "step 4")]
+
+
+async def test_clients_hear_when_the_tools_change(registry: ToolRegistry) -> None:
+    heard = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            heard.set()
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url, mode="legacy", message_handler=on_message) as legacy, \
+                Client(server.url) as modern, modern.listen(tools_list_changed=True) as changes:
+            await legacy.list_tools()
+            registry.load("native", lambda: "hi", name="greet")
+            await asyncio.wait_for(heard.wait(), 10)  # the handshake era: notifications/tools/list_changed
+            await asyncio.wait_for(anext(aiter(changes)), 10)  # the 2026 era: an event on subscriptions/listen
+            assert "greet" in {tool.name for tool in (await modern.list_tools()).tools}
+
+
+async def test_a_cancelled_call_stops_and_the_server_goes_on(registry: ToolRegistry) -> None:
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            running = asyncio.ensure_future(client.call_tool("hang", {"seconds": 30}))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            assert time.monotonic() - started < 5
+            assert (await client.call_tool("add", {"a": 2, "b": 2})).structured_content == {"result": 4}
+
+
+def test_a_bad_request_gets_an_error_and_the_server_goes_on(registry: ToolRegistry) -> None:
+    with Serving(registry, transport="streamable-http", max_request_bytes=10_000) as server:
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        garbage = httpx.post(server.url, content=b"{not json", headers=headers, timeout=10)
+        assert 400 <= garbage.status_code < 500 and "error" in garbage.json()
+        huge = httpx.post(server.url, content=b"[" + b"1," * 20_000 + b"1]", headers=headers, timeout=10)
+        assert huge.status_code == 413
+        fine = httpx.post(server.url, headers=headers, timeout=10, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "1"}}})
+        assert fine.status_code == 200
+
+
+def test_a_token_is_required_off_loopback_and_checked_when_set(
+    registry: ToolRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ServeError, match=r"refusing to serve on 0\.0\.0\.0 without a bearer token"):
+        MCPRegistryServer(registry, transport="streamable-http", host="0.0.0.0")
+    monkeypatch.setenv("MCP_TEST_TOKEN", "s3cret")
+    with Serving(registry, transport="streamable-http", token_env="MCP_TEST_TOKEN") as server:
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        refused = httpx.post(server.url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        wrong = httpx.post(server.url, headers={**headers, "authorization": "Bearer nope"}, json={})
+        assert wrong.status_code == 401
+
+        async def call() -> Any:
+            from mcp.client.streamable_http import streamable_http_client
+
+            client = httpx2_client({"authorization": "Bearer s3cret"})
+            async with Client(streamable_http_client(server.url, http_client=client)) as mcp_client:
+                return await mcp_client.call_tool("add", {"a": 3, "b": 4})
+
+        assert asyncio.run(call()).structured_content == {"result": 7}
+
+
+def httpx2_client(headers: dict[str, str]) -> Any:
+    import httpx2
+
+    return httpx2.AsyncClient(headers=headers, timeout=30)
+
+
+def test_unknown_options_are_refused(registry: ToolRegistry) -> None:
+    with pytest.raises(ValueError, match="unknown MCP transport 'pigeon'"):
+        registry.serve("mcp", transport="pigeon")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        registry.serve("mcp", colour="blue")
+
+
+@pytest.fixture
+def process_registry() -> Iterator[ToolRegistry]:
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.register(add, annotations=Annotations(read_only=True))
+        registry.register(hang)
+        registry.warm()
+        yield registry
+
+
+async def test_on_the_process_backend_a_cancelled_call_kills_its_worker(process_registry: ToolRegistry) -> None:
+    workers = set(process_registry.executor().worker_pids())  # type: ignore[attr-defined]
+    with Serving(process_registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            running = asyncio.ensure_future(client.call_tool("hang", {"seconds": 60}))
+            await asyncio.sleep(1.0)
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            for _ in range(100):
+                if len(workers - set(process_registry.executor().worker_pids())) == 1:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.05)
+            assert len(workers - set(process_registry.executor().worker_pids())) == 1  # type: ignore[attr-defined]
+            assert (await client.call_tool("add", {"a": 1, "b": 1})).structured_content == {"result": 2}
+
+
+async def test_one_clients_hanging_call_does_not_hold_up_another_client(process_registry: ToolRegistry) -> None:
+    with Serving(process_registry, transport="streamable-http") as server:
+        async with Client(server.url) as first, Client(server.url) as second:
+            hanging = asyncio.ensure_future(first.call_tool("hang", {"seconds": 20}))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            results = await asyncio.gather(*(second.call_tool("add", {"a": i, "b": i}) for i in range(10)))
+            assert time.monotonic() - started < 5
+            assert [r.structured_content for r in results] == [{"result": 2 * i} for i in range(10)]
+            hanging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hanging
