@@ -135,3 +135,32 @@ def test_a_backend_claiming_crash_isolation_must_survive_os_exit(pytester: pytes
         '''))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-k", "crash")
     assert result.ret == 3  # the tool's os._exit(3) took the test run down with it
+
+
+def test_running_serves_until_the_block_ends_and_reports_a_server_that_cannot_start() -> None:
+    import asyncio
+
+    from toolwire.serving import Server
+    from toolwire.testing import running
+
+    class Idle(Server):
+        stopped = False
+
+        async def arun(self) -> None:
+            self.url = "idle://"
+            self.started.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.stopped = True
+
+    class Broken(Server):
+        async def arun(self) -> None:
+            raise OSError("address already in use")
+
+    with running(Idle()) as server:
+        assert server.url == "idle://" and not server.stopped
+    assert server.stopped
+    with pytest.raises(AssertionError, match="the server did not start: OSError"):
+        with running(Broken(), timeout=5):
+            pass

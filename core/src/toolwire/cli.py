@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-import pydantic_core
 
 from toolwire.registry import ToolRegistry
-from toolwire.tools import Tool, ToolCall, ToolResult
+from toolwire.tools import Tool, ToolCall
 
 __all__ = ["main"]
 
@@ -184,7 +183,7 @@ def _execute(config_path: str | None, calls: Any, executor: str | None, timeout:
     with _registry(config_path, approve=_approver(yes)) as registry:
         results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
     for result in results:
-        click.echo(json.dumps(result_record(result)))
+        click.echo(json.dumps(result.as_dict()))
     if any(result.is_error for result in results):
         sys.exit(1)
 
@@ -217,20 +216,6 @@ def _approver(yes: bool) -> Callable[[list[ToolCall]], dict[str, bool | str]]:
                 for call in calls}
 
     return approve
-
-
-def result_record(result: ToolResult) -> dict[str, Any]:
-    """A result as a JSON-ready dict."""
-    return {
-        "call_id": result.call_id,
-        "name": result.name,
-        "is_error": result.is_error,
-        "value": pydantic_core.to_jsonable_python(result.value, fallback=repr),
-        "content": result.text,
-        "error": {"kind": result.error.kind.value, "message": result.error.message} if result.error else None,
-        "duration_s": round(result.duration_s, 6),
-        "attempts": result.attempts,
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

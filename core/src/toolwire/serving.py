@@ -17,9 +17,13 @@ import contextlib
 import hmac
 import ipaddress
 import os
+import threading
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["DEFAULT_HOST", "ServeError", "Server", "bearer_token", "is_loopback", "token_matches"]
+__all__ = [
+    "DEFAULT_HOST", "BearerOnly", "ServeError", "Server", "bearer_token", "is_loopback", "serve_asgi", "token_matches",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -31,8 +35,15 @@ class ServeError(ValueError):
 class Server:
     """Serves a registry until stopped: `run()` blocks; `await arun()` serves until cancelled.
 
-    Subclasses implement `arun`; a server whose transport owns the thread (stdio) may override `run`.
+    Subclasses implement `arun` and set `started` once they serve (and `url`, for a network server);
+    `serve_asgi` does both for an ASGI app. `toolwire.testing.running(server)` serves one in a thread.
     """
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        """Set once the server serves (for HTTP, listens)."""
+        self.url: str | None = None
+        """Where clients reach the server (for HTTP, with the port bound), once `started`."""
 
     def run(self) -> None:
         """Serve in this thread until interrupted."""
@@ -42,6 +53,28 @@ class Server:
     async def arun(self) -> None:
         """Serve on the running event loop until cancelled."""
         raise NotImplementedError
+
+
+async def serve_asgi(server: Server, app: Any, host: str, port: int, path: str = "") -> None:
+    """Serve the ASGI `app` with uvicorn on `host`:`port` (0: any free port) until cancelled; once it
+    listens, set `server.url` (`http://host:port` + `path`) and `server.started`. Needs uvicorn
+    (`toolwire-core[serve]`, which the server plugins that use this depend on)."""
+    import uvicorn
+
+    served = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    task = asyncio.ensure_future(served.serve())
+    try:
+        while not served.started and not task.done():
+            await asyncio.sleep(0.01)
+        if served.started:
+            bound = served.servers[0].sockets[0].getsockname()[1]
+            server.url = f"http://{f'[{host}]' if ':' in host else host}:{bound}{path}"
+            server.started.set()
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        served.should_exit = True
+        await task
+        raise
 
 
 def is_loopback(host: str) -> bool:
@@ -83,3 +116,24 @@ def token_matches(header: str | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+class BearerOnly:
+    """ASGI middleware for HTTP servers: a request without `Authorization: Bearer <token>` gets 401 with
+    `body` (of `content_type`) and reaches nothing else. Other scopes (lifespan) pass through."""
+
+    def __init__(self, app: Any, token: str, *, body: bytes, content_type: str = "application/json") -> None:
+        self.app = app
+        self.token = token
+        self.body = body
+        self.content_type = content_type.encode("latin-1")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+            if not token_matches(header, self.token):
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", self.content_type), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": self.body})
+                return
+        await self.app(scope, receive, send)

@@ -15,11 +15,14 @@ Subclass `ExecutorConformance` in a test module of your backend and say how to b
 pytest then runs every check below against your executor, through `ToolRegistry` (the path users take)
 and through `Executor.run`/`arun` directly. The tools the suite runs are module-level functions here, so
 backends that pickle tools (by reference or with dill) can run them.
+
+`running(server)` serves a `toolwire.serving.Server` from a thread of its own for a test's duration.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -37,9 +40,10 @@ from toolwire.config import Config
 from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
 from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
+from toolwire.serving import Server
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked"]
+__all__ = ["ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked", "running"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -504,6 +508,40 @@ class ExecutorConformance:
         assert [r.value for r in results] == [i + 1 for i in range(40) if i != 17], [r.error for r in results]
         after = registry.execute_tool_calls([_call(str(i), "add", a=i, b=i) for i in range(10)])
         assert [r.value for r in after] == [2 * i for i in range(10)]
+
+
+@contextlib.contextmanager
+def running(server: Server, timeout: float = 30.0) -> Iterator[Server]:
+    """Serve `server` on an event loop in a thread of its own until the block ends; yields it once it has
+    `started` (its `url` set). Fails if it does not start, or stop, within `timeout` seconds."""
+    loop = asyncio.new_event_loop()
+    task: list[asyncio.Task[None]] = []
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        task.append(loop.create_task(server.arun()))
+        try:
+            loop.run_until_complete(task[0])
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # reported by the test thread
+            failure.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=serve, name="toolwire-serving", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started.wait(0.05):
+        if failure or not thread.is_alive() or time.monotonic() > deadline:
+            thread.join(1)
+            raise AssertionError(f"the server did not start: {failure[0]!r}" if failure else "the server did not start")
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(task[0].cancel)
+        thread.join(timeout)
+        assert not thread.is_alive(), "the server did not stop"
 
 
 def _call(call_id: str, name: str, **arguments: Any) -> ToolCall:

@@ -288,3 +288,20 @@ class ToolResult:
                 text = f"[{type(block).__name__.lower()}: {getattr(block, 'mime_type', '')}]"
             parts.append(text)
         return "\n".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict: call_id, name, is_error, value (JSON-ready; `repr` for what is not),
+        content (as text), error (`{"kind", "message"}` or None), duration_s, attempts."""
+        import pydantic_core
+
+        error = self.error
+        return {
+            "call_id": self.call_id,
+            "name": self.name,
+            "is_error": self.is_error,
+            "value": pydantic_core.to_jsonable_python(self.value, fallback=repr),
+            "content": self.text,
+            "error": {"kind": error.kind.value, "message": error.message} if error is not None else None,
+            "duration_s": round(self.duration_s, 6),
+            "attempts": self.attempts,
+        }

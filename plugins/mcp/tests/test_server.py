@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
 from toolwire.serving import ServeError
+from toolwire.testing import running
 from toolwire_mcp._server import MCPRegistryServer
 
 TOOLS = '''
@@ -129,30 +129,9 @@ def hang(seconds: float = 60) -> str:
     return "late"
 
 
-class Serving:
+def Serving(registry: ToolRegistry, **options: Any) -> contextlib.AbstractContextManager[Any]:
     """A registry served over an HTTP transport from a thread of its own, for a test's duration."""
-
-    def __init__(self, registry: ToolRegistry, **options: Any) -> None:
-        self.server = MCPRegistryServer(registry, port=0, **options)
-        self.loop = asyncio.new_event_loop()
-        self.task: asyncio.Task[None] | None = None
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.task = self.loop.create_task(self.server.arun())
-        with contextlib.suppress(asyncio.CancelledError):
-            self.loop.run_until_complete(self.task)
-
-    def __enter__(self) -> MCPRegistryServer:
-        self.thread.start()
-        assert self.server.started.wait(30), "the server did not start"
-        return self.server
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)  # type: ignore[union-attr]
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "the server did not stop"
+    return running(MCPRegistryServer(registry, port=0, **options))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from mcp.server.lowlevel import NotificationOptions
 from mcp.server.lowlevel import Server as LowLevelServer
 from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
-from toolwire.serving import DEFAULT_HOST, Server, bearer_token, token_matches
+from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
 from toolwire_mcp._served import mcp_result, mcp_tool
 
@@ -34,6 +33,8 @@ __all__ = ["MCPRegistryServer"]
 TRANSPORTS = ("stdio", "streamable-http", "sse")
 DEFAULT_PORT = 8765
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+_UNAUTHORIZED = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+    "code": -32001, "message": "unauthorized: send the server's token as 'Authorization: Bearer ...'"}}).encode()
 _ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http"}
 
 
@@ -70,8 +71,7 @@ class MCPRegistryServer(Server):
         self.max_request_bytes = max_request_bytes
         self.name = name
         self.token = None if transport == "stdio" else bearer_token(host, token_env)
-        self.started = threading.Event()
-        self.url: str | None = None
+        super().__init__()
         self._batcher = CallBatcher(registry)
         self._ids = itertools.count(1)
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -155,8 +155,6 @@ class MCPRegistryServer(Server):
             await server.run(read, write, server.create_initialization_options())
 
     async def _serve_http(self, server: LowLevelServer) -> None:
-        import uvicorn
-
         if self.transport == "streamable-http":
             app = server.streamable_http_app(streamable_http_path=self.path, host=self.host,
                                              max_request_body_size=self.max_request_bytes)
@@ -164,23 +162,8 @@ class MCPRegistryServer(Server):
         else:
             app, endpoint = _sse_app(server, self.host, self.max_request_bytes), "/sse"
         if self.token is not None:
-            app = _BearerOnly(app, self.token)
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="on")
-        served = uvicorn.Server(config)
-        task = asyncio.ensure_future(served.serve())
-        try:
-            while not served.started and not task.done():
-                await asyncio.sleep(0.01)
-            if served.started:
-                port = served.servers[0].sockets[0].getsockname()[1]
-                host = f"[{self.host}]" if ":" in self.host else self.host
-                self.url = f"http://{host}:{port}{endpoint}"
-                self.started.set()
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            served.should_exit = True
-            await task
-            raise
+            app = BearerOnly(app, self.token, body=_UNAUTHORIZED)
+        await serve_asgi(self, app, self.host, self.port, endpoint)
 
 
 def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
@@ -204,26 +187,6 @@ def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
 
     return Starlette(routes=[Route("/sse", endpoint=connect, methods=["GET"]),
                              Mount("/messages/", app=sse.handle_post_message)])
-
-
-class _BearerOnly:
-    """ASGI middleware: HTTP requests without the bearer token get 401 and reach nothing else."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
-            if not token_matches(header, self.token):
-                body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
-                    "code": -32001, "message": "unauthorized: send the server's token as 'Authorization: Bearer ...'"}})
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body", "body": body.encode()})
-                return
-        await self.app(scope, receive, send)
 
 
 def _version() -> str:

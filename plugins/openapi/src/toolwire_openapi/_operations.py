@@ -112,6 +112,8 @@ def build_tools(
             raw = item[method]
             if not isinstance(raw, Mapping):
                 raise SpecError(f"{where}: an operation is an object")
+            if raw.get("x-toolwire-tool") is False:  # an endpoint of toolwire's own server, not a tool
+                continue
             operation_id = str(raw.get("operationId") or "")
             tags = [str(tag) for tag in raw.get("tags") or ()]
             if not selection.accepts(operation_id, tags, str(path), method):
@@ -373,13 +375,17 @@ def _body_arguments(media: str, schema: dict[str, Any], required: bool, descript
     return [_Argument("body", str(name), sub, name in needed) for name, sub in schema["properties"].items()]
 
 
+_NOTHING: dict[str, Any] = {"not": {}}
+"""`additionalProperties: false` as `normalize` leaves it."""
+
+
 def _flattenable(media: str, schema: Mapping[str, Any]) -> bool:
     """Whether the body's fields can be arguments: an object with known fields, in a media type with fields."""
     properties = schema.get("properties")
     return (
         isinstance(properties, Mapping) and bool(properties)
         and schema.get("type", "object") == "object"
-        and schema.get("additionalProperties", False) is False
+        and schema.get("additionalProperties", False) in (False, _NOTHING)
         and not any(k in schema for k in ("oneOf", "anyOf", "not"))
         and ("json" in media or media.startswith(("multipart/", "application/x-www-form-urlencoded")))
     )

@@ -1,11 +1,17 @@
-"""toolwire's `openapi` loader plugin: light to import; httpx and yaml load with the loader."""
+"""toolwire-openapi's entry point: the `openapi` loader and the `http` server, light to import (httpx and
+yaml load with the loader; starlette and uvicorn with the server)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from toolwire import LoaderSpec, hookimpl
+from toolwire import LoaderSpec, ServerSpec, hookimpl
+
+if TYPE_CHECKING:
+    from toolwire import ToolRegistry
+
+    from toolwire_openapi._server import HTTPRegistryServer
 
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _SPEC_WORDS = ("openapi", "swagger", "api-docs")
@@ -20,6 +26,17 @@ def _loader(**options: Any) -> Any:
 @hookimpl
 def toolwire_loaders() -> list[LoaderSpec]:
     return [LoaderSpec("openapi", _loader, "every operation of an OpenAPI 3.x or Swagger 2.0 service")]
+
+
+def _serve(registry: ToolRegistry, **options: Any) -> HTTPRegistryServer:
+    from toolwire_openapi._server import HTTPRegistryServer
+
+    return HTTPRegistryServer(registry, **options)
+
+
+@hookimpl
+def toolwire_servers() -> list[ServerSpec]:
+    return [ServerSpec("http", _serve, "the registry's tools as an HTTP API with its OpenAPI document")]
 
 
 @hookimpl
