@@ -1,0 +1,202 @@
+"""toolwire-otel with the OpenTelemetry SDK's in-memory exporter: the spans of a batch and of each call,
+their attributes, their errors, the metric, and the call's span current where the call runs (thread,
+process and Dask workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from toolwire import Annotations, ToolRegistry, hookimpl, load_config
+from toolwire_otel import CAPTURE_CONTENT
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def boom(message: str) -> None:
+    """Fail."""
+    raise RuntimeError(message)
+
+
+def where_am_i() -> dict[str, str]:
+    """The trace and span current where the call runs, as hex."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return {"trace": format(context.trace_id, "032x"), "span": format(context.span_id, "016x")}
+
+
+def with_a_span_of_its_own() -> str:
+    """Start a span inside the tool."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("a tool").start_as_current_span("inside the tool"):
+        return "done"
+
+
+def registry(backend: str, **settings: Any) -> ToolRegistry:
+    environ = {"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "60"}
+    reg = ToolRegistry(config=load_config(environ=environ), **settings)
+    for tool in (add, boom, where_am_i, with_a_span_of_its_own):
+        reg.register(tool)
+    return reg
+
+
+@pytest.fixture
+def threads() -> Iterator[ToolRegistry]:
+    with registry("thread") as reg:
+        yield reg
+
+
+def call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+
+
+def by_name(spans: InMemorySpanExporter) -> dict[str, Any]:
+    return {span.name: span for span in spans.get_finished_spans()}
+
+
+def test_a_batch_has_a_span_and_each_call_an_execute_tool_span_following_the_genai_conventions(
+    threads: ToolRegistry, spans: InMemorySpanExporter,
+) -> None:
+    results = threads.execute_tool_calls([call("c1", "add", a=1, b=2), call("c2", "boom", message="jammed"),
+                                          call("c3", "nope"), call("c4", "add", a="x", b=1)])
+    assert [r.error and r.error.kind for r in results] == [None, "tool_error", "unknown_tool", "invalid_arguments"]
+    finished = spans.get_finished_spans()
+    [batch] = [span for span in finished if span.name == "execute_tools"]
+    calls = {span.attributes["gen_ai.tool.call.id"]: span for span in finished if span.name.startswith("execute_tool ")}
+    assert sorted(calls) == ["c1", "c2", "c3", "c4"]
+    assert all(span.parent is not None and span.parent.span_id == batch.context.span_id for span in calls.values())
+    assert batch.attributes["toolwire.batch.size"] == 4 and batch.attributes["toolwire.batch.errors"] == 3
+    assert batch.attributes["toolwire.executor"] == "thread"
+    ok = calls["c1"]
+    assert ok.name == "execute_tool add"
+    assert dict(ok.attributes) == {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "add", "gen_ai.tool.call.id": "c1",
+        "gen_ai.tool.type": "function", "gen_ai.tool.description": "Add two integers.",
+        "toolwire.executor": "thread", "toolwire.tool.source": "native"}
+    assert ok.status.status_code is StatusCode.UNSET
+    for call_id, kind in (("c2", "tool_error"), ("c3", "unknown_tool"), ("c4", "invalid_arguments")):
+        assert calls[call_id].attributes["error.type"] == kind
+        assert calls[call_id].status.status_code is StatusCode.ERROR
+    assert "jammed" in calls["c2"].status.description
+    assert "gen_ai.tool.call.arguments" not in ok.attributes and "gen_ai.tool.call.result" not in ok.attributes
+
+
+def test_arguments_and_results_only_when_opted_in(
+    threads: ToolRegistry, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(CAPTURE_CONTENT, "true")
+    threads.execute_tool_calls([call("c1", "add", a=1, b=2)])
+    span = by_name(spans)["execute_tool add"]
+    assert span.attributes["gen_ai.tool.call.arguments"] == '{"a": 1, "b": 2}'
+    assert span.attributes["gen_ai.tool.call.result"] == "3"
+
+
+def test_a_span_a_tool_starts_is_a_child_of_its_calls_span(threads: ToolRegistry, spans: InMemorySpanExporter) -> None:
+    threads.execute_tool_calls([call("c1", "with_a_span_of_its_own"), call("c2", "add", a=1, b=1)])
+    named = by_name(spans)
+    assert named["inside the tool"].parent.span_id == named["execute_tool with_a_span_of_its_own"].context.span_id
+
+
+@pytest.mark.parametrize("backend", ["thread", "process", "dask"])
+def test_the_calls_span_is_current_where_the_call_runs(backend: str, spans: InMemorySpanExporter) -> None:
+    if backend == "dask":
+        pytest.importorskip("toolwire_dask")
+    with registry(backend) as reg:
+        results = reg.execute_tool_calls([call(f"c{i}", "where_am_i") for i in range(4)])
+    assert all(r.error is None for r in results), results
+    calls = {span.attributes["gen_ai.tool.call.id"]: span for span in spans.get_finished_spans()
+             if span.name == "execute_tool where_am_i"}
+    for index, result in enumerate(results):
+        context = calls[f"c{index}"].context
+        assert result.value == {"trace": format(context.trace_id, "032x"), "span": format(context.span_id, "016x")}
+
+
+def test_the_batch_is_a_child_of_the_callers_span_also_from_async_code(
+    threads: ToolRegistry, spans: InMemorySpanExporter,
+) -> None:
+    tracer = trace.get_tracer("an agent")
+
+    async def turn() -> None:
+        with tracer.start_as_current_span("agent turn"):
+            await threads.aexecute_tool_calls([call("c1", "add", a=1, b=2)])
+
+    asyncio.run(turn())
+    named = by_name(spans)
+    assert named["execute_tools"].parent.span_id == named["agent turn"].context.span_id
+    assert named["execute_tool add"].parent.span_id == named["execute_tools"].context.span_id
+
+
+def test_policies_outcomes_are_on_the_spans(spans: InMemorySpanExporter) -> None:
+    with registry("thread") as reg:
+        reg.add_policy(match="boom", requires_approval=True)
+        reg.execute_tool_calls([call("c1", "boom", message="no")])
+        reg.execute_tool_calls([call("c2", "boom", message="no")], approvals={"c2": "not today"})
+    calls = {span.attributes["gen_ai.tool.call.id"]: span for span in spans.get_finished_spans()
+             if span.name == "execute_tool boom"}
+    assert calls["c1"].attributes["error.type"] == "approval_pending"
+    assert calls["c2"].attributes["error.type"] == "denied" and "not today" in calls["c2"].status.description
+
+
+def test_each_calls_span_ends_when_its_call_does_not_with_its_batch(spans: InMemorySpanExporter) -> None:
+    def slow(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+    with ToolRegistry(executor="thread") as reg:
+        reg.register(slow, annotations=Annotations(read_only=True))
+        reg.execute_tool_calls([call("fast", "slow", seconds=0.0), call("late", "slow", seconds=0.5)])
+    calls = {span.attributes["gen_ai.tool.call.id"]: span for span in spans.get_finished_spans()
+             if span.name == "execute_tool slow"}
+    assert calls["late"].end_time - calls["fast"].end_time > 0.3e9
+
+
+def test_the_duration_metric_counts_calls_by_tool_and_error(
+    threads: ToolRegistry, spans: InMemorySpanExporter, metric_reader: InMemoryMetricReader,
+) -> None:
+    threads.execute_tool_calls([call("c1", "add", a=1, b=2), call("c2", "add", a=2, b=2),
+                                call("c3", "boom", message="x")])
+    points = {}
+    for resource in metric_reader.get_metrics_data().resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == "toolwire.call.duration":
+                    for point in metric.data.data_points:
+                        points[(point.attributes["gen_ai.tool.name"], point.attributes.get("error.type"))] = point.count
+    assert points[("add", None)] >= 2 and points[("boom", "tool_error")] >= 1
+
+
+class Scopes:
+    """Sees the jobs' scopes as the executor will get them (inside toolwire-otel's dispatch wrapper)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    @hookimpl(wrapper=True)
+    def toolwire_dispatch(self, dispatch):  # type: ignore[no-untyped-def]
+        self.seen.extend(job.scopes for job in dispatch.jobs)
+        return (yield)
+
+
+def test_without_a_recording_provider_nothing_is_traced(
+    threads: ToolRegistry, spans: InMemorySpanExporter, sampling: Any,
+) -> None:
+    scopes = Scopes()
+    threads.plugins.register(scopes, name="scopes")
+    threads.execute_tool_calls([call("c1", "add", a=1, b=2)])
+    assert [type(scope).__name__ for scope in scopes.seen[0]] == ["TraceScope"]
+    sampling.on = False  # as with the API's no-op provider: the batch span does not record
+    results = threads.execute_tool_calls([call("c2", "add", a=1, b=2)])
+    assert results[0].value == 3 and scopes.seen[1] == ()
+    assert {span.attributes.get("gen_ai.tool.call.id") for span in spans.get_finished_spans()} == {"c1", None}
