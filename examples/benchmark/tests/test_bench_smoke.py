@@ -31,11 +31,15 @@ def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
     assert report["comparisons"][0]["cost_vs_bare_loop"] > 0
     assert report["parse_100_calls_us"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+    overhead = {row["variant"]: row for row in report["overhead"]["rows"]}
+    assert list(overhead) == ["plain", "policies", "tracing"]
+    assert overhead["plain"]["ratio"] == 1.0
+    assert all(row["median_ms"] > 0 and row["skipped"] is None for row in overhead.values()), overhead
 
 
 def test_quick_dask_run_measures_chunking_against_one_task_per_call(tmp_path: Path) -> None:
     pytest.importorskip("toolwire_dask")
-    code = main(["--quick", "--no-baseline", "--scenarios", "native-function", "--backends", "dask",
+    code = main(["--quick", "--no-baseline", "--no-overhead", "--scenarios", "native-function", "--backends", "dask",
                  "--out", str(tmp_path)])
 
     report = json.loads((tmp_path / "results.json").read_text())

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from toolwire_bench import _harness, _report
+from toolwire_bench import _harness, _overhead, _report
 from toolwire_bench._harness import BACKENDS, EXAMPLE_BACKENDS, SCENARIOS, Series, Settings
 
 
@@ -70,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
                      help="one repeat, two warm batches, batches of 100 only: a check that everything runs")
     cli.add_argument("--no-baseline", action="store_true", help="skip toolregistry (no download needed)")
     cli.add_argument("--no-floors", action="store_true", help="skip the bare-library floors")
+    cli.add_argument("--no-overhead", action="store_true", help="skip the policies and tracing overhead table")
     cli.add_argument("--toolregistry", default=defaults.toolregistry,
                      help=f"toolregistry's requirement, installed in an isolated environment "
                           f"(default: {defaults.toolregistry})")
@@ -141,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["parse_100_calls_us"] = _harness.parse_cost_us(settings.seed)
     report["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["results"] = [_harness.summarise(m) for m in planned]
+    if not args.no_overhead:
+        with console.status("measuring the overhead of policies and tracing"):
+            report["overhead"] = _overhead.measure(settings.repeats, 5 if args.quick else 200)
     report["comparisons"] = _report.compare(report["results"])
 
     out: Path = args.out

@@ -229,6 +229,24 @@ def _label(entry: dict[str, Any]) -> str:
     return f"{entry['side']} {entry['backend']}"
 
 
+def overhead_table(overhead: dict[str, Any]) -> Table:
+    """What policies and tracing add to the plain batch (issue 17's targets)."""
+    caption = (f"{overhead['batch']}-call native batch, warm, {overhead['backend']} backend; median of "
+               f"{overhead['repeats']} fresh processes x {overhead['warm_batches']} warm batches")
+    out = Table(title="Overhead of policies and tracing", caption=caption)
+    for column in ("variant", "batch ms", "x plain", "target"):
+        out.add_column(column, justify="left" if column == "variant" else "right")
+    for row in overhead["rows"]:
+        if row["skipped"]:
+            out.add_row(row["variant"], "-", "-", f"skipped: {row['skipped']}")
+            continue
+        target = "" if row["target"] is None else f"<= {row['target']:.2f}x " + ("met" if row["met"] else "NOT met")
+        out.add_row(row["variant"], f"{row['median_ms']:.3f}", _times(row["ratio"]), target)
+    return out
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
-    """Print the table."""
+    """Print the tables."""
     console.print(table(report))
+    if report.get("overhead"):
+        console.print(overhead_table(report["overhead"]))
