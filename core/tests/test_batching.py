@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
-from toolwire import CallBatcher, ToolCall, ToolRegistry, hookimpl
-
-
-class BatchSizes:
-    def __init__(self) -> None:
-        self.sizes: list[int] = []
-
-    @hookimpl(wrapper=True)
-    def toolwire_execute(self, batch):  # type: ignore[no-untyped-def]
-        self.sizes.append(len(batch.calls))
-        return (yield)
+from toolwire import CallBatcher, ErrorKind, ToolCall, ToolRegistry
+from toolwire.testing import BatchSizes
 
 
 @pytest.fixture
@@ -54,3 +47,40 @@ async def test_one_bad_call_is_its_callers_error_only(registry: ToolRegistry) ->
 async def test_more_than_one_call_is_refused(registry: ToolRegistry) -> None:
     with pytest.raises(ValueError, match="exactly one call"):
         await CallBatcher(registry).call([ToolCall("1", "add", {}), ToolCall("2", "add", {})])
+
+
+def test_a_batch_whose_callers_loop_stopped_ends_instead_of_waiting_forever() -> None:
+    """As a framework's `run_sync` does: the loop runs until the caller has its own call's result (reported
+    early), then stops while another call of the batch still runs. That call is cancelled, not waited on
+    by a thread that would hold the interpreter's exit."""
+    results: dict[int, object] = {}
+    first = threading.Event()
+
+    def heard(index: int, result: object) -> None:
+        results[index] = result
+        if index == 0:
+            first.set()
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("native", lambda seconds: time.sleep(seconds) or seconds, name="nap")
+        batch = registry.batch([ToolCall("quick", "nap", {"seconds": 0}), ToolCall("slow", "nap", {"seconds": 5})],
+                               on_result=heard)
+
+        async def caller() -> asyncio.Future[object]:
+            running = asyncio.ensure_future(registry.aexecute_batch(batch))
+            while not first.is_set():
+                await asyncio.sleep(0.01)
+            return running
+
+        loop = asyncio.new_event_loop()
+        started = time.monotonic()
+        running = loop.run_until_complete(caller())  # returns with the slow call still running; the loop stops
+        deadline = time.monotonic() + 3
+        while 1 not in results and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert 1 in results and time.monotonic() - started < 3
+        slow = results[1]
+        assert slow.error is not None and slow.error.kind is ErrorKind.CANCELLED  # type: ignore[attr-defined]
+        assert "event loop that started the call stopped" in slow.error.message  # type: ignore[attr-defined]
+        assert len(loop.run_until_complete(running)) == 2  # the batch itself ends when its loop runs again
+        loop.close()

@@ -137,7 +137,8 @@ def test_import_and_discovery_do_not_import_heavy_dependencies() -> None:
         "import sys, toolwire\n"
         "r = toolwire.ToolRegistry()\n"
         "r.plugins.loaders(); r.plugins.executors(); r.plugins.formats()\n"
-        "heavy = sorted(m for m in ('httpx', 'httpx2', 'mcp', 'dill', 'dask', 'distributed', 'pytest')"
+        "heavy = sorted(m for m in ('httpx', 'httpx2', 'mcp', 'dill', 'dask', 'distributed', 'pytest',"
+        " 'langchain_core', 'pydantic_ai', 'agents', 'opentelemetry.sdk')"
         " if m in sys.modules)\n"
         "print(','.join(heavy) or 'none')\n"
     )

@@ -5,6 +5,7 @@ other jobs, hold gates (concurrency slots, rate tokens) or run again after a fai
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import threading
 import time
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from toolwire.executing import Executor, Job, Outcome
+from toolwire.executing import Executor, Job, Outcome, cancelled_outcome
 from toolwire.tools import ErrorKind, ToolError
 
 __all__ = ["Schedulable", "caller_loop", "gates_released", "run_jobs"]
@@ -40,6 +41,9 @@ caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextv
     "toolwire_caller_loop", default=None
 )
 """The event loop of an `aexecute_tool_calls` caller: executors' `arun` runs there."""
+
+_LOOP_CHECK_S = 0.25
+"""How often a dispatch waiting on its caller's event loop checks that the loop still runs."""
 
 gates_released = threading.Condition()
 """Notified when a gate is released, so that dispatches waiting for one look again."""
@@ -233,4 +237,17 @@ def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
     loop = caller_loop.get()
     if loop is None:
         return executor.run(jobs)
-    return asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop).result()
+    running = asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop)
+    while True:
+        try:
+            return running.result(timeout=_LOOP_CHECK_S)
+        except concurrent.futures.TimeoutError:
+            if loop.is_running():
+                continue
+        # The caller's loop stopped (a framework's `run_sync` returned once every caller had its result,
+        # reported early): nothing will run `arun` on it again. Stop what is left, so no thread waits forever.
+        running.cancel()
+        for job in jobs:
+            job.cancel("the event loop that started the call stopped before the call finished")
+        executor.cancel(jobs)
+        return [cancelled_outcome(job) for job in jobs]

@@ -16,7 +16,9 @@ pytest then runs every check below against your executor, through `ToolRegistry`
 and through `Executor.run`/`arun` directly. The tools the suite runs are module-level functions here, so
 backends that pickle tools (by reference or with dill) can run them.
 
-`running(server)` serves a `toolwire.serving.Server` from a thread of its own for a test's duration.
+`running(server)` serves a `toolwire.serving.Server` from a thread of its own for a test's duration;
+`BatchSizes` records how many calls each batch of a registry had (adapters check that a model turn's
+calls went out as one batch).
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ except ImportError:  # pragma: no cover - said plainly rather than as a bare Mod
 
 from toolwire.config import Config
 from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
+from toolwire.hookspecs import Batch, hookimpl
 from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
 from toolwire.serving import Server
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked", "running"]
+__all__ = ["BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked", "running"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -172,6 +175,24 @@ async def async_marked() -> str | None:
     return _mark.get()
 
 
+def pid() -> int:
+    """The id of the process running the call."""
+    return os.getpid()
+
+
+class BatchSizes:
+    """A plugin recording the number of calls in each batch a registry executes, in order:
+    `registry.plugins.register(sizes := BatchSizes())`, run, then read `sizes.sizes`."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    @hookimpl(wrapper=True)
+    def toolwire_execute(self, batch: Batch) -> Any:
+        self.sizes.append(len(batch.calls))
+        return (yield)
+
+
 def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(required),
             "additionalProperties": False}
@@ -203,6 +224,7 @@ def conformance_tools() -> list[Tool]:
         Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
         Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
         Tool("marked", "The mark of the call's scope.", _schema({}), marked),
+        Tool("pid", "The id of the process running the call.", _schema({}), pid),
         Tool("async_marked", "The mark of the call's scope (async).", _schema({}), async_marked),
     ]
 

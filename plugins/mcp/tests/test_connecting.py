@@ -65,6 +65,13 @@ def test_headers_from_options_or_environment(
     [add] = [t for t in loader.load(url) if t.name == "add"]
     assert "s3cret" not in repr(add.invoker.connection)
 
+    with ToolRegistry(executor="thread") as registry:  # toolwire.toml's form works in Python too
+        [add] = registry.load("mcp", url, transport=transport, headers={"Authorization": {"env": "MCP_TEST_TOKEN"}},
+                              include="add")
+        assert registry.execute_tool_calls([ToolCall("1", "add", {"a": 1, "b": 2})])[0].value == {"total": 3}
+    with pytest.raises(TypeError, match=r"'Authorization' must be a string or \{'env': 'VARIABLE'\}"):
+        MCPLoader(transport=transport, headers={"Authorization": 42}).load(url)
+
 
 def test_an_unreachable_server_fails_at_load_and_per_call(stdio_command: list[str]) -> None:
     with pytest.raises(ConnectionError, match="could not connect to MCP server"):

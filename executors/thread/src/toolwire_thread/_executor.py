@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Sequence
 
@@ -25,11 +24,15 @@ CLOSE_WAIT_S = 1.0
 """How long `close` waits for its cancelled async calls to end before leaving them running."""
 
 
+DEFAULT_WORKERS = 32
+"""Threads for sync tools when `workers` is not set (decision 0037)."""
+
+
 class ThreadExecutor(Executor):
     """Runs jobs on threads of this process; runs from several threads at once share them.
 
-    Sync tools run on a pool of at most `config.workers` threads (default `min(32, cpus + 4)`); async
-    tools run as tasks on the process's shared event loop (`toolwire.loop`). Every
+    Sync tools run on a pool of at most `config.workers` threads (default 32, started as batches need
+    them); async tools run as tasks on the process's shared event loop (`toolwire.loop`). Every
     job is reported at its deadline at the latest: a job still running then is a `timeout`, and its late
     result is dropped. A sync call cannot be killed: its thread is replaced in the pool and finishes in
     the background.
@@ -42,7 +45,7 @@ class ThreadExecutor(Executor):
     def __init__(self, config: ExecutorConfig | None = None) -> None:
         config = config if config is not None else ExecutorConfig(backend="thread")
         check_options("thread", config.options, OPTIONS)
-        workers = config.workers if config.workers is not None else min(32, (os.cpu_count() or 1) + 4)
+        workers = config.workers if config.workers is not None else DEFAULT_WORKERS
         if workers < 1:
             raise ValueError(f"the thread executor needs at least one worker, got workers={workers}")
         self.config = config

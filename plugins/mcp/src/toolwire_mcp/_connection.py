@@ -120,9 +120,10 @@ def connection_for(
         _check_protocol(protocol)
     if not isinstance(keepalive_connections, int) or keepalive_connections < 0:
         raise ValueError(f"keepalive_connections must be a whole number >= 0, not {keepalive_connections!r}")
+    given, from_env = _split_headers(headers)
     common: dict[str, Any] = {
-        "headers": _pairs(headers),
-        "header_env": _pairs(header_env),
+        "headers": _pairs(given),
+        "header_env": _pairs({**from_env, **(header_env or {})}),
         "timeout": timeout,
         "protocol": protocol,
         "keepalive_connections": keepalive_connections,
@@ -151,6 +152,21 @@ def connection_for(
         f"cannot connect to MCP source {source!r}: give a URL, a command (list or string), "
         "or an in-process server object"
     )
+
+
+def _split_headers(headers: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Header values given as strings, and those given as `{"env": "VARIABLE"}` (as in toolwire.toml)."""
+    given: dict[str, str] = {}
+    from_env: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if isinstance(value, str):
+            given[name] = value
+        elif isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str):
+            from_env[name] = value["env"]
+        else:
+            raise TypeError(f"the header {name!r} must be a string or {{'env': 'VARIABLE'}} (read from the "
+                            f"environment where the server is reached), not {type(value).__name__}")
+    return given, from_env
 
 
 def _check_protocol(protocol: str) -> None:

@@ -29,8 +29,9 @@ class MCPLoader:
     ```
 
     Options: `transport` ("stdio", "sse", "streamable-http", "in-process"; chosen from the source when
-    omitted), `command`/`args`/`env`/`cwd` for stdio, `headers` and `header_env` (header name ->
-    environment variable, read in the process that connects) for HTTP, `timeout` for connecting and
+    omitted), `command`/`args`/`env`/`cwd` for stdio, `headers` (a value may be `{"env": "VARIABLE"}`)
+    and `header_env` (header name -> environment variable, read in the process that connects) for HTTP,
+    `timeout` for connecting and
     listing, `protocol` (`"legacy"`: the initialize handshake every server speaks, the default over
     stdio and SSE; `"auto"`: the 2026 protocol when the server offers it, the default over streamable
     HTTP and in-process; or a 2026 version to pin), `keepalive_connections` (idle HTTP connections kept

@@ -1,0 +1,58 @@
+"""`langchain_tools`: LangChain `BaseTool`s that run a registry's tools."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import ConfigDict
+from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
+
+__all__ = ["RegistryTool", "langchain_tools"]
+
+_ids = itertools.count(1)
+
+
+class RegistryTool(BaseTool):
+    """One of a registry's tools as a LangChain tool. The async path (`ainvoke`, what `create_agent` and
+    `ToolNode` use from async code) shares one `CallBatcher` per registry, so a turn's calls form one
+    batch; the sync path runs each call as a batch of one. A failed call raises `ToolException` with the
+    message the model should read; `handle_tool_error` is on, so the model gets it as an error
+    `ToolMessage`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    registry: ToolRegistry
+    batcher: CallBatcher
+    executor: str | None = None
+    timeout: float | None = None
+    handle_tool_error: bool = True
+
+    def _run(self, run_manager: Any = None, **arguments: Any) -> Any:
+        [result] = self.registry.execute_tool_calls([ToolCall(_call_id(), self.name, arguments)],
+                                                    executor=self.executor, timeout=self.timeout)
+        return _answer(result)
+
+    async def _arun(self, run_manager: Any = None, **arguments: Any) -> Any:
+        return _answer(await self.batcher.call(ToolCall(_call_id(), self.name, arguments)))
+
+
+def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
+                    timeout: float | None = None) -> list[RegistryTool]:
+    """The registry's enabled tools as LangChain tools (`create_agent(model, tools=langchain_tools(registry))`).
+    `executor` and `timeout` override the registry's backend and per-call deadline."""
+    batcher = CallBatcher(registry, executor=executor, timeout=timeout)
+    return [RegistryTool(name=tool.name, description=tool.description or tool.name, args_schema=dict(tool.parameters),
+                         registry=registry, batcher=batcher, executor=executor, timeout=timeout)
+            for tool in registry.list(enabled=True)]
+
+
+def _call_id() -> str:
+    return f"langchain-{next(_ids)}"
+
+
+def _answer(result: ToolResult) -> Any:
+    if result.error is not None:
+        raise ToolException(str(result.error))
+    return result.value if result.value is not None else result.text

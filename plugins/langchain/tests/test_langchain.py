@@ -1,0 +1,140 @@
+"""LangChain both ways, offline. Into LangChain: `create_agent` with LangChain's own fake chat model (taught
+to accept tools) runs a turn of several calls through LangGraph's ToolNode, on toolwire's process backend.
+Into toolwire: LangChain tools (sync, async-only, failing, a toolkit) loaded and run on the process backend."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseToolkit, ToolException, tool
+from toolwire import ToolRegistry, load_config
+from toolwire.testing import BatchSizes, add, conformance_tools
+from toolwire_langchain import langchain_tools
+
+TURN = [("ok", "add", {"a": 20, "b": 22}), ("bad", "add", {"a": "twenty", "b": 22}),
+        ("stuck", "hang", {"seconds": 30}), ("pid1", "pid", {}), ("pid2", "pid", {})]
+
+
+class ScriptedChatModel(FakeMessagesListChatModel):
+    """LangChain's fake chat model, accepting the tools an agent binds (it answers from its script)."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+        return self
+
+
+def scripted(turn: list[tuple[str, str, dict[str, Any]]]) -> ScriptedChatModel:
+    calls = [{"id": call_id, "name": name, "args": args, "type": "tool_call"} for call_id, name, args in turn]
+    return ScriptedChatModel(responses=[AIMessage(content="", tool_calls=calls), AIMessage(content="done")])
+
+
+@pytest.fixture
+def process_registry() -> Iterator[ToolRegistry]:
+    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
+    with ToolRegistry(config=load_config(environ=environ)) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
+        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+        yield registry
+
+
+def tool_messages(state: dict[str, Any]) -> dict[str, ToolMessage]:
+    return {message.tool_call_id: message for message in state["messages"] if isinstance(message, ToolMessage)}
+
+
+def test_create_agent_runs_a_turn_as_one_batch_on_the_process_backend_and_errors_reach_the_model(
+    process_registry: ToolRegistry,
+) -> None:
+    process_registry.plugins.register(sizes := BatchSizes(), name="sizes")
+    agent = create_agent(scripted(TURN), tools=langchain_tools(process_registry))
+    started = time.monotonic()
+    state = asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]}))
+    assert time.monotonic() - started < 15  # the hanging call was stopped at its 1 s deadline
+    replies = tool_messages(state)
+    assert (replies["ok"].content, replies["ok"].status) == ("42", "success")
+    assert replies["bad"].status == "error" and "argument 'a' should be of type integer" in replies["bad"].content
+    assert replies["stuck"].status == "error" and replies["stuck"].content.startswith("timeout:")
+    assert os.getpid() not in {int(replies["pid1"].content), int(replies["pid2"].content)}
+    assert state["messages"][-1].content == "done"
+    assert sizes.sizes[-1] == len(TURN)  # the whole turn went out as one batch
+
+
+def test_the_sync_path_runs_each_call_on_the_backend_too(process_registry: ToolRegistry) -> None:
+    agent = create_agent(scripted(TURN[:2] + TURN[3:4]), tools=langchain_tools(process_registry))
+    replies = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
+    assert replies["ok"].content == "42" and replies["bad"].status == "error"
+    assert int(replies["pid1"].content) != os.getpid()
+
+
+def test_tools_keep_names_descriptions_and_schemas() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(add)
+        [adder] = langchain_tools(registry)
+    assert (adder.name, adder.description) == ("add", "Add two integers.")
+    assert adder.tool_call_schema["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
+
+
+# -- into toolwire ----------------------------------------------------------------------------------------
+
+
+@tool
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+
+
+@tool
+def where() -> int:
+    """The process running the tool."""
+    return os.getpid()
+
+
+@tool
+async def shout(text: str) -> str:
+    """Upper-case the text (async only)."""
+    await asyncio.sleep(0)
+    return text.upper()
+
+
+@tool
+def refuse(reason: str) -> str:
+    """Always fails."""
+    raise ToolException(reason)
+
+
+class Kit(BaseToolkit):
+    def get_tools(self) -> list[Any]:
+        return [where, shout]
+
+
+def test_langchain_tools_and_toolkits_run_on_the_process_backend() -> None:
+    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "1"}
+    with ToolRegistry(config=load_config(environ=environ)) as registry:
+        registry.register([multiply, refuse])
+        registry.load("langchain", Kit())
+        assert registry.get("multiply").parameters["properties"] == {"a": {"type": "integer"},
+                                                                     "b": {"type": "integer"}}
+        assert registry.get("multiply").description == "Multiply two integers."
+        results = registry.execute_tool_calls([
+            {"type": "tool_use", "id": "m", "name": "multiply", "input": {"a": 6, "b": 7}},
+            {"type": "tool_use", "id": "w", "name": "where", "input": {}},
+            {"type": "tool_use", "id": "s", "name": "shout", "input": {"text": "hi"}},
+            {"type": "tool_use", "id": "r", "name": "refuse", "input": {"reason": "not today"}},
+            {"type": "tool_use", "id": "x", "name": "multiply", "input": {"a": "six", "b": 7}},
+        ], timeout=60)
+    value = {result.call_id: result.value for result in results}
+    assert value["m"] == 42 and value["s"] == "HI"
+    assert value["w"] != os.getpid()
+    assert "not today" in str(results[3].error)
+    assert results[4].error is not None and results[4].error.kind.value == "invalid_arguments"
+
+
+def test_the_loader_says_what_it_takes() -> None:
+    with ToolRegistry(executor="thread") as registry, pytest.raises(TypeError, match="BaseTool or BaseToolkit"):
+        registry.load("langchain", [multiply, print])

@@ -1,0 +1,98 @@
+"""An OpenAI Agents SDK agent whose tools are a toolwire registry, driven offline by a scripted `Model`
+(the SDK's own model interface, answering with the SDK's own response items): one turn of several calls,
+one with broken argument JSON, one invalid, one that hangs past its deadline on the process backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
+from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from toolwire import ToolRegistry, load_config
+from toolwire.testing import BatchSizes, add, conformance_tools
+from toolwire_openai_agents import function_tools
+
+TURN = [("ok", "add", '{"a": 20, "b": 22}'), ("broken", "add", '{"a": 20,'), ("bad", "add", '{"a": "x", "b": 1}'),
+        ("stuck", "hang", '{"seconds": 30}'), ("pid1", "pid", ""), ("pid2", "pid", "{}")]
+
+
+class ScriptedModel(Model):
+    """First request: the calls of `turn` at once. Next: a message holding every call's output, as JSON."""
+
+    def __init__(self, turn: list[tuple[str, str, str]]) -> None:
+        self.turn = turn
+
+    async def get_response(self, system_instructions: Any, input: Any, model_settings: Any, tools: Any,
+                           *args: Any, **kwargs: Any) -> ModelResponse:
+        outputs = {item["call_id"]: item["output"] for item in input
+                   if isinstance(item, dict) and item.get("type") == "function_call_output"}
+        if not outputs:
+            output: list[Any] = [ResponseFunctionToolCall(type="function_call", call_id=call_id, name=name,
+                                                          arguments=arguments)
+                                 for call_id, name, arguments in self.turn]
+        else:
+            text = ResponseOutputText(type="output_text", text=json.dumps(outputs), annotations=[])
+            output = [ResponseOutputMessage(id="m", type="message", role="assistant", status="completed",
+                                            content=[text])]
+        return ModelResponse(output=output, usage=Usage(), response_id=None)
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("the test runs without streaming")
+
+
+@pytest.fixture
+def process_registry() -> Iterator[ToolRegistry]:
+    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
+    with ToolRegistry(config=load_config(environ=environ)) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
+        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+        yield registry
+
+
+def run(agent: Agent[Any]) -> Any:
+    return asyncio.run(Runner.run(agent, "go", run_config=RunConfig(tracing_disabled=True))).final_output
+
+
+def test_a_turns_calls_run_as_one_batch_on_the_process_backend_and_errors_reach_the_model(
+    process_registry: ToolRegistry,
+) -> None:
+    process_registry.plugins.register(sizes := BatchSizes(), name="sizes")
+    started = time.monotonic()
+    outputs = json.loads(run(Agent(name="a", model=ScriptedModel(TURN), tools=function_tools(process_registry))))
+    assert time.monotonic() - started < 15  # the hanging call was stopped at its 1 s deadline
+    assert outputs["ok"] == "42"
+    assert outputs["broken"].startswith("invalid_arguments:") and "not valid JSON" in outputs["broken"]
+    assert "argument 'a' should be of type integer" in outputs["bad"]
+    assert outputs["stuck"].startswith("timeout:")
+    pids = {int(outputs["pid1"]), int(outputs["pid2"])}
+    assert os.getpid() not in pids
+    assert sizes.sizes[-1] == len(TURN)  # the whole turn went out as one batch
+
+
+def test_tools_keep_names_descriptions_and_schemas_strict_on_request() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(add)
+        [loose] = function_tools(registry)
+        [strict] = function_tools(registry, strict=True)
+    assert (loose.name, loose.description) == ("add", "Add two integers.")
+    assert loose.params_json_schema["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
+    assert loose.strict_json_schema is False
+    assert strict.strict_json_schema is True and strict.params_json_schema["additionalProperties"] is False
+    assert sorted(strict.params_json_schema["required"]) == ["a", "b"]
+
+
+def test_a_denied_call_is_an_output_the_model_reads() -> None:
+    def approve(calls: list[Any]) -> dict[str, str]:
+        return {call.id: "additions are off today" for call in calls}
+
+    with ToolRegistry(executor="thread", approve=approve) as registry:
+        registry.register(add, requires_approval=True)
+        model = ScriptedModel([("c1", "add", '{"a": 1, "b": 2}')])
+        outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
+    assert outputs["c1"].startswith("denied:") and "additions are off today" in outputs["c1"]

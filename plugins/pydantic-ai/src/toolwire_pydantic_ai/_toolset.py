@@ -1,0 +1,67 @@
+"""`RegistryToolset`: pydantic-ai's `AbstractToolset` over a toolwire registry."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from pydantic_ai import RunContext
+from pydantic_ai.exceptions import ModelRetry, ToolFailed
+from pydantic_ai.tools import ToolDefinition
+from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
+from pydantic_core import SchemaValidator, core_schema
+from toolwire import CallBatcher, ErrorKind, ToolCall, ToolRegistry
+
+__all__ = ["RegistryToolset", "registry_toolset"]
+
+_AS_GIVEN = SchemaValidator(core_schema.dict_schema())
+"""pydantic-ai's check of the arguments: only that they are an object; toolwire validates them."""
+
+
+class RegistryToolset(AbstractToolset[Any]):
+    """The tools of `registry` for a pydantic-ai agent. `executor` and `timeout` override the registry's
+    backend and per-call deadline for these calls; `max_retries` is each tool's retry budget for invalid
+    arguments (default: the agent's); `id` names the toolset (needed for durable execution)."""
+
+    def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
+                 max_retries: int | None = None, id: str | None = None) -> None:
+        self.registry = registry
+        self.max_retries = max_retries
+        self._id = id
+        self._batcher = CallBatcher(registry, executor=executor, timeout=timeout)
+        self._ids = itertools.count(1)
+
+    @property
+    def id(self) -> str | None:
+        return self._id
+
+    async def get_tools(self, ctx: RunContext[Any]) -> dict[str, ToolsetTool[Any]]:
+        retries = self.max_retries if self.max_retries is not None else ctx.max_retries
+        return {
+            tool.name: ToolsetTool(
+                toolset=self,
+                tool_def=ToolDefinition(name=tool.name, description=tool.description or None,
+                                        parameters_json_schema=dict(tool.parameters)),
+                max_retries=retries,
+                args_validator=_AS_GIVEN,
+            )
+            for tool in self.registry.list(enabled=True)
+        }
+
+    async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any],
+                        tool: ToolsetTool[Any]) -> Any:
+        """Run the call with the turn's other calls as one batch; its value, or the error as pydantic-ai
+        hands errors to the model."""
+        call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
+        result = await self._batcher.call(ToolCall(call_id, name, tool_args))
+        error = result.error
+        if error is None:
+            return result.value if result.value is not None else result.text
+        if error.kind is ErrorKind.INVALID_ARGUMENTS:
+            raise ModelRetry(error.message)
+        raise ToolFailed(str(error))
+
+
+def registry_toolset(registry: ToolRegistry, **options: Any) -> RegistryToolset:
+    """`RegistryToolset(registry, **options)`: `Agent(model, toolsets=[registry_toolset(registry)])`."""
+    return RegistryToolset(registry, **options)

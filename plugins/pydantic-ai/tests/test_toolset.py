@@ -1,0 +1,97 @@
+"""A pydantic-ai agent whose tools are a toolwire registry, driven offline by pydantic-ai's own test
+models: `FunctionModel` scripts a turn of several calls (one invalid, one that hangs past its deadline
+on the process backend); `TestModel` calls every tool with arguments it makes up from the schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.test import TestModel
+from toolwire import ToolRegistry, load_config
+from toolwire.testing import BatchSizes, add, conformance_tools, pid
+from toolwire_pydantic_ai import registry_toolset
+
+
+@pytest.fixture
+def process_registry() -> Iterator[ToolRegistry]:
+    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
+    with ToolRegistry(config=load_config(environ=environ)) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
+        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+        yield registry
+
+
+def scripted_turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """First request: five calls at once. Next: report what came back, part by part."""
+    if len(messages) == 1:
+        return ModelResponse(parts=[
+            ToolCallPart("add", {"a": 20, "b": 22}, tool_call_id="ok"),
+            ToolCallPart("add", {"a": "twenty", "b": 22}, tool_call_id="bad"),
+            ToolCallPart("hang", {"seconds": 30}, tool_call_id="stuck"),
+            ToolCallPart("pid", {}, tool_call_id="pid1"),
+            ToolCallPart("pid", {}, tool_call_id="pid2"),
+        ])
+    seen = {}
+    for part in messages[-1].parts:
+        call_id = getattr(part, "tool_call_id", None)
+        if call_id is not None:
+            seen[call_id] = [type(part).__name__, getattr(part, "outcome", None), str(part.content)]
+    return ModelResponse(parts=[TextPart(json.dumps(seen))])
+
+
+def test_a_turns_calls_run_as_one_batch_on_the_process_backend_and_errors_reach_the_model(
+    process_registry: ToolRegistry,
+) -> None:
+    sizes = BatchSizes()
+    process_registry.plugins.register(sizes, name="sizes")
+    workers = set(process_registry.executor().worker_pids())  # type: ignore[attr-defined]
+    agent = Agent(FunctionModel(scripted_turn), toolsets=[registry_toolset(process_registry)])
+    started = time.monotonic()
+    result = agent.run_sync("go")
+    assert time.monotonic() - started < 15  # the hanging call was stopped at its 1 s deadline
+    seen = json.loads(result.output)
+    assert seen["ok"] == ["ToolReturnPart", "success", "42"], seen
+    assert seen["bad"][0] in ("RetryPromptPart", "ToolReturnPart") and seen["bad"][1] in (None, "retried")
+    assert "argument 'a' should be of type integer" in seen["bad"][2]
+    assert seen["stuck"][1] == "failed" and "timeout" in seen["stuck"][2]
+    pids = {int(seen["pid1"][2]), int(seen["pid2"][2])}
+    assert pids <= workers | set(process_registry.executor().worker_pids())  # type: ignore[attr-defined]
+    assert os.getpid() not in pids
+    assert sizes.sizes[0] == 5  # the turn's five calls went out as one batch (the invalid one is refused in it)
+
+
+def test_tools_keep_their_names_descriptions_and_schemas_and_testmodel_calls_them() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(add)
+        registry.register(pid)
+        model = TestModel()
+        result = Agent(model, toolsets=[registry_toolset(registry)]).run_sync("go")
+    tools = {tool.name: tool for tool in model.last_model_request_parameters.function_tools}
+    assert tools["add"].description == "Add two integers."
+    assert tools["add"].parameters_json_schema["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
+    assert '"pid":' in result.output and str(os.getpid()) in result.output  # thread backend: this process
+
+
+def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("add", {"a": 1, "b": 2}, tool_call_id="c1")])
+        [part] = [p for p in messages[-1].parts if getattr(p, "tool_call_id", None) == "c1"]
+        return ModelResponse(parts=[TextPart(f"{part.outcome}: {part.content}")])
+
+    def approve(calls: list[Any]) -> dict[str, str]:
+        return {call.id: "additions are off today" for call in calls}
+
+    with ToolRegistry(executor="thread", approve=approve) as registry:
+        registry.register(add, requires_approval=True)
+        output = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go").output
+    assert output.startswith("failed: denied:") and "additions are off today" in output
+
