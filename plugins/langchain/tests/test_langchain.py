@@ -113,8 +113,11 @@ class Kit(BaseToolkit):
         return [where, shout]
 
 
-def test_langchain_tools_and_toolkits_run_on_the_process_backend() -> None:
-    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "1"}
+@pytest.mark.parametrize("backend", ["process", "dask"])
+def test_langchain_tools_and_toolkits_run_in_workers(backend: str) -> None:
+    if backend == "dask":
+        pytest.importorskip("toolwire_dask")
+    environ = {"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "1"}
     with ToolRegistry(config=load_config(environ=environ)) as registry:
         registry.register([multiply, refuse])
         registry.load("langchain", Kit())
