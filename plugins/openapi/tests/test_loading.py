@@ -12,9 +12,11 @@ from toolwire import ToolRegistry
 from toolwire_openapi import OpenAPILoader, SpecError
 from toolwire_openapi.plugin import toolwire_detect_loader
 
+SERVERS = [{"url": "http://127.0.0.1:9"}]
+
 
 def spec(paths: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths, **extra}
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "servers": SERVERS, "paths": paths, **extra}
 
 
 def write(path: Path, text: str) -> Path:
@@ -38,6 +40,7 @@ def test_refs_to_other_files_resolve_relative_to_the_referring_file(tmp_path: Pa
     main = write(tmp_path / "api.yaml", """
         openapi: 3.0.3
         info: {title: t, version: '1'}
+        servers: [{url: 'http://127.0.0.1:9'}]
         paths:
           /pets/{id}:
             parameters:
@@ -64,7 +67,7 @@ def test_refs_to_other_files_resolve_relative_to_the_referring_file(tmp_path: Pa
 
 def test_31_id_and_anchor_refs() -> None:
     document = {
-        "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": SERVERS,
         "paths": {"/things": {"post": {"operationId": "make", "requestBody": {"content": {"application/json": {
             "schema": {"type": "object", "properties": {
                 "by_id": {"$ref": "https://example.com/schemas/thing"},
@@ -102,7 +105,8 @@ def test_cycles_allof_nullable_and_type_lists() -> None:
     assert properties["label"] == {"type": ["string", "null"]}
     assert properties["kind"] == {"oneOf": [{"type": "string"}, {"type": "integer"}]}
     assert properties["limit"] == {"type": "number", "exclusiveMinimum": 0}
-    three_one = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/x": {"get": {
+    three_one = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": SERVERS,
+                 "paths": {"/x": {"get": {
         "parameters": [{"name": "q", "in": "query", "schema": {"type": ["integer"]}},
                        {"name": "r", "in": "query", "schema": {"type": ["string", "null"]}}]}}}}
     [tool] = OpenAPILoader().load(three_one)

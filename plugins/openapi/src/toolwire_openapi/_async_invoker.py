@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import weakref
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from toolwire_openapi._auth import Scheme, Token
+from toolwire_openapi._auth import Scheme
 from toolwire_openapi._exchange import (
     Call,
     Invoker,
+    Pool,
     Service,
-    TokenKey,
     client_options,
+    pool_key,
     token_failed,
-    token_from,
-    token_key,
     token_request,
 )
 
@@ -34,7 +31,7 @@ class AsyncOpenAPIInvoker(Invoker):
     async def __call__(self, **arguments: Any) -> Any:
         call = Call(self.operation, self.service, arguments)
         pool = _pool(self.service)
-        tokens = {scheme.name: await pool.token(scheme, value) for scheme, value in call.tokens}
+        tokens = {scheme.name: await _token(pool, scheme, value) for scheme, value in call.tokens}
         request = call.request(pool.client, tokens)
         async with pool.in_flight:
             try:
@@ -50,39 +47,31 @@ class AsyncOpenAPIInvoker(Invoker):
         return call.value(response, body.content())
 
 
-@dataclass(slots=True)
-class _Pool:
-    client: httpx.AsyncClient
-    in_flight: asyncio.Semaphore
-    tokens: dict[TokenKey, Token] = field(default_factory=dict)
-    token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def token(self, scheme: Scheme, credential: str) -> str:
-        """An OAuth2 client-credentials access token, fetched once per process and loop until it expires."""
-        key = token_key(scheme, credential)
-        async with self.token_lock:
-            cached = self.tokens.get(key)
-            if cached is None or not cached.fresh():
-                try:
-                    response = await self.client.send(token_request(self.client, scheme, credential))
-                except httpx.HTTPError as exc:
-                    raise token_failed(scheme, exc) from None
-                cached = self.tokens[key] = token_from(scheme, response)
-            return cached.value
+async def _token(pool: Pool[httpx.AsyncClient], scheme: Scheme, credential: str) -> str:
+    """An OAuth2 client-credentials access token, fetched once per process and loop until it expires."""
+    async with pool.token_lock:
+        token = pool.cached_token(scheme, credential)
+        if token is None:
+            try:
+                response = await pool.client.send(token_request(pool.client, scheme, credential))
+            except httpx.HTTPError as exc:
+                raise token_failed(scheme, exc) from None
+            token = pool.keep_token(scheme, credential, response)
+        return token
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Pool]] = (
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Pool[httpx.AsyncClient]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _pool(service: Service) -> _Pool:
+def _pool(service: Service) -> Pool[httpx.AsyncClient]:
     pools = _pools.setdefault(asyncio.get_running_loop(), {})
-    key = (os.getpid(), service.timeout, service.max_in_flight, service.verify)
+    key = pool_key(service)
     pool = pools.get(key)
     if pool is None:
-        client = httpx.AsyncClient(**client_options(service))
-        pool = pools[key] = _Pool(client, asyncio.Semaphore(service.max_in_flight))
+        client = httpx.AsyncClient(**client_options(service, asynchronous=True))
+        pool = pools[key] = Pool(client, asyncio.Semaphore(service.max_in_flight), asyncio.Lock())
     return pool
 
 

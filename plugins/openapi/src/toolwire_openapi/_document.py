@@ -178,36 +178,37 @@ def _is_url(text: str) -> bool:
 
 
 def _from_url(url: str, client: httpx.Client) -> Document:
-    contents = _fetch(url, client, required=True)
+    contents, served_from = _fetch(url, client, required=True)
     if _is_document(contents):
-        return _document(contents, url, client, url)
+        return _document(contents, served_from, client, url)
     base = url if url.endswith("/") else url + "/"
     root = urljoin(url, "/")
     candidates = dict.fromkeys([urljoin(base, p) for p in SPEC_LOCATIONS] + [urljoin(root, p) for p in SPEC_LOCATIONS])
     for candidate in candidates:
-        contents = _fetch(candidate, client, required=False)
+        contents, served_from = _fetch(candidate, client, required=False)
         if _is_document(contents):
-            return _document(contents, candidate, client, candidate)
+            return _document(contents, served_from, client, candidate)
     raise SpecError(f"{url}: not an OpenAPI document, and none found at the usual locations under it")
 
 
-def _fetch(url: str, client: httpx.Client, *, required: bool) -> Any:
+def _fetch(url: str, client: httpx.Client, *, required: bool) -> tuple[Any, str]:
+    """The parsed document at `url` and the URL it was served from (after redirects); None if there is none."""
     try:
         response = client.get(url)
     except httpx.HTTPError as exc:
         if required:
             raise SpecError(f"{url}: cannot fetch the spec: {type(exc).__name__}: {exc}") from None
-        return None
+        return None, url
     if response.status_code != 200:
         if required and response.status_code != 404:
             raise SpecError(f"{url}: cannot fetch the spec: HTTP {response.status_code}")
-        return None
+        return None, url
     try:
-        return parse(response.text, url)
+        return parse(response.text, url), str(response.url)
     except SpecError:
         if required and _looks_like_spec_url(url):
             raise
-        return None
+        return None, url
 
 
 def _looks_like_spec_url(url: str) -> bool:

@@ -8,28 +8,33 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolCallError, ToolOutput
 
 from toolwire_openapi._auth import Credentials, Scheme, Secret, Token, basic
+from toolwire_openapi._origins import Origins, origin, same_origin
+from toolwire_openapi._redaction import redact, remember
 from toolwire_openapi._request import Operation, Prepared, prepare
 
-__all__ = ["Call", "Invoker", "Service", "client_options"]
+__all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
 
 _EXCERPT = 500
+_SENT_FOR = "toolwire_openapi.sent_for"
+"""The request extension naming the origin a call's secret headers are for, and those headers."""
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
     """What every operation of one spec shares: where it is, how to authenticate, and request limits."""
 
-    base_url: str | None
+    base_url: str
     schemes: Mapping[str, Scheme] = field(default_factory=dict)
     credentials: Credentials = field(default_factory=Credentials)
     headers: tuple[tuple[str, Secret], ...] = ()
@@ -37,6 +42,15 @@ class Service:
     max_in_flight: int = 16
     max_response_bytes: int = 10 * 1024 * 1024
     verify: bool = True
+    trusted: bool = True
+    """Whether `base_url` may receive `credentials` and `headers` (`_origins`); calls go without them if not."""
+    origins: Origins = field(default_factory=Origins)
+    """Where the credentials may go: the base URL's origin and those the user trusts (OAuth2 token URLs)."""
+
+    def has_secrets(self) -> bool:
+        """Whether the loader was given credentials or headers for this service."""
+        credentials = self.credentials
+        return bool(self.headers or credentials.given or credentials.variables or credentials.default)
 
 
 class Invoker:
@@ -68,14 +82,63 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def client_options(service: Service) -> dict[str, Any]:
-    """Keyword arguments for the `httpx.Client` or `httpx.AsyncClient` that sends `service`'s calls."""
+def client_options(service: Service, *, asynchronous: bool = False) -> dict[str, Any]:
+    """Keyword arguments for the `httpx.Client` (or `httpx.AsyncClient`) that sends `service`'s calls.
+
+    Redirects are followed, but a hop to another origin leaves the call's secret headers behind (httpx
+    itself drops only `Authorization`).
+    """
     size = service.max_in_flight
     return {
         "timeout": service.timeout, "verify": service.verify, "follow_redirects": True, "trust_env": False,
         "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
         "cookies": http.cookiejar.CookieJar(policy=_NoCookies()),
+        "event_hooks": {"request": [_aleave_secrets if asynchronous else _leave_secrets]},
     }
+
+
+def _leave_secrets(request: httpx.Request) -> None:
+    """Drop the secret headers of a request (a redirect hop) that is not going to their origin."""
+    sent_for = request.extensions.get(_SENT_FOR)
+    if sent_for is not None and not same_origin(request.url, sent_for[0]):
+        for name in sent_for[1]:
+            request.headers.pop(name, None)
+
+
+async def _aleave_secrets(request: httpx.Request) -> None:
+    _leave_secrets(request)
+
+
+def pool_key(service: Service) -> tuple[Any, ...]:
+    """Which of a process's pooled clients sends `service`'s calls: one per set of client settings."""
+    return os.getpid(), service.timeout, service.max_in_flight, service.verify
+
+
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+
+
+@dataclass(slots=True)
+class Pool(Generic[ClientT]):
+    """A pooled client, the semaphore bounding its requests in flight, and the OAuth2 tokens it got.
+
+    The sync and async invokers each keep theirs (per process; per process and event loop) and fetch a
+    token under their own kind of lock: `cached_token`, and `keep_token` once one is fetched.
+    """
+
+    client: ClientT
+    in_flight: Any
+    token_lock: Any
+    tokens: dict[TokenKey, Token] = field(default_factory=dict)
+
+    def cached_token(self, scheme: Scheme, credential: str) -> str | None:
+        """The access token fetched for these client credentials, while it is fresh."""
+        cached = self.tokens.get(_token_key(scheme, credential))
+        return cached.value if cached is not None and cached.fresh() else None
+
+    def keep_token(self, scheme: Scheme, credential: str, response: httpx.Response) -> str:
+        """The access token in a (read) token response, cached; a `tool_error` naming its status if none."""
+        token = self.tokens[_token_key(scheme, credential)] = _token_from(scheme, response)
+        return token.value
 
 
 class Call:
@@ -88,29 +151,43 @@ class Call:
     __slots__ = ("chosen", "operation", "prepared", "secrets", "service", "tokens", "where")
 
     def __init__(self, operation: Operation, service: Service, arguments: Mapping[str, Any]) -> None:
-        if service.base_url is None:
-            raise ToolCallError(
-                "the spec names no absolute server URL; load it with base_url=", ErrorKind.TRANSPORT
-            )
         self.operation, self.service = operation, service
         self.where = f"{operation.method} {operation.path}"
         self.prepared = prepare(operation, arguments)
-        self.chosen = _chosen(operation, service)
+        self.chosen = _chosen(operation, service) if service.trusted else []
         self.tokens = [(scheme, value) for scheme, value in self.chosen if scheme.kind == "oauth2"]
+        for scheme, _ in self.tokens:
+            if not service.origins.allows(scheme.token_url):
+                raise ToolCallError(
+                    f"{self.where}: the OAuth2 token URL {scheme.token_url} is on another origin than the one the "
+                    f"credentials were given for; load with trusted_origins=[{scheme.token_url!r}] to send them there"
+                )
         self.secrets: list[str] = []
 
     def request(self, client: httpx.Client | httpx.AsyncClient, tokens: Mapping[str, str]) -> httpx.Request:
         """The call's request, with credentials applied (`tokens`: OAuth2 scheme name -> access token)."""
-        prepared = self.prepared
+        prepared, service = self.prepared, self.service
+        secret_headers: list[str] = []
         for scheme, value in self.chosen:
             self.secrets.extend(_apply(scheme, value, tokens.get(scheme.name), prepared))
-        for name, secret in self.service.headers:
-            prepared.headers.setdefault(name, secret.value)
+            if _header_of(scheme):
+                secret_headers.append(_header_of(scheme))
+        if service.trusted:
+            for name, secret in service.headers:
+                prepared.headers.setdefault(name, secret.value)
+                secret_headers.append(name)
+                self.secrets.append(secret.value)
         if prepared.cookies:
             prepared.headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in prepared.cookies)
+        if self.secrets:
+            remember(self.secrets)
+        extensions = None
+        if secret_headers:
+            extensions = {_SENT_FOR: (origin(service.base_url), tuple(secret_headers))}
         return client.build_request(
-            self.operation.method, self.service.base_url + prepared.target(),  # type: ignore[operator]
+            self.operation.method, service.base_url + prepared.target(),
             headers=prepared.headers, content=prepared.content, data=prepared.data, files=prepared.files,
+            extensions=extensions,
         )
 
     def body(self, response: httpx.Response) -> Body:
@@ -134,6 +211,9 @@ class Call:
         if not 200 <= status < 300:
             excerpt = body[:_EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")[:_EXCERPT]
             message = f"HTTP {status} {response.reason_phrase} from {self.where}" + (f": {excerpt}" if excerpt else "")
+            if status in (401, 403) and not self.service.trusted and self.service.has_secrets():
+                message += (f" (the auth and headers given to the loader were not sent: {self.service.base_url} is "
+                            "on another origin than the spec; load with base_url= or trusted_origins= to send them)")
             raise ToolCallError(self._scrub(message), ErrorKind.TOOL_ERROR)
         if response.request.method == "HEAD":
             return {"status": status, "headers": dict(response.headers)}
@@ -142,10 +222,14 @@ class Call:
         return _decoded(response, body, media)
 
     def _scrub(self, message: str) -> str:
-        for secret in [*self.secrets, *(value.value for _, value in self.service.headers)]:
-            if secret and len(secret) >= 4:
-                message = message.replace(secret, "***")
-        return message
+        return redact(message, [*self.secrets, *(value.value for _, value in self.service.headers)])
+
+
+def _header_of(scheme: Scheme) -> str:
+    """The header a scheme's credential travels in (`Cookie` for an API key in a cookie; "" in the query)."""
+    if scheme.kind == "apiKey":
+        return {"query": "", "cookie": "Cookie"}.get(scheme.location, scheme.param)
+    return "Authorization"
 
 
 def _chosen(operation: Operation, service: Service) -> list[tuple[Scheme, str]]:
@@ -182,8 +266,8 @@ def _apply(scheme: Scheme, value: str, token: str | None, prepared: Prepared) ->
 TokenKey = tuple[str, str, tuple[str, ...]]
 
 
-def token_key(scheme: Scheme, credential: str) -> TokenKey:
-    """Where a process caches the access token for these client credentials."""
+def _token_key(scheme: Scheme, credential: str) -> TokenKey:
+    """Where a pool caches the access token for these client credentials."""
     return scheme.token_url, credential, scheme.scopes
 
 
@@ -201,7 +285,7 @@ def token_failed(scheme: Scheme, exc: Exception) -> ToolCallError:
                          ErrorKind.TRANSPORT)
 
 
-def token_from(scheme: Scheme, response: httpx.Response) -> Token:
+def _token_from(scheme: Scheme, response: httpx.Response) -> Token:
     """The access token in a (read) token response, or a `tool_error` naming its status."""
     try:
         payload = response.json() if response.status_code == 200 else {}

@@ -7,23 +7,20 @@ the client's pool is sized to match, so a large batch waits on the semaphore rat
 
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from toolwire_openapi._auth import Scheme, Token
+from toolwire_openapi._auth import Scheme
 from toolwire_openapi._exchange import (
     Call,
     Invoker,
+    Pool,
     Service,
-    TokenKey,
     client_options,
+    pool_key,
     token_failed,
-    token_from,
-    token_key,
     token_request,
 )
 
@@ -38,7 +35,7 @@ class OpenAPIInvoker(Invoker):
     def __call__(self, **arguments: Any) -> Any:
         call = Call(self.operation, self.service, arguments)
         pool = _pool(self.service)
-        request = call.request(pool.client, {scheme.name: pool.token(scheme, value) for scheme, value in call.tokens})
+        request = call.request(pool.client, {scheme.name: _token(pool, scheme, value) for scheme, value in call.tokens})
         with pool.in_flight:
             try:
                 response = pool.client.send(request, stream=True)
@@ -53,40 +50,32 @@ class OpenAPIInvoker(Invoker):
         return call.value(response, body.content())
 
 
-@dataclass(slots=True)
-class _Pool:
-    client: httpx.Client
-    in_flight: threading.BoundedSemaphore
-    tokens: dict[TokenKey, Token] = field(default_factory=dict)
-    token_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def token(self, scheme: Scheme, credential: str) -> str:
-        """An OAuth2 client-credentials access token, fetched once per process until it expires."""
-        key = token_key(scheme, credential)
-        with self.token_lock:
-            cached = self.tokens.get(key)
-            if cached is None or not cached.fresh():
-                try:
-                    response = self.client.send(token_request(self.client, scheme, credential))
-                except httpx.HTTPError as exc:
-                    raise token_failed(scheme, exc) from None
-                cached = self.tokens[key] = token_from(scheme, response)
-            return cached.value
+def _token(pool: Pool[httpx.Client], scheme: Scheme, credential: str) -> str:
+    """An OAuth2 client-credentials access token, fetched once per process until it expires."""
+    with pool.token_lock:
+        token = pool.cached_token(scheme, credential)
+        if token is None:
+            try:
+                response = pool.client.send(token_request(pool.client, scheme, credential))
+            except httpx.HTTPError as exc:
+                raise token_failed(scheme, exc) from None
+            token = pool.keep_token(scheme, credential, response)
+        return token
 
 
-_pools: dict[tuple[Any, ...], _Pool] = {}
+_pools: dict[tuple[Any, ...], Pool[httpx.Client]] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(service: Service) -> _Pool:
-    key = (os.getpid(), service.timeout, service.max_in_flight, service.verify)
+def _pool(service: Service) -> Pool[httpx.Client]:
+    key = pool_key(service)
     pool = _pools.get(key)
     if pool is None:
         with _pools_lock:
             pool = _pools.get(key)
             if pool is None:
                 client = httpx.Client(**client_options(service))
-                pool = _pools[key] = _Pool(client, threading.BoundedSemaphore(service.max_in_flight))
+                pool = _pools[key] = Pool(client, threading.BoundedSemaphore(service.max_in_flight), threading.Lock())
     return pool
 
 

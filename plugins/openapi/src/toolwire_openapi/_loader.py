@@ -10,7 +10,9 @@ from toolwire import Tool
 
 from toolwire_openapi._auth import DEFAULT_ENV_PREFIX, Credentials, Secret
 from toolwire_openapi._document import read
-from toolwire_openapi._operations import METHODS, Selection, build_tools
+from toolwire_openapi._operations import build_tools
+from toolwire_openapi._origins import Origins, parse_origin
+from toolwire_openapi._selection import METHODS, Selection
 
 __all__ = ["OpenAPILoader"]
 
@@ -23,12 +25,16 @@ class OpenAPILoader:
                   auth={"bearerAuth": {"env": "SHOP_TOKEN"}}, only_tags=["orders"])
     ```
 
-    `base_url` replaces the spec's server URL. `auth` is one credential for every scheme, or a mapping of
-    security-scheme name to credential (a string, a `(user, password)` or `(client_id, client_secret)`
-    pair, or `{"env": "VARIABLE"}`); a scheme without one reads `TOOLWIRE_OPENAPI_<SCHEME>`. `headers`
-    go with every request. `operations`, `only_tags`, `paths` and `methods` keep only the matching
-    operations (globs on operationId and path), `exclude_*` drop them. Larger responses than
-    `max_response_bytes` are refused.
+    `base_url` replaces the spec's server URL (needed when a spec read from a file or a dict names a
+    relative one). `auth` is one credential for every scheme, or a mapping of security-scheme name to
+    credential (a string, a `(user, password)` or `(client_id, client_secret)` pair, or
+    `{"env": "VARIABLE"}`); a scheme without one reads `TOOLWIRE_OPENAPI_<SCHEME>`. `headers` go with
+    every request. `auth` and `headers` go only to the origin they were given for: for a spec loaded from
+    a URL, that URL's origin and `base_url`'s; `trusted_origins` names more (a spec's servers or OAuth2
+    token URL on another host). A spec read from a file or a dict is trusted with them wherever its
+    servers are. `operations`, `only_tags`, `paths` and `methods` keep only the matching operations (globs
+    on operationId and path), `exclude_*` drop them; filters that leave none are an error. Larger
+    responses than `max_response_bytes` are refused.
 
     `client="sync"` (the default) sends each call from the thread that runs it over one `httpx.Client` per
     process: the least client CPU per call, with as many requests in flight as the backend runs sync calls
@@ -58,6 +64,7 @@ class OpenAPILoader:
         max_response_bytes: int = 10 * 1024 * 1024,
         verify: bool = True,
         env_prefix: str = DEFAULT_ENV_PREFIX,
+        trusted_origins: str | Iterable[str] = (),
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -67,6 +74,9 @@ class OpenAPILoader:
         if unknown:
             raise ValueError(f"unknown HTTP method(s): {', '.join(unknown)}")
         self.base_url = base_url
+        self.trusted_origins = _strings(trusted_origins) or ()
+        for text in (*self.trusted_origins, *([base_url] if base_url else [])):
+            parse_origin(text)
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.verify = verify
@@ -92,15 +102,24 @@ class OpenAPILoader:
 
     def load(self, source: Any) -> list[Tool]:
         """The tools of the spec at `source`: a URL, a file path, a dict or a service's base URL."""
-        with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify,
-                          follow_redirects=True) as client:
+        from_url = isinstance(source, str) and source.startswith(("http://", "https://"))
+        given_for = Origins.of([source if from_url else None, self.base_url, *self.trusted_origins])
+
+        def leave_headers(request: httpx.Request) -> None:  # on redirects and $refs to other origins
+            if not given_for.allows(request.url):
+                for name in self.headers:
+                    request.headers.pop(name, None)
+
+        with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify, follow_redirects=True,
+                          event_hooks={"request": [leave_headers]}) as client:
             document = read(source, client=client)
         if self.client == "async":
             from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker as invoker
         else:
             from toolwire_openapi._invoker import OpenAPIInvoker as invoker
         return build_tools(document, selection=self.selection, base_url=self.base_url,
-                           server_variables=self.server_variables, service=self._service, invoker=invoker)
+                           server_variables=self.server_variables, service=self._service, invoker=invoker,
+                           origins=given_for if from_url else Origins())
 
 
 def _strings(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

@@ -1,95 +1,50 @@
-"""A spec's operations as tools: names, parameter schemas, argument placements and servers.
+"""A spec's operations as tools: one tool per selected operation, its server, arguments, name and annotations.
 
-Schema layout: every path, query, header and cookie parameter is a top-level argument under its own
-name, and so is every field of an object request body (JSON, form or multipart); any other body is one
-argument, `body`. When two places share a name (a path `id` and a body `id`), each of the clashing
-arguments is prefixed with its place (`path_id`, `body_id`) and its description says where it goes.
-Names are made valid property names for every provider (`^[a-zA-Z0-9_.-]{1,64}$`).
+What differs between OpenAPI 3.x and Swagger 2.0 (servers, parameter schemas and styles, bodies) is read
+by `_openapi3.OpenAPI3` or `_swagger2.Swagger2`; how arguments are named is `_arguments`'s.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+import logging
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from toolwire import Annotations, Tool, ToolSource, safe_name
 
+from toolwire_openapi._arguments import Argument, body_arguments, described, name_arguments
 from toolwire_openapi._auth import schemes_from
 from toolwire_openapi._document import Document, Location, SpecError
 from toolwire_openapi._exchange import Invoker, Service
+from toolwire_openapi._openapi3 import OpenAPI3
+from toolwire_openapi._origins import Origins
 from toolwire_openapi._request import Body, Operation, Param
-from toolwire_openapi._schema import normalize
+from toolwire_openapi._selection import METHODS, Selection
+from toolwire_openapi._swagger2 import Swagger2
 
-__all__ = ["METHODS", "Selection", "build_tools"]
+__all__ = ["build_tools"]
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+log = logging.getLogger("toolwire.openapi")
+
 _PARAM_PLACES = ("path", "query", "header", "cookie")
 _IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
-_SWAGGER_SCHEMA_KEYS = frozenset({
-    "type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
-    "multipleOf", "x-nullable",
-})
-_COLLECTION_FORMATS = {
-    "csv": ("form", False), "ssv": ("spaceDelimited", False), "tsv": ("tabDelimited", False),
-    "pipes": ("pipeDelimited", False), "multi": ("form", True),
-}
-_KEY_INVALID = re.compile(r"[^a-zA-Z0-9_.-]+")
 
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which operations become tools: globs on operationId and path, tags, methods (None = all)."""
-
-    operations: tuple[str, ...] | None = None
-    exclude_operations: tuple[str, ...] = ()
-    tags: tuple[str, ...] | None = None
-    exclude_tags: tuple[str, ...] = ()
-    paths: tuple[str, ...] | None = None
-    exclude_paths: tuple[str, ...] = ()
-    methods: tuple[str, ...] | None = None
-
-    def accepts(self, operation_id: str, tags: Iterable[str], path: str, method: str) -> bool:
-        tags = list(tags)
-        return (
-            _matches(operation_id, self.operations, True) and not _matches(operation_id, self.exclude_operations)
-            and (self.tags is None or any(tag in self.tags for tag in tags))
-            and not any(tag in self.exclude_tags for tag in tags)
-            and _matches(path, self.paths, True) and not _matches(path, self.exclude_paths)
-            and (self.methods is None or method in self.methods)
-        )
-
-
-def _matches(value: str, patterns: tuple[str, ...] | None, default: bool = False) -> bool:
-    if patterns is None:
-        return default
-    return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
-
-
-@dataclass(slots=True)
-class _Argument:
-    """One argument before naming: where it goes, its wire name, schema and whether it is required."""
-
-    place: str  # path, query, header, cookie, body (a field) or payload (the whole body)
-    name: str
-    schema: dict[str, Any]
-    required: bool
-    param: Param | None = None
-    key: str = ""
+Version = OpenAPI3 | Swagger2
 
 
 def build_tools(
     document: Document, *, selection: Selection, base_url: str | None, server_variables: Mapping[str, str],
-    service: Mapping[str, Any], invoker: type[Invoker],
+    service: Mapping[str, Any], invoker: type[Invoker], origins: Origins,
 ) -> list[Tool]:
-    """One tool per selected operation of `document`."""
+    """One tool per selected operation of `document`; `auth` and `headers` (in `service`) go to the servers
+    `origins` allows.
+
+    Raises `SpecError` for an operation whose server URL is relative when there is nothing to resolve it
+    against (no `base_url`, a spec not read from a URL), and `ValueError` when filters leave no operation.
+    """
     contents, root = document.contents, document.root
-    swagger = _version(contents, root)
+    version = _version(contents, root)
     paths = contents.get("paths")
     if paths is None:
         return []
@@ -97,9 +52,11 @@ def build_tools(
         raise SpecError(f"{root.child('paths')}: 'paths' is an object")
     schemes = schemes_from(contents, document.uri)
     default_security = _security(contents.get("security"))
-    services: dict[str | None, Service] = {}
+    services: dict[str, Service] = {}
     tools: list[Tool] = []
     names: set[str] = set()
+    seen: list[tuple[str, list[str]]] = []
+    unresolved: SpecError | None = None
     for path, item in paths.items():
         item_where = root.child("paths", path)
         item, item_where = item_where.resolve(item)
@@ -116,24 +73,30 @@ def build_tools(
                 continue
             operation_id = str(raw.get("operationId") or "")
             tags = [str(tag) for tag in raw.get("tags") or ()]
+            seen.append((operation_id or f"{method.upper()} {path}", tags))
             if not selection.accepts(operation_id, tags, str(path), method):
                 continue
-            url = base_url or _server(contents, document.uri, item, raw, swagger, server_variables)
+            url = base_url or _server_url(version, document, item, raw, where, server_variables)
+            if isinstance(url, SpecError):  # raised once the operations are known to be sound
+                unresolved, url = unresolved or url, ""
             if url not in services:
-                services[url] = Service(url.rstrip("/") if url else None, schemes, **service)
+                services[url] = _service(url, schemes, service, origins, document.uri)
             security = _security(raw["security"]) if "security" in raw else default_security
-            tool = _tool(str(path), method, raw, item, item_where, where, swagger, contents, security,
-                         services[url], names, invoker)
-            tools.append(tool)
+            tools.append(_tool(str(path), method, raw, item, item_where, where, version, contents, security,
+                               services[url], names, invoker))
+    if seen and not tools:
+        raise ValueError(_nothing_selected(selection, seen))
+    if unresolved is not None:
+        raise unresolved
     return tools
 
 
-def _version(contents: Mapping[str, Any], root: Location) -> bool:
-    """Whether the document is Swagger 2.0 (else OpenAPI 3.x); anything else is a `SpecError`."""
+def _version(contents: Mapping[str, Any], root: Location) -> Version:
+    """How to read the document: Swagger 2.0 or OpenAPI 3.x; anything else is a `SpecError`."""
     if str(contents.get("swagger", "")).startswith("2"):
-        return True
+        return Swagger2()
     if str(contents.get("openapi", "")).startswith("3"):
-        return False
+        return OpenAPI3()
     found = contents.get("openapi", contents.get("swagger"))
     raise SpecError(f"{root.child('openapi')}: not OpenAPI 3.x or Swagger 2.0 (found {found!r})")
 
@@ -144,43 +107,55 @@ def _security(raw: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(requirement) for requirement in raw if isinstance(requirement, Mapping))
 
 
-def _server(contents: Mapping[str, Any], uri: str, item: Mapping[str, Any], raw: Mapping[str, Any],
-            swagger: bool, variables: Mapping[str, str]) -> str | None:
-    remote = uri.startswith(("http://", "https://"))
-    if swagger:
-        spec_url = urlsplit(uri) if remote else None
-        host = contents.get("host") or (spec_url.netloc if spec_url else None)
-        if not host:
-            return None
-        offered = [str(s) for s in contents.get("schemes") or ()]
-        preferred = [spec_url.scheme] if spec_url else []
-        scheme = next((s for s in [*preferred, "https", "http"] if s in offered), offered[0] if offered else None)
-        scheme = scheme or (spec_url.scheme if spec_url else "https")
-        return f"{scheme}://{host}{contents.get('basePath') or ''}"
-    servers = raw.get("servers") or item.get("servers") or contents.get("servers") or [{"url": "/"}]
-    server = servers[0] if isinstance(servers[0], Mapping) else {"url": str(servers[0])}
-    url = str(server.get("url", "/"))
-    for name, variable in (server.get("variables") or {}).items():
-        value = variables.get(name, variable.get("default", "") if isinstance(variable, Mapping) else "")
-        url = url.replace("{" + name + "}", str(value))
+def _server_url(version: Version, document: Document, item: Mapping[str, Any], raw: Mapping[str, Any],
+                where: Location, variables: Mapping[str, str]) -> str | SpecError:
+    """The operation's absolute server URL: a relative one resolved against the URL the spec came from, or
+    the error to raise when there is nothing to resolve it against."""
+    url = version.server(document.contents, document.uri, item, raw, variables)
     if url.startswith(("http://", "https://")):
         return url
-    return urljoin(uri, url) if remote else None
+    if document.uri.startswith(("http://", "https://")):
+        return urljoin(document.uri, url)
+    example = "https://api.example.com/" + url.lstrip("/")
+    default = " (OpenAPI's default when a spec names no servers)" if url == "/" else ""
+    return SpecError(
+        f"{where}: the server URL {url!r} is relative{default}, and the spec was not read from a URL to resolve it "
+        f"against; pass base_url= (the service's address, such as {example!r})"
+    )
+
+
+def _service(url: str, schemes: Mapping[str, Any], options: Mapping[str, Any], origins: Origins,
+             spec_uri: str) -> Service:
+    trusted = origins.allows(url)
+    service = Service(url.rstrip("/"), schemes, trusted=trusted, origins=origins, **options)
+    if url and not trusted and service.has_secrets():
+        log.warning(
+            "the spec at %s names its server %s, on another origin: calls go there without the auth and headers "
+            "given to the loader; pass base_url=%r or trusted_origins=[%r] to send them", spec_uri, url, url, url,
+        )
+    return service
+
+
+def _nothing_selected(selection: Selection, seen: list[tuple[str, list[str]]]) -> str:
+    operations = sorted({operation for operation, _ in seen})
+    tags = sorted({tag for _, tags in seen for tag in tags})
+    shown = ", ".join(operations[:20]) + (f" and {len(operations) - 20} more" if len(operations) > 20 else "")
+    return (f"no operation of the spec passes the filters ({selection.options()}); its operations: {shown}"
+            + (f"; its tags: {', '.join(tags)}" if tags else "; it names no tags"))
 
 
 def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any], item_where: Location,
-          where: Location, swagger: bool, contents: Mapping[str, Any],
+          where: Location, version: Version, contents: Mapping[str, Any],
           security: tuple[tuple[str, ...], ...], service: Service, names: set[str],
           invoker: type[Invoker]) -> Tool:
-    arguments = _parameters(item, item_where, raw, where, swagger)
-    body = (_swagger_body(arguments, raw, contents, where) if swagger else _body(raw, where))
+    arguments = _parameters(item, item_where, raw, where, version)
+    body = version.body(arguments, raw, contents, where)
     if body is not None:
         media, schema, required, files, description = body
-        arguments = [a for a in arguments if a.place != "formData"]
-        arguments.extend(_body_arguments(media, schema, required, description))
+        arguments.extend(body_arguments(media, schema, required, description))
     else:
         media, files = "", frozenset()
-    _name_arguments(arguments)
+    name_arguments(arguments)
     properties = {a.key: a.schema for a in arguments}
     required = [a.key for a in arguments if a.required]
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
@@ -232,190 +207,34 @@ def _annotations(method: str) -> Annotations:
 
 
 def _parameters(item: Mapping[str, Any], item_where: Location, raw: Mapping[str, Any], where: Location,
-                swagger: bool) -> list[_Argument]:
+                version: Version) -> list[Argument]:
     """The operation's parameters, path-level ones first, an operation-level one replacing its namesake."""
-    found: dict[tuple[str, str], _Argument] = {}
+    found: dict[tuple[str, str], Argument] = {}
     for holder, holder_where in ((item, item_where), (raw, where)):
         listed = holder.get("parameters") or []
         if not isinstance(listed, list):
             raise SpecError(f"{holder_where.child('parameters')}: 'parameters' is an array")
         for index, param in enumerate(listed):
-            argument = _parameter(param, holder_where.child("parameters", index), swagger)
+            argument = _parameter(param, holder_where.child("parameters", index), version)
             if argument is not None:
                 found[(argument.place, argument.name)] = argument
     return list(found.values())
 
 
-def _parameter(raw: Any, where: Location, swagger: bool) -> _Argument | None:
+def _parameter(raw: Any, where: Location, version: Version) -> Argument | None:
     raw, where = where.resolve(raw)
     if not isinstance(raw, Mapping):
         raise SpecError(f"{where}: a parameter is an object")
     name, place = raw.get("name"), raw.get("in")
     if not isinstance(name, str) or not name:
         raise SpecError(f"{where}: a parameter needs a 'name'")
-    if place not in (*_PARAM_PLACES, "body", "formData") or (place in ("body", "formData") and not swagger):
+    if place not in version.places:
         raise SpecError(f"{where}: parameter '{name}' has 'in: {place}' (expected path, query, header or cookie)")
     if place == "header" and name.lower() in _IGNORED_HEADERS:
         return None
-    as_json = False
-    if place == "body":
-        schema = normalize(raw.get("schema", {}), where.child("schema"))
-    elif swagger:
-        schema = normalize({k: v for k, v in raw.items() if k in _SWAGGER_SCHEMA_KEYS}, where)
-    elif "schema" in raw:
-        schema = normalize(raw["schema"], where.child("schema"))
-    elif isinstance(raw.get("content"), Mapping) and raw["content"]:
-        media, spec = next(iter(raw["content"].items()))
-        schema = normalize((spec or {}).get("schema", {}), where.child("content", media, "schema"))
-        as_json = "json" in media
-    else:
-        schema = {}
-    schema = _described(schema, raw)
-    if swagger:
-        style, explode = _COLLECTION_FORMATS.get(str(raw.get("collectionFormat", "csv")), ("form", False))
-        if place in ("path", "header"):
-            style = "simple"
-        explode = explode if schema.get("type") == "array" else True
-    else:
-        style = str(raw.get("style") or ("form" if place in ("query", "cookie") else "simple"))
-        explode = bool(raw.get("explode", style == "form"))
+    schema, as_json = version.schema(raw, place, where)
+    schema = described(schema, raw)
+    style, explode = version.style(raw, place, schema)
     required = place == "path" or bool(raw.get("required", False))
     param = Param("", name, place, style, explode, bool(raw.get("allowReserved", False)), as_json)
-    return _Argument(place, name, schema, required, param if place in _PARAM_PLACES else None)
-
-
-def _described(schema: dict[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
-    if raw.get("description"):
-        schema = {**schema, "description": str(raw["description"]).strip()}
-    if raw.get("deprecated"):
-        schema = {**schema, "deprecated": True}
-    return schema
-
-
-_MEDIA_PREFERENCE = ("json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
-
-
-def _choose_media(offered: Iterable[str]) -> str:
-    offered = [str(m) for m in offered]
-    for wanted in _MEDIA_PREFERENCE:
-        for media in offered:
-            if (wanted == "json" and (media == "application/json" or media.endswith("+json"))) or media == wanted:
-                return media
-    for media in offered:
-        if "json" in media:
-            return media
-    return offered[0]
-
-
-_BodyFound = tuple[str, dict[str, Any], bool, frozenset[str], str]
-
-
-def _body(raw: Mapping[str, Any], where: Location) -> _BodyFound | None:
-    request_body = raw.get("requestBody")
-    if request_body is None:
-        return None
-    body_where = where.child("requestBody")
-    request_body, body_where = body_where.resolve(request_body)
-    if not isinstance(request_body, Mapping):
-        raise SpecError(f"{body_where}: a request body is an object")
-    content = request_body.get("content") or {}
-    if not isinstance(content, Mapping) or not content:
-        return None
-    media = _choose_media(content)
-    spec = content[media] or {}
-    schema = normalize(spec.get("schema", {}), body_where.child("content", media, "schema"))
-    files = _file_fields(schema) if media.startswith("multipart/") else frozenset()
-    description = str(request_body.get("description") or "").strip()
-    return media, schema, bool(request_body.get("required", False)), files, description
-
-
-def _swagger_body(arguments: list[_Argument], raw: Mapping[str, Any], contents: Mapping[str, Any],
-                  where: Location) -> _BodyFound | None:
-    consumes = [str(m) for m in raw.get("consumes") or contents.get("consumes") or ()]
-    body = next((a for a in arguments if a.place == "body"), None)
-    if body is not None:
-        arguments.remove(body)
-        media = _choose_media(consumes) if consumes else "application/json"
-        if media.startswith(("multipart/", "application/x-www-form")):
-            media = "application/json"
-        description = str(body.schema.get("description") or "")
-        return media, body.schema, body.required, frozenset(), description
-    form = [a for a in arguments if a.place == "formData"]
-    if not form:
-        return None
-    files = frozenset(a.name for a in form if a.schema.get("format") == "binary")
-    if files or ("multipart/form-data" in consumes and "application/x-www-form-urlencoded" not in consumes):
-        media = "multipart/form-data"
-    else:
-        media = "application/x-www-form-urlencoded"
-    schema: dict[str, Any] = {"type": "object", "properties": {a.name: a.schema for a in form}}
-    required = [a.name for a in form if a.required]
-    if required:
-        schema["required"] = required
-    return media, schema, bool(required), files, ""
-
-
-def _file_fields(schema: Mapping[str, Any]) -> frozenset[str]:
-    def binary(prop: Any) -> bool:
-        if not isinstance(prop, Mapping):
-            return False
-        if prop.get("type") == "array":
-            return binary(prop.get("items"))
-        return prop.get("format") in ("binary", "base64") or "contentMediaType" in prop
-
-    return frozenset(name for name, prop in (schema.get("properties") or {}).items() if binary(prop))
-
-
-def _body_arguments(media: str, schema: dict[str, Any], required: bool, description: str) -> list[_Argument]:
-    if not _flattenable(media, schema):
-        if description:
-            schema = {**schema, "description": description}
-        return [_Argument("payload", "body", schema, required)]
-    needed = set(schema.get("required") or ()) if required else set()
-    return [_Argument("body", str(name), sub, name in needed) for name, sub in schema["properties"].items()]
-
-
-_NOTHING: dict[str, Any] = {"not": {}}
-"""`additionalProperties: false` as `normalize` leaves it."""
-
-
-def _flattenable(media: str, schema: Mapping[str, Any]) -> bool:
-    """Whether the body's fields can be arguments: an object with known fields, in a media type with fields."""
-    properties = schema.get("properties")
-    return (
-        isinstance(properties, Mapping) and bool(properties)
-        and schema.get("type", "object") == "object"
-        and schema.get("additionalProperties", False) in (False, _NOTHING)
-        and not any(k in schema for k in ("oneOf", "anyOf", "not"))
-        and ("json" in media or media.startswith(("multipart/", "application/x-www-form-urlencoded")))
-    )
-
-
-def _name_arguments(arguments: list[_Argument]) -> None:
-    """Give each argument its key: its name made safe, prefixed with its place where names clash."""
-    bases = [_key(a.name) for a in arguments]
-    taken: set[str] = set()
-    for argument, base in zip(arguments, bases, strict=True):
-        key = base
-        if bases.count(base) > 1:
-            place = "body" if argument.place == "payload" else argument.place
-            key = _key(f"{place}_{argument.name}")
-            where = "field" if place == "body" else "parameter"
-            note = f"The {place} {where} '{argument.name}'."
-            text = argument.schema.get("description")
-            argument.schema = {**argument.schema, "description": f"{note} {text}" if text else note}
-        candidate, n = key, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{key[:60]}_{n}"
-        taken.add(candidate)
-        argument.key = candidate
-        if argument.param is not None:
-            argument.param = replace(argument.param, key=candidate)
-
-
-def _key(name: str) -> str:
-    key = _KEY_INVALID.sub("_", name).strip("_") or "arg"
-    if len(key) > 64 or (key != name and len(key) > 55):
-        key = f"{key[:55]}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return key
+    return Argument(place, name, schema, required, param if place in _PARAM_PLACES else None)
