@@ -110,16 +110,16 @@ class OpenAPILoader:
                 for name in self.headers:
                     request.headers.pop(name, None)
 
-        with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify, follow_redirects=True,
-                          event_hooks={"request": [leave_headers]}) as client:
-            document = read(source, client=client)
         if self.client == "async":
             from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker as invoker
         else:
             from toolwire_openapi._invoker import OpenAPIInvoker as invoker
-        return build_tools(document, selection=self.selection, base_url=self.base_url,
-                           server_variables=self.server_variables, service=self._service, invoker=invoker,
-                           origins=given_for if from_url else Origins())
+        with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify, follow_redirects=True,
+                          event_hooks={"request": [leave_headers]}) as client:  # open while $refs are followed
+            document = read(source, client=client)
+            return build_tools(document, selection=self.selection, base_url=self.base_url,
+                               server_variables=self.server_variables, service=self._service, invoker=invoker,
+                               origins=given_for if from_url else Origins())
 
 
 def _strings(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
