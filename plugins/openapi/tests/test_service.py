@@ -134,6 +134,20 @@ def test_credentials_from_the_environment(registry: ToolRegistry, service, clien
     assert [r.value for r in results] == [{"ok": True}, {"ok": True}]
 
 
+def test_a_header_from_the_environment_as_in_toolwire_toml(loop_registry: ToolRegistry, service, client: str,
+                                                          monkeypatch) -> None:
+    with pytest.raises(LookupError, match=r"OPENAPI_TEST_KEY \(for the 'X-API-Key' header\) is not set"):
+        loop_registry.load("openapi", service.url + "/openapi.json",
+                           headers={"X-API-Key": {"env": "OPENAPI_TEST_KEY"}})
+    with pytest.raises(TypeError, match=r"'X-API-Key' must be a string or \{'env': 'VARIABLE'\}, not int"):
+        loop_registry.load("openapi", service.url + "/openapi.json", headers={"X-API-Key": 7})
+    monkeypatch.setenv("OPENAPI_TEST_KEY", apps.API_KEY)
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client, operations=["secure_key_header"],
+                       headers={"X-API-Key": {"env": "OPENAPI_TEST_KEY"}})
+    [result] = loop_registry.execute_tool_calls([ToolCall("1", "secure_key_header", {})])
+    assert result.value == {"ok": True}, result
+
+
 def test_a_wrong_secret_never_shows_in_errors(loop_registry: ToolRegistry, service, client: str) -> None:
     wrong = "wrong-but-secret-value"
     loop_registry.load("openapi", service.url + "/openapi.json", client=client, operations=["secure_key_query"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,7 +30,8 @@ class OpenAPILoader:
     relative one). `auth` is one credential for every scheme, or a mapping of security-scheme name to
     credential (a string, a `(user, password)` or `(client_id, client_secret)` pair, or
     `{"env": "VARIABLE"}`); a scheme without one reads `TOOLWIRE_OPENAPI_<SCHEME>`. `headers` go with
-    every request. `auth` and `headers` go only to the origin they were given for: for a spec loaded from
+    every request (a value may be `{"env": "VARIABLE"}`, read when the loader is made). `auth` and
+    `headers` go only to the origin they were given for: for a spec loaded from
     a URL, that URL's origin and `base_url`'s; `trusted_origins` names more (a spec's servers or OAuth2
     token URL on another host). A spec read from a file or a dict is trusted with them wherever its
     servers are. `operations`, `only_tags`, `paths` and `methods` keep only the matching operations (globs
@@ -49,7 +51,7 @@ class OpenAPILoader:
         *,
         base_url: str | None = None,
         auth: Any = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | Mapping[str, str]] | None = None,
         timeout: float | None = 30.0,
         operations: str | Iterable[str] | None = None,
         exclude_operations: str | Iterable[str] = (),
@@ -77,7 +79,7 @@ class OpenAPILoader:
         self.trusted_origins = _strings(trusted_origins) or ()
         for text in (*self.trusted_origins, *([base_url] if base_url else [])):
             parse_origin(text)
-        self.headers = dict(headers or {})
+        self.headers = _header_values(headers)
         self.timeout = timeout
         self.verify = verify
         self.client = client
@@ -126,3 +128,18 @@ def _strings(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _header_values(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """The headers to send: strings as given, `{"env": "VARIABLE"}` read from the environment now."""
+    values = {}
+    for name, value in (headers or {}).items():
+        if isinstance(value, Mapping) and set(value) == {"env"} and isinstance(value["env"], str):
+            if value["env"] not in os.environ:
+                raise LookupError(f"the environment variable {value['env']} (for the {name!r} header) is not set")
+            value = os.environ[value["env"]]
+        elif not isinstance(value, str):
+            raise TypeError(f"the header {name!r} must be a string or {{'env': 'VARIABLE'}}, "
+                            f"not {type(value).__name__}")
+        values[name] = value
+    return values
