@@ -100,6 +100,18 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         return os.getpid()
 
     @server.tool()
+    def scribble(text: str) -> str:
+        """Write `text` to stderr, as servers write their logs."""
+        print(text, file=sys.stderr, flush=True)
+        return "logged"
+
+    @server.tool()
+    def garbage() -> str:
+        """Write a line that is not JSON-RPC to stdout (over stdio, into the client's stream), then answer."""
+        os.write(1, b"this is not JSON-RPC {\n")  # past sys.stdout, which the SDK points at stderr in tools
+        return "wrote garbage"
+
+    @server.tool()
     async def die(delay: float) -> str:
         """Exit the server process abruptly after `delay` seconds."""
         await anyio.sleep(delay)

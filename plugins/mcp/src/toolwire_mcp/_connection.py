@@ -31,7 +31,9 @@ class Connection:
     `keepalive_connections` is how many idle HTTP connections a session keeps for later requests (up to
     64 carry requests at once): the HTTP client checks every idle connection on each request, so a
     local server is fastest with few, while a remote server over TLS with large batches saves
-    handshakes with more. Header values never appear in `repr` or in messages; `header_env` names
+    handshakes with more. A stdio server's `stderr` goes to the `toolwire.mcp` logger line by line
+    (`"log"`) or to this process's stderr (`"inherit"`). Header values never appear in `repr` or in
+    messages; `header_env` names
     environment variables read in whichever process connects. An in-process server (`server`) cannot
     be pickled: it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
     """
@@ -47,6 +49,7 @@ class Connection:
     timeout: float = 30.0
     protocol: str | None = None
     keepalive_connections: int = KEEPALIVE_CONNECTIONS
+    stderr: str = "log"
     server: Any = field(default=None, compare=False, repr=False)
     server_id: int | None = None
 
@@ -111,6 +114,7 @@ def connection_for(
     timeout: float = 30.0,
     protocol: str | None = None,
     keepalive_connections: int = KEEPALIVE_CONNECTIONS,
+    stderr: str = "log",
 ) -> Connection:
     """The `Connection` for a loader's source and options (see `MCPLoader`)."""
     chosen = _ALIASES.get(transport, transport) if transport else None
@@ -120,6 +124,8 @@ def connection_for(
         _check_protocol(protocol)
     if not isinstance(keepalive_connections, int) or keepalive_connections < 0:
         raise ValueError(f"keepalive_connections must be a whole number >= 0, not {keepalive_connections!r}")
+    if stderr not in ("log", "inherit"):
+        raise ValueError(f"stderr is 'log' (to the toolwire.mcp logger) or 'inherit', not {stderr!r}")
     given, from_env = _split_headers(headers)
     common: dict[str, Any] = {
         "headers": _pairs(given),
@@ -146,6 +152,7 @@ def connection_for(
             args=(*parts[1:], *args),
             env=_pairs(env) if env is not None else None,
             cwd=os.fspath(cwd) if cwd is not None else None,
+            stderr=stderr,
             **common,
         )
     raise ValueError(

@@ -35,8 +35,10 @@ class MCPLoader:
     listing, `protocol` (`"legacy"`: the initialize handshake every server speaks, the default over
     stdio and SSE; `"auto"`: the 2026 protocol when the server offers it, the default over streamable
     HTTP and in-process; or a 2026 version to pin), `keepalive_connections` (idle HTTP connections kept
-    for later requests, default 8: raise it for a remote server over TLS that gets large batches), and
-    `on_progress` for the servers' progress notifications.
+    for later requests, default 8: raise it for a remote server over TLS that gets large batches),
+    `stderr` (a stdio server's stderr: `"log"`, line by line to the `toolwire.mcp` logger at INFO, the
+    default; `"inherit"`, onto this process's stderr), and `on_progress` for the servers' progress
+    notifications.
     """
 
     def __init__(
@@ -52,12 +54,13 @@ class MCPLoader:
         timeout: float = 30.0,
         protocol: str | None = None,
         keepalive_connections: int = KEEPALIVE_CONNECTIONS,
+        stderr: str = "log",
         on_progress: Callable[[Progress], Any] | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "transport": transport, "command": command, "args": args, "env": env, "cwd": cwd,
             "headers": headers, "header_env": header_env, "timeout": timeout,
-            "protocol": protocol, "keepalive_connections": keepalive_connections,
+            "protocol": protocol, "keepalive_connections": keepalive_connections, "stderr": stderr,
         }
         self.on_progress = on_progress
         self._connections: list[Connection] = []

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ToolsListener", "close_sessions", "rekey", "run", "run_sync", "session"]
 
-log = logging.getLogger("toolwire_mcp")
+log = logging.getLogger("toolwire.mcp")
 _T = TypeVar("_T")
 ToolsListener = Callable[["list[MCPTool]"], None]
 _CLOSE_TIMEOUT = 5.0

@@ -8,6 +8,7 @@ from typing import Any
 
 from toolwire_mcp._common import REQUEST_LOST, describe
 from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, Transport
+from toolwire_mcp._stderr import stderr_logged
 
 __all__ = ["FailedRequestsAnswered", "client_target"]
 
@@ -23,8 +24,15 @@ def client_target(connection: Connection, transport: Transport) -> Any:
 
         assert connection.command is not None
         env = dict(connection.env) if connection.env is not None else None
-        return StdioServerParameters(command=connection.command, args=list(connection.args), env=env,
-                                     cwd=connection.cwd)
+        parameters = StdioServerParameters(command=connection.command, args=list(connection.args), env=env,
+                                           cwd=connection.cwd)
+        if connection.stderr == "inherit":
+            import sys
+
+            from mcp.client.stdio import stdio_client
+
+            return stdio_client(parameters, errlog=sys.__stderr__ or sys.stderr)  # the process's own stderr
+        return stderr_logged(parameters, connection.detail)
     assert connection.url is not None
     headers = connection.resolved_headers()
     if transport == "sse":

@@ -1,0 +1,43 @@
+"""A stdio MCP server written by hand that answers `garble` with a line that is not JSON-RPC (and nothing
+else), and `echo` properly: what a broken or noisy server does to its client's stream."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+TOOLS = [
+    {"name": "echo", "description": "Echo text.",
+     "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+    {"name": "garble", "description": "Answer with garbage.", "inputSchema": {"type": "object", "properties": {}}},
+]
+
+
+def send(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def answer(message: dict) -> None:
+    method, ident, params = message.get("method"), message.get("id"), message.get("params") or {}
+    if ident is None:
+        return  # a notification
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": ident, "result": {
+            "protocolVersion": params.get("protocolVersion"), "capabilities": {"tools": {}},
+            "serverInfo": {"name": "garbage", "version": "1"}}})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": ident, "result": {"tools": TOOLS}})
+    elif method == "tools/call" and params.get("name") == "garble":
+        sys.stdout.write("this is not JSON-RPC {\n")
+        sys.stdout.write('{"jsonrpc": "2.0", "id": "no such request", "result": {}}\n')
+        sys.stdout.flush()
+    elif method == "tools/call":
+        text = (params.get("arguments") or {}).get("text", "")
+        send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}], "isError": False}})
+    else:
+        send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no method {method}"}})
+
+
+for line in sys.stdin:
+    answer(json.loads(line))

@@ -1,0 +1,72 @@
+"""A stdio server that misbehaves: garbage on its stdout costs only the call it answered that way; its
+stderr reaches the `toolwire.mcp` logger (or this process's stderr, when asked), not the terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import toolwire_mcp
+from toolwire import ErrorKind, ToolCall, ToolRegistry
+from toolwire.loop import shared_loop
+
+GARBAGE_SERVER = [sys.executable, str(Path(__file__).with_name("garbage_server.py"))]
+
+
+@pytest.fixture
+def leak_check() -> Iterator[None]:
+    shared_loop()  # the process's one event loop for async work lives on by design: not a leak
+    me = psutil.Process()
+    children, fds = {c.pid for c in me.children(recursive=True)}, me.num_fds()
+    yield
+    toolwire_mcp.close_sessions()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {c.pid for c in me.children(recursive=True) if c.is_running() and c.status() != "zombie"} - children
+        if not left and me.num_fds() <= fds:
+            break
+        time.sleep(0.1)
+    assert not left, f"child processes left: {left}"
+    assert me.num_fds() <= fds, f"file descriptors: {fds} before, {me.num_fds()} after"
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_garbage_on_stdout_costs_only_the_call_it_answered(backend: str, leak_check: None) -> None:
+    with ToolRegistry(executor=backend) as registry:
+        registry.load("mcp", GARBAGE_SERVER)
+        calls = [ToolCall("g", "garble", {}), *(ToolCall(f"e{i}", "echo", {"text": str(i)}) for i in range(3))]
+        garbled, *echoed = registry.execute_tool_calls(calls, timeout=2)
+        assert garbled.error is not None and garbled.error.kind is ErrorKind.TIMEOUT, garbled
+        assert [result.value for result in echoed] == ["0", "1", "2"]
+        [again] = registry.execute_tool_calls([ToolCall("a", "echo", {"text": "again"})], timeout=30)
+        assert again.value == "again"
+
+
+def test_the_servers_stderr_goes_to_the_logger(stdio_command: list[str], caplog: pytest.LogCaptureFixture,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    with caplog.at_level(logging.INFO, logger="toolwire.mcp"), ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", stdio_command, namespace="logged")
+        [result] = registry.execute_tool_calls([ToolCall("s", "logged_scribble", {"text": "INFO Tool 'x' failed"})])
+        assert result.value == {"result": "logged"}
+        deadline = time.monotonic() + 5
+        while "INFO Tool 'x' failed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [record] = [r for r in caplog.records if "INFO Tool 'x' failed" in r.getMessage()]
+    assert record.name == "toolwire.mcp" and "arith_server.py" in record.getMessage()
+    assert "INFO Tool 'x' failed" not in capfd.readouterr().err
+
+
+def test_stderr_inherit_leaves_it_on_this_process_stderr(stdio_command: list[str],
+                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", stdio_command, namespace="loud", stderr="inherit")
+        registry.execute_tool_calls([ToolCall("s", "loud_scribble", {"text": "straight to stderr"})])
+    toolwire_mcp.close_sessions()  # the server has exited: all it wrote is written
+    assert "straight to stderr" in capfd.readouterr().err
+    with pytest.raises(ValueError, match="stderr is 'log'"):
+        registry.load("mcp", stdio_command, stderr="devnull")
