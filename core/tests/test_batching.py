@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 from toolwire import CallBatcher, ErrorKind, ToolCall, ToolRegistry
+from toolwire.executing import Executor, Job, Outcome, call_invoker
 from toolwire.testing import BatchSizes
 
 
@@ -84,3 +87,27 @@ def test_a_batch_whose_callers_loop_stopped_ends_instead_of_waiting_forever() ->
         assert "event loop that started the call stopped" in slow.error.message  # type: ignore[attr-defined]
         assert len(loop.run_until_complete(running)) == 2  # the batch itself ends when its loop runs again
         loop.close()
+
+
+class Inline(Executor):
+    """A backend with no async path of its own (`Executor.arun`'s default)."""
+
+    name = "inline"
+
+    def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        return [call_invoker(job) for job in jobs]
+
+
+def test_batches_awaited_from_a_loop_with_a_one_thread_default_pool_do_not_starve() -> None:
+    """The loop's default pool (a framework may keep it small) is not where batches wait, and a backend
+    without an async path runs in the batch's own thread instead of a second one from that pool."""
+    with ToolRegistry(executor=Inline()) as registry:
+        registry.load("native", lambda a, b: a + b, name="add")
+
+        async def main() -> list[object]:
+            asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
+            batches = [registry.aexecute_tool_calls([ToolCall(f"c{i}", "add", {"a": i, "b": 1})]) for i in range(4)]
+            return await asyncio.wait_for(asyncio.gather(*batches), 10)
+
+        results = asyncio.run(main())
+    assert [[r.value for r in batch] for batch in results] == [[1], [2], [3], [4]]

@@ -235,7 +235,7 @@ def _reporter(dispatch: Schedulable, index: int, retry: Any) -> Any:
 
 def _run(executor: Executor, jobs: list[Job]) -> list[Outcome]:
     loop = caller_loop.get()
-    if loop is None:
+    if loop is None or type(executor).arun is Executor.arun:  # no async path of its own: run it here
         return executor.run(jobs)
     running = asyncio.run_coroutine_threadsafe(executor.arun(jobs), loop)
     while True:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import concurrent.futures
+import contextvars
 import dataclasses
 import difflib
 import inspect
 import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -30,6 +34,27 @@ __all__ = ["ToolRegistry"]
 _T = TypeVar("_T")
 log = logging.getLogger("toolwire")
 _POLICY_KEYWORDS = ("requires_approval", "max_concurrency", "rate", "retries")
+_BATCH_THREADS = 256
+"""Batches awaited from async code at once (each waits in a thread of its own, not the loop's default pool,
+which a framework or the executors' own async paths may fill: batches waiting there could starve them)."""
+_batch_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_batch_pool_lock = threading.Lock()
+
+
+def _batch_threads() -> concurrent.futures.ThreadPoolExecutor:
+    global _batch_pool
+    with _batch_pool_lock:
+        if _batch_pool is None:
+            _batch_pool = concurrent.futures.ThreadPoolExecutor(_BATCH_THREADS, thread_name_prefix="toolwire-batch")
+        return _batch_pool
+
+
+def _forget_batch_threads() -> None:  # a forked child has none of its parent's threads
+    global _batch_pool, _batch_pool_lock
+    _batch_pool, _batch_pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_batch_threads)
 
 class ToolRegistry:
     """A set of tools, the backend that runs them, and the policies that hold on every backend.
@@ -296,9 +321,11 @@ class ToolRegistry:
 
     async def aexecute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
         """`execute_batch` for async code; cancelling the awaiting task cancels the batch's calls."""
-        token = caller_loop.set(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        token = caller_loop.set(loop)
         try:
-            running = asyncio.ensure_future(asyncio.to_thread(self.execute_batch, batch))
+            context = contextvars.copy_context()
+            running = loop.run_in_executor(_batch_threads(), context.run, self.execute_batch, batch)
             try:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
