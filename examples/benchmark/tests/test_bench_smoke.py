@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from toolwire_bench import _frameworks, main
+from toolwire_bench import _frameworks, _serving, main
 
 
 def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
-    code = main(["--quick", "--no-baseline", "--no-frameworks", "--scenarios", "native-function",
-                 "--backends", "thread", "--out", str(tmp_path)])
+    code = main(["--quick", "--no-baseline", "--no-frameworks", "--no-serving", "--scenarios",
+                 "native-function", "--backends", "thread", "--out", str(tmp_path)])
 
     report = json.loads((tmp_path / "results.json").read_text())
     ours = [r for r in report["results"] if r["side"] == "toolwire"]
@@ -39,8 +39,8 @@ def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
 
 def test_quick_dask_run_measures_chunking_against_one_task_per_call(tmp_path: Path) -> None:
     pytest.importorskip("toolwire_dask")
-    code = main(["--quick", "--no-baseline", "--no-overhead", "--no-frameworks", "--scenarios", "native-function",
-                 "--backends", "dask", "--out", str(tmp_path)])
+    code = main(["--quick", "--no-baseline", "--no-overhead", "--no-frameworks", "--no-serving",
+                 "--scenarios", "native-function", "--backends", "dask", "--out", str(tmp_path)])
 
     report = json.loads((tmp_path / "results.json").read_text())
     rows = {(r["side"], r["backend"]): r for r in report["results"]}
@@ -59,3 +59,10 @@ def test_quick_dask_run_measures_chunking_against_one_task_per_call(tmp_path: Pa
 def test_each_framework_runs_a_turn_its_own_way_and_through_toolwire(framework: str) -> None:
     for side in ("own", "toolwire"):
         assert _frameworks._run(framework, side, "io", runs=1)["median_ms"] > 0  # exits if any output is wrong
+
+
+def test_the_serving_table_drives_a_served_registry_and_the_floor() -> None:
+    serving = _serving.measure(1, ("toolwire thread", "floor"))
+    assert [row["contender"] for row in serving["rows"]] == ["toolwire thread", "floor"]
+    assert all(row["calls_per_s"] > 0 and row["errors"] == 0 for row in serving["rows"]), serving
+    assert serving["ratios"]["of floor"] > 0

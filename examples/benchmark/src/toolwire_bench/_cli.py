@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from toolwire_bench import _frameworks, _harness, _overhead, _report
+from toolwire_bench import _frameworks, _harness, _overhead, _report, _serving
 from toolwire_bench._harness import BACKENDS, EXAMPLE_BACKENDS, SCENARIOS, Series, Settings
 
 
@@ -71,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--no-baseline", action="store_true", help="skip toolregistry (no download needed)")
     cli.add_argument("--no-floors", action="store_true", help="skip the bare-library floors")
     cli.add_argument("--no-overhead", action="store_true", help="skip the policies and tracing overhead table")
+    cli.add_argument("--no-serving", action="store_true",
+                     help="skip the serving table (10 MCP clients against toolwire serve, FastMCP and MCPServer)")
     cli.add_argument("--no-frameworks", action="store_true",
                      help="skip the agent frameworks table (each framework's own tool execution vs its adapter)")
     cli.add_argument("--toolregistry", default=defaults.toolregistry,
@@ -147,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_overhead:
         with console.status("measuring the overhead of policies and tracing"):
             report["overhead"] = _overhead.measure(settings.repeats, 5 if args.quick else 200)
+    if not args.no_serving:
+        with console.status("measuring MCP servers under 10 concurrent clients"):
+            report["serving"] = _serving.measure(2 if args.quick else settings.repeats)
     if not args.no_frameworks:
         with console.status("measuring the agent frameworks' tool execution against their toolwire adapters"):
             report["frameworks"] = _frameworks.measure(settings.repeats, 1 if args.quick else 5)

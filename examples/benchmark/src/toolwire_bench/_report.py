@@ -263,10 +263,26 @@ def frameworks_table(frameworks: dict[str, Any]) -> Table:
     return out
 
 
+def serving_table(serving: dict[str, Any]) -> Table:
+    """MCP servers under concurrent clients (issue 16): warm calls/s, and the ratios the issue targets."""
+    caption = (f"{serving['clients']} mcp SDK clients x {serving['in_flight']} calls in flight, streamable HTTP, "
+               "warm rounds of 100 calls, median; each server in its own process; " + ", ".join(
+                   f"{name} {value:.2f} (target {'<=' if name == 'gateway overhead' else '>='} "
+                   f"{serving['targets'][name]})" for name, value in serving["ratios"].items()))
+    out = Table(title="Serving MCP under load", caption=caption)
+    for column in ("server", "calls/s", "errors"):
+        out.add_column(column, justify="left" if column == "server" else "right")
+    for row in serving["rows"]:
+        out.add_row(row["contender"], f"{row['calls_per_s']:,.0f}", str(row["errors"]))
+    return out
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Print the tables."""
     console.print(table(report))
     if report.get("overhead"):
         console.print(overhead_table(report["overhead"]))
+    if report.get("serving"):
+        console.print(serving_table(report["serving"]))
     if report.get("frameworks"):
         console.print(frameworks_table(report["frameworks"]))
