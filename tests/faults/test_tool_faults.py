@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psutil
 import pytest
 from toolwire import ErrorKind, ToolCall, ToolRegistry, load_config
+from toolwire.testing import no_leaks
 
 
 def hangs() -> str:
@@ -69,17 +69,8 @@ CASES = [pytest.param(backend, name, id=f"{backend}-{name}")
 
 @pytest.fixture
 def leak_check() -> Iterator[None]:
-    me = psutil.Process()
-    children, fds = {c.pid for c in me.children(recursive=True)}, me.num_fds()
-    yield
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = {c.pid for c in me.children(recursive=True) if c.is_running() and c.status() != "zombie"} - children
-        if not left and me.num_fds() <= fds:
-            break
-        time.sleep(0.1)
-    assert not left, f"child processes left: {left}"
-    assert me.num_fds() <= fds, f"file descriptors: {fds} before, {me.num_fds()} after"
+    with no_leaks():
+        yield
 
 
 @pytest.mark.parametrize(("backend", "fault"), CASES)

@@ -18,7 +18,8 @@ backends that pickle tools (by reference or with dill) can run them.
 
 `running(server)` serves a `toolwire.serving.Server` from a thread of its own for a test's duration;
 `BatchSizes` records how many calls each batch of a registry had (adapters check that a model turn's
-calls went out as one batch).
+calls went out as one batch); `registry_of(names, EXECUTOR=...)` is a registry of the suite's tools;
+`no_leaks()` fails a block that leaves child processes or file descriptors behind.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -46,7 +47,8 @@ from toolwire.registry import ToolRegistry
 from toolwire.serving import Server
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked", "running"]
+__all__ = ["BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked",
+           "no_leaks", "registry_of", "running"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -530,6 +532,43 @@ class ExecutorConformance:
         assert [r.value for r in results] == [i + 1 for i in range(40) if i != 17], [r.error for r in results]
         after = registry.execute_tool_calls([_call(str(i), "add", a=i, b=i) for i in range(10)])
         assert [r.value for r in after] == [2 * i for i in range(10)]
+
+
+def registry_of(names: Iterable[str], **settings: str) -> ToolRegistry:
+    """A registry holding the suite's tools `names`, configured by `TOOLWIRE_<KEY>` settings
+    (`registry_of(["add"], EXECUTOR="process", WORKERS="2", TIMEOUT="1")`), its workers started. Close it
+    (it is a context manager)."""
+    from toolwire.config import load_config
+
+    wanted = set(names)
+    registry = ToolRegistry(config=load_config(environ={f"TOOLWIRE_{key}": value for key, value in settings.items()}))
+    registry.add([tool for tool in conformance_tools() if tool.name in wanted])
+    registry.warm()
+    return registry
+
+
+@contextlib.contextmanager
+def no_leaks(settle: float = 10.0) -> Iterator[None]:
+    """Fail if the block leaves child processes or open file descriptors behind (after up to `settle`
+    seconds for them to go). The process's shared event loop (`toolwire.loop`) is started first: it lives
+    on by design. Needs psutil (`pip install 'toolwire-core[testing]'`)."""
+    import psutil
+
+    from toolwire.loop import shared_loop
+
+    shared_loop()
+    me = psutil.Process()
+    children, fds = {child.pid for child in me.children(recursive=True)}, me.num_fds()
+    yield
+    deadline = time.monotonic() + settle
+    while True:
+        left = {child.pid for child in me.children(recursive=True)
+                if child.is_running() and child.status() != psutil.STATUS_ZOMBIE} - children
+        if (not left and me.num_fds() <= fds) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, f"child processes left: {left}"
+    assert me.num_fds() <= fds, f"file descriptors: {fds} before, {me.num_fds()} after"
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseToolkit, ToolException, tool
 from toolwire import ToolRegistry, load_config
-from toolwire.testing import BatchSizes, add, conformance_tools
+from toolwire.testing import BatchSizes, add, registry_of
 from toolwire_langchain import langchain_tools
 
 TURN = [("ok", "add", {"a": 20, "b": 22}), ("bad", "add", {"a": "twenty", "b": 22}),
@@ -37,10 +37,7 @@ def scripted(turn: list[tuple[str, str, dict[str, Any]]]) -> ScriptedChatModel:
 
 @pytest.fixture
 def process_registry() -> Iterator[ToolRegistry]:
-    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
-    with ToolRegistry(config=load_config(environ=environ)) as registry:
-        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
-        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+    with registry_of(["add", "hang", "pid"], EXECUTOR="process", WORKERS="2", TIMEOUT="1") as registry:
         yield registry
 
 

@@ -9,30 +9,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 import toolwire_mcp
 from toolwire import ErrorKind, ToolCall, ToolRegistry
-from toolwire.loop import shared_loop
+from toolwire.testing import no_leaks
 
 GARBAGE_SERVER = [sys.executable, str(Path(__file__).with_name("garbage_server.py"))]
 
 
 @pytest.fixture
 def leak_check() -> Iterator[None]:
-    shared_loop()  # the process's one event loop for async work lives on by design: not a leak
-    me = psutil.Process()
-    children, fds = {c.pid for c in me.children(recursive=True)}, me.num_fds()
-    yield
-    toolwire_mcp.close_sessions()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = {c.pid for c in me.children(recursive=True) if c.is_running() and c.status() != "zombie"} - children
-        if not left and me.num_fds() <= fds:
-            break
-        time.sleep(0.1)
-    assert not left, f"child processes left: {left}"
-    assert me.num_fds() <= fds, f"file descriptors: {fds} before, {me.num_fds()} after"
+    with no_leaks():
+        yield
+        toolwire_mcp.close_sessions()
 
 
 @pytest.mark.parametrize("backend", ["thread", "process"])

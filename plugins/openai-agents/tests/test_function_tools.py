@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
-from toolwire import ToolRegistry, load_config
-from toolwire.testing import BatchSizes, add, conformance_tools
+from toolwire import ToolRegistry
+from toolwire.testing import BatchSizes, add, registry_of
 from toolwire_openai_agents import function_tools
 
 TURN = [("ok", "add", '{"a": 20, "b": 22}'), ("broken", "add", '{"a": 20,'), ("bad", "add", '{"a": "x", "b": 1}'),
@@ -48,10 +48,7 @@ class ScriptedModel(Model):
 
 @pytest.fixture
 def process_registry() -> Iterator[ToolRegistry]:
-    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
-    with ToolRegistry(config=load_config(environ=environ)) as registry:
-        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
-        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+    with registry_of(["add", "hang", "pid"], EXECUTOR="process", WORKERS="2", TIMEOUT="1") as registry:
         yield registry
 
 

@@ -15,17 +15,14 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
-from toolwire import ToolRegistry, load_config
-from toolwire.testing import BatchSizes, add, conformance_tools, pid
+from toolwire import ToolRegistry
+from toolwire.testing import BatchSizes, add, pid, registry_of
 from toolwire_pydantic_ai import registry_toolset
 
 
 @pytest.fixture
 def process_registry() -> Iterator[ToolRegistry]:
-    environ = {"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "2", "TOOLWIRE_TIMEOUT": "1"}
-    with ToolRegistry(config=load_config(environ=environ)) as registry:
-        registry.add([tool for tool in conformance_tools() if tool.name in ("add", "hang", "pid")])
-        registry.execute_tool_calls([{"type": "tool_use", "id": "warm", "name": "pid", "input": {}}], timeout=60)
+    with registry_of(["add", "hang", "pid"], EXECUTOR="process", WORKERS="2", TIMEOUT="1") as registry:
         yield registry
 
 
