@@ -94,17 +94,7 @@ def parent_packages(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     return {name: {t for t in targets if not name.startswith(f"{t}.")} for name, targets in edges.items()}
 
 
-UNTANGLING: set[str] = set()
-"""Distributions whose circles are being taken apart (issue 23) on branches not merged yet."""
-
-
-def _marks(distribution: Path) -> pytest.ParameterSet:
-    name = str(distribution.relative_to(ROOT))
-    marks = [pytest.mark.xfail(strict=True, reason="circle being untangled")] if name in UNTANGLING else []
-    return pytest.param(distribution, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("distribution", [_marks(d) for d in DISTRIBUTIONS])
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS, ids=lambda d: str(d.relative_to(ROOT)))
 def test_no_import_circle_inside_a_distribution(distribution: Path) -> None:
     for package in packages(distribution):
         assert cycles(parent_packages(graph(package))) == [], f"import circle(s) in {package.name}"
@@ -127,18 +117,7 @@ def declared(distribution: Path) -> set[str]:
 TOOLWIRE_PACKAGES = {package.name for distribution in DISTRIBUTIONS for package in packages(distribution)}
 
 
-STRAYING = {"core"}
-"""Distributions that still import undeclared toolwire packages, being fixed on unmerged branches (the demo
-starts the benchmark's servers: issue 21)."""
-
-
-def _straying(distribution: Path) -> pytest.ParameterSet:
-    name = str(distribution.relative_to(ROOT))
-    marks = [pytest.mark.xfail(strict=True, reason="being fixed")] if name in STRAYING else []
-    return pytest.param(distribution, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("distribution", [_straying(d) for d in DISTRIBUTIONS])
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS, ids=lambda d: str(d.relative_to(ROOT)))
 def test_a_distribution_imports_only_the_toolwire_packages_it_declares(distribution: Path) -> None:
     own = {package.name for package in packages(distribution)}
     allowed = {"toolwire"} | {name for name in declared(distribution) if name in TOOLWIRE_PACKAGES}

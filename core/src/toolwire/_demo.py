@@ -1,7 +1,8 @@
 """`toolwire demo`: native, OpenAPI and MCP tools in one registry, one batch on the configured backend.
 
-The OpenAPI calculator service and the MCP arithmetic server come from `toolwire_bench.servers`
-(examples/benchmark); they run on 127.0.0.1 and are stopped when the demo ends.
+The OpenAPI service and the MCP server are toolwire's own (`toolwire serve http` and `toolwire serve mcp`,
+when their plugins are installed) serving a small arithmetic registry on 127.0.0.1 from threads of this
+process; the demo loads their tools back through the openapi and mcp loaders and stops them at the end.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from toolwire.registry import ToolRegistry
+from toolwire.serving import in_background
 
 
 def word_count(text: str) -> int:
@@ -48,6 +50,21 @@ class Temperature:
         return celsius * 9 / 5 + 32
 
 
+def add(a: float, b: float) -> float:
+    """Add two numbers."""
+    return a + b
+
+
+def multiply(a: float, b: float) -> float:
+    """Multiply two numbers."""
+    return a * b
+
+
+def divide(a: float, b: float) -> float:
+    """Divide a by b."""
+    return a / b
+
+
 def _call(call_id: str, name: str, arguments: dict[str, Any] | str) -> dict[str, Any]:
     raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
@@ -65,16 +82,20 @@ def run_demo(console: Console, executor: str | None = None) -> None:
             _call("c2", "mean", {"values": [1, 2, "3.5"]}),
             _call("c3", "temp_celsius_to_fahrenheit", {"celsius": 100}),
         ]
-        loaders = registry.plugins.loaders()
-        if "openapi" in loaders or "mcp" in loaders:
-            from toolwire_bench.servers import calculator_service, mcp_stdio_command
-        if "openapi" in loaders:
-            base_url = stack.enter_context(calculator_service())
-            registry.load("openapi", f"{base_url}/openapi.json", namespace="http")
+        loaders, servers = registry.plugins.loaders(), registry.plugins.servers()
+        service = stack.enter_context(ToolRegistry(executor="thread"))  # what the servers serve
+        for function in (add, multiply, divide):
+            service.register(function)
+        if "openapi" in loaders and "http" in servers:
+            http = stack.enter_context(in_background(servers["http"].factory(service, port=0)))
+            registry.load("openapi", f"{http.url}/openapi.json", namespace="http")
             calls += [_call("c4", "http_add", {"a": 2, "b": 40}), _call("c5", "http_divide", {"a": 1, "b": 0})]
-        if "mcp" in loaders:
-            registry.load("mcp", list(mcp_stdio_command()), transport="stdio", namespace="mcp")
+        if "mcp" in loaders and "mcp" in servers:
+            mcp = stack.enter_context(in_background(servers["mcp"].factory(service, transport="streamable-http",
+                                                                           port=0)))
+            registry.load("mcp", mcp.url, namespace="mcp")
             calls += [_call("c6", "mcp_multiply", {"a": 6, "b": 7})]
+        stack.callback(registry.close)  # its client sessions end before the servers stop
         calls += [_call("c7", "no_such_tool", {}), _call("c8", "word_count", "{not json")]
 
         backend = registry.executor()

@@ -18,11 +18,13 @@ import hmac
 import ipaddress
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
-    "DEFAULT_HOST", "BearerOnly", "ServeError", "Server", "bearer_token", "is_loopback", "serve_asgi", "token_matches",
+    "DEFAULT_HOST", "BearerOnly", "ServeError", "Server", "bearer_token", "in_background", "is_loopback", "serve_asgi",
+    "token_matches",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -36,7 +38,7 @@ class Server:
     """Serves a registry until stopped: `run()` blocks; `await arun()` serves until cancelled.
 
     Subclasses implement `arun` and set `started` once they serve (and `url`, for a network server);
-    `serve_asgi` does both for an ASGI app. `toolwire.testing.running(server)` serves one in a thread.
+    `serve_asgi` does both for an ASGI app. `in_background(server)` serves one from a thread of its own.
     """
 
     def __init__(self) -> None:
@@ -53,6 +55,42 @@ class Server:
     async def arun(self) -> None:
         """Serve on the running event loop until cancelled."""
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def in_background(server: Server, timeout: float = 30.0) -> Iterator[Server]:
+    """Serve `server` on an event loop in a thread of its own until the block ends; yields it once it has
+    `started` (its `url` set). `RuntimeError` if it does not start within `timeout` seconds (with the
+    server's own error when it failed) or does not stop within `timeout` seconds at the end."""
+    loop = asyncio.new_event_loop()
+    task: list[asyncio.Task[None]] = []
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        task.append(loop.create_task(server.arun()))
+        try:
+            loop.run_until_complete(task[0])
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # reported by the thread that waits for the start
+            failure.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=serve, name="toolwire-serving", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started.wait(0.05):
+        if failure or not thread.is_alive() or time.monotonic() > deadline:
+            thread.join(1)
+            raise RuntimeError(f"the server did not start: {failure[0]!r}" if failure else "the server did not start")
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(task[0].cancel)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"the server did not stop within {timeout}s")
 
 
 async def serve_asgi(server: Server, app: Any, host: str, port: int, path: str = "") -> None:

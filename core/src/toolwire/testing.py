@@ -44,7 +44,7 @@ from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
 from toolwire.hookspecs import Batch, hookimpl
 from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
-from toolwire.serving import Server
+from toolwire.serving import Server, in_background
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
 __all__ = ["BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked",
@@ -573,36 +573,10 @@ def no_leaks(settle: float = 10.0) -> Iterator[None]:
 
 @contextlib.contextmanager
 def running(server: Server, timeout: float = 30.0) -> Iterator[Server]:
-    """Serve `server` on an event loop in a thread of its own until the block ends; yields it once it has
-    `started` (its `url` set). Fails if it does not start, or stop, within `timeout` seconds."""
-    loop = asyncio.new_event_loop()
-    task: list[asyncio.Task[None]] = []
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        task.append(loop.create_task(server.arun()))
-        try:
-            loop.run_until_complete(task[0])
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # reported by the test thread
-            failure.append(exc)
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=serve, name="toolwire-serving", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started.wait(0.05):
-        if failure or not thread.is_alive() or time.monotonic() > deadline:
-            thread.join(1)
-            raise AssertionError(f"the server did not start: {failure[0]!r}" if failure else "the server did not start")
-    try:
-        yield server
-    finally:
-        loop.call_soon_threadsafe(task[0].cancel)
-        thread.join(timeout)
-        assert not thread.is_alive(), "the server did not stop"
+    """`toolwire.serving.in_background`, as the tests' fixtures name it: a server that does not start or
+    stop fails the test."""
+    with in_background(server, timeout) as started:
+        yield started
 
 
 def _call(call_id: str, name: str, **arguments: Any) -> ToolCall:
