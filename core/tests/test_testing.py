@@ -161,5 +161,5 @@ def test_running_serves_until_the_block_ends_and_reports_a_server_that_cannot_st
     with running(Idle()) as server:
         assert server.url == "idle://" and not server.stopped
     assert server.stopped
-    with pytest.raises(AssertionError, match="the server did not start: OSError"), running(Broken(), timeout=5):
+    with pytest.raises(RuntimeError, match="the server did not start: OSError"), running(Broken(), timeout=5):
         pass

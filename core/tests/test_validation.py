@@ -48,3 +48,72 @@ def test_accepted_and_coerced(arguments: dict, expected: dict) -> None:
 def test_refused_with_the_reason(arguments: dict, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         SchemaValidator(SCHEMA)(arguments)
+
+
+PET = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "status": {"type": "string", "enum": ["available", "pending", "sold"]},
+        "category": {"type": "object", "properties": {"id": {"type": "integer", "minimum": 1},
+                                                       "name": {"type": "string", "nullable": True}}},
+        "tags": {"type": "array", "maxItems": 3, "items": {"type": "object", "properties": {"id": {"type": "integer"}},
+                                                           "required": ["id"]}},
+        "price": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "free"}]},
+        "weight": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+        "born": {"type": "string", "format": "date"},
+    },
+    "required": ["name"],
+}
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    ({"name": "Rex", "category": {"id": "3", "name": None}}, {"name": "Rex", "category": {"id": 3, "name": None}}),
+    ({"name": "Rex", "tags": [{"id": "1"}, {"id": 2}]}, {"name": "Rex", "tags": [{"id": 1}, {"id": 2}]}),
+    ({"name": "Rex", "price": "free", "weight": 0.5}, {"name": "Rex", "price": "free", "weight": 0.5}),
+    ({"name": "Rex", "price": 9.5, "born": "2020-02-29"}, {"name": "Rex", "price": 9.5, "born": "2020-02-29"}),
+])
+def test_the_whole_schema_accepts_and_coerces_at_any_depth(arguments: dict, expected: dict) -> None:
+    assert SchemaValidator(PET)(arguments) == expected
+
+
+@pytest.mark.parametrize(("arguments", "problems"), [
+    ({"name": "Rex", "status": "weird", "category": {"id": "abc"}},
+     ["argument 'status': \"weird\" is not one of", "argument 'category.id': \"abc\" is not of type \"integer\""]),
+    ({"name": ""}, ["argument 'name': \"\" is shorter than 1 character"]),
+    ({"name": "Rex", "category": {"id": 0}}, ["argument 'category.id': 0 is less than the minimum of 1"]),
+    ({"name": "Rex", "tags": [{"id": 1}, {}]}, ["argument 'tags[1]': \"id\" is a required property"]),
+    ({"name": "Rex", "tags": [{"id": 1}] * 4}, ["argument 'tags': ", "has more than 3 items"]),
+    ({"name": "Rex", "price": -1}, ["argument 'price': -1 is not valid under any of the schemas"]),
+    ({"name": "Rex", "weight": 0}, ["argument 'weight': 0 is less than or equal to the minimum of 0"]),
+    ({"name": "Rex", "born": "yesterday"}, ["argument 'born': \"yesterday\" is not a \"date\""]),
+])
+def test_the_whole_schema_refuses_with_the_path_of_each_problem(arguments: dict, problems: list[str]) -> None:
+    with pytest.raises(ValueError) as refused:
+        SchemaValidator(PET)(arguments)
+    for problem in problems:
+        assert problem in str(refused.value)
+
+
+def test_the_whole_schema_check_survives_pickling_and_a_schema_it_cannot_compile() -> None:
+    import pickle
+
+    again = pickle.loads(pickle.dumps(SchemaValidator(PET)))
+    assert again({"name": "Rex", "category": {"id": "2"}}) == {"name": "Rex", "category": {"id": 2}}
+    dangling = {"type": "object", "properties": {"pet": {"$ref": "#/components/schemas/Pet"}}}
+    assert SchemaValidator(dangling)({"pet": {"any": "thing"}}) == {"pet": {"any": "thing"}}  # its server decides
+
+
+def test_keywords_are_read_as_keywords_only_where_they_are_keywords() -> None:
+    schema = {"type": "object", "properties": {
+        "pattern": {"type": "string", "pattern": "/[a-z]/i"},  # a property named pattern; a Perl-style regex
+        "mode": {"enum": [{"nullable": True}], "default": {"pattern": "x"}},
+        "limit": {"type": "integer", "nullable": True, "maximum": 9},
+    }}
+    check = SchemaValidator(schema)
+    assert check({"pattern": "abc", "mode": {"nullable": True}, "limit": None}) == {
+        "pattern": "abc", "mode": {"nullable": True}, "limit": None}
+    with pytest.raises(ValueError, match="argument 'pattern' should be of type string"):
+        check({"pattern": 5})
+    with pytest.raises(ValueError, match="argument 'mode'"):
+        check({"mode": {"nullable": False}})

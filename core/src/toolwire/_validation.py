@@ -1,16 +1,22 @@
-"""Argument checks for tools that bring a JSON Schema but no validator of their own.
+"""Argument checks for tools that bring a JSON Schema but no validator of their own (OpenAPI, MCP).
 
 Native tools validate with pydantic (their loader sets `Tool.validator`). For schema-only tools the core
-checks what the model most often gets wrong at the top level: the arguments form an object, required
-ones are present, no unexpected ones (when the schema closes the object), and primitive values have the
-declared type, coercing lossless strings ("3" -> 3, "true" -> True). Deeper structure is left to the
-tool's own server, whose refusal becomes that call's error.
+first checks what the model most often gets wrong at the top level, with messages it acts on: the
+arguments form an object, required ones are present, no unexpected ones (when the schema closes the
+object), and primitive values have the declared type, coercing lossless strings ("3" -> 3, "true" ->
+True). When the schema says more (nested objects, array items, enum and const, anyOf / oneOf / allOf,
+bounds, formats), the whole schema is then checked with jsonschema-rs (decision 0039), with
+the same coercions at any depth, and each problem is named by its path (`argument 'category.id': ...`).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+log = logging.getLogger("toolwire")
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -23,6 +29,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_SHALLOW = frozenset({"type", "description", "title", "default", "examples", "nullable", "deprecated",
+                      "readOnly", "writeOnly", "example"})
+"""Keywords of a property that the top-level check covers (or that constrain nothing)."""
+_COERCION_ROUNDS = 8
+"""How many times the whole-schema check coerces strings and looks again (each round fixes every
+coercible value it reports)."""
+
+
 class SchemaValidator:
     """A picklable validator for a JSON Schema of `type: object`."""
 
@@ -31,6 +45,13 @@ class SchemaValidator:
         self.required: tuple[str, ...] = tuple(schema.get("required") or ())
         self.closed = schema.get("additionalProperties") is False
         self._exact = {key: _exact_types(prop) for key, prop in self.properties.items()}
+        deep = any(not isinstance(prop, Mapping) or set(prop) - _SHALLOW for prop in self.properties.values())
+        rest = set(schema) - {"type", "properties", "required", "additionalProperties", "description", "title"}
+        self._schema: dict[str, Any] | None = _standard(dict(schema)) if deep or rest else None
+        self._whole: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_whole": None}  # compiled validators do not pickle: built again on use
 
     def __call__(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         problems: list[str] = []
@@ -53,7 +74,32 @@ class SchemaValidator:
         problems.extend(f"missing required argument '{key}'" for key in self.required if key not in arguments)
         if problems:
             raise ValueError("; ".join(problems))
+        if self._schema is not None:
+            checked = self._check_whole(checked)
         return checked
+
+    def _check_whole(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        whole = self._whole
+        if whole is None:
+            whole = self._whole = _compile(self._schema)
+            if whole is False:
+                return arguments
+        elif whole is False:
+            return arguments
+        copied = False
+        for _ in range(_COERCION_ROUNDS):
+            errors = list(whole.iter_errors(arguments))
+            if not errors:
+                return arguments
+            fixes = [(list(e.instance_path), value) for e in errors
+                     if e.instance_path and (value := _coerced(e)) is not _FAILED]
+            if not fixes:
+                break
+            if not copied:
+                arguments, copied = copy.deepcopy(arguments), True
+            for path, value in fixes:
+                _put(arguments, path, value)
+        raise ValueError("; ".join(dict.fromkeys(_describe(error) for error in errors)))
 
 
 _EXACT: dict[str, frozenset[type]] = {
@@ -115,3 +161,73 @@ def _coerce(text: str, name: str) -> Any:
     if name == "boolean" and text.lower() in ("true", "false"):
         return text.lower() == "true"
     return _FAILED
+
+
+_DATA = frozenset({"enum", "const", "default", "examples", "example"})
+"""Keywords whose values are data, not schemas."""
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+"""Keywords whose values map names (not keywords) to schemas."""
+
+
+def _standard(schema: Any) -> Any:
+    """`schema` in JSON Schema 2020-12 terms: OpenAPI 3.0's `nullable` becomes a `null` type, draft 4's
+    boolean `exclusiveMinimum`/`exclusiveMaximum` the numeric form. `pattern` is left to the tool's server:
+    specs write regexes in dialects JSON Schema's ECMA-262 does not read (`/[a-z]/i`), and refusing every
+    value a server would accept makes the tool unusable."""
+    if isinstance(schema, list):
+        return [_standard(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "pattern":
+            continue
+        if key in _DATA:
+            out[key] = value
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _standard(sub) for name, sub in value.items()}
+        else:
+            out[key] = _standard(value)
+    if out.pop("nullable", False) is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(exclusive), bool) and out.pop(exclusive) and bound in out:
+            out[exclusive] = out.pop(bound)
+    return out
+
+
+def _compile(schema: Any) -> Any:
+    """A jsonschema-rs validator for `schema`, or False for a schema it cannot take (an unresolvable
+    `$ref`, an invalid keyword): the top-level checks then stand alone, as the tool's server checks the rest."""
+    import jsonschema_rs
+
+    try:
+        return jsonschema_rs.validator_for(schema, validate_formats=True)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        log.info("checking arguments at the top level only: %s", exc)
+        return False
+
+
+def _coerced(error: Any) -> Any:
+    """The lossless coercion of a string that has the wrong type where the schema wants a number,
+    integer or boolean; `_FAILED` for any other problem."""
+    types = getattr(error.kind, "types", None)
+    if not types or not isinstance(error.instance, str):
+        return _FAILED
+    for name in types:
+        coerced = _coerce(error.instance, name)
+        if coerced is not _FAILED:
+            return coerced
+    return _FAILED
+
+
+def _put(arguments: Any, path: list[Any], value: Any) -> None:
+    target = arguments
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+
+
+def _describe(error: Any) -> str:
+    path = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in error.instance_path)
+    return f"argument '{path.lstrip('.')}': {error.message}" if path else error.message

@@ -164,7 +164,8 @@ def test_the_document_is_valid_openapi_and_the_openapi_loader_calls_the_tools_ba
                 {"id": "4", "type": "function", "function": {"name": "far_boom", "arguments": '{"message": "jam"}'}},
             ])
         assert [r.value for r in results[:2]] == [42, 10.0]
-        assert results[2].error is not None and "got 'eight'" in results[2].error.message  # the server's 422 problem
+        assert results[2].error is not None and results[2].error.kind.value == "invalid_arguments"  # checked here now
+        assert "argument 'p.y': \"eight\" is not of type \"integer\"" in results[2].error.message
         assert results[3].error is not None and "HTTP 500" in results[3].error.message
         assert "RuntimeError: jam" in results[3].error.message
 

@@ -79,6 +79,11 @@ def test_loads_one_valid_tool_per_operation(specs: Path, name: str) -> None:
             gemini_types.Tool.model_validate(tool)
 
 
+FORMATS = {"date-time": "2024-05-06T07:08:09Z", "date": "2024-05-06", "email": "someone@example.com",
+           "uuid": "8c2e5a7e-0b5f-4b59-9a43-3f1f0cc1f2a1", "uri": "https://example.com/v1", "ipv4": "192.0.2.7"}
+"""Values for strings whose schema names a format (the core checks formats)."""
+
+
 def sample(schema: dict[str, Any], key: str, depth: int = 0) -> Any:
     """A value the schema accepts at its top level, distinctive enough to be found on the wire."""
     if "enum" in schema:
@@ -88,10 +93,9 @@ def sample(schema: dict[str, Any], key: str, depth: int = 0) -> Any:
             return sample(next(s for s in schema[choice] if s.get("type") != "null"), key, depth)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     kind = next(k for k in kind if k != "null") if isinstance(kind, list) else kind
-    if kind == "integer":
-        return 7
-    if kind == "number":
-        return 1.5
+    if kind in ("integer", "number"):
+        value = 7 if kind == "integer" else 1.5
+        return min(max(value, schema.get("minimum", value)), schema.get("maximum", value))
     if kind == "boolean":
         return True
     if kind == "array":
@@ -99,8 +103,11 @@ def sample(schema: dict[str, Any], key: str, depth: int = 0) -> Any:
         return [item, item] if not isinstance(item, dict) else [item]
     if kind == "object":
         properties = schema.get("properties") or {"k": {"type": "string"}}
-        return {k: sample(v, k, depth + 1) for k, v in list(properties.items())[:3] if depth < 2}
-    return f"{key} v/1"
+        required = set(schema.get("required") or ())
+        chosen = [k for k in properties if k in required] + [k for k in properties if k not in required][:3]
+        return {k: sample(properties[k], k, depth + 1) for k in chosen if depth < 2 or k in required}
+    text = FORMATS.get(schema.get("format"), f"{key} v/1")
+    return text[:schema["maxLength"]] if "maxLength" in schema else text
 
 
 def test_requests_put_every_argument_where_the_spec_says(specs: Path, echo) -> None:
