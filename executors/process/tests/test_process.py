@@ -406,3 +406,33 @@ def test_cancelling_a_running_sync_call_kills_only_its_worker() -> None:
         running.join(10)
         assert outcomes[0].error.kind == ErrorKind.CANCELLED
         assert len(pids - set(executor.worker_pids())) == 1  # its worker was killed and replaced, the other kept
+
+
+def test_closing_the_registry_while_another_thread_runs_a_batch_cancels_its_calls() -> None:
+    import threading
+    import time
+
+    from toolwire.testing import registry_of
+
+    registry = registry_of(["hang", "add"], EXECUTOR="process", WORKERS="2")
+    results: list[object] = []
+    failures: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            results.extend(registry.execute_tool_calls(
+                [ToolCall("h", "hang", {"seconds": 30}), ToolCall("a", "add", {"a": 1, "b": 2})], timeout=60))
+        except BaseException as exc:  # the test fails on it below
+            failures.append(exc)
+
+    running = threading.Thread(target=batch)
+    running.start()
+    time.sleep(1.0)
+    started = time.monotonic()
+    registry.close()
+    running.join(10)
+    assert not running.is_alive() and time.monotonic() - started < 10
+    assert failures == []
+    hung, added = results
+    assert hung.error.kind is ErrorKind.CANCELLED and "executor was closed" in hung.error.message  # type: ignore[attr-defined]
+    assert added.value == 3  # type: ignore[attr-defined]

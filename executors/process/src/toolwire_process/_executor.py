@@ -139,6 +139,9 @@ class ProcessExecutor(Executor):
         with self._lock:
             self._closed = True
             slots, self._slots = self._slots, [None] * self.workers
+            runs = list(self._runs)
+        for run in runs:  # a run in flight in another thread ends its calls as cancelled
+            run.wake()
         for worker in slots:
             if worker is not None and not worker.conn.closed:
                 worker.conn.close()  # every worker starts leaving at once
@@ -291,20 +294,14 @@ class _Run:
         executor = self.executor
         try:
             while self.remaining:
-                if self.pending:
-                    self.held += executor._claim(self, math.ceil(len(self.pending) / self.chunk_size))
-                self.dispatch()
-                self.release_idle()
-                busy = [w for w in self.held if w.chunk is not None]
-                timeout = self.next_deadline()
-                if timeout is not None:
-                    timeout = max(0.0, timeout - time.monotonic())
-                readable, woken = _readable(busy, self._wake_read, timeout)
-                for worker in readable:
-                    self.receive(worker)
-                if woken:
-                    self.settle_cancelled()
-                self.expire()
+                if executor._closed:
+                    self.abandon("the process executor was closed before the call finished")
+                    break
+                try:
+                    self.step()
+                except (OSError, ValueError):  # a worker's pipe or log closed under us: only `close` does that
+                    if not executor._closed:
+                        raise
         finally:
             for worker in [w for w in self.held if w.chunk is not None]:  # still running calls already settled
                 worker.chunk = None
@@ -313,6 +310,23 @@ class _Run:
             executor._release(self.held)
             self.held = []
         return self.outcomes.result()
+
+    def step(self) -> None:
+        """Send what can be sent, then wait for a worker's message, a wake-up or the next deadline."""
+        if self.pending:
+            self.held += self.executor._claim(self, math.ceil(len(self.pending) / self.chunk_size))
+        self.dispatch()
+        self.release_idle()
+        busy = [w for w in self.held if w.chunk is not None]
+        timeout = self.next_deadline()
+        if timeout is not None:
+            timeout = max(0.0, timeout - time.monotonic())
+        readable, woken = _readable(busy, self._wake_read, timeout)
+        for worker in readable:
+            self.receive(worker)
+        if woken:
+            self.settle_cancelled()
+        self.expire()
 
     def release_idle(self) -> None:
         """Give back the workers this run no longer needs (nothing left to send)."""
@@ -434,6 +448,12 @@ class _Run:
             deadline = self.jobs[index].deadline
             if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
                 self.pending_deadline = deadline
+
+    def abandon(self, reason: str) -> None:
+        """Give every call without an outcome a `cancelled` one saying `reason`."""
+        for index in range(len(self.jobs)):
+            if index not in self.outcomes.filled:
+                self.resolve(index, Outcome(error=ToolError(ErrorKind.CANCELLED, reason)))
 
     def settle_cancelled(self) -> None:
         """Give cancelled calls their outcome; a worker holding one that has not finished is stopped."""
