@@ -15,6 +15,8 @@ EXAMPLE = Path(__file__).parents[1] / "examples" / "toolwire.toml"
 def test_the_example_config_loads_every_source(monkeypatch: pytest.MonkeyPatch) -> None:
     with calculator_service() as base_url:
         monkeypatch.setenv("CALCULATOR_SPEC_URL", f"{base_url}/openapi.json")
+        monkeypatch.chdir(EXAMPLE.parent)
+        monkeypatch.syspath_prepend(str(EXAMPLE.parent))  # as `python script.py` run from examples/ has it
         monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin")  # `python` is this venv's
         with ToolRegistry.from_config(EXAMPLE) as registry:
             names = {tool.name for tool in registry}
