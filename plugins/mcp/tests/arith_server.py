@@ -105,6 +105,11 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         print(text, file=sys.stderr, flush=True)
         return "logged"
 
+    @server.tool(structured_output=False)
+    def big(size: int) -> str:
+        """A text of `size` characters."""
+        return "x" * size
+
     @server.tool()
     def garbage() -> str:
         """Write a line that is not JSON-RPC to stdout (over stdio, into the client's stream), then answer."""

@@ -1,4 +1,4 @@
-"""A stdio server that misbehaves: garbage on its stdout costs only the call it answered that way; its
+"""A stdio server that misbehaves: garbage on its stdout, or exiting mid-call, costs only the call concerned; its
 stderr reaches the `toolwire.mcp` logger (or this process's stderr, when asked), not the terminal."""
 
 from __future__ import annotations
@@ -59,3 +59,18 @@ def test_stderr_inherit_leaves_it_on_this_process_stderr(stdio_command: list[str
     assert "straight to stderr" in capfd.readouterr().err
     with pytest.raises(ValueError, match="stderr is 'log'"):
         registry.load("mcp", stdio_command, stderr="devnull")
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_a_server_that_exits_mid_call_costs_only_that_call(backend: str, stdio_command: list[str],
+                                                           leak_check: None) -> None:
+    with ToolRegistry(executor=backend, ordering="parallel") as registry:
+        registry.load("mcp", stdio_command)
+        adds = [ToolCall(f"a{i}", "add", {"a": i, "b": 1}) for i in range(3)]
+        calls = [ToolCall("die", "die", {"delay": 0.3}), *adds]
+        died, *added = registry.execute_tool_calls(calls, timeout=30)
+        assert died.error is not None and died.error.kind is ErrorKind.TRANSPORT, died
+        assert "connection to MCP server" in died.error.message and "arith_server.py" in died.error.message
+        assert [result.value for result in added] == [{"total": 1}, {"total": 2}, {"total": 3}]
+        again = registry.execute_tool_calls([ToolCall(f"b{i}", "add", {"a": i, "b": i}) for i in range(3)], timeout=30)
+        assert [result.value for result in again] == [{"total": 0}, {"total": 2}, {"total": 4}]

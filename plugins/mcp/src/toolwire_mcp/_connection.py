@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from toolwire_mcp._common import is_server_object
+from toolwire_mcp._limits import MAX_MESSAGE_BYTES
 
 __all__ = ["KEEPALIVE_CONNECTIONS", "TRANSPORTS", "Connection", "Transport", "connection_for"]
 
@@ -32,7 +33,9 @@ class Connection:
     64 carry requests at once): the HTTP client checks every idle connection on each request, so a
     local server is fastest with few, while a remote server over TLS with large batches saves
     handshakes with more. A stdio server's `stderr` goes to the `toolwire.mcp` logger line by line
-    (`"log"`) or to this process's stderr (`"inherit"`). Header values never appear in `repr` or in
+    (`"log"`) or to this process's stderr (`"inherit"`). A message from the server over
+    `max_message_bytes` (a stdio line, an SSE event, a JSON body) is dropped as it arrives, and the call
+    it answers fails with an error naming the limit. Header values never appear in `repr` or in
     messages; `header_env` names
     environment variables read in whichever process connects. An in-process server (`server`) cannot
     be pickled: it runs where it lives, so use the thread backend or serve it over stdio or HTTP.
@@ -50,6 +53,7 @@ class Connection:
     protocol: str | None = None
     keepalive_connections: int = KEEPALIVE_CONNECTIONS
     stderr: str = "log"
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     server: Any = field(default=None, compare=False, repr=False)
     server_id: int | None = None
 
@@ -115,6 +119,7 @@ def connection_for(
     protocol: str | None = None,
     keepalive_connections: int = KEEPALIVE_CONNECTIONS,
     stderr: str = "log",
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> Connection:
     """The `Connection` for a loader's source and options (see `MCPLoader`)."""
     chosen = _ALIASES.get(transport, transport) if transport else None
@@ -126,6 +131,8 @@ def connection_for(
         raise ValueError(f"keepalive_connections must be a whole number >= 0, not {keepalive_connections!r}")
     if stderr not in ("log", "inherit"):
         raise ValueError(f"stderr is 'log' (to the toolwire.mcp logger) or 'inherit', not {stderr!r}")
+    if not isinstance(max_message_bytes, int) or max_message_bytes < 1024:
+        raise ValueError(f"max_message_bytes must be a whole number >= 1024, not {max_message_bytes!r}")
     given, from_env = _split_headers(headers)
     common: dict[str, Any] = {
         "headers": _pairs(given),
@@ -133,6 +140,7 @@ def connection_for(
         "timeout": timeout,
         "protocol": protocol,
         "keepalive_connections": keepalive_connections,
+        "max_message_bytes": max_message_bytes,
     }
     if is_server_object(source):
         if chosen not in (None, "in-process"):

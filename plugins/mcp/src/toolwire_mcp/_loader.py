@@ -12,6 +12,7 @@ from toolwire import Tool
 from toolwire_mcp import _runtime
 from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
 from toolwire_mcp._invoker import Progress
+from toolwire_mcp._limits import MAX_MESSAGE_BYTES
 from toolwire_mcp._tools import tool_from_mcp
 
 __all__ = ["MCPLoader"]
@@ -37,8 +38,9 @@ class MCPLoader:
     HTTP and in-process; or a 2026 version to pin), `keepalive_connections` (idle HTTP connections kept
     for later requests, default 8: raise it for a remote server over TLS that gets large batches),
     `stderr` (a stdio server's stderr: `"log"`, line by line to the `toolwire.mcp` logger at INFO, the
-    default; `"inherit"`, onto this process's stderr), and `on_progress` for the servers' progress
-    notifications.
+    default; `"inherit"`, onto this process's stderr), `max_message_bytes` (default 10 MiB: a message
+    from the server over it is dropped as it streams and its call fails with an error naming the limit),
+    and `on_progress` for the servers' progress notifications.
     """
 
     def __init__(
@@ -55,12 +57,14 @@ class MCPLoader:
         protocol: str | None = None,
         keepalive_connections: int = KEEPALIVE_CONNECTIONS,
         stderr: str = "log",
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         on_progress: Callable[[Progress], Any] | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "transport": transport, "command": command, "args": args, "env": env, "cwd": cwd,
             "headers": headers, "header_env": header_env, "timeout": timeout,
             "protocol": protocol, "keepalive_connections": keepalive_connections, "stderr": stderr,
+            "max_message_bytes": max_message_bytes,
         }
         self.on_progress = on_progress
         self._connections: list[Connection] = []

@@ -25,6 +25,7 @@ from toolwire.loop import shared_loop
 from toolwire_mcp._bridge import Bridge
 from toolwire_mcp._common import REQUEST_LOST, describe
 from toolwire_mcp._connection import Connection, Transport
+from toolwire_mcp._limits import MESSAGE_TOO_LARGE
 from toolwire_mcp._transports import client_target
 
 if TYPE_CHECKING:
@@ -189,6 +190,8 @@ class _Session:
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
+                    if getattr(exc, "code", None) == MESSAGE_TOO_LARGE:
+                        raise ToolCallError(f"'{name}' on MCP server {self.connection.detail}: {exc}") from exc
                     raise
                 if not _request_lost(exc):  # the session itself failed: the next call reconnects
                     self._discard(client)

@@ -6,25 +6,22 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TextIO
 
-__all__ = ["stderr_logged"]
+__all__ = ["logged_stderr"]
 
 log = logging.getLogger("toolwire.mcp")
 
 
-@contextlib.asynccontextmanager
-async def stderr_logged(parameters: Any, detail: str) -> AsyncIterator[Any]:
-    """mcp's stdio transport for `parameters`, the server's stderr going to a pipe that a thread reads
-    and logs (INFO, prefixed with the server's command line) until the server closes it."""
-    from mcp.client.stdio import stdio_client
-
+@contextlib.contextmanager
+def logged_stderr(detail: str) -> Iterator[TextIO]:
+    """A file for a server's stderr: a pipe that a thread reads and logs (INFO, prefixed with `detail`,
+    the server's command line) until the server closes it."""
     read_end, write_end = os.pipe()
     threading.Thread(target=_forward, args=(read_end, detail), name="toolwire-mcp-stderr", daemon=True).start()
     with os.fdopen(write_end, "w") as errlog:  # the server holds its own copy; ours closes on the way out
-        async with stdio_client(parameters, errlog=errlog) as streams:
-            yield streams
+        yield errlog
 
 
 def _forward(read_end: int, detail: str) -> None:

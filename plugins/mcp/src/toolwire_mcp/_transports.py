@@ -3,12 +3,15 @@ session going when one request's exchange breaks."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
-from toolwire_mcp._common import REQUEST_LOST, describe
+from toolwire_mcp._common import REQUEST_LOST, describe, jsonrpc_request_id
 from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, Transport
-from toolwire_mcp._stderr import stderr_logged
+from toolwire_mcp._stderr import logged_stderr
+from toolwire_mcp._stdio import stdio_transport
 
 __all__ = ["FailedRequestsAnswered", "client_target"]
 
@@ -20,49 +23,55 @@ def client_target(connection: Connection, transport: Transport) -> Any:
     if transport == "in-process":
         return connection.server
     if transport == "stdio":
-        from mcp import StdioServerParameters
-
-        assert connection.command is not None
-        env = dict(connection.env) if connection.env is not None else None
-        parameters = StdioServerParameters(command=connection.command, args=list(connection.args), env=env,
-                                           cwd=connection.cwd)
-        if connection.stderr == "inherit":
-            import sys
-
-            from mcp.client.stdio import stdio_client
-
-            return stdio_client(parameters, errlog=sys.__stderr__ or sys.stderr)  # the process's own stderr
-        return stderr_logged(parameters, connection.detail)
+        return _stdio(connection)
     assert connection.url is not None
     headers = connection.resolved_headers()
     if transport == "sse":
         from toolwire_mcp._sse import sse_transport
 
-        client = _http_client(headers, connection.timeout, keepalive=connection.keepalive_connections)
+        client = _http_client(headers, connection.timeout, keepalive=connection.keepalive_connections,
+                              limit=(connection.max_message_bytes, connection.detail))
         return sse_transport(connection.url, client)
     from mcp.client.streamable_http import streamable_http_client
 
-    client = _http_client(headers, connection.timeout, keepalive=connection.keepalive_connections, answer_failed=True)
+    client = _http_client(headers, connection.timeout, keepalive=connection.keepalive_connections,
+                          limit=(connection.max_message_bytes, connection.detail), answer_failed=True)
     return streamable_http_client(connection.url, http_client=client)
 
 
+@contextlib.asynccontextmanager
+async def _stdio(connection: Connection) -> AsyncIterator[Any]:
+    """A session's streams with the stdio server `connection` starts, its stderr logged or inherited."""
+    inherited = contextlib.nullcontext(sys.__stderr__ or sys.stderr)  # the process's own stderr
+    with inherited if connection.stderr == "inherit" else logged_stderr(connection.detail) as errlog:
+        async with stdio_transport(connection, errlog) as streams:
+            yield streams
+
+
 def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None, *,
-                 keepalive: int = KEEPALIVE_CONNECTIONS, answer_failed: bool = False) -> Any:
+                 keepalive: int = KEEPALIVE_CONNECTIONS, limit: tuple[int, str] | None = None,
+                 answer_failed: bool = False) -> Any:
     """An `httpx2.AsyncClient` for a shared session: many concurrent requests, queued without a limit.
 
     Each request still has connect/read/write timeouts; waiting for a free connection has none, so a
     large batch queues instead of failing. At most `keepalive` idle connections stay open: httpcore2
     probes each idle one on every request it queues or finishes (a `poll` and a `getpeername`), which
     took a third of the client's time with 20-60 idle connections to a local server.
-    With `answer_failed`, a request whose exchange broke is answered with an error for it alone (see
-    `FailedRequestsAnswered`).
+    With `limit` (bytes, and the server's name), JSON bodies and SSE events over it are dropped as they
+    stream (see `_limited_http`); bodies are asked for uncompressed. With `answer_failed`, a request
+    whose exchange broke is answered with an error for it alone (see `FailedRequestsAnswered`).
     """
     import httpx2
 
     if not isinstance(timeout, httpx2.Timeout):
         timeout = httpx2.Timeout(timeout or 30.0, read=300.0)
     limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=keepalive)
-    transport = httpx2.AsyncHTTPTransport(limits=limits)
+    transport: Any = httpx2.AsyncHTTPTransport(limits=limits)
+    if limit is not None:
+        from toolwire_mcp._limited_http import MessagesLimited
+
+        transport = MessagesLimited(transport, *limit)
+        headers = {**(headers or {}), "Accept-Encoding": "identity"}
     return httpx2.AsyncClient(
         headers=headers,
         auth=auth,
@@ -94,7 +103,7 @@ class FailedRequestsAnswered:
         except (httpx2.ConnectError, httpx2.ConnectTimeout):
             raise
         except httpx2.TransportError as exc:
-            request_id = _jsonrpc_request_id(request) if request.method == "POST" else None
+            request_id = jsonrpc_request_id(request) if request.method == "POST" else None
             if request_id is None:
                 raise
             error = {"code": REQUEST_LOST, "message": describe(exc)}
@@ -109,12 +118,3 @@ class FailedRequestsAnswered:
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-
-def _jsonrpc_request_id(request: Any) -> Any:
-    """The id of the JSON-RPC request `request` carries, or `None` (a notification, or not JSON-RPC)."""
-    try:
-        message = json.loads(request.content)
-    except (ValueError, TypeError):
-        return None
-    return message.get("id") if isinstance(message, dict) else None
