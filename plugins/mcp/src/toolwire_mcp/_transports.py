@@ -11,7 +11,6 @@ from typing import Any
 from toolwire_mcp._common import REQUEST_LOST, describe, jsonrpc_request_id
 from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, Transport
 from toolwire_mcp._stderr import logged_stderr
-from toolwire_mcp._stdio import stdio_transport
 
 __all__ = ["FailedRequestsAnswered", "client_target"]
 
@@ -42,6 +41,8 @@ def client_target(connection: Connection, transport: Transport) -> Any:
 @contextlib.asynccontextmanager
 async def _stdio(connection: Connection) -> AsyncIterator[Any]:
     """A session's streams with the stdio server `connection` starts, its stderr logged or inherited."""
+    from toolwire_mcp._stdio import stdio_transport
+
     inherited = contextlib.nullcontext(sys.__stderr__ or sys.stderr)  # the process's own stderr
     with inherited if connection.stderr == "inherit" else logged_stderr(connection.detail) as errlog:
         async with stdio_transport(connection, errlog) as streams:
