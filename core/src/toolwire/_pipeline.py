@@ -8,6 +8,7 @@ for (waiting for other jobs, gates, retries). With nothing asked for, a dispatch
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +65,7 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
         dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
     outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
     if not failed and on_result is None:
-        results = [make_result(call, outcome, attempts, cap)
-                   for call, outcome, attempts in zip(calls, outcomes, dispatch.attempts, strict=True)]
+        results = make_results(calls, outcomes, dispatch.attempts, cap)
     else:
         attempts = dispatch.attempts
         for j, index in enumerate(positions):
@@ -93,22 +93,27 @@ def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: floa
     the argument text as it came."""
     prepared: list[Job | ToolError] = []
     append = prepared.append
-    get = tools.get
+    fast: dict[str, tuple[Tool, Any] | None] = {}  # per tool name: the tool and its text validator
     limit = _arguments.MAX_DEPTH
     for call in calls:
-        tool = get(call.name)
-        text = call.text
-        if (tool is not None and tool.enabled and text is not None and "null" not in text
-                and text.count("{") + text.count("[") <= limit):
-            validate_json = getattr(tool.validator, "validate_json", None)
-            if validate_json is not None:
-                try:
-                    append(Job(call.id, tool, validate_json(text), deadline))
-                    continue
-                except ValueError:
-                    pass  # `prepare` says what is wrong, in the words it always has
+        name, text = call.name, call.text
+        found = fast.get(name, _UNKNOWN)
+        if found is _UNKNOWN:
+            tool = tools.get(name)
+            validate_json = getattr(tool.validator, "validate_json", None) if tool is not None else None
+            found = fast[name] = (tool, validate_json) if validate_json is not None and tool.enabled else None
+        if found is not None and text is not None and "null" not in text \
+                and (len(text) <= limit or text.count("{") + text.count("[") <= limit):  # too short to nest deeper
+            try:
+                append(Job(call.id, found[0], found[1](text), deadline))
+                continue
+            except ValueError:
+                pass  # `prepare` says what is wrong, in the words it always has
         append(prepare(tools, call, deadline))
     return prepared
+
+
+_UNKNOWN: Any = object()
 
 
 def prepare(tools: Mapping[str, Tool], call: ToolCall, deadline: float | None) -> Job | ToolError:
@@ -161,6 +166,28 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     else:
         content = _text(value)
     return ToolResult(call.id, call.name, value, _capped(content, cap), False, None, outcome.duration_s, attempts)
+
+
+def make_results(calls: list[ToolCall], outcomes: list[Outcome], attempts: list[int],
+                 cap: int | None) -> list[ToolResult]:
+    """`make_result` for a whole batch, with its common case inline: a short str, int or plain float."""
+    results: list[ToolResult] = []
+    append = results.append
+    cap_ = cap if cap is not None else sys.maxsize
+    for call, outcome, tries in zip(calls, outcomes, attempts, strict=True):
+        value = outcome.value
+        kind = type(value)
+        if kind is str:
+            content = value
+        elif kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
+            content = repr(value)
+        else:
+            content = None
+        if content is None or outcome.error is not None or len(content) > cap_:
+            append(make_result(call, outcome, tries, cap))
+        else:
+            append(ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, tries))
+    return results
 
 
 def _error_result(call: ToolCall, error: ToolError) -> ToolResult:

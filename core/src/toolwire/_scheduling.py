@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -168,7 +169,10 @@ class _Schedule:
 
 def _signalled(jobs: list[Job]) -> bool:
     """Whether any job was cancelled or has listeners (those need `_wave`'s care)."""
-    return any(job._signals is not None for job in jobs)
+    return any(map(_signals_of, jobs))
+
+
+_signals_of = operator.attrgetter("_signals")
 
 
 def _take(gates: list[Any]) -> list[Any] | None:

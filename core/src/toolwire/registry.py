@@ -19,6 +19,7 @@ from typing import Any, TypeVar, overload
 
 from toolwire._backends import Backends
 from toolwire._catalog import Catalog, selected
+from toolwire._collector import collector_held
 from toolwire._scheduling import caller_loop
 from toolwire._sources import LoadedSource, ToolChanges
 from toolwire.batches import Approval, Approver, Batch
@@ -39,6 +40,11 @@ _BATCH_THREADS = 256
 which a framework or the executors' own async paths may fill: batches waiting there could starve them)."""
 _batch_pool: concurrent.futures.ThreadPoolExecutor | None = None
 _batch_pool_lock = threading.Lock()
+
+
+def _size(calls: Any) -> int:
+    """How many calls `calls` holds, when it is a list (a provider's response object counts as 0)."""
+    return len(calls) if isinstance(calls, list | tuple) else 0
 
 
 def _batch_threads() -> concurrent.futures.ThreadPoolExecutor:
@@ -293,7 +299,8 @@ class ToolRegistry:
         `approval_pending` results). A failing call is that call's error result; this never raises for
         one call's sake.
         """
-        return self.execute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
+        with collector_held(_size(calls)):
+            return self.execute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
 
     async def aexecute_tool_calls(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
@@ -303,7 +310,9 @@ class ToolRegistry:
 
         Cancelling the awaiting task cancels the batch's calls that have not finished.
         """
-        return await self.aexecute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
+        with collector_held(_size(calls)):
+            batch = self.batch(calls, executor=executor, timeout=timeout, approvals=approvals)
+        return await self.aexecute_batch(batch)
 
     def batch(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
@@ -317,7 +326,8 @@ class ToolRegistry:
 
     def execute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
         """Run a `Batch` through the `toolwire_execute` wrappers and the stages; one result per call."""
-        return self.plugins.hook.toolwire_execute(batch=batch)
+        with collector_held(len(batch.calls)):
+            return self.plugins.hook.toolwire_execute(batch=batch)
 
     async def aexecute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
         """`execute_batch` for async code; cancelling the awaiting task cancels the batch's calls."""

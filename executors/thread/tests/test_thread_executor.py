@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -312,3 +314,25 @@ def test_cancel_stops_a_running_async_call_and_gives_a_sync_one_its_outcome_at_o
     assert time.monotonic() - time_before < 5
     assert [o.error.kind if o.error else o.value for o in outcomes] == ["cancelled", "cancelled", "quick"]
     assert outcomes[0].error.message == "the client went away"
+
+
+def test_a_finished_run_is_not_kept_alive_by_the_waiting_threads() -> None:
+    class Token:
+        pass
+
+    def keep(token: Any) -> int:
+        return 1
+
+    token = Token()
+    alive = weakref.ref(token)
+    executor = make(workers=4)
+    try:
+        assert [o.value for o in executor.run([job(keep, token=token) for _ in range(50)])] == [1] * 50
+        del token
+        deadline = time.monotonic() + 5
+        while alive() is not None and time.monotonic() < deadline:  # idle threads loop back to the queue
+            gc.collect()
+            time.sleep(0.01)
+        assert alive() is None, "a pool thread holds the finished run's jobs"
+    finally:
+        executor.close()

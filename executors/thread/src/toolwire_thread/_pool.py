@@ -86,3 +86,4 @@ class ThreadPool:
         while (run := self._queue.get()) is not None:
             if not run.drain(thread) or thread not in self._threads:
                 return  # abandoned while stuck in a call; a replacement already took its place
+            del run  # a finished run's jobs and outcomes are not kept alive while this thread waits

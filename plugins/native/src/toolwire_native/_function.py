@@ -48,12 +48,18 @@ def build_tool(
     returns = output_schema(signature.return_annotation)
     if returns is not None and docs.returns and "description" not in returns:
         returns = {**returns, "description": docs.returns}
-    invoker_type = AsyncFunctionInvoker if is_async_callable(function) else FunctionInvoker
+    invoker: Callable[..., Any]
+    if is_async_callable(function):
+        invoker = AsyncFunctionInvoker(function, tuple(validator.positional), validator.var_positional)
+    elif validator.positional or validator.var_positional is not None:
+        invoker = FunctionInvoker(function, tuple(validator.positional), validator.var_positional)
+    else:
+        invoker = function  # takes the validated keywords as they are: nothing to wrap
     return Tool(
         name=name or short_name(function),
         description=docs.description if description is None else description,
         parameters=parameters,
-        invoker=invoker_type(function, tuple(validator.positional), validator.var_positional),
+        invoker=invoker,
         annotations=annotations or Annotations(),
         source=ToolSource("native", label),
         output_schema=returns,

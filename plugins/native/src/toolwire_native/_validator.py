@@ -59,11 +59,15 @@ class ArgumentValidator:
         positional-only parameters, no `*args`, no `**kwargs`), into a dict of the arguments given, as a
         `TypedDict` of the same fields would; else into the model.
 
-        Raises `ValueError` on any problem; the caller then takes the precise path for the message.
+        Raises `ValueError` on any problem (pydantic's `ValidationError` is one); the caller then takes the
+        precise path for the message. Once built, the `TypedDict` validator replaces this method on the
+        instance, so that later calls cost pydantic-core's alone.
         """
         validator = self._text_validator
         if validator is None:
             validator = self._text_validator = self._typed_dict_validator()
+            if validator is not False:
+                self.validate_json = validator  # type: ignore[method-assign]  # later calls: pydantic-core only
         try:
             if validator is not False:
                 return validator(text)  # type: ignore[no-any-return]

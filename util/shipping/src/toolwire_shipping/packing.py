@@ -68,7 +68,9 @@ def ship(tool: Tool) -> ShippedTool:
                 warnings.simplefilter("error", dill.PicklingWarning)
                 payload = dill.dumps(tool.invoker, protocol=pickle.HIGHEST_PROTOCOL, recurse=True)
         except Exception as exc:
-            culprit = _culprit(tool.invoker, "the invoker", 0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", dill.PicklingWarning)
+                culprit = _culprit(tool.invoker, "the invoker", 0)
             raise UnshippableToolError(
                 f"the tool '{tool.name}' cannot be sent to a worker process: {culprit} does not pickle "
                 f"({type(exc).__name__}: {exc}); run it on the thread backend (executor=\"thread\")"
