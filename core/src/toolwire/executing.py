@@ -279,12 +279,13 @@ class Outcomes:
 
     def resolve(self, index: int, outcome: Outcome) -> bool:
         """Give job `index` its outcome; False (and nothing done) when it already has one."""
-        if self.filled.setdefault(index, outcome) is not outcome:
+        filled = self.filled
+        if filled.setdefault(index, outcome) is not outcome:
             return False
         job = self.jobs[index]
         if job._signals is not None:
             job.report(outcome)
-        if self._on_done is not None and len(self.filled) == len(self.jobs):
+        if len(filled) == len(self.jobs) and self._on_done is not None:
             self._on_done()
         return True
 

@@ -53,7 +53,7 @@ class Run:
         Several threads drain one run at once: each takes the next index from the shared iterator.
         """
         jobs, outcomes, running, started = self.jobs, self.outcomes, self.running, self.started
-        filled, resolve, monotonic = outcomes.filled, outcomes.resolve, time.monotonic
+        filled, resolve, monotonic, set_call_id = outcomes.filled, outcomes.resolve, time.monotonic, set_current_call_id
         for index in self.sync_indices:
             running[index] = thread
             if index in filled:  # already timed out or cancelled: do not start it
@@ -66,7 +66,7 @@ class Run:
             if deadline is not None and begun >= deadline:
                 outcome = timeout_outcome(job, started)
             else:
-                set_current_call_id(job.call_id)
+                set_call_id(job.call_id)
                 try:
                     if job.scopes:
                         with enter_scopes(job.scopes):
