@@ -61,8 +61,11 @@ def test_each_framework_runs_a_turn_its_own_way_and_through_toolwire(framework: 
         assert _frameworks._run(framework, side, "io", runs=1)["median_ms"] > 0  # exits if any output is wrong
 
 
-def test_the_serving_table_drives_a_served_registry_and_the_floor() -> None:
-    serving = _serving.measure(1, ("toolwire thread", "floor"))
-    assert [row["contender"] for row in serving["rows"]] == ["toolwire thread", "floor"]
-    assert all(row["calls_per_s"] > 0 and row["errors"] == 0 for row in serving["rows"]), serving
-    assert serving["ratios"]["of floor"] > 0
+def test_the_serving_table_drives_served_registries_the_floor_and_a_long_run() -> None:
+    serving = _serving.measure(1, 200, ("toolwire thread", "floor"))
+    assert [(row["protocol"], row["contender"]) for row in serving["rows"]] == [
+        ("mcp", "toolwire thread"), ("mcp", "floor"), ("http", "toolwire thread")]
+    assert all(row["calls_per_s"] > 0 and row["errors"] == 0 and row["server_cpu_us"] >= 0
+               for row in serving["rows"]), serving
+    assert serving["ratios"]["mcp of floor"] > 0
+    assert serving["long_run"]["calls"] == 200 and serving["long_run"]["errors"] == 0

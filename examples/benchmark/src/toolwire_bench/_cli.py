@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--no-floors", action="store_true", help="skip the bare-library floors")
     cli.add_argument("--no-overhead", action="store_true", help="skip the policies and tracing overhead table")
     cli.add_argument("--no-serving", action="store_true",
-                     help="skip the serving table (10 MCP clients against toolwire serve, FastMCP and MCPServer)")
+                     help="skip the serving table (10 MCP and HTTP clients against toolwire serve, FastMCP, "
+                          "toolregistry-server and MCPServer; a 10,000-call run)")
     cli.add_argument("--no-frameworks", action="store_true",
                      help="skip the agent frameworks table (each framework's own tool execution vs its adapter)")
     cli.add_argument("--toolregistry", default=defaults.toolregistry,
@@ -150,8 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with console.status("measuring the overhead of policies and tracing"):
             report["overhead"] = _overhead.measure(settings.repeats, 5 if args.quick else 200)
     if not args.no_serving:
-        with console.status("measuring MCP servers under 10 concurrent clients"):
-            report["serving"] = _serving.measure(2 if args.quick else settings.repeats)
+        with console.status("measuring MCP and HTTP servers under 10 concurrent clients"):
+            report["serving"] = _serving.measure(2 if args.quick else settings.repeats,
+                                                 1_000 if args.quick else _serving.LONG_RUN)
     if not args.no_frameworks:
         with console.status("measuring the agent frameworks' tool execution against their toolwire adapters"):
             report["frameworks"] = _frameworks.measure(settings.repeats, 1 if args.quick else 5)

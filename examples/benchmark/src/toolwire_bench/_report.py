@@ -264,16 +264,20 @@ def frameworks_table(frameworks: dict[str, Any]) -> Table:
 
 
 def serving_table(serving: dict[str, Any]) -> Table:
-    """MCP servers under concurrent clients (issue 16): warm calls/s, and the ratios the issue targets."""
-    caption = (f"{serving['clients']} mcp SDK clients x {serving['in_flight']} calls in flight, streamable HTTP, "
-               "warm rounds of 100 calls, median; each server in its own process; " + ", ".join(
-                   f"{name} {value:.2f} (target {'<=' if name == 'gateway overhead' else '>='} "
-                   f"{serving['targets'][name]})" for name, value in serving["ratios"].items()))
-    out = Table(title="Serving MCP under load", caption=caption)
-    for column in ("server", "calls/s", "errors"):
-        out.add_column(column, justify="left" if column == "server" else "right")
+    """Servers under concurrent clients (issue 16): warm calls/s, CPU per call, and the targeted ratios."""
+    long = serving["long_run"]
+    ratios = ", ".join(f"{name} {value:.2f} (target {'<=' if 'overhead' in name else '>='} "
+                       f"{serving['targets'][name]})" for name, value in serving["ratios"].items())
+    caption = (f"{serving['clients']} clients x {serving['in_flight']} calls in flight (MCP: mcp SDK sessions over "
+               "streamable HTTP; HTTP: httpx), warm rounds of 100 calls, median; each server in its own process; "
+               f"{ratios}. {long['calls']:,} calls from {serving['clients']} MCP clients to toolwire thread: "
+               f"{long['errors']} errors in {long['seconds']:.1f} s.")
+    out = Table(title="Serving under load", caption=caption)
+    for column in ("protocol", "server", "calls/s", "errors", "server CPU µs/call", "client CPU µs/call"):
+        out.add_column(column, justify="left" if column in ("protocol", "server") else "right")
     for row in serving["rows"]:
-        out.add_row(row["contender"], f"{row['calls_per_s']:,.0f}", str(row["errors"]))
+        out.add_row(row["protocol"], row["contender"], f"{row['calls_per_s']:,.0f}", str(row["errors"]),
+                    f"{row['server_cpu_us']:,.0f}", f"{row['client_cpu_us']:,.0f}")
     return out
 
 

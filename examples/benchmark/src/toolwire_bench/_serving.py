@@ -1,90 +1,205 @@
-"""Serving under load (issue 16): 10 MCP clients, each with 10 calls in flight, against the same four
-arithmetic functions served over streamable HTTP by `toolwire serve mcp` (thread and process backends),
-by FastMCP, by the mcp SDK's `MCPServer` directly (the floor), and by `toolwire serve mcp` as a gateway
-in front of that `MCPServer` (the gateway overhead). Every server runs in a subprocess of its own; the
-client is the same for all (the mcp SDK's `Client`, one session per client, all on one event loop).
+"""Serving under load (issue 16): 10 clients, each with 10 calls in flight, against the same four arithmetic
+functions, each server in a subprocess of its own on 127.0.0.1.
 
-`python -m toolwire_bench._serving serve KIND PORT` runs one server; `measure()` drives them all.
+- MCP over streamable HTTP (the mcp SDK's `Client`, one session per client): `toolwire serve mcp` on the
+  thread and process backends, FastMCP, toolregistry-server 0.7.0 (in its own isolated environment, as
+  toolregistry is), the mcp SDK's `MCPServer` serving the functions directly (the floor), and
+  `toolwire serve mcp` as a gateway in front of that `MCPServer`.
+- HTTP (one `httpx.AsyncClient` per client, each operation's path read from the server's
+  `/openapi.json`): `toolwire serve http` on both backends and toolregistry-server's OpenAPI service.
+- A 10,000-call run: the 10 MCP clients against `toolwire serve mcp` (thread), every value checked.
+
+Each row also says how much CPU the servers (every process under the benchmark's, workers included) and
+the clients (the benchmark's own process) spent per call.
+
+`python -m toolwire_bench._serving mcp|http KIND PORT [UPSTREAM]` runs one of toolwire's or FastMCP's servers;
+`measure()` drives them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from toolwire_bench import arith
+from toolwire_bench._harness import compile_bytecode, toolregistry_command
+from toolwire_bench._measure import expected, number
 from toolwire_bench.servers import McpEndpoint, _serving, free_port, mcp_server
 
-__all__ = ["CONTENDERS", "measure"]
+__all__ = ["HTTP_CONTENDERS", "MCP_CONTENDERS", "measure"]
 
-CONTENDERS = ("toolwire thread", "toolwire process", "fastmcp", "floor", "gateway")
+MCP_CONTENDERS = ("toolwire thread", "toolwire process", "fastmcp", "toolregistry-server", "floor", "gateway")
+HTTP_CONTENDERS = ("toolwire thread", "toolwire process", "toolregistry-server")
+TOOLREGISTRY_SERVER = "toolregistry-server[mcp,openapi]==0.7.0"
 CLIENTS = 10
 IN_FLIGHT = 10
-TARGETS = {"vs fastmcp": 1.5, "of floor": 0.9, "gateway overhead": 0.15}
+LONG_RUN = 10_000
+TARGETS = {"mcp vs fastmcp": 1.5, "mcp vs toolregistry-server": 1.5, "http vs toolregistry-server": 1.5,
+           "mcp of floor": 0.9, "mcp gateway overhead": 0.15}
+_SIDE = Path(__file__).with_name("_toolregistry_server_side.py")
+
+Call = Callable[[int, str, int, int], Awaitable[float | None]]
+"""`call(client, op, a, b)`: the value a served operation answered, or None for an error."""
 
 
-def measure(rounds: int, contenders: tuple[str, ...] = CONTENDERS) -> dict[str, Any]:
-    """Each contender's warm calls/s (median of `rounds` rounds of 100 concurrent calls, after one warm-up
-    round), and the errors seen."""
+def measure(rounds: int, long_run: int = LONG_RUN, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Each contender's (or those in `only`) warm calls/s (median of `rounds` rounds of 100 concurrent
+    calls after one warm-up round), errors and CPU per call; the ratios the issue targets; and a
+    `long_run`-call run."""
+    toolregistry = None
+    if only is None or "toolregistry-server" in only:
+        toolregistry = toolregistry_command(TOOLREGISTRY_SERVER)
+        if toolregistry is not None:
+            compile_bytecode(toolregistry)  # builds its environment once, untimed
     rows = []
-    for kind in contenders:
-        with _server(kind) as url:
-            rates, errors = asyncio.run(_drive(url, rounds))
-        rows.append({"contender": kind, "calls_per_s": statistics.median(rates), "rounds": rounds,
-                     "errors": errors})
-    rate = {row["contender"]: row["calls_per_s"] for row in rows}
+    for protocol, contenders in (("mcp", MCP_CONTENDERS), ("http", HTTP_CONTENDERS)):
+        for kind in contenders:
+            if (only is not None and kind not in only) or (kind == "toolregistry-server" and toolregistry is None):
+                continue
+            with _server(protocol, kind, toolregistry) as url:
+                rows.append({"protocol": protocol, "contender": kind, **asyncio.run(_drive(protocol, url, rounds))})
+    with _server("mcp", "toolwire thread", None) as url:
+        long = asyncio.run(_long_run(url, long_run))
+    return {"clients": CLIENTS, "in_flight": IN_FLIGHT, "rows": rows, "ratios": _ratios(rows),
+            "targets": TARGETS, "long_run": long, "toolregistry_server": TOOLREGISTRY_SERVER}
+
+
+def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
+    rate = {(row["protocol"], row["contender"]): row["calls_per_s"] for row in rows}
     ratios = {}
-    if "toolwire thread" in rate and "fastmcp" in rate:
-        ratios["vs fastmcp"] = rate["toolwire thread"] / rate["fastmcp"]
-    if "toolwire thread" in rate and "floor" in rate:
-        ratios["of floor"] = rate["toolwire thread"] / rate["floor"]
-    if "gateway" in rate and "floor" in rate:
-        ratios["gateway overhead"] = rate["floor"] / rate["gateway"] - 1
-    return {"clients": CLIENTS, "in_flight": IN_FLIGHT, "rows": rows, "ratios": ratios, "targets": TARGETS}
+    for protocol in ("mcp", "http"):
+        ours = rate.get((protocol, "toolwire thread"))
+        for peer in ("fastmcp", "toolregistry-server"):
+            if ours and (protocol, peer) in rate:
+                ratios[f"{protocol} vs {peer}"] = ours / rate[(protocol, peer)]
+    if ("mcp", "toolwire thread") in rate and ("mcp", "floor") in rate:
+        ratios["mcp of floor"] = rate[("mcp", "toolwire thread")] / rate[("mcp", "floor")]
+    if ("mcp", "gateway") in rate and ("mcp", "floor") in rate:
+        ratios["mcp gateway overhead"] = rate[("mcp", "floor")] / rate[("mcp", "gateway")] - 1
+    return ratios
 
 
-async def _drive(url: str, rounds: int) -> tuple[list[float], int]:
-    from mcp import Client
-
-    errors = 0
-    rates = []
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(Client(url)) for _ in range(CLIENTS)]
+async def _drive(protocol: str, url: str, rounds: int) -> dict[str, Any]:
+    async with _clients(protocol, url) as call:
+        rates: list[float] = []
+        errors = calls = 0
+        server_cpu = client_cpu = 0.0
         for index in range(1 + rounds):
+            server_before, client_before = _servers_cpu(), time.process_time()
             started = time.perf_counter()
-            results = await asyncio.gather(*(
-                client.call_tool(arith.OPS[(c + i) % 4], {"a": c + i + 1, "b": 2})
-                for c, client in enumerate(clients) for i in range(IN_FLIGHT)))
+            values = await asyncio.gather(*(
+                _checked(call, c, arith.OPS[(c + i) % 4], c + i + 1, 2)
+                for c in range(CLIENTS) for i in range(IN_FLIGHT)))
             elapsed = time.perf_counter() - started
-            errors += sum(1 for result in results if result.is_error)
-            if index:
-                rates.append(len(results) / elapsed)
-    return rates, errors
+            if index:  # the first round warms up
+                rates.append(len(values) / elapsed)
+                errors += values.count(False)
+                calls += len(values)
+                server_cpu += _servers_cpu() - server_before
+                client_cpu += time.process_time() - client_before
+    return {"calls_per_s": statistics.median(rates), "rounds": rounds, "errors": errors,
+            "server_cpu_us": server_cpu / calls * 1e6, "client_cpu_us": client_cpu / calls * 1e6}
 
 
-def _server(kind: str) -> Any:
-    @contextlib.contextmanager
-    def serving() -> Any:
-        if kind == "floor":
-            with mcp_server("streamable-http") as endpoint:
-                yield endpoint.url
-            return
+async def _long_run(url: str, total: int) -> dict[str, Any]:
+    """`total` calls from the clients, each keeping `IN_FLIGHT` in flight; errors and wrong values."""
+    async with _clients("mcp", url) as call:
+        per_client = total // CLIENTS
+
+        async def client(c: int) -> list[bool]:
+            outcomes: list[bool] = []
+            for start in range(0, per_client, IN_FLIGHT):
+                outcomes += await asyncio.gather(*(
+                    _checked(call, c, arith.OPS[i % 4], i + 1, c + 2)
+                    for i in range(start, min(start + IN_FLIGHT, per_client))))
+            return outcomes
+
+        started = time.perf_counter()
+        outcomes = [ok for results in await asyncio.gather(*(client(c) for c in range(CLIENTS))) for ok in results]
+        elapsed = time.perf_counter() - started
+    return {"calls": len(outcomes), "errors": outcomes.count(False), "seconds": elapsed}
+
+
+async def _checked(call: Call, client: int, op: str, a: int, b: int) -> bool:
+    try:
+        value = await call(client, op, a, b)
+    except Exception:
+        return False
+    return value is not None and math.isclose(value, expected(op, a, b), rel_tol=1e-9)
+
+
+@contextlib.asynccontextmanager
+async def _clients(protocol: str, url: str) -> Any:
+    """A `Call` over `CLIENTS` sessions (MCP) or HTTP clients."""
+    async with contextlib.AsyncExitStack() as stack:
+        if protocol == "mcp":
+            from mcp import Client
+
+            sessions = [await stack.enter_async_context(Client(url)) for _ in range(CLIENTS)]
+
+            async def call(client: int, op: str, a: int, b: int) -> float | None:
+                result = await sessions[client].call_tool(op, {"a": a, "b": b})
+                if result.is_error:
+                    return None
+                if result.structured_content is not None:
+                    return number(result.structured_content)
+                return number(getattr(result.content[0], "text", None)) if result.content else None
+
+        else:
+            import httpx
+
+            clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
+                       for _ in range(CLIENTS)]
+            document = (await clients[0].get("/openapi.json")).json()
+            paths = {operation.get("operationId"): path for path, item in document["paths"].items()
+                     for operation in item.values() if isinstance(operation, dict)}
+
+            async def call(client: int, op: str, a: int, b: int) -> float | None:
+                response = await clients[client].post(paths[op], json={"a": a, "b": b})
+                return number(response.json()) if response.is_success else None
+
+        yield call
+
+
+def _servers_cpu() -> float:
+    """CPU seconds spent so far by every live process under this one (servers, their workers)."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+@contextlib.contextmanager
+def _server(protocol: str, kind: str, toolregistry: list[str] | None) -> Iterator[str]:
+    """Run one contender; yields its base URL (MCP: the endpoint)."""
+    suffix = "/mcp" if protocol == "mcp" else ""
+    if kind == "floor":
+        with mcp_server("streamable-http") as endpoint:
+            yield _url(endpoint)
+        return
+    port = free_port()
+    if kind == "toolregistry-server":
+        assert toolregistry is not None
+        with _serving((*toolregistry, str(_SIDE), protocol, str(port)), port, 120):
+            yield f"http://127.0.0.1:{port}{suffix}"
+        return
+    command = [sys.executable, "-m", "toolwire_bench._serving", protocol, kind, str(port)]
+    with contextlib.ExitStack() as stack:
         if kind == "gateway":
-            with mcp_server("streamable-http") as upstream:
-                port = free_port()
-                with _serving((sys.executable, "-m", "toolwire_bench._serving", "serve", kind, str(port),
-                               _url(upstream)), port, 60):
-                    yield f"http://127.0.0.1:{port}/mcp"
-            return
-        port = free_port()
-        with _serving((sys.executable, "-m", "toolwire_bench._serving", "serve", kind, str(port)), port, 60):
-            yield f"http://127.0.0.1:{port}/mcp"
-
-    return serving()
+            command.append(_url(stack.enter_context(mcp_server("streamable-http"))))
+        stack.enter_context(_serving(command, port, 60))
+        yield f"http://127.0.0.1:{port}{suffix}"
 
 
 def _url(endpoint: McpEndpoint) -> str:
@@ -92,7 +207,7 @@ def _url(endpoint: McpEndpoint) -> str:
     return endpoint.url
 
 
-def _serve(kind: str, port: int, upstream: str | None) -> None:
+def _serve(protocol: str, kind: str, port: int, upstream: str | None) -> None:
     if kind == "fastmcp":
         from fastmcp import FastMCP
 
@@ -103,15 +218,18 @@ def _serve(kind: str, port: int, upstream: str | None) -> None:
         return
     from toolwire import ToolRegistry
 
-    backend = "thread" if kind in ("toolwire thread", "gateway") else "process"
+    backend = "process" if kind.endswith("process") else "thread"
     registry = ToolRegistry(executor=backend)
     if upstream is not None:
         registry.load("mcp", upstream)
     else:
         for op in arith.OPS:
             registry.register(getattr(arith, op))
-    registry.serve("mcp", transport="streamable-http", host="127.0.0.1", port=port)
+    if protocol == "mcp":
+        registry.serve("mcp", transport="streamable-http", host="127.0.0.1", port=port)
+    else:
+        registry.serve("http", host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
