@@ -297,3 +297,16 @@ def test_backends_close_what_they_created(make_tool) -> None:
     backends.close()
     with pytest.raises(RuntimeError, match="closed"):
         executor.run([Job("1", make_tool(), {"a": 1, "b": 1})])
+
+
+def test_a_wave_takes_each_gate_once_for_all_its_jobs_and_gives_back_what_it_cannot_use() -> None:
+    from toolwire._scheduling import _take
+    from toolwire.policies._book import Bucket
+    from toolwire.policies._book import Slots as PolicySlots
+
+    slots, tokens = PolicySlots(3), Bucket(2, 1000.0)  # 3 slots free, 2 tokens (a 1000 s refill: no more soon)
+    assert _take((slots, tokens), 5) == 2  # two jobs get both; the third slot goes back
+    assert slots.held == 2 and tokens.tokens < 1
+    assert _take((slots, tokens), 5) == 0 and slots.held == 2  # no token: the slots taken go back too
+    legacy = Slots(1)  # acquire/release only: taken one at a time
+    assert _take((legacy,), 3) == 1 and legacy.free == 0

@@ -10,7 +10,7 @@ import contextvars
 import operator
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -86,7 +86,8 @@ class _Schedule:
             now = time.monotonic()
             wave: list[int] = []
             waiting: list[int] = []
-            held: dict[int, list[Any]] = {}
+            held: dict[int, Sequence[Any]] = {}
+            gated: dict[tuple[Any, ...], list[int]] = {}  # the jobs free to start, by the gates they need
             for index in pending:
                 if outcomes[index] is not None:
                     continue
@@ -102,12 +103,15 @@ class _Schedule:
                     continue
                 gates = dispatch.gates.get(index)
                 if gates:
-                    taken = _take(gates)
-                    if taken is None:
-                        waiting.append(index)
-                        continue
-                    held[index] = taken
+                    gated.setdefault(tuple(gates), []).append(index)
+                    continue
                 wave.append(index)
+            for gates, indices in gated.items():  # each gate taken once for all the jobs that need it
+                taken = _take(gates, len(indices))
+                for index in indices[:taken]:
+                    held[index] = gates
+                wave.extend(indices[:taken])
+                waiting.extend(indices[taken:])
             if wave:
                 retried = _wave(dispatch, wave, held, self.retry)
                 waiting.extend(retried)
@@ -175,16 +179,38 @@ def _signalled(jobs: list[Job]) -> bool:
 _signals_of = operator.attrgetter("_signals")
 
 
-def _take(gates: list[Any]) -> list[Any] | None:
-    """Acquire every gate, or none (releasing those taken): the taken list, or None."""
-    taken = []
+def _take(gates: tuple[Any, ...], count: int) -> int:
+    """Take every gate for up to `count` jobs at once, each job all of them or none; how many jobs got them."""
+    taken: list[Any] = []
     for gate in gates:
-        if not gate.acquire():
+        got = _acquire(gate, count)
+        if got < count:
             for other in taken:
-                other.release()
-            return None
+                _release(other, count - got)
+            count = got
+        if not count:
+            return 0
         taken.append(gate)
-    return taken
+    return count
+
+
+def _acquire(gate: Any, count: int) -> int:
+    many = getattr(gate, "acquire_many", None)
+    if many is not None:
+        return int(many(count))
+    got = 0
+    while got < count and gate.acquire():
+        got += 1
+    return got
+
+
+def _release(gate: Any, count: int) -> None:
+    many = getattr(gate, "release_many", None)
+    if many is not None:
+        many(count)
+        return
+    for _ in range(count):
+        gate.release()
 
 
 def _waited_too_long(job: Job) -> Outcome:
@@ -192,7 +218,7 @@ def _waited_too_long(job: Job) -> Outcome:
     return Outcome(error=ToolError(ErrorKind.TIMEOUT, message))
 
 
-def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, list[Any]],
+def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, Sequence[Any]],
           retry: Any = None) -> list[int]:
     """Run the jobs at `wave` together; returns the ones to run again."""
     for index in [i for i in wave if dispatch.jobs[i].cancelled]:
@@ -212,9 +238,12 @@ def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, list[Any]],
         outcomes = _run(dispatch.executor, jobs)
     finally:
         if held:
+            counts: dict[Any, int] = {}
             for gates in held.values():
                 for gate in gates:
-                    gate.release()
+                    counts[gate] = counts.get(gate, 0) + 1
+            for gate, count in counts.items():
+                _release(gate, count)
             with gates_released:
                 gates_released.notify_all()
     again = []

@@ -116,6 +116,8 @@ class Gate(Protocol):
     `acquire()` takes it without waiting (False when it cannot now); `release()` gives it back when the
     job ends; `ready_at()` is the `time.monotonic()` instant it may next be acquired, or None when that
     depends on another job releasing it. A gate shared by several batches must be thread-safe.
+    A gate may also have `acquire_many(n) -> int` (take up to `n` at once; how many were taken) and
+    `release_many(n)`: the scheduler then takes it once for all the jobs of a wave that need it.
     """
 
     def acquire(self) -> bool: ...
@@ -179,9 +181,9 @@ class Dispatch:
         """Start job `index` only once job `other` has an outcome."""
         self.waits_for.setdefault(index, []).append(other)
 
-    def gate(self, index: int, gate: Gate) -> None:
-        """Make job `index` hold `gate` while it runs (it waits for it, up to its deadline)."""
-        self.gates.setdefault(index, []).append(gate)
+    def gate(self, index: int, *gates: Gate) -> None:
+        """Make job `index` hold each of `gates` while it runs (it waits for them, up to its deadline)."""
+        self.gates.setdefault(index, []).extend(gates)
 
     def retry(self, index: int, attempts: int, kinds: frozenset[ErrorKind],
               backoff: Callable[[int], float]) -> None:

@@ -50,6 +50,17 @@ class Slots:
         with self._lock:
             self.held -= 1
 
+    def acquire_many(self, count: int) -> int:
+        """Take up to `count` slots at once; how many were taken."""
+        with self._lock:
+            taken = max(0, min(count, self.size - self.held))
+            self.held += taken
+            return taken
+
+    def release_many(self, count: int) -> None:
+        with self._lock:
+            self.held -= count
+
     def ready_at(self) -> float | None:
         return None
 
@@ -79,6 +90,17 @@ class Bucket:
     def release(self) -> None:
         """A token is spent when taken: nothing to give back."""
 
+    def acquire_many(self, count: int) -> int:
+        """Take up to `count` tokens at once; how many were taken."""
+        with self._lock:
+            self._fill(time.monotonic())
+            taken = max(0, min(count, int(self.tokens)))
+            self.tokens -= taken
+            return taken
+
+    def release_many(self, count: int) -> None:
+        """Tokens are spent when taken: nothing to give back."""
+
     def ready_at(self) -> float | None:
         with self._lock:
             now = time.monotonic()
@@ -93,6 +115,17 @@ class Book:
         self._settings: dict[str, tuple[Tool, PolicyConfig, ToolSettings]] = {}
         self._gates: dict[int, tuple[ToolPolicy, list[Gate]]] = {}
         self._lock = threading.Lock()
+
+    def each(self, policy: PolicyConfig, jobs: list[Any]) -> list[ToolSettings]:
+        """`settings` for each job's tool, looked up once per tool."""
+        seen: dict[int, ToolSettings] = {}
+        each = []
+        for job in jobs:
+            found = seen.get(id(job.tool))
+            if found is None:
+                found = seen[id(job.tool)] = self.settings(policy, job.tool)
+            each.append(found)
+        return each
 
     def settings(self, policy: PolicyConfig, tool: Tool) -> ToolSettings:
         cached = self._settings.get(tool.name)

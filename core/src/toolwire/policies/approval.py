@@ -34,8 +34,8 @@ def toolwire_dispatch(dispatch: Dispatch) -> Any:
     registry = dispatch.registry
     policy = registry.policy
     if policy.tools:
-        book = book_for(registry)
-        needed = [i for i, job in enumerate(dispatch.jobs) if book.settings(policy, job.tool).requires_approval]
+        each = book_for(registry).each(policy, dispatch.jobs)
+        needed = [index for index, settings in enumerate(each) if settings.requires_approval]
         if needed:
             _decide(dispatch, needed)
     return (yield)

@@ -18,8 +18,7 @@ __all__ = ["toolwire_dispatch"]
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        book = book_for(dispatch.registry)
-        for index, job in enumerate(dispatch.jobs):
-            for gate in book.settings(policy, job.tool).gates:
-                dispatch.gate(index, gate)
+        for index, settings in enumerate(book_for(dispatch.registry).each(policy, dispatch.jobs)):
+            if settings.gates:
+                dispatch.gate(index, *settings.gates)
     return (yield)

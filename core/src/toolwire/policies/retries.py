@@ -32,9 +32,8 @@ def backoff(attempt: int) -> float:
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        book = book_for(dispatch.registry)
-        for index, job in enumerate(dispatch.jobs):
-            attempts = book.settings(policy, job.tool).attempts
+        for index, settings in enumerate(book_for(dispatch.registry).each(policy, dispatch.jobs)):
+            attempts = settings.attempts
             if attempts > 1:
                 dispatch.retry(index, attempts, RETRIED, backoff)
     return (yield)
