@@ -8,30 +8,21 @@ from __future__ import annotations
 
 
 def add(a: float, b: float) -> float:
-    """Add two numbers.
+    """The sum of a and b.
 
-    Args:
-        a: The first operand.
-        b: The second operand.
-    """
+    For more than two numbers, call it once per pair."""
     return a + b
 
 
 def multiply(a: float, b: float) -> float:
-    """Multiply two numbers.
+    """The product of a and b.
 
-    Args:
-        a: The first operand.
-        b: The second operand.
-    """
+    Exact for integers up to 2**53."""
     return a * b
 
 
 def divide(a: float, b: float) -> float:
-    """Divide a by b.
+    """a divided by b.
 
-    Args:
-        a: The dividend.
-        b: The divisor (not zero).
-    """
+    b must not be zero: the call fails with the error the model reads."""
     return a / b

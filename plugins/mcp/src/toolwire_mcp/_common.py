@@ -1,12 +1,11 @@
-"""What the client and server sides share: the error code of a lost request, how an exception reads, the
-id of a POSTed JSON-RPC request, and how to recognise an `mcp` server object without importing `mcp`."""
+"""What the client and server sides share: the error code of a lost request, how an exception reads, and
+how to recognise an `mcp` server object without importing `mcp`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-__all__ = ["REQUEST_LOST", "describe", "is_server_object", "jsonrpc_request_id"]
+__all__ = ["REQUEST_LOST", "describe", "is_server_object"]
 
 REQUEST_LOST = -32090
 """The JSON-RPC error code of a request whose HTTP exchange broke while its session stayed usable."""
@@ -27,12 +26,3 @@ def is_server_object(source: Any) -> bool:
         cls.__module__.startswith("mcp.server") and cls.__name__ in ("MCPServer", "Server")
         for cls in type(source).__mro__
     )
-
-
-def jsonrpc_request_id(request: Any) -> Any:
-    """The id of the JSON-RPC request an HTTP `request` carries, or `None` (a notification, or not JSON-RPC)."""
-    try:
-        message = json.loads(request.content)
-    except (ValueError, TypeError):
-        return None
-    return message.get("id") if isinstance(message, dict) else None

@@ -8,11 +8,10 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from toolwire_mcp._common import REQUEST_LOST, describe, jsonrpc_request_id
 from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, Transport
 from toolwire_mcp._stderr import logged_stderr
 
-__all__ = ["FailedRequestsAnswered", "client_target"]
+__all__ = ["client_target"]
 
 _MAX_CONNECTIONS = 64
 
@@ -59,18 +58,18 @@ def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, aut
     probes each idle one on every request it queues or finishes (a `poll` and a `getpeername`), which
     took a third of the client's time with 20-60 idle connections to a local server.
     With `limit` (bytes, and the server's name), JSON bodies and SSE events over it are dropped as they
-    stream (see `_limited_http`); bodies are asked for uncompressed. With `answer_failed`, a request
+    stream (see `MessagesLimited`); bodies are asked for uncompressed. With `answer_failed`, a request
     whose exchange broke is answered with an error for it alone (see `FailedRequestsAnswered`).
     """
     import httpx2
+
+    from toolwire_mcp._http_wrappers import FailedRequestsAnswered, MessagesLimited
 
     if not isinstance(timeout, httpx2.Timeout):
         timeout = httpx2.Timeout(timeout or 30.0, read=300.0)
     limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=keepalive)
     transport: Any = httpx2.AsyncHTTPTransport(limits=limits)
     if limit is not None:
-        from toolwire_mcp._limited_http import MessagesLimited
-
         transport = MessagesLimited(transport, *limit)
         headers = {**(headers or {}), "Accept-Encoding": "identity"}
     return httpx2.AsyncClient(
@@ -81,41 +80,3 @@ def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, aut
         ),
         transport=FailedRequestsAnswered(transport) if answer_failed else transport,
     )
-
-
-class FailedRequestsAnswered:
-    """An httpx transport that answers a JSON-RPC request whose exchange broke with an error for it alone.
-
-    mcp's streamable HTTP client ends the whole session when one POST raises, which fails every call in
-    flight (a connection the server dropped under load cost 4,364 of a 10,000-call batch). Here the one
-    call gets a `REQUEST_LOST` error (a `transport` error) as the POST's answer, the others their results,
-    and the session goes on. A refused connection still ends the session: the server is down, and the
-    next call reconnects.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: Any) -> Any:
-        import httpx2
-
-        try:
-            return await self._inner.handle_async_request(request)
-        except (httpx2.ConnectError, httpx2.ConnectTimeout):
-            raise
-        except httpx2.TransportError as exc:
-            request_id = jsonrpc_request_id(request) if request.method == "POST" else None
-            if request_id is None:
-                raise
-            error = {"code": REQUEST_LOST, "message": describe(exc)}
-            return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
-
-    async def __aenter__(self) -> FailedRequestsAnswered:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.__aexit__(*exc_info)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
