@@ -4,6 +4,8 @@ held whole: `Framer` drops it as it streams."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 from hypothesis import given
@@ -14,14 +16,20 @@ from toolwire_mcp._limits import Framer, Oversized
 LIMIT = 64 * 1024
 
 
-@pytest.mark.parametrize("transport", ["stdio", "sse", "streamable-http"])
+@pytest.fixture
+def json_url(serve: Callable[[object, str], str], arith: ModuleType) -> str:
+    """A streamable HTTP server that answers each POST with a JSON body instead of an SSE stream."""
+    return serve(arith.build_server([]).streamable_http_app(json_response=True), "/mcp")
+
+
+@pytest.mark.parametrize("transport", ["stdio", "sse", "streamable-http", "streamable-http-json"])
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_an_answer_over_the_limit_fails_its_call_alone(transport: str, backend: str,
                                                         request: pytest.FixtureRequest) -> None:
-    source = request.getfixturevalue({"stdio": "stdio_command", "sse": "sse_url",
-                                      "streamable-http": "http_url"}[transport])
+    source = request.getfixturevalue({"stdio": "stdio_command", "sse": "sse_url", "streamable-http": "http_url",
+                                      "streamable-http-json": "json_url"}[transport])
     with ToolRegistry(executor=backend) as registry:
-        registry.load("mcp", source, transport=transport, max_message_bytes=LIMIT)
+        registry.load("mcp", source, transport=transport.removesuffix("-json"), max_message_bytes=LIMIT)
         calls = [ToolCall("huge", "big", {"size": 3_000_000}), ToolCall("add", "add", {"a": 1, "b": 2}),
                  ToolCall("fits", "big", {"size": LIMIT // 2})]
         huge, added, fits = registry.execute_tool_calls(calls, timeout=30)

@@ -92,10 +92,11 @@ class _LimitedBody(httpx2.AsyncByteStream):
             for piece in framer.feed(chunk):
                 if isinstance(piece, Oversized):
                     yield self._answer(piece)
-                    if not self._events:
-                        return
                 else:
                     yield piece
+            if not self._events and framer.dropping:  # a JSON body is one message: refused, not read on
+                yield self._answer(framer.rest())  # type: ignore[arg-type]
+                return
         rest = framer.rest()
         yield self._answer(rest) if isinstance(rest, Oversized) else rest
 

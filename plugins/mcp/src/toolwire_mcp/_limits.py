@@ -75,6 +75,11 @@ class Framer:
             self._dropping, self._tail = bytes(self._buffer[:_KEEP]), bytes(self._buffer[-_KEEP:])
             self._buffer.clear()
 
+    @property
+    def dropping(self) -> bool:
+        """Whether the message arriving now is over the limit (and being dropped)."""
+        return self._dropping is not None
+
     def rest(self) -> bytes | Oversized:
         """What the stream ended with after its last boundary."""
         if self._dropping is not None:
