@@ -82,9 +82,7 @@ class SchemaValidator:
         whole = self._whole
         if whole is None:
             whole = self._whole = _compile(self._schema)
-            if whole is False:
-                return arguments
-        elif whole is False:
+        if whole is False:
             return arguments
         copied = False
         for _ in range(_COERCION_ROUNDS):

@@ -451,9 +451,8 @@ class _Run:
 
     def abandon(self, reason: str) -> None:
         """Give every call without an outcome a `cancelled` one saying `reason`."""
-        for index in range(len(self.jobs)):
-            if index not in self.outcomes.filled:
-                self.resolve(index, Outcome(error=ToolError(ErrorKind.CANCELLED, reason)))
+        for index in self.outcomes.missing():
+            self.resolve(index, Outcome(error=ToolError(ErrorKind.CANCELLED, reason)))
 
     def settle_cancelled(self) -> None:
         """Give cancelled calls their outcome; a worker holding one that has not finished is stopped."""

@@ -102,7 +102,7 @@ class _LimitedBody(httpx2.AsyncByteStream):
 
     def _answer(self, dropped: Oversized) -> bytes:
         request_id = dropped.request_id()
-        if request_id is None and b'"method"' not in dropped.head and self._request.method == "POST":
+        if request_id is None and not dropped.from_server and self._request.method == "POST":
             request_id = _jsonrpc_request_id(self._request)
         error = too_large(self._limit, request_id, self._source)
         if error is None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_MESSAGE_BYTES", "MESSAGE_TOO_LARGE", "Framer", "Oversized", "too_large", "too_large_message"]
+__all__ = ["MAX_MESSAGE_BYTES", "MESSAGE_TOO_LARGE", "Framer", "Oversized", "too_large"]
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 """The default size limit of one message from a server (a stdio line, an SSE event, a JSON body)."""
@@ -32,9 +32,14 @@ class Oversized:
     head: bytes
     tail: bytes
 
+    @property
+    def from_server(self) -> bool:
+        """Whether the message is the server's own request or notification (it answers nothing)."""
+        return b'"method"' in self.head
+
     def request_id(self) -> int | str | None:
         """The id of the request this message answers, or `None` (not found, or a server's own request)."""
-        if b'"method"' in self.head:
+        if self.from_server:
             return None
         found = _HEAD_ID.match(self.head) or _TAIL_ID.search(self.tail.rstrip())
         return json.loads(found.group(1)) if found else None
@@ -87,17 +92,13 @@ class Framer:
         return bytes(self._buffer)
 
 
-def too_large_message(limit: int) -> str:
-    """What a call whose answer was over `limit` bytes reads."""
-    return (f"the MCP server's answer exceeds the {limit}-byte limit and was dropped; ask the tool for less, "
-            "or raise the loader's max_message_bytes")
-
-
 def too_large(limit: int, request_id: int | str | None, source: str) -> dict[str, Any] | None:
     """The JSON-RPC error answering `request_id` for an answer over `limit`, or `None` (logged) without an id."""
     if request_id is None:
         log.warning("dropped a message of more than %d bytes from MCP server %s (not an answer to a request)",
                     limit, source)
         return None
-    error = {"code": MESSAGE_TOO_LARGE, "message": too_large_message(limit)}
+    message = (f"the MCP server's answer exceeds the {limit}-byte limit and was dropped; ask the tool for less, "
+               "or raise the loader's max_message_bytes")
+    error = {"code": MESSAGE_TOO_LARGE, "message": message}
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
