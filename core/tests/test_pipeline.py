@@ -179,6 +179,41 @@ def test_gated_jobs_run_as_slots_free_up(make_tool) -> None:
     assert slots.free == 2
 
 
+def test_gate_and_retry_take_a_sequence_of_indices(make_tool) -> None:
+    first, second = Slots(10), Slots(10)
+    backoff = lambda n: 0.0  # noqa: E731
+    kinds = frozenset({ErrorKind.TRANSPORT})
+    shaped: list[Dispatch] = []
+
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.gate(range(3), first)  # in one step: none of them has a gate yet
+        dispatch.gate([1, 4], second)  # one by one: job 1 has one already
+        dispatch.retry(range(2), 3, kinds, backoff)
+        dispatch.retry(4, 2, kinds, backoff)
+        shaped.append(dispatch)
+
+    registry, executor = registry_with(shape, make_tool)
+    assert [r.value for r in registry.execute_tool_calls(adds(5))] == [0, 1, 2, 3, 4]
+    [dispatch] = shaped
+    assert dispatch.gates == [(first,), (first, second), (first,), (), (second,)]
+    assert [spec and spec[0] for spec in dispatch.retries] == [3, 3, None, None, 2]
+    assert executor.runs == [["c0", "c1", "c2", "c3", "c4"]] and first.free == second.free == 10
+
+
+def test_a_job_cancelled_in_a_gated_wave_gives_its_gates_back(make_tool) -> None:
+    slots = Slots(3)
+
+    def shape(dispatch: Dispatch) -> None:
+        dispatch.gate(range(len(dispatch.jobs)), slots)
+        dispatch.jobs[1].cancel("not needed any more")
+
+    registry, executor = registry_with(shape, make_tool)
+    results = registry.execute_tool_calls(adds(4))
+    assert [r.error.kind if r.error else r.value for r in results] == [0, "cancelled", 2, 3]
+    assert executor.runs == [["c0", "c2"], ["c3"]]  # job 1's slot went back at once, not after the wave
+    assert slots.free == 3
+
+
 def test_a_job_that_cannot_get_its_gate_before_its_deadline_times_out(make_tool) -> None:
     never = Slots(0)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import itertools
 import operator
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -28,8 +29,8 @@ class Schedulable(Protocol):
     outcomes: list[Outcome | None]
     attempts: list[int]
     waits_for: dict[int, list[int]]
-    gates: dict[int, list[Any]]
-    retries: dict[int, tuple[int, frozenset[ErrorKind], Callable[[int], float]]]
+    gates: list[tuple[Any, ...]]
+    retries: list[tuple[int, frozenset[ErrorKind], Callable[[int], float]] | None]
     on_outcome: Callable[[int, Outcome], None] | None
 
     def settle(self, index: int, outcome: Outcome) -> None: ...
@@ -50,6 +51,9 @@ gates_released = threading.Condition()
 """Notified when a gate is released, so that dispatches waiting for one look again."""
 
 _POLL_S = 0.05
+
+Held = tuple[tuple[Any, ...], list[int]]
+"""Gates taken for a wave, and the jobs (indices) they were taken for, one of each gate per job."""
 """How often a dispatch waiting for a gate that does not say when it frees up looks again."""
 
 
@@ -58,7 +62,10 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
     start (the jobs it waits for are done, its gates are taken, its backoff is over); returns once each
     has an outcome."""
     outcomes = dispatch.outcomes
-    todo = [i for i in indices if outcomes[i] is None]
+    if indices == range(len(outcomes)) and outcomes.count(None) == len(outcomes):
+        todo = list(indices)  # the common case: every job, none settled
+    else:
+        todo = [i for i in indices if outcomes[i] is None]
     if not todo:
         return
     if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
@@ -66,7 +73,7 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
             dispatch.outcomes = _run(dispatch.executor, dispatch.jobs)  # the common case: all at once
             dispatch.attempts = [1] * len(todo)
             return
-        _wave(dispatch, todo, {})
+        _wave(dispatch, todo, [])
         return
     _Schedule(dispatch).run(todo)
 
@@ -80,38 +87,23 @@ class _Schedule:
         self.restart: set[int] = set()
 
     def run(self, todo: list[int]) -> None:
-        dispatch, outcomes = self.dispatch, self.dispatch.outcomes
+        dispatch = self.dispatch
         pending = todo
-        while pending:
+        while pending:  # jobs without an outcome
             now = time.monotonic()
-            wave: list[int] = []
             waiting: list[int] = []
-            held: dict[int, Sequence[Any]] = {}
-            gated: dict[tuple[Any, ...], list[int]] = {}  # the jobs free to start, by the gates they need
-            for index in pending:
-                if outcomes[index] is not None:
-                    continue
-                if not self.ready(index, now):
-                    waiting.append(index)
-                    continue
-                job = dispatch.jobs[index]
-                if index in self.restart:
+            if dispatch.waits_for or self.not_before:
+                ready = []
+                for index in pending:
+                    (ready if self.ready(index, now) else waiting).append(index)
+            else:
+                ready = pending
+            if self.restart:
+                for index in self.restart.intersection(ready):
                     self.restart.discard(index)
-                    job = dispatch.jobs[index] = replace(job, deadline=dispatch.fresh_deadline())
-                elif job.deadline is not None and now >= job.deadline:
-                    dispatch.settle(index, _waited_too_long(job))
-                    continue
-                gates = dispatch.gates.get(index)
-                if gates:
-                    gated.setdefault(tuple(gates), []).append(index)
-                    continue
-                wave.append(index)
-            for gates, indices in gated.items():  # each gate taken once for all the jobs that need it
-                taken = _take(gates, len(indices))
-                for index in indices[:taken]:
-                    held[index] = gates
-                wave.extend(indices[:taken])
-                waiting.extend(indices[taken:])
+                    dispatch.jobs[index] = replace(dispatch.jobs[index], deadline=dispatch.fresh_deadline())
+            ready = self.in_time(ready, now)
+            wave, held = self.take_gates(ready, waiting)
             if wave:
                 retried = _wave(dispatch, wave, held, self.retry)
                 waiting.extend(retried)
@@ -123,6 +115,48 @@ class _Schedule:
                 self.wait(waiting, now)
             pending = waiting
 
+    def in_time(self, ready: list[int], now: float) -> list[int]:
+        """The jobs of `ready` whose deadline has not passed; the others are settled as `timeout`."""
+        jobs = self.dispatch.jobs
+        each = jobs if len(ready) == len(jobs) else map(jobs.__getitem__, ready)
+        deadlines = set(map(_deadline_of, each))  # a batch's jobs mostly share one
+        deadlines.discard(None)
+        if not deadlines or min(deadlines) > now:  # type: ignore[type-var]
+            return ready
+        late = [index for index in ready if (deadline := jobs[index].deadline) is not None and now >= deadline]
+        for index in late:
+            self.dispatch.settle(index, _waited_too_long(jobs[index]))
+        return [index for index in ready if self.dispatch.outcomes[index] is None]
+
+    def take_gates(self, ready: list[int], waiting: list[int]) -> tuple[list[int], list[Held]]:
+        """The jobs of `ready` that may start now (those with gates got them: `held`); the others are
+        added to `waiting`. Each gate is taken once for all the jobs that need it."""
+        gates = self.dispatch.gates
+        if not gates:
+            return ready, []
+        wave: list[int] = []
+        held: list[Held] = []
+        gated: dict[tuple[Any, ...], list[int]] = {}
+        if len(ready) == len(gates) and gates.count(gates[0]) == len(gates):  # one setting for every job
+            if not gates[0]:
+                return ready, held
+            gated[gates[0]] = ready
+        else:
+            for needed, run in itertools.groupby(ready, gates.__getitem__):
+                if needed:
+                    gated.setdefault(needed, []).extend(run)
+                else:
+                    wave.extend(run)
+        for needed, indices in gated.items():
+            taken = _take(needed, len(indices))
+            if taken:
+                held.append((needed, indices[:taken]))
+            wave.extend(indices[:taken])
+            waiting.extend(indices[taken:])
+        if len(held) > 1 or (held and len(wave) > len(held[0][1])):
+            wave.sort()  # a wave put together from several parts starts its jobs in the model's order
+        return wave, held
+
     def ready(self, index: int, now: float) -> bool:
         outcomes = self.dispatch.outcomes
         waits_for = self.dispatch.waits_for.get(index)
@@ -132,7 +166,8 @@ class _Schedule:
 
     def retry(self, index: int, outcome: Outcome) -> bool:
         """Whether the failed job `index` runs again (then scheduled after its backoff)."""
-        spec = self.dispatch.retries.get(index)
+        retries = self.dispatch.retries
+        spec = retries[index] if retries else None
         error = outcome.error
         if spec is None or error is None:
             return False
@@ -148,7 +183,7 @@ class _Schedule:
         """Whether every waiting job waits only for other waiting jobs (a cycle of `after`)."""
         dispatch = self.dispatch
         return all(
-            index not in dispatch.gates and index not in self.not_before
+            not (dispatch.gates and dispatch.gates[index]) and index not in self.not_before
             and any(other in waiting for other in dispatch.waits_for.get(index, ()))
             for index in waiting
         )
@@ -163,7 +198,7 @@ class _Schedule:
             deadline = dispatch.jobs[index].deadline
             if deadline is not None and index not in self.restart:
                 wake.append(deadline)
-            for gate in dispatch.gates.get(index, ()):
+            for gate in dispatch.gates[index] if dispatch.gates else ():
                 ready = gate.ready_at()
                 wake.append(ready if ready is not None else now + _POLL_S)
         timeout = max(0.0, min(wake) - now) if wake else _POLL_S
@@ -218,19 +253,28 @@ def _waited_too_long(job: Job) -> Outcome:
     return Outcome(error=ToolError(ErrorKind.TIMEOUT, message))
 
 
-def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, Sequence[Any]],
+def _wave(dispatch: Schedulable, wave: list[int], held: list[Held],
           retry: Any = None) -> list[int]:
     """Run the jobs at `wave` together; returns the ones to run again."""
-    for index in [i for i in wave if dispatch.jobs[i].cancelled]:
-        dispatch.refuse(index, ErrorKind.CANCELLED, dispatch.jobs[index].cancelled or "cancelled")
-        wave = [i for i in wave if i != index]
-        for gate in held.pop(index, ()):
-            gate.release()
-    if not wave:
-        return []
-    jobs = [dispatch.jobs[index] for index in wave]
-    for index in wave:
-        dispatch.attempts[index] += 1
+    whole = _whole(dispatch, wave)
+    jobs = list(dispatch.jobs) if whole else list(map(dispatch.jobs.__getitem__, wave))
+    if _signalled(jobs):
+        cancelled = {index for index, job in zip(wave, jobs, strict=True) if job.cancelled}
+        if cancelled:
+            for index in cancelled:
+                dispatch.refuse(index, ErrorKind.CANCELLED, dispatch.jobs[index].cancelled or "cancelled")
+            wave = [index for index in wave if index not in cancelled]
+            held = _release_held(held, cancelled)
+            if not wave:
+                return []
+            jobs = [dispatch.jobs[index] for index in wave]
+            whole = False
+    if whole:
+        dispatch.attempts = [1] * len(wave)
+    else:
+        attempts = dispatch.attempts
+        for index in wave:
+            attempts[index] += 1
     if dispatch.on_outcome is not None:
         for index, job in zip(wave, jobs, strict=True):
             job.on_report(_reporter(dispatch, index, retry))
@@ -238,14 +282,16 @@ def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, Sequence[Any]]
         outcomes = _run(dispatch.executor, jobs)
     finally:
         if held:
-            counts: dict[Any, int] = {}
-            for gates in held.values():
-                for gate in gates:
-                    counts[gate] = counts.get(gate, 0) + 1
-            for gate, count in counts.items():
-                _release(gate, count)
-            with gates_released:
-                gates_released.notify_all()
+            _release_held(held)
+    if dispatch.on_outcome is None and (retry is None or not any(map(_error_of, outcomes))):
+        if whole:
+            dispatch.outcomes = list(outcomes)
+            return []
+        settled = dispatch.outcomes  # the common case: every outcome final, nobody to tell
+        for index, outcome in zip(wave, outcomes, strict=True):
+            if settled[index] is None:
+                settled[index] = outcome
+        return []
     again = []
     for index, outcome in zip(wave, outcomes, strict=True):
         if retry is not None and retry(index, outcome):
@@ -255,9 +301,35 @@ def _wave(dispatch: Schedulable, wave: list[int], held: dict[int, Sequence[Any]]
     return again
 
 
+_error_of = operator.attrgetter("error")
+_deadline_of = operator.attrgetter("deadline")
+
+
+def _whole(dispatch: Schedulable, wave: list[int]) -> bool:
+    """Whether `wave` is every job of the dispatch, in order, none run or settled yet."""
+    outcomes = dispatch.outcomes
+    return (len(wave) == len(outcomes) and outcomes.count(None) == len(outcomes)
+            and not any(dispatch.attempts) and wave == list(range(len(wave))))
+
+
+def _release_held(held: list[Held], only: set[int] | None = None) -> list[Held]:
+    """Give back the gates `held` for the jobs at `only` (default: all of them); what is still held."""
+    kept: list[Held] = []
+    for gates, indices in held:
+        freed = len(indices) if only is None else sum(index in only for index in indices)
+        if freed:
+            for gate in gates:
+                _release(gate, freed)
+        if freed < len(indices):
+            kept.append((gates, [index for index in indices if index not in only]))  # type: ignore[operator]
+    with gates_released:
+        gates_released.notify_all()
+    return kept
+
+
 def _reporter(dispatch: Schedulable, index: int, retry: Any) -> Any:
     def reported(outcome: Outcome) -> None:
-        spec = dispatch.retries.get(index)
+        spec = dispatch.retries[index] if dispatch.retries else None
         error = outcome.error
         if spec is not None and error is not None and error.kind in spec[1] and dispatch.attempts[index] < spec[0]:
             return  # it may run again: not final

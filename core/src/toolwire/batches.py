@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -127,6 +127,22 @@ class Gate(Protocol):
     def ready_at(self) -> float | None: ...
 
 
+RetrySpec = tuple[int, frozenset[ErrorKind], Callable[[int], float]]
+"""How a job is retried: at most this many attempts, after these failures, waiting `backoff(n)` seconds."""
+
+
+def _set_each(items: list[Any], index: int | Sequence[int], change: Callable[[Any], Any], value: Any) -> None:
+    """`items[i] = change(items[i])` for `index` or each index of a sequence; a range of items not set
+    yet gets `value` in one step (the common case: one policy setting for a whole dispatch)."""
+    if isinstance(index, int):
+        items[index] = change(items[index])
+    elif isinstance(index, range) and index.step == 1 and not any(items[index.start:index.stop]):
+        items[index.start:index.stop] = [value] * len(index)
+    else:
+        for i in index:
+            items[i] = change(items[i])
+
+
 @dataclass(slots=True, eq=False)
 class Dispatch:
     """The valid jobs of one batch, about to run on `executor`, as `toolwire_dispatch` wrappers see them.
@@ -134,8 +150,9 @@ class Dispatch:
     Before `yield`, a wrapper shapes how the jobs run: `settle(i, outcome)` gives job `i` its outcome
     so that it does not run; `after(i, j)` starts job `i` only once job `j` has finished; `gate(i, g)`
     makes job `i` hold gate `g` while it runs; `retry(i, attempts, kinds)` runs a job again when it
-    fails with one of `kinds`; `revalidate(i, arguments)` replaces its arguments, validated again. After
-    `yield`, `outcomes` holds one `Outcome` per job and `attempts` how many times each ran.
+    fails with one of `kinds`; `revalidate(i, arguments)` replaces its arguments, validated again.
+    `gate` and `retry` also take a sequence of indices, for many jobs at once. After `yield`, `outcomes`
+    holds one `Outcome` per job and `attempts` how many times each ran.
     """
 
     registry: RegistryView = field(repr=False)
@@ -149,10 +166,15 @@ class Dispatch:
     outcomes: list[Outcome | None] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
     waits_for: dict[int, list[int]] = field(default_factory=dict)
-    gates: dict[int, list[Gate]] = field(default_factory=dict)
-    retries: dict[int, tuple[int, frozenset[ErrorKind], Callable[[int], float]]] = field(default_factory=dict)
+    """The jobs each job waits for (`after`), by index."""
+    gates: list[tuple[Gate, ...]] = field(default_factory=list)
+    """The gates each job holds while it runs (`gate`): empty until one is set, then one tuple per job."""
+    retries: list[RetrySpec | None] = field(default_factory=list)
+    """How each job is retried (`retry`): empty until one is set, then one entry per job."""
     on_outcome: Callable[[int, Outcome], None] | None = field(default=None, repr=False)
     """Told each job's final outcome as soon as it is known (the registry hands results out early)."""
+    stash: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Work that several wrappers need, done once per dispatch: each keys it with an object of its own."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -181,15 +203,24 @@ class Dispatch:
         """Start job `index` only once job `other` has an outcome."""
         self.waits_for.setdefault(index, []).append(other)
 
-    def gate(self, index: int, *gates: Gate) -> None:
-        """Make job `index` hold each of `gates` while it runs (it waits for them, up to its deadline)."""
-        self.gates.setdefault(index, []).extend(gates)
+    def gate(self, index: int | Sequence[int], *gates: Gate) -> None:
+        """Make job `index` (or each job of a sequence of indices) hold each of `gates` while it runs (it
+        waits for them, up to its deadline)."""
+        if not gates:
+            return
+        if not self.gates:
+            self.gates = [()] * len(self.jobs)
+        _set_each(self.gates, index, lambda held: held + gates, gates)
 
-    def retry(self, index: int, attempts: int, kinds: frozenset[ErrorKind],
+    def retry(self, index: int | Sequence[int], attempts: int, kinds: frozenset[ErrorKind],
               backoff: Callable[[int], float]) -> None:
-        """Run job `index` up to `attempts` times while it fails with one of `kinds`, waiting
-        `backoff(n)` seconds before attempt `n + 1`; each attempt gets the full `timeout`."""
-        self.retries[index] = (attempts, kinds, backoff)
+        """Run job `index` (or each job of a sequence of indices) up to `attempts` times while it fails
+        with one of `kinds`, waiting `backoff(n)` seconds before attempt `n + 1`; each attempt gets the
+        full `timeout`."""
+        spec = (attempts, kinds, backoff)
+        if not self.retries:
+            self.retries = [None] * len(self.jobs)
+        _set_each(self.retries, index, lambda _: spec, spec)
 
     def revalidate(self, index: int, arguments: Mapping[str, Any]) -> bool:
         """Replace job `index`'s arguments with `arguments`, validated as the model's are; an invalid

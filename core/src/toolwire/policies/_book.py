@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from toolwire.config import PolicyConfig, ToolPolicy, rate_per_second
 from toolwire.tools import Tool
 
 if TYPE_CHECKING:
-    from toolwire.batches import Gate
+    from toolwire.batches import Dispatch, Gate
 
 __all__ = ["Bucket", "Slots", "ToolSettings", "book_for"]
 
@@ -29,6 +31,9 @@ class ToolSettings:
 
 
 _PLAIN = ToolSettings()
+_GROUPS = object()
+"""The key of a dispatch's `groups` in its stash."""
+_tool_of = operator.attrgetter("tool")
 
 
 class Slots:
@@ -114,24 +119,40 @@ class Book:
     def __init__(self) -> None:
         self._settings: dict[str, tuple[Tool, PolicyConfig, ToolSettings]] = {}
         self._gates: dict[int, tuple[ToolPolicy, list[Gate]]] = {}
+        self._interned: dict[ToolSettings, ToolSettings] = {_PLAIN: _PLAIN}
+        self._interned_for: PolicyConfig | None = None
         self._lock = threading.Lock()
 
-    def each(self, policy: PolicyConfig, jobs: list[Any]) -> list[ToolSettings]:
-        """`settings` for each job's tool, looked up once per tool."""
-        seen: dict[int, ToolSettings] = {}
-        each = []
-        for job in jobs:
-            found = seen.get(id(job.tool))
-            if found is None:
-                found = seen[id(job.tool)] = self.settings(policy, job.tool)
-            each.append(found)
-        return each
+    def groups(self, policy: PolicyConfig, dispatch: Dispatch) -> list[tuple[ToolSettings, Sequence[int]]]:
+        """The dispatch's jobs grouped by their tool's settings, the jobs without any left out; worked out
+        once per dispatch (the policies share it) and once per tool."""
+        found = dispatch.stash.get(_GROUPS)
+        if found is not None and found[0] is policy:
+            return found[1]
+        jobs = dispatch.jobs
+        each = {tool: self.settings(policy, tool) for tool in set(map(_tool_of, jobs))}  # tools: by identity
+        distinct = {id(settings): settings for settings in each.values()}
+        groups: list[tuple[ToolSettings, Sequence[int]]]
+        if len(distinct) == 1:
+            (settings,) = distinct.values()
+            groups = [(settings, range(len(jobs)))]
+        else:
+            by: dict[int, list[int]] = {}
+            for index, tool in enumerate(map(_tool_of, jobs)):
+                by.setdefault(id(each[tool]), []).append(index)
+            groups = [(distinct[key], indices) for key, indices in by.items()]
+        groups = [group for group in groups if group[0] is not _PLAIN]
+        dispatch.stash[_GROUPS] = (policy, groups)
+        return groups
 
     def settings(self, policy: PolicyConfig, tool: Tool) -> ToolSettings:
         cached = self._settings.get(tool.name)
         if cached is not None and cached[0] is tool and cached[1] is policy:
             return cached[2]
         settings = self._work_out(policy, tool)
+        if self._interned_for is not policy:
+            self._interned, self._interned_for = {_PLAIN: _PLAIN}, policy
+        settings = self._interned.setdefault(settings, settings)  # tools alike share one: jobs group by it
         self._settings[tool.name] = (tool, policy, settings)
         return settings
 

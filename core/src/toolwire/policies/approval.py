@@ -12,8 +12,10 @@ A call with no answer does not run: its result is `approval_pending`, and the ca
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from toolwire._scheduling import caller_loop
@@ -34,16 +36,18 @@ def toolwire_dispatch(dispatch: Dispatch) -> Any:
     registry = dispatch.registry
     policy = registry.policy
     if policy.tools:
-        each = book_for(registry).each(policy, dispatch.jobs)
-        needed = [index for index, settings in enumerate(each) if settings.requires_approval]
-        if needed:
-            _decide(dispatch, needed)
+        groups = [indices for settings, indices in book_for(registry).groups(policy, dispatch)
+                  if settings.requires_approval]
+        if groups:
+            _decide(dispatch, groups[0] if len(groups) == 1 else sorted(itertools.chain(*groups)))
     return (yield)
 
 
-def _decide(dispatch: Dispatch, needed: list[int]) -> None:
+def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
     given = dispatch.approvals
-    asked = [dispatch.calls[i] for i in needed if dispatch.calls[i].id not in given]
+    calls = dispatch.calls
+    needing = list(calls) if len(needed) == len(calls) else [calls[i] for i in needed]
+    asked = [call for call in needing if call.id not in given] if given else needing
     answers: Mapping[str, Any] = {}
     failure = None
     approve = dispatch.registry.approve
@@ -53,10 +57,18 @@ def _decide(dispatch: Dispatch, needed: list[int]) -> None:
         except Exception as exc:
             log.exception("the approval callback failed")
             failure = f"{type(exc).__name__}: {exc}"
-    for index in needed:
-        call = dispatch.calls[index]
-        answer = given.get(call.id, answers.get(call.id, _NO_ANSWER)) if isinstance(answers, Mapping) else _NO_ANSWER
-        _apply(dispatch, index, call, answer, failure)
+    if not isinstance(answers, Mapping):
+        answers = {}
+    if given:
+        answers = {**answers, **given}
+    found = map(answers.get, map(_id_of, needing), itertools.repeat(_NO_ANSWER))
+    if all(map(operator.is_, found, itertools.repeat(True))):
+        return  # every call approved as it is
+    for index, call in zip(needed, needing, strict=True):
+        _apply(dispatch, index, call, answers.get(call.id, _NO_ANSWER), failure)
+
+
+_id_of = operator.attrgetter("id")
 
 
 def _ask(approve: Any, calls: list[ToolCall]) -> Any:

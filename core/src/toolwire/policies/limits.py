@@ -18,7 +18,7 @@ __all__ = ["toolwire_dispatch"]
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        for index, settings in enumerate(book_for(dispatch.registry).each(policy, dispatch.jobs)):
+        for settings, indices in book_for(dispatch.registry).groups(policy, dispatch):
             if settings.gates:
-                dispatch.gate(index, *settings.gates)
+                dispatch.gate(indices, *settings.gates)
     return (yield)

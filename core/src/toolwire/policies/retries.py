@@ -32,8 +32,7 @@ def backoff(attempt: int) -> float:
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        for index, settings in enumerate(book_for(dispatch.registry).each(policy, dispatch.jobs)):
-            attempts = settings.attempts
-            if attempts > 1:
-                dispatch.retry(index, attempts, RETRIED, backoff)
+        for settings, indices in book_for(dispatch.registry).groups(policy, dispatch):
+            if settings.attempts > 1:
+                dispatch.retry(indices, settings.attempts, RETRIED, backoff)
     return (yield)
