@@ -48,13 +48,23 @@ class Server:
         """Where clients reach the server (for HTTP, with the port bound), once `started`."""
 
     def run(self) -> None:
-        """Serve in this thread until interrupted."""
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(self.arun())
+        """Serve in this thread until interrupted (on uvloop's event loop when it is installed)."""
+        with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(self.arun())
 
     async def arun(self) -> None:
         """Serve on the running event loop until cancelled."""
         raise NotImplementedError
+
+
+def _loop_factory() -> Any:
+    """The event loop servers run on: uvloop's when it is installed (`toolwire-core[serve]` brings it
+    where it exists, as uvicorn's own `standard` extra does), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 @contextlib.contextmanager
@@ -62,7 +72,7 @@ def in_background(server: Server, timeout: float = 30.0) -> Iterator[Server]:
     """Serve `server` on an event loop in a thread of its own until the block ends; yields it once it has
     `started` (its `url` set). `RuntimeError` if it does not start within `timeout` seconds (with the
     server's own error when it failed) or does not stop within `timeout` seconds at the end."""
-    loop = asyncio.new_event_loop()
+    loop = _loop_factory()()
     task: list[asyncio.Task[None]] = []
     failure: list[BaseException] = []
 

@@ -155,6 +155,22 @@ async def test_streamable_http_serves_many_concurrent_calls_in_batches(registry:
     assert sum(sizes.sizes) == 40 and len(sizes.sizes) < 40  # calls that arrived together went out together
 
 
+async def test_a_call_does_not_list_every_tool(registry: ToolRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    listed: list[int] = []
+    list_tools = MCPRegistryServer._list_tools
+
+    async def counted(self: MCPRegistryServer, ctx: Any, params: Any) -> Any:
+        listed.append(1)
+        return await list_tools(self, ctx, params)
+
+    monkeypatch.setattr(MCPRegistryServer, "_list_tools", counted)
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            for i in range(10):
+                assert (await client.call_tool("add", {"a": i, "b": 1})).structured_content == {"result": i + 1}
+    assert len(listed) <= 1  # the client's own listing (for output schemas), not one per call
+
+
 async def test_fastmcps_client_over_streamable_http(registry: ToolRegistry) -> None:
     from fastmcp import Client as FastMCPClient
 

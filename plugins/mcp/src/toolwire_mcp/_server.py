@@ -75,7 +75,7 @@ class MCPRegistryServer(Server):
         self._batcher = CallBatcher(registry)
         self._ids = itertools.count(1)
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._listed: tuple[int, list[types.Tool]] | None = None
+        self._listed: tuple[int, dict[str, types.Tool]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bus: Any = None
 
@@ -85,7 +85,8 @@ class MCPRegistryServer(Server):
         self._loop = asyncio.get_running_loop()
         self._bus = InMemorySubscriptionBus()  # tool changes for clients on the 2026 protocol (they listen)
         server = _Announcing(self.name, version=_version(), on_list_tools=self._list_tools,
-                             on_call_tool=self._call_tool, on_subscriptions_listen=ListenHandler(self._bus))
+                             on_call_tool=self._call_tool, on_subscriptions_listen=ListenHandler(self._bus),
+                             get_tool_input_schema=self._input_schema)
         unsubscribe = self.registry.on_tools_changed(self._changed)
         try:
             if self.transport == "stdio":
@@ -99,10 +100,20 @@ class MCPRegistryServer(Server):
 
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         self._remember(ctx)
+        return types.ListToolsResult(tools=list(self._listing().values()))
+
+    def _input_schema(self, name: str) -> dict[str, Any] | None:
+        """The input schema `tools/list` gives `name` (the SDK checks a call's `Mcp-Param-*` headers
+        against it; without this it would list every tool for every call to find it)."""
+        tool = self._listing().get(name)
+        return None if tool is None else tool.input_schema
+
+    def _listing(self) -> dict[str, types.Tool]:
+        """The enabled tools as MCP lists them, by name (made again when the registry's tools change)."""
         version = self.registry.version
         if self._listed is None or self._listed[0] != version:
-            self._listed = (version, [mcp_tool(tool) for tool in self.registry.list(enabled=True)])
-        return types.ListToolsResult(tools=self._listed[1])
+            self._listed = (version, {tool.name: mcp_tool(tool) for tool in self.registry.list(enabled=True)})
+        return self._listed[1]
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         self._remember(ctx)
