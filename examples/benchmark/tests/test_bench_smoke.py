@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from toolwire_bench import _frameworks, _serving, main
+from rich.console import Console
+from toolwire_bench import _frameworks, _report, _serving, main
 
 
 def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
@@ -67,5 +68,10 @@ def test_the_serving_table_drives_served_registries_the_floor_and_a_long_run() -
         ("mcp", "toolwire thread"), ("mcp", "floor"), ("http", "toolwire thread")]
     assert all(row["calls_per_s"] > 0 and row["errors"] == 0 and row["server_cpu_us"] >= 0
                for row in serving["rows"]), serving
+    assert all(row["sdk"]["calls_per_s"] > 0 and row["sdk"]["errors"] == 0 for row in serving["rows"]), serving
     assert serving["ratios"]["mcp of floor"] > 0
     assert serving["long_run"]["calls"] == 200 and serving["long_run"]["errors"] == 0
+    console = Console(record=True, width=200)
+    console.print(_report.serving_table(serving))
+    text = console.export_text()
+    assert "toolwire thread" in text and "library client" in text

@@ -268,16 +268,20 @@ def serving_table(serving: dict[str, Any]) -> Table:
     long = serving["long_run"]
     ratios = ", ".join(f"{name} {value:.2f} (target {'<=' if 'overhead' in name else '>='} "
                        f"{serving['targets'][name]})" for name, value in serving["ratios"].items())
-    caption = (f"{serving['clients']} clients x {serving['in_flight']} calls in flight (MCP: mcp SDK sessions over "
-               "streamable HTTP; HTTP: httpx), warm rounds of 100 calls, median; each server in its own process; "
-               f"{ratios}. {long['calls']:,} calls from {serving['clients']} MCP clients to toolwire thread: "
-               f"{long['errors']} errors in {long['seconds']:.1f} s.")
+    caption = (f"{serving['clients']} clients x {serving['in_flight']} calls in flight, warm rounds of 100 calls, "
+               "median; each server in its own process. Lean client: toolwire_bench._raw_http (keep-alive HTTP/1.1, "
+               "JSON-RPC as the mcp SDK's client sends it); library clients: the mcp SDK's Client (MCP), httpx (HTTP). "
+               f"Ratios (lean client): {ratios}. {long['calls']:,} calls from {serving['clients']} mcp SDK clients to "
+               f"toolwire thread: {long['errors']} errors in {long['seconds']:.1f} s.")
     out = Table(title="Serving under load", caption=caption)
-    for column in ("protocol", "server", "calls/s", "errors", "server CPU µs/call", "client CPU µs/call"):
+    for column in ("protocol", "server", "calls/s", "errors", "server CPU µs/call", "client CPU µs/call",
+                   "calls/s, library client", "its client CPU µs/call"):
         out.add_column(column, justify="left" if column in ("protocol", "server") else "right")
     for row in serving["rows"]:
-        out.add_row(row["protocol"], row["contender"], f"{row['calls_per_s']:,.0f}", str(row["errors"]),
-                    f"{row['server_cpu_us']:,.0f}", f"{row['client_cpu_us']:,.0f}")
+        sdk = row["sdk"]
+        out.add_row(row["protocol"], row["contender"], f"{row['calls_per_s']:,.0f}",
+                    str(row["errors"] + sdk["errors"]), f"{row['server_cpu_us']:,.0f}", f"{row['client_cpu_us']:,.0f}",
+                    f"{sdk['calls_per_s']:,.0f}", f"{sdk['client_cpu_us']:,.0f}")
     return out
 
 

@@ -1,13 +1,16 @@
 """Serving under load (issue 16): 10 clients, each with 10 calls in flight, against the same four arithmetic
 functions, each server in a subprocess of its own on 127.0.0.1.
 
-- MCP over streamable HTTP (the mcp SDK's `Client`, one session per client): `toolwire serve mcp` on the
-  thread and process backends, FastMCP, toolregistry-server 0.7.0 (in its own isolated environment, as
-  toolregistry is), the mcp SDK's `MCPServer` serving the functions directly (the floor), and
-  `toolwire serve mcp` as a gateway in front of that `MCPServer`.
-- HTTP (one `httpx.AsyncClient` per client, each operation's path read from the server's
-  `/openapi.json`): `toolwire serve http` on both backends and toolregistry-server's OpenAPI service.
-- A 10,000-call run: the 10 MCP clients against `toolwire serve mcp` (thread), every value checked.
+- MCP over streamable HTTP: `toolwire serve mcp` on the thread and process backends, FastMCP,
+  toolregistry-server 0.7.0 (in its own isolated environment, as toolregistry is), the mcp SDK's
+  `MCPServer` serving the functions directly (the floor), and `toolwire serve mcp` as a gateway in front of
+  that `MCPServer`.
+- HTTP (each operation's path read from the server's `/openapi.json`): `toolwire serve http` on both
+  backends and toolregistry-server's OpenAPI service.
+- Each contender is driven twice: by the lean client of `toolwire_bench._raw_http` (the rates the targets
+  use: it costs the machine little, so they say what the servers can do) and by the libraries' own clients
+  (the mcp SDK's `Client`, one session per client; httpx), which are slower than the servers here.
+- A 10,000-call run: 10 mcp SDK clients against `toolwire serve mcp` (thread), every value checked.
 
 Each row also says how much CPU the servers (every process under the benchmark's, workers included) and
 the clients (the benchmark's own process) spent per call.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import statistics
 import sys
@@ -27,10 +31,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from toolwire_bench import arith
 from toolwire_bench._harness import compile_bytecode, toolregistry_command
 from toolwire_bench._measure import expected, number
+from toolwire_bench._raw_http import mcp_call_body, mcp_headers, mcp_value, raw_client
 from toolwire_bench.servers import McpEndpoint, _serving, free_port, mcp_server
 
 __all__ = ["HTTP_CONTENDERS", "MCP_CONTENDERS", "measure"]
@@ -64,7 +70,9 @@ def measure(rounds: int, long_run: int = LONG_RUN, only: tuple[str, ...] | None 
             if (only is not None and kind not in only) or (kind == "toolregistry-server" and toolregistry is None):
                 continue
             with _server(protocol, kind, toolregistry) as url:
-                rows.append({"protocol": protocol, "contender": kind, **asyncio.run(_drive(protocol, url, rounds))})
+                raw = asyncio.run(_drive(protocol, url, rounds, "raw"))
+                rows.append({"protocol": protocol, "contender": kind, **raw,
+                             "sdk": asyncio.run(_drive(protocol, url, rounds, "sdk"))})
     with _server("mcp", "toolwire thread", None) as url:
         long = asyncio.run(_long_run(url, long_run))
     return {"clients": CLIENTS, "in_flight": IN_FLIGHT, "rows": rows, "ratios": _ratios(rows),
@@ -86,8 +94,8 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
     return ratios
 
 
-async def _drive(protocol: str, url: str, rounds: int) -> dict[str, Any]:
-    async with _clients(protocol, url) as call:
+async def _drive(protocol: str, url: str, rounds: int, client: str) -> dict[str, Any]:
+    async with _clients(protocol, url, client) as call:
         rates: list[float] = []
         errors = calls = 0
         server_cpu = client_cpu = 0.0
@@ -110,7 +118,7 @@ async def _drive(protocol: str, url: str, rounds: int) -> dict[str, Any]:
 
 async def _long_run(url: str, total: int) -> dict[str, Any]:
     """`total` calls from the clients, each keeping `IN_FLIGHT` in flight; errors and wrong values."""
-    async with _clients("mcp", url) as call:
+    async with _clients("mcp", url, "sdk") as call:
         per_client = total // CLIENTS
 
         async def client(c: int) -> list[bool]:
@@ -136,10 +144,28 @@ async def _checked(call: Call, client: int, op: str, a: int, b: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _clients(protocol: str, url: str) -> Any:
-    """A `Call` over `CLIENTS` sessions (MCP) or HTTP clients."""
+async def _clients(protocol: str, url: str, client: str = "raw") -> Any:
+    """A `Call` over `CLIENTS` clients: `raw` ones (`toolwire_bench._raw_http`, `IN_FLIGHT` connections each)
+    or the libraries' own (`sdk`: the mcp SDK's `Client`, one session each; httpx for HTTP)."""
     async with contextlib.AsyncExitStack() as stack:
-        if protocol == "mcp":
+        if client == "raw":
+            raws = [await stack.enter_async_context(raw_client(url, IN_FLIGHT)) for _ in range(CLIENTS)]
+            if protocol == "mcp":
+                path = urlsplit(url).path
+                ids = itertools.count(1)
+
+                async def call(client: int, op: str, a: int, b: int) -> float | None:
+                    status, answer = await raws[client].post(path, mcp_call_body(next(ids), op, {"a": a, "b": b}),
+                                                             mcp_headers(op))
+                    return number(mcp_value(answer)) if status == 200 else None
+            else:
+                paths = await _operation_paths(url)
+
+                async def call(client: int, op: str, a: int, b: int) -> float | None:
+                    status, answer = await raws[client].post(paths[op], {"a": a, "b": b})
+                    return number(answer) if status == 200 else None
+
+        elif protocol == "mcp":
             from mcp import Client
 
             sessions = [await stack.enter_async_context(Client(url)) for _ in range(CLIENTS)]
@@ -157,15 +183,23 @@ async def _clients(protocol: str, url: str) -> Any:
 
             clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60))
                        for _ in range(CLIENTS)]
-            document = (await clients[0].get("/openapi.json")).json()
-            paths = {operation.get("operationId"): path for path, item in document["paths"].items()
-                     for operation in item.values() if isinstance(operation, dict)}
+            paths = await _operation_paths(url)
 
             async def call(client: int, op: str, a: int, b: int) -> float | None:
                 response = await clients[client].post(paths[op], json={"a": a, "b": b})
                 return number(response.json()) if response.is_success else None
 
         yield call
+
+
+async def _operation_paths(url: str) -> dict[str, str]:
+    """Each operation's path, from the server's OpenAPI document."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        document = (await client.get("/openapi.json")).json()
+    return {operation.get("operationId"): path for path, item in document["paths"].items()
+            for operation in item.values() if isinstance(operation, dict)}
 
 
 def _servers_cpu() -> float:
