@@ -51,10 +51,10 @@ gates_released = threading.Condition()
 """Notified when a gate is released, so that dispatches waiting for one look again."""
 
 _POLL_S = 0.05
+"""How often a dispatch waiting for a gate that does not say when it frees up looks again."""
 
 Held = tuple[tuple[Any, ...], list[int]]
 """Gates taken for a wave, and the jobs (indices) they were taken for, one of each gate per job."""
-"""How often a dispatch waiting for a gate that does not say when it frees up looks again."""
 
 
 def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
