@@ -131,13 +131,13 @@ RetrySpec = tuple[int, frozenset[ErrorKind], Callable[[int], float]]
 """How a job is retried: at most this many attempts, after these failures, waiting `backoff(n)` seconds."""
 
 
-def _set_each(items: list[Any], index: int | Sequence[int], change: Callable[[Any], Any], value: Any) -> None:
-    """`items[i] = change(items[i])` for `index` or each index of a sequence; a range of items not set
-    yet gets `value` in one step (the common case: one policy setting for a whole dispatch)."""
+def _set_each(items: list[Any], index: int | Sequence[int], change: Callable[[Any], Any]) -> None:
+    """`items[i] = change(items[i])` for `index` or each index of a sequence; a range of items none of which
+    is set yet is set in one step (the common case: one policy setting for a whole dispatch)."""
     if isinstance(index, int):
         items[index] = change(items[index])
-    elif isinstance(index, range) and index.step == 1 and not any(items[index.start:index.stop]):
-        items[index.start:index.stop] = [value] * len(index)
+    elif isinstance(index, range) and index.step == 1 and index and not any(items[index.start:index.stop]):
+        items[index.start:index.stop] = [change(items[index.start])] * len(index)
     else:
         for i in index:
             items[i] = change(items[i])
@@ -210,7 +210,7 @@ class Dispatch:
             return
         if not self.gates:
             self.gates = [()] * len(self.jobs)
-        _set_each(self.gates, index, lambda held: held + gates, gates)
+        _set_each(self.gates, index, lambda held: held + gates)
 
     def retry(self, index: int | Sequence[int], attempts: int, kinds: frozenset[ErrorKind],
               backoff: Callable[[int], float]) -> None:
@@ -220,7 +220,7 @@ class Dispatch:
         spec = (attempts, kinds, backoff)
         if not self.retries:
             self.retries = [None] * len(self.jobs)
-        _set_each(self.retries, index, lambda _: spec, spec)
+        _set_each(self.retries, index, lambda _: spec)
 
     def revalidate(self, index: int, arguments: Mapping[str, Any]) -> bool:
         """Replace job `index`'s arguments with `arguments`, validated as the model's are; an invalid
