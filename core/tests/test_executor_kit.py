@@ -26,6 +26,23 @@ def test_each_slot_is_filled_once_reported_at_once_and_done_when_full() -> None:
     assert done.is_set() and [o.value for o in outcomes.result()] == [0, 1, 2]
 
 
+def test_slots_filled_in_bulk_keep_earlier_outcomes_and_report_and_finish_like_one_by_one() -> None:
+    jobs = [Job(str(i), tool(), {}) for i in range(4)]
+    reported: list[object] = []
+    jobs[1].on_report(reported.append)
+    jobs[2].on_report(reported.append)
+    done = threading.Event()
+    outcomes = Outcomes(jobs, done.set)
+    outcomes.resolve_all([0, 1], [Outcome(0), Outcome(1)])
+    assert outcomes.missing() == [2, 3] and reported == [Outcome(1)] and not done.is_set()
+    outcomes.resolve(3, Outcome("first"))
+    outcomes.resolve_all([2, 3], [Outcome(2), Outcome("late")])
+    assert reported == [Outcome(1), Outcome(2)] and done.is_set()
+    assert [o.value for o in outcomes.result()] == [0, 1, 2, "first"]
+    outcomes.resolve_all([0], [Outcome("late")])
+    assert outcomes.get(0) == Outcome(0)
+
+
 def test_many_threads_filling_slots_each_slot_gets_one_outcome() -> None:
     jobs = [Job(str(i), tool(), {}) for i in range(2000)]
     outcomes = Outcomes(jobs)

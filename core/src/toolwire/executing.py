@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -288,6 +288,20 @@ class Outcomes:
         if len(filled) == len(self.jobs) and self._on_done is not None:
             self._on_done()
         return True
+
+    def resolve_all(self, indices: Sequence[int], outcomes: Iterable[Outcome]) -> None:
+        """`resolve` for many jobs at once, in bulk when none of them has an outcome yet. Only for a run whose
+        outcomes one thread gives (another thread's `resolve` meanwhile could be overwritten)."""
+        filled, jobs = self.filled, self.jobs
+        if not filled.keys().isdisjoint(indices):
+            for index, outcome in zip(indices, outcomes, strict=True):
+                self.resolve(index, outcome)
+            return
+        filled.update(zip(indices, outcomes, strict=True))
+        for index in [index for index in indices if jobs[index]._signals is not None]:
+            jobs[index].report(filled[index])
+        if len(filled) == len(jobs) and self._on_done is not None:
+            self._on_done()
 
     def get(self, index: int) -> Outcome | None:
         """Job `index`'s outcome, or None while it has none."""

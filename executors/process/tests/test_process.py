@@ -198,6 +198,32 @@ def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: Proc
     assert ok.value == 3
 
 
+def test_a_log_read_while_its_worker_writes_and_the_rest_in_one_step_give_every_record_once() -> None:
+    import mmap
+
+    from toolwire.tools import Text, ToolOutput
+    from toolwire_process import _log
+
+    memory = mmap.mmap(-1, _log.SIZE)
+    worker, parent = _log.WorkerLog(memory), _log.ParentLog(memory)
+    values = [1, "two", ToolOutput({"x": 3.5}, (Text("x"),)), [None, True], {"nested": {"k": 1}}]  # one pickled
+    worker.begin(7)
+    parent.reset()
+    for position, value in enumerate(values[:2]):
+        assert worker.append(_log.encode(position, 0.25, value, None))
+    early = parent.records(7)  # the worker has not said how many it wrote yet
+    for position, value in enumerate(values[2:], start=2):
+        assert worker.append(_log.encode(position, 0.25, value, None))
+    worker.append(_log.encode(len(values), 0.5, None, ("tool_error", "ValueError: no")))
+    data, count = parent.rest(7, worker.count)
+    late = _log.parse(data, count)
+    assert [record[2] for record in early + late] == [*values, None]
+    assert [record[0] for record in early + late] == list(range(len(values) + 1))
+    assert late[-1][3] == ("tool_error", "ValueError: no")
+    assert parent.rest(7, worker.count) == (b"", 0)
+    memory.close()
+
+
 def test_each_invoker_is_serialised_once() -> None:
     shipper = Shipper()
     tool = _tool("add", add)

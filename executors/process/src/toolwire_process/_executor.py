@@ -20,6 +20,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from toolwire.executing import (
@@ -32,7 +33,7 @@ from toolwire.executing import (
     check_options,
     timeout_outcome,
 )
-from toolwire.tools import ErrorKind, ToolError
+from toolwire.tools import ErrorKind, Tool, ToolError
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_process import _log
@@ -221,15 +222,14 @@ class ProcessExecutor(Executor):
         return (calls is not None and worker.calls >= calls) or (
             memory is not None and worker.resident > memory * 1024 * 1024)
 
-    def _ship(self, jobs: Sequence[Job]) -> dict[int, ShippedTool | UnshippableToolError]:
-        shipped: dict[int, ShippedTool | UnshippableToolError] = {}
+    def _ship(self, tools: set[Tool]) -> dict[Tool, ShippedTool | UnshippableToolError]:
+        shipped: dict[Tool, ShippedTool | UnshippableToolError] = {}
         with self._lock:  # the shipper's cache is shared by the runs in flight
-            for job in jobs:
-                if id(job.tool) not in shipped:
-                    try:
-                        shipped[id(job.tool)] = self._shipper.ship(job.tool)
-                    except UnshippableToolError as exc:
-                        shipped[id(job.tool)] = exc
+            for tool in tools:
+                try:
+                    shipped[tool] = self._shipper.ship(tool)
+                except UnshippableToolError as exc:
+                    shipped[tool] = exc
         return shipped
 
 
@@ -242,27 +242,34 @@ class _Run:
         self.jobs = jobs
         self.started = time.monotonic()
         self.outcomes = Outcomes(jobs)
-        self.sends = [0] * len(jobs)
-        self.shipped: list[ShippedTool | None] = [None] * len(jobs)
-        self.pending: deque[int] = deque()
+        self.resent: dict[int, int] = {}
+        """How many times each call sent again (its worker died before it started) was sent before."""
         self.held: list[WorkerProcess] = []
-        self.by_key: dict[str, ShippedTool] = {}
         self._cancelled: deque[int] = deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        forms = executor._ship(jobs)
-        for index, job in enumerate(jobs):
-            found = forms[id(job.tool)]
-            if isinstance(found, UnshippableToolError):
-                self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(found))))
-            else:
-                self.by_key[found.key] = found
-                self.shipped[index] = found
-                self.pending.append(index)
-        self.pending_deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
+        forms = executor._ship({job.tool for job in jobs})
+        self.by_key = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
+        key_of = {tool: form.key if isinstance(form, ShippedTool) else "" for tool, form in forms.items()}
+        self.columns = ([key_of[job.tool] for job in jobs], [job.arguments for job in jobs],
+                        [job.deadline for job in jobs], [job.call_id for job in jobs], [job.scopes for job in jobs])
+        """Per call, what a worker is sent: the shipped tool's key, arguments, deadline, call id, scopes."""
+        if all(isinstance(form, ShippedTool) for form in forms.values()):
+            self.pending: deque[int] = deque(range(len(jobs)))
+        else:
+            self.pending = deque()
+            for index, job in enumerate(jobs):
+                form = forms[job.tool]
+                if isinstance(form, UnshippableToolError):
+                    self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(form))))
+                else:
+                    self.pending.append(index)
+        sent = {tool for tool, form in forms.items() if isinstance(form, ShippedTool)}
+        self.sync = not any(tool.is_async for tool in sent)
+        self.pending_deadline = min(set(self.columns[2]) - {None}, default=None)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
-        concurrent = all(jobs[i].tool.is_async for i in self.pending)
-        affinities = {jobs[i].tool.affinity for i in self.pending}
+        concurrent = all(tool.is_async for tool in sent)
+        affinities = {tool.affinity for tool in sent}
         if concurrent and len(affinities) == 1 and None not in affinities:
             self.chunk_size = len(self.pending)  # calls sharing one remote connection stay on one worker's
         else:
@@ -349,17 +356,14 @@ class _Run:
         size = self.chunk_size
         if self.executor.max_calls_per_worker is not None:
             size = max(1, min(size, self.executor.max_calls_per_worker - worker.calls))
-        pending, shipped, sends, jobs = self.pending, self.shipped, self.sends, self.jobs
-        indices = [pending.popleft() for _ in range(min(size, len(pending)))]
-        keys = [shipped[i].key for i in indices]  # type: ignore[union-attr]
+        popleft = self.pending.popleft
+        indices = [popleft() for _ in range(min(size, len(self.pending)))]
+        keys, arguments, deadlines, call_ids, scopes = _picked(self.columns, indices)
         new = set(keys) - worker.known
-        for index in indices:
-            sends[index] += 1
-        chunk = Chunk(next(self.executor._chunk_ids), indices, _earliest(jobs, indices))
+        earliest = min(set(deadlines) - {None}, default=None) if self.sync else _earliest(self.jobs, indices)
+        chunk = Chunk(next(self.executor._chunk_ids), indices, earliest)
         tools = [self.by_key[key].fields() for key in new]
-        scopes = [jobs[i].scopes for i in indices]
-        message = pickle.dumps((chunk.id, tools, keys, [jobs[i].arguments for i in indices],
-                                [jobs[i].deadline for i in indices], [jobs[i].call_id for i in indices],
+        message = pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids,
                                 scopes if any(scopes) else None), pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
@@ -384,8 +388,8 @@ class _Run:
         if message[0] == "result":
             self.take(chunk, [_log.decode(message[2])])
             return
-        _, _, worker.resident, busy = message
-        data = worker.log.read(chunk.id)
+        _, _, worker.resident, busy, written = message
+        data, count = worker.log.rest(chunk.id, written)
         worker.calls += len(chunk.indices)
         self.executor._measured(len(chunk.indices), busy)
         worker.chunk = None
@@ -394,10 +398,16 @@ class _Run:
             self.executor._release([worker])
         elif self.pending:
             self.send(worker)  # the worker runs its next chunk while this one's results are parsed
-        self.take(chunk, _log.parse(data))
+        self.take(chunk, _log.parse(data, count))
 
     def take(self, chunk: Chunk, records: list[Any]) -> None:
         indices, jobs, outcomes = chunk.indices, self.jobs, self.outcomes
+        if not records:
+            return
+        positions, durations, values, errors = zip(*records, strict=True)
+        if errors.count(None) == len(errors):  # all went well: their outcomes in bulk
+            outcomes.resolve_all([indices[p] for p in positions], map(Outcome, values, repeat(None), durations))
+            return
         for position, duration, value, error in records:
             index = indices[position]
             if index in outcomes.filled:
@@ -439,11 +449,13 @@ class _Run:
         self.executor._replace(worker)
 
     def retry(self, index: int, status: str) -> None:
-        if self.sends[index] >= MAX_STARTS:
+        sends = self.resent.get(index, 0) + 1
+        if sends >= MAX_STARTS:
             message = (f"'{self.jobs[index].tool.name}' could not start: "
-                       f"{self.sends[index]} worker processes {status} before running it")
+                       f"{sends} worker processes {status} before running it")
             self.resolve(index, Outcome(error=ToolError(ErrorKind.CRASHED, message)))
         else:
+            self.resent[index] = sends
             self.pending.appendleft(index)
             deadline = self.jobs[index].deadline
             if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
@@ -536,6 +548,15 @@ def _drain(fd: int) -> None:
             pass
     except BlockingIOError:
         pass
+
+
+def _picked(columns: tuple[list[Any], ...], indices: list[int]) -> list[list[Any]]:
+    """The values at `indices` of each column (slices when the indices follow one another, as they mostly do)."""
+    first = indices[0]
+    stop = first + len(indices)
+    if indices == list(range(first, stop)):
+        return [column[first:stop] for column in columns]
+    return [[column[index] for index in indices] for column in columns]
 
 
 def _earliest(jobs: Sequence[Job], indices: list[int]) -> float | None:

@@ -3,13 +3,16 @@
 The worker writes a call's record before it starts the next call, so when a worker dies or is killed
 the parent still has every finished call's result, and the header tells it which calls had started.
 
-Layout: `chunk id`, `calls started`, `end of records` (three int64), then records: a 4-byte length, a tag
-byte (`M` marshal, `P` pickle) and the body `(position, duration, value, error)`, where `error` is
-`None` or `(kind, message)`: the worker does not need toolwire imported to report a result.
+Layout: `chunk id`, `calls started`, `end of records` (three int64), then the records, each the tuple
+`(position, duration, value, error)` marshalled at version 2, where `error` is `None` or `(kind, message)`
+(the worker does not need toolwire imported to report a result), or `PICKLED` when `value` holds the
+pickled value marshal could not write. Version 2 writes no back-references, so records written one by one
+read back as one list in a single `marshal.loads` (`parse`) once the worker says how many it wrote.
 """
 
 from __future__ import annotations
 
+import io
 import marshal
 import mmap
 import struct
@@ -23,11 +26,13 @@ if TYPE_CHECKING:
 
 SIZE = 64 * 1024 * 1024
 """Bytes mapped per worker (sparse: only written pages use memory); larger results go over the pipe."""
+PICKLED = 0
+"""A record's `error` when its `value` is the pickled value."""
 
 _HEADER = struct.Struct("<qqq")
 _START = _HEADER.size
-_LENGTH = struct.Struct("<I")
 _INT = struct.Struct("<q")
+_LIST = struct.Struct("<ci")  # marshal's list: its type code and length
 
 Record = tuple[int, float, "Any", "Error | None"]
 
@@ -35,18 +40,31 @@ Record = tuple[int, float, "Any", "Error | None"]
 def encode(position: int, duration: float, value: Any, error: Error | None) -> bytes:
     """One record; a value that cannot be sent back becomes that call's `tool_error`."""
     try:
-        return b"M" + marshal.dumps((position, duration, value, error))
+        return marshal.dumps((position, duration, value, error), 2)
     except ValueError:
         pass
     try:
-        return b"P" + dumps((position, duration, value, error), -1)
+        return marshal.dumps((position, duration, dumps(value, -1), PICKLED), 2)
     except Exception as exc:
-        return b"M" + marshal.dumps((position, duration, None, unsendable(value, exc, "the worker process")))
+        return marshal.dumps((position, duration, None, unsendable(value, exc, "the worker process")), 2)
 
 
-def decode(body: bytes | memoryview) -> Record:
-    """The record encoded in `body`."""
-    return marshal.loads(body[1:]) if body[0] == 77 else loads(body[1:])  # 77: b"M"
+def decode(record: bytes) -> Record:
+    """The record encoded in `record`."""
+    return _unpickled(marshal.loads(record))
+
+
+def parse(data: bytes, count: int) -> list[Record]:
+    """The `count` records in bytes read from a log, in one step."""
+    records = marshal.loads(_LIST.pack(b"[", count) + data)
+    if any(record[3] == PICKLED for record in records):  # pickled values: rare, so a pass of their own
+        records = [_unpickled(record) for record in records]
+    return records
+
+
+def _unpickled(record: Record) -> Record:
+    position, duration, value, error = record
+    return (position, duration, loads(value), None) if error == PICKLED else record
 
 
 class WorkerLog:
@@ -55,9 +73,12 @@ class WorkerLog:
     def __init__(self, memory: mmap.mmap) -> None:
         self.memory = memory
         self.end = _START
+        self.count = 0
+        """Records appended to this chunk's log."""
 
     def begin(self, chunk: int) -> None:
         self.end = _START
+        self.count = 0
         _HEADER.pack_into(self.memory, 0, chunk, 0, _START)
 
     def started(self, count: int) -> None:
@@ -66,14 +87,14 @@ class WorkerLog:
     def append(self, record: bytes) -> bool:
         """Write `record`; False when it does not fit (the caller sends it over the pipe instead)."""
         end = self.end
-        stop = end + 4 + len(record)
+        stop = end + len(record)
         if stop > SIZE:
             return False
         memory = self.memory
-        _LENGTH.pack_into(memory, end, len(record))
-        memory[end + 4:stop] = record
+        memory[end:stop] = record
         _INT.pack_into(memory, 16, stop)
         self.end = stop
+        self.count += 1
         return True
 
 
@@ -83,17 +104,34 @@ class ParentLog:
     def __init__(self, memory: mmap.mmap) -> None:
         self.memory = memory
         self.read_to = _START
+        self.taken = 0
+        """Records of the current chunk read so far."""
 
     def reset(self) -> None:
         self.read_to = _START
+        self.taken = 0
 
     def header(self) -> tuple[int, int, int]:
         """`(chunk id, calls started, end of records)`."""
         return _HEADER.unpack_from(self.memory, 0)
 
     def records(self, chunk: int) -> list[Record]:
-        """The records of `chunk` not read yet."""
-        return parse(self.read(chunk))
+        """The records of `chunk` not read yet, while its worker may still be writing (or is dead)."""
+        data = self.read(chunk)
+        stream = io.BytesIO(data)
+        records = []
+        while stream.tell() < len(data):  # one at a time: the worker has not said how many there are
+            records.append(_unpickled(marshal.load(stream)))
+        self.taken += len(records)
+        return records
+
+    def rest(self, chunk: int, written: int) -> tuple[bytes, int]:
+        """The bytes of `chunk`'s records not read yet and how many records they hold, once its worker is
+        done with it (`written` records in all); `parse` reads them."""
+        data = self.read(chunk)
+        count = written - self.taken if data else 0
+        self.taken += count
+        return data, count
 
     def read(self, chunk: int) -> bytes:
         """The bytes of `chunk`'s records not read yet (a copy: the worker may reuse the log after this)."""
@@ -104,14 +142,3 @@ class ParentLog:
         self.read_to = end
         return data
 
-
-def parse(data: bytes) -> list[Record]:
-    """The records in bytes read from a log."""
-    records = []
-    offset, length = 0, len(data)
-    view = memoryview(data)
-    while offset < length:
-        (size,) = _LENGTH.unpack_from(data, offset)
-        records.append(decode(view[offset + 4:offset + 4 + size]))
-        offset += 4 + size
-    return records

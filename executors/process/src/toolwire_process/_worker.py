@@ -87,7 +87,7 @@ class Worker:
                 started = time.monotonic()
                 self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
                 busy = time.monotonic() - started
-                self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy)))
+                self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy, self.log.count)))
         finally:
             if self._loop is not None:
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
