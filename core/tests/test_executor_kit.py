@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import pytest
-from toolwire import ErrorKind, Job, Outcome, Outcomes, Tool, cancelled_outcome, check_options
+from toolwire import ErrorKind, Job, Outcome, Outcomes, Tool, cancelled_outcome, check_options, enter_scopes
 
 
 def tool() -> Tool:
@@ -68,6 +70,26 @@ def test_a_cancelled_outcome_says_why() -> None:
     outcome = cancelled_outcome(job)
     assert outcome.error is not None and outcome.error.kind == ErrorKind.CANCELLED
     assert outcome.error.message == "the client went away"
+
+
+def test_scopes_are_entered_outermost_first_and_left_even_when_the_call_fails() -> None:
+    entered: list[str] = []
+
+    @contextlib.contextmanager
+    def scope(name: str) -> Iterator[None]:
+        entered.append(f"+{name}")
+        try:
+            yield
+        finally:
+            entered.append(f"-{name}")
+
+    with enter_scopes(()):
+        entered.append("none")
+    with pytest.raises(ValueError), enter_scopes((scope("only"),)):
+        raise ValueError
+    with enter_scopes((scope("outer"), scope("inner"))):
+        entered.append("call")
+    assert entered == ["none", "+only", "-only", "+outer", "+inner", "call", "-inner", "-outer"]
 
 
 def test_options_are_checked_with_the_likely_one_named() -> None:

@@ -10,7 +10,7 @@ import asyncio
 import difflib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,12 +121,15 @@ class _Signals:
     report_callbacks: list[Callable[[Outcome], None]] = field(default_factory=list)
 
 
-@contextmanager
-def enter_scopes(scopes: Sequence[Any]) -> Iterator[None]:
+def enter_scopes(scopes: Sequence[Any]) -> AbstractContextManager[Any]:
     """Enter a job's `scopes` (outermost first) around the code that runs its invoker."""
-    if not scopes:
-        yield
-        return
+    if len(scopes) == 1:
+        return scopes[0]  # the common case (one tracing scope): entered as it is
+    return _stacked(scopes) if scopes else nullcontext()
+
+
+@contextmanager
+def _stacked(scopes: Sequence[Any]) -> Iterator[None]:
     with ExitStack() as stack:
         for scope in scopes:
             stack.enter_context(scope)
