@@ -249,12 +249,14 @@ class _Run:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         forms = executor._ship({job.tool for job in jobs})
-        self.by_key = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
-        key_of = {tool: form.key if isinstance(form, ShippedTool) else "" for tool, form in forms.items()}
-        self.columns = ([key_of[job.tool] for job in jobs], [job.arguments for job in jobs],
-                        [job.deadline for job in jobs], [job.call_id for job in jobs], [job.scopes for job in jobs])
+        shipped = {tool: form for tool, form in forms.items() if isinstance(form, ShippedTool)}
+        self.by_key = {form.key: form for form in shipped.values()}
+        key_of = {tool: form.key for tool, form in shipped.items()}
+        deadlines = [job.deadline for job in jobs]
+        self.columns = ([key_of.get(job.tool, "") for job in jobs], [job.arguments for job in jobs], deadlines,
+                        [job.call_id for job in jobs], [job.scopes for job in jobs])
         """Per call, what a worker is sent: the shipped tool's key, arguments, deadline, call id, scopes."""
-        if all(isinstance(form, ShippedTool) for form in forms.values()):
+        if len(shipped) == len(forms):
             self.pending: deque[int] = deque(range(len(jobs)))
         else:
             self.pending = deque()
@@ -264,12 +266,11 @@ class _Run:
                     self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(form))))
                 else:
                     self.pending.append(index)
-        sent = {tool for tool, form in forms.items() if isinstance(form, ShippedTool)}
-        self.sync = not any(tool.is_async for tool in sent)
-        self.pending_deadline = min(set(self.columns[2]) - {None}, default=None)
+        self.sync = not any(tool.is_async for tool in shipped)
+        self.pending_deadline = min(set(deadlines) - {None}, default=None)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
-        concurrent = all(tool.is_async for tool in sent)
-        affinities = {tool.affinity for tool in sent}
+        concurrent = all(tool.is_async for tool in shipped)
+        affinities = {tool.affinity for tool in shipped}
         if concurrent and len(affinities) == 1 and None not in affinities:
             self.chunk_size = len(self.pending)  # calls sharing one remote connection stay on one worker's
         else:
