@@ -129,3 +129,20 @@ def test_a_distribution_imports_only_the_toolwire_packages_it_declares(distribut
             used = {name.split(".")[0] for name in imported(tree, module_name(package, path), False)}
             stray = {name for name in used & TOOLWIRE_PACKAGES if name not in own and name not in allowed}
             assert not stray, f"{path.relative_to(ROOT)} imports {sorted(stray)}, which its pyproject does not declare"
+
+
+BOTH_WAYS = [ROOT / "plugins/mcp/src/toolwire_mcp", ROOT / "plugins/openapi/src/toolwire_openapi"]
+
+
+@pytest.mark.parametrize("package", BOTH_WAYS, ids=lambda p: p.name)
+def test_a_protocol_plugin_keeps_its_client_and_server_sides_apart(package: Path) -> None:
+    edges = graph(package)
+    sides = {side: f"{package.name}.{side}" for side in ("_client", "_server")}
+    for side, other in (("_client", "_server"), ("_server", "_client")):
+        members = [name for name in edges if name == sides[side] or name.startswith(f"{sides[side]}.")]
+        assert members, f"{package.name} has no {side} subpackage"
+        for name in members:
+            crossing = sorted(t for t in edges[name] if t == sides[other] or t.startswith(f"{sides[other]}."))
+            assert not crossing, f"{name} (the {side[1:]} side) imports {crossing}"
+    loose = sorted(name for name in edges if name.count(".") == 1 and not name.endswith(("._client", "._server")))
+    assert loose == [f"{package.name}.plugin"], f"modules outside the two sides: {loose}"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from toolwire.loop import BackgroundLoop
-from toolwire_mcp._bridge import Bridge
+from toolwire_mcp._client.bridge import Bridge
 
 
 @pytest.fixture

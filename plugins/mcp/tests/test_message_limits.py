@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from toolwire import ErrorKind, ToolCall, ToolRegistry
-from toolwire_mcp._limits import Framer, Oversized
+from toolwire_mcp._client.limits import Framer, Oversized
 
 LIMIT = 64 * 1024
 

@@ -19,7 +19,7 @@ from mcp import Client, StdioServerParameters
 from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
 from toolwire.serving import ServeError
 from toolwire.testing import running
-from toolwire_mcp._server import MCPRegistryServer
+from toolwire_mcp._server.server import MCPRegistryServer
 
 TOOLS = '''
 import time

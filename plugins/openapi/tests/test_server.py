@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from toolwire import Annotations, ToolRegistry, hookimpl, load_config
 from toolwire.serving import ServeError
 from toolwire.testing import running
-from toolwire_openapi._server import HTTPRegistryServer
+from toolwire_openapi._server.server import HTTPRegistryServer
 
 
 class Point(BaseModel):

@@ -18,7 +18,7 @@ import pytest
 from google.genai import types as gemini_types
 from toolwire import ToolCall, ToolRegistry
 from toolwire_openapi import OpenAPILoader, SpecError
-from toolwire_openapi._document import parse
+from toolwire_openapi._client.document import parse
 
 support = sys.modules["toolwire_openapi_test_support"]  # loaded by conftest.py
 SPECS, LoopExecutor = support.SPECS, support.LoopExecutor

@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from toolwire import LoaderSpec, ServerSpec, hookimpl
 
-from toolwire_mcp._common import is_server_object
+from toolwire_mcp._client.connection import is_server_object
 
 if TYPE_CHECKING:
     from toolwire import ToolRegistry
 
-    from toolwire_mcp._loader import MCPLoader
-    from toolwire_mcp._server import MCPRegistryServer
+    from toolwire_mcp._client.loader import MCPLoader
+    from toolwire_mcp._server.server import MCPRegistryServer
 
 
 def _make(**options: Any) -> MCPLoader:
-    from toolwire_mcp._loader import MCPLoader
+    from toolwire_mcp._client.loader import MCPLoader
 
     return MCPLoader(**options)
 
@@ -28,7 +28,7 @@ def toolwire_loaders() -> list[LoaderSpec]:
 
 
 def _serve(registry: ToolRegistry, **options: Any) -> MCPRegistryServer:
-    from toolwire_mcp._server import MCPRegistryServer
+    from toolwire_mcp._server.server import MCPRegistryServer
 
     return MCPRegistryServer(registry, **options)
 

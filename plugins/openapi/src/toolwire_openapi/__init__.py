@@ -1,4 +1,5 @@
-"""toolwire-openapi: every operation of an OpenAPI 3.0/3.1 or Swagger 2.0 service as a toolwire tool.
+"""toolwire-openapi, HTTP both ways: every operation of an OpenAPI 3.0/3.1 or Swagger 2.0 service as a toolwire
+tool, and a registry served as an HTTP API with its OpenAPI document.
 
 ```python
 from toolwire import ToolRegistry
@@ -7,7 +8,9 @@ registry = ToolRegistry()
 registry.load("openapi", "http://127.0.0.1:8000/openapi.json", namespace="svc")
 ```
 
-Importing this package is light: `OpenAPILoader` (and httpx, yaml) load on first use.
+Two sides that never import each other: `_client` (the `openapi` loader and its invokers) and `_server`
+(`toolwire serve http`). Importing this package is light: `OpenAPILoader` (and httpx, yaml) load on
+first use.
 """
 
 from __future__ import annotations
@@ -15,20 +18,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker, aclose_clients
-    from toolwire_openapi._document import SpecError
-    from toolwire_openapi._invoker import OpenAPIInvoker, close_clients
-    from toolwire_openapi._loader import OpenAPILoader
+    from toolwire_openapi._client.async_invoker import AsyncOpenAPIInvoker, aclose_clients
+    from toolwire_openapi._client.document import SpecError
+    from toolwire_openapi._client.invoker import OpenAPIInvoker, close_clients
+    from toolwire_openapi._client.loader import OpenAPILoader
 
 __all__ = ["AsyncOpenAPIInvoker", "OpenAPIInvoker", "OpenAPILoader", "SpecError", "aclose_clients", "close_clients"]
 
 _HOMES = {
-    "OpenAPILoader": "toolwire_openapi._loader",
-    "OpenAPIInvoker": "toolwire_openapi._invoker",
-    "close_clients": "toolwire_openapi._invoker",
-    "AsyncOpenAPIInvoker": "toolwire_openapi._async_invoker",
-    "aclose_clients": "toolwire_openapi._async_invoker",
-    "SpecError": "toolwire_openapi._document",
+    "OpenAPILoader": "toolwire_openapi._client.loader",
+    "OpenAPIInvoker": "toolwire_openapi._client.invoker",
+    "close_clients": "toolwire_openapi._client.invoker",
+    "AsyncOpenAPIInvoker": "toolwire_openapi._client.async_invoker",
+    "aclose_clients": "toolwire_openapi._client.async_invoker",
+    "SpecError": "toolwire_openapi._client.document",
 }
 
 

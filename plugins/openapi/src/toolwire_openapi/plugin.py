@@ -11,14 +11,14 @@ from toolwire import LoaderSpec, ServerSpec, hookimpl
 if TYPE_CHECKING:
     from toolwire import ToolRegistry
 
-    from toolwire_openapi._server import HTTPRegistryServer
+    from toolwire_openapi._server.server import HTTPRegistryServer
 
 _SPEC_SUFFIXES = (".json", ".yaml", ".yml")
 _SPEC_WORDS = ("openapi", "swagger", "api-docs")
 
 
 def _loader(**options: Any) -> Any:
-    from toolwire_openapi._loader import OpenAPILoader
+    from toolwire_openapi._client.loader import OpenAPILoader
 
     return OpenAPILoader(**options)
 
@@ -29,7 +29,7 @@ def toolwire_loaders() -> list[LoaderSpec]:
 
 
 def _serve(registry: ToolRegistry, **options: Any) -> HTTPRegistryServer:
-    from toolwire_openapi._server import HTTPRegistryServer
+    from toolwire_openapi._server.server import HTTPRegistryServer
 
     return HTTPRegistryServer(registry, **options)
 

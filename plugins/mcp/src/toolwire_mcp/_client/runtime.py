@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from toolwire import ToolCallError
 from toolwire.loop import shared_loop
 
-from toolwire_mcp._bridge import Bridge
-from toolwire_mcp._common import REQUEST_LOST, describe
-from toolwire_mcp._connection import Connection, Transport
-from toolwire_mcp._limits import MESSAGE_TOO_LARGE
-from toolwire_mcp._transports import client_target
+from toolwire_mcp._client.bridge import Bridge
+from toolwire_mcp._client.connection import Connection, Transport
+from toolwire_mcp._client.errors import REQUEST_LOST, describe
+from toolwire_mcp._client.limits import MESSAGE_TOO_LARGE
+from toolwire_mcp._client.transports import client_target
 
 if TYPE_CHECKING:
     from mcp import Client

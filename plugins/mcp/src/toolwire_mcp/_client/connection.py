@@ -1,4 +1,4 @@
-"""How to reach one MCP server: picklable connection parameters (opening them is `_transports`' job)."""
+"""How to reach one MCP server: picklable connection parameters (opening them is `transports`' job)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from toolwire_mcp._common import is_server_object
-from toolwire_mcp._limits import MAX_MESSAGE_BYTES
+from toolwire_mcp._client.limits import MAX_MESSAGE_BYTES
 
-__all__ = ["KEEPALIVE_CONNECTIONS", "TRANSPORTS", "Connection", "Transport", "connection_for"]
+__all__ = ["KEEPALIVE_CONNECTIONS", "TRANSPORTS", "Connection", "Transport", "connection_for", "is_server_object"]
 
 Transport = Literal["stdio", "sse", "streamable-http", "in-process"]
 TRANSPORTS: tuple[str, ...] = ("stdio", "sse", "streamable-http", "in-process")
@@ -197,3 +196,12 @@ def _pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tup
         return ()
     items = mapping.items() if isinstance(mapping, Mapping) else mapping
     return tuple(sorted((str(key), str(value)) for key, value in items))
+
+
+def is_server_object(source: Any) -> bool:
+    """Whether `source` is an `mcp` server object (`MCPServer` or the low-level `Server`), without
+    importing `mcp`."""
+    return any(
+        cls.__module__.startswith("mcp.server") and cls.__name__ in ("MCPServer", "Server")
+        for cls in type(source).__mro__
+    )

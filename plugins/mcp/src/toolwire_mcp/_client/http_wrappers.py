@@ -1,5 +1,5 @@
 """The httpx transports a session's HTTP client sends through: one answers a request whose exchange broke
-with an error for it alone, one holds responses to the size limit (see `_limits`)."""
+with an error for it alone, one holds responses to the size limit (see `limits`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx2
 
-from toolwire_mcp._common import REQUEST_LOST, describe
-from toolwire_mcp._limits import Framer, Oversized, too_large
+from toolwire_mcp._client.errors import REQUEST_LOST, describe
+from toolwire_mcp._client.limits import Framer, Oversized, too_large
 
 __all__ = ["FailedRequestsAnswered", "MessagesLimited"]
 
@@ -59,7 +59,7 @@ class MessagesLimited(_Wrapper):
     """An httpx transport that drops a JSON body or an SSE event over `limit` bytes while it streams.
 
     What the client reads instead is the JSON-RPC error answering the request concerned (see
-    `_limits`): the id in the dropped message, or else the POSTed request's. A compressed body is
+    `limits`): the id in the dropped message, or else the POSTed request's. A compressed body is
     passed as it is (`_http_client` asks for identity).
     """
 

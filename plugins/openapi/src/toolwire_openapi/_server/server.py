@@ -18,7 +18,7 @@ import pydantic_core
 from toolwire import CallBatcher, ToolCall
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
-from toolwire_openapi._served import STATUS, openapi_document, problem
+from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
 
 if TYPE_CHECKING:
     from starlette.requests import Request

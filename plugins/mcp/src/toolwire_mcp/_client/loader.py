@@ -9,11 +9,11 @@ from typing import Any
 
 from toolwire import Tool
 
-from toolwire_mcp import _runtime
-from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
-from toolwire_mcp._invoker import Progress
-from toolwire_mcp._limits import MAX_MESSAGE_BYTES
-from toolwire_mcp._tools import tool_from_mcp
+from toolwire_mcp._client import runtime
+from toolwire_mcp._client.connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
+from toolwire_mcp._client.invoker import Progress
+from toolwire_mcp._client.limits import MAX_MESSAGE_BYTES
+from toolwire_mcp._client.tools import tool_from_mcp
 
 __all__ = ["MCPLoader"]
 
@@ -75,7 +75,7 @@ class MCPLoader:
     def load(self, source: Any = None) -> list[Tool]:
         """Connect to the server `source` names (once per process) and return its tools."""
         connection = connection_for(source, **self._options)
-        connection, listed = _runtime.run_sync(_open(connection, self._on_listed))
+        connection, listed = runtime.run_sync(_open(connection, self._on_listed))
         with self._lock:
             if connection not in self._connections:
                 self._connections.append(connection)
@@ -85,7 +85,7 @@ class MCPLoader:
     def refresh(self) -> list[Tool]:
         """List every loaded server's tools again, and return them all."""
         for connection in list(self._connections):
-            listed = _runtime.run_sync(_relist(connection))
+            listed = runtime.run_sync(_relist(connection))
             self._store(connection, listed)
         return self.tools
 
@@ -115,7 +115,7 @@ class MCPLoader:
         """Close this process's sessions to the servers this loader connected to."""
         connections, self._connections = self._connections, []
         self._callbacks.clear()
-        _runtime.close_sessions(connections)
+        runtime.close_sessions(connections)
 
     def _on_listed(self, connection: Connection, listed: list[Any]) -> None:
         with self._lock:
@@ -137,14 +137,14 @@ class MCPLoader:
 async def _open(connection: Connection, on_listed: Callable[[Connection, list[Any]], None]
                 ) -> tuple[Connection, list[Any]]:
     """Open (or reuse) the session, settle its transport, and return it with the tools it listed."""
-    session = _runtime.session(connection)
+    session = runtime.session(connection)
     listed = await session.list_tools()
     if connection.transport is None and session.transport is not None:
         connection = connection.with_transport(session.transport)
-        session = _runtime.rekey(session, connection)
+        session = runtime.rekey(session, connection)
     session.listeners.append(lambda tools: on_listed(connection, tools))
     return connection, listed
 
 
 async def _relist(connection: Connection) -> list[Any]:
-    return await _runtime.session(connection).list_tools(refresh=True)
+    return await runtime.session(connection).list_tools(refresh=True)

@@ -1,7 +1,7 @@
 """A spec's operations as tools: one tool per selected operation, its server, arguments, name and annotations.
 
 What differs between OpenAPI 3.x and Swagger 2.0 (servers, parameter schemas and styles, bodies) is read
-by `_openapi3.OpenAPI3` or `_swagger2.Swagger2`; how arguments are named is `_arguments`'s.
+by `openapi3.OpenAPI3` or `swagger2.Swagger2`; how arguments are named is `arguments`'s.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from urllib.parse import urljoin
 
 from toolwire import Annotations, Tool, ToolSource, safe_name
 
-from toolwire_openapi._arguments import Argument, body_arguments, described, name_arguments
-from toolwire_openapi._auth import schemes_from
-from toolwire_openapi._document import Document, Location, SpecError
-from toolwire_openapi._exchange import Invoker, Service
-from toolwire_openapi._openapi3 import OpenAPI3
-from toolwire_openapi._origins import Origins
-from toolwire_openapi._request import Body, Operation, Param
-from toolwire_openapi._selection import METHODS, Selection
-from toolwire_openapi._swagger2 import Swagger2
+from toolwire_openapi._client.arguments import Argument, body_arguments, described, name_arguments
+from toolwire_openapi._client.auth import schemes_from
+from toolwire_openapi._client.document import Document, Location, SpecError
+from toolwire_openapi._client.exchange import Invoker, Service
+from toolwire_openapi._client.openapi3 import OpenAPI3
+from toolwire_openapi._client.origins import Origins
+from toolwire_openapi._client.request import Body, Operation, Param
+from toolwire_openapi._client.selection import METHODS, Selection
+from toolwire_openapi._client.swagger2 import Swagger2
 
 __all__ = ["build_tools"]
 

@@ -18,10 +18,10 @@ from urllib.parse import quote
 import httpx
 from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolCallError, ToolOutput
 
-from toolwire_openapi._auth import Credentials, Scheme, Secret, Token, basic
-from toolwire_openapi._origins import Origins, origin, same_origin
-from toolwire_openapi._redaction import redact, remember
-from toolwire_openapi._request import Operation, Prepared, prepare
+from toolwire_openapi._client.auth import Credentials, Scheme, Secret, Token, basic
+from toolwire_openapi._client.origins import Origins, origin, same_origin
+from toolwire_openapi._client.redaction import redact, remember
+from toolwire_openapi._client.request import Operation, Prepared, prepare
 
 __all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
 
@@ -43,7 +43,7 @@ class Service:
     max_response_bytes: int = 10 * 1024 * 1024
     verify: bool = True
     trusted: bool = True
-    """Whether `base_url` may receive `credentials` and `headers` (`_origins`); calls go without them if not."""
+    """Whether `base_url` may receive `credentials` and `headers` (`origins`); calls go without them if not."""
     origins: Origins = field(default_factory=Origins)
     """Where the credentials may go: the base URL's origin and those the user trusts (OAuth2 token URLs)."""
 

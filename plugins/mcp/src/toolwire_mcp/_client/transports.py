@@ -8,8 +8,8 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from toolwire_mcp._connection import KEEPALIVE_CONNECTIONS, Connection, Transport
-from toolwire_mcp._stderr import logged_stderr
+from toolwire_mcp._client.connection import KEEPALIVE_CONNECTIONS, Connection, Transport
+from toolwire_mcp._client.stderr import logged_stderr
 
 __all__ = ["client_target"]
 
@@ -25,7 +25,7 @@ def client_target(connection: Connection, transport: Transport) -> Any:
     assert connection.url is not None
     headers = connection.resolved_headers()
     if transport == "sse":
-        from toolwire_mcp._sse import sse_transport
+        from toolwire_mcp._client.sse import sse_transport
 
         client = _http_client(headers, connection.timeout, keepalive=connection.keepalive_connections,
                               limit=(connection.max_message_bytes, connection.detail))
@@ -40,7 +40,7 @@ def client_target(connection: Connection, transport: Transport) -> Any:
 @contextlib.asynccontextmanager
 async def _stdio(connection: Connection) -> AsyncIterator[Any]:
     """A session's streams with the stdio server `connection` starts, its stderr logged or inherited."""
-    from toolwire_mcp._stdio import stdio_transport
+    from toolwire_mcp._client.stdio import stdio_transport
 
     inherited = contextlib.nullcontext(sys.__stderr__ or sys.stderr)  # the process's own stderr
     with inherited if connection.stderr == "inherit" else logged_stderr(connection.detail) as errlog:
@@ -63,7 +63,7 @@ def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, aut
     """
     import httpx2
 
-    from toolwire_mcp._http_wrappers import FailedRequestsAnswered, MessagesLimited
+    from toolwire_mcp._client.http_wrappers import FailedRequestsAnswered, MessagesLimited
 
     if not isinstance(timeout, httpx2.Timeout):
         timeout = httpx2.Timeout(timeout or 30.0, read=300.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from toolwire_openapi._document import Location, SpecError
+from toolwire_openapi._client.document import Location, SpecError
 
 __all__ = ["normalize"]
 

@@ -18,8 +18,8 @@ import mcp_types as types
 from mcp.client import stdio as sdk
 from mcp.shared.message import SessionMessage
 
-from toolwire_mcp._connection import Connection
-from toolwire_mcp._limits import Framer, Oversized, too_large
+from toolwire_mcp._client.connection import Connection
+from toolwire_mcp._client.limits import Framer, Oversized, too_large
 
 __all__ = ["stdio_transport"]
 

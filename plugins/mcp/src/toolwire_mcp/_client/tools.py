@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from toolwire import Annotations, Tool, ToolSource
 
-from toolwire_mcp._connection import Connection
-from toolwire_mcp._invoker import MCPInvoker, Progress
+from toolwire_mcp._client.connection import Connection
+from toolwire_mcp._client.invoker import MCPInvoker, Progress
 
 if TYPE_CHECKING:
     from mcp.types import Tool as MCPTool

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from toolwire_openapi._request import Param
+from toolwire_openapi._client.request import Param
 
 __all__ = ["Argument", "BodyFound", "body_arguments", "choose_media", "described", "file_fields", "name_arguments"]
 

@@ -5,7 +5,7 @@ calls that arrive together, from any number of clients, go out as one batch (`to
 client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; the registry's
 tool changes reach the clients as `notifications/tools/list_changed`; progress a tool reports
 (`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, where
-the call runs in this process (the thread backend). The client side of toolwire-mcp never imports this.
+the call runs in this process (the thread backend).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._served import mcp_result, mcp_tool
+from toolwire_mcp._server.shapes import mcp_result, mcp_tool
 
 if TYPE_CHECKING:
     from toolwire import ToolChanges, ToolRegistry

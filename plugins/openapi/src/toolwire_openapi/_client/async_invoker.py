@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from toolwire_openapi._auth import Scheme
-from toolwire_openapi._exchange import (
+from toolwire_openapi._client.auth import Scheme
+from toolwire_openapi._client.exchange import (
     Call,
     Invoker,
     Pool,

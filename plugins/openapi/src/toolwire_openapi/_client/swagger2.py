@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from toolwire_openapi._arguments import Argument, BodyFound, choose_media
-from toolwire_openapi._document import Location
-from toolwire_openapi._schema import normalize
+from toolwire_openapi._client.arguments import Argument, BodyFound, choose_media
+from toolwire_openapi._client.document import Location
+from toolwire_openapi._client.schema import normalize
 
 __all__ = ["Swagger2"]
 
@@ -26,7 +26,7 @@ _COLLECTION_FORMATS = {
 
 
 class Swagger2:
-    """The Swagger 2.0 reading of an operation (`_operations` builds tools with it)."""
+    """The Swagger 2.0 reading of an operation (`operations` builds tools with it)."""
 
     places = ("path", "query", "header", "cookie", "body", "formData")
 

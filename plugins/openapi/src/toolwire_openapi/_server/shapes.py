@@ -1,5 +1,5 @@
 """The HTTP server's shapes: a registry's tools as an OpenAPI 3.1 document, a failed call as a problem
-(RFC 9457) with the status its kind maps to. Pure data; the server (`_server`) serves them."""
+(RFC 9457) with the status its kind maps to. Pure data; `server` serves them."""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ from typing import Any
 from toolwire import current_call_id
 from toolwire.executing import progress_listened, report_progress
 
-from toolwire_mcp import _runtime
-from toolwire_mcp._connection import Connection
-from toolwire_mcp._results import value_from_result
+from toolwire_mcp._client import runtime
+from toolwire_mcp._client.connection import Connection
+from toolwire_mcp._client.results import value_from_result
 
 __all__ = ["MCPInvoker", "Progress"]
 
@@ -46,7 +46,7 @@ class MCPInvoker:
     on_progress: Callable[[Progress], Any] | None = field(default=None, compare=False)
 
     async def __call__(self, **arguments: Any) -> Any:
-        return await _runtime.run(self._call(arguments))
+        return await runtime.run(self._call(arguments))
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
         callback, call_id = self.on_progress, current_call_id()
@@ -60,6 +60,6 @@ class MCPInvoker:
                     if inspect.isawaitable(outcome):
                         await outcome
 
-        session = _runtime.session(self.connection)
+        session = runtime.session(self.connection)
         result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=progress)
         return value_from_result(result)

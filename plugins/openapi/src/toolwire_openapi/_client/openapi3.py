@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from toolwire_openapi._arguments import Argument, BodyFound, choose_media, file_fields
-from toolwire_openapi._document import Location, SpecError
-from toolwire_openapi._schema import normalize
+from toolwire_openapi._client.arguments import Argument, BodyFound, choose_media, file_fields
+from toolwire_openapi._client.document import Location, SpecError
+from toolwire_openapi._client.schema import normalize
 
 __all__ = ["OpenAPI3"]
 
 
 class OpenAPI3:
-    """The OpenAPI 3.0 and 3.1 reading of an operation (`_operations` builds tools with it)."""
+    """The OpenAPI 3.0 and 3.1 reading of an operation (`operations` builds tools with it)."""
 
     places = ("path", "query", "header", "cookie")
 

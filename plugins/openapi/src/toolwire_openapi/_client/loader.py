@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from toolwire import Tool
 
-from toolwire_openapi._auth import DEFAULT_ENV_PREFIX, Credentials, Secret
-from toolwire_openapi._document import read
-from toolwire_openapi._operations import build_tools
-from toolwire_openapi._origins import Origins, parse_origin
-from toolwire_openapi._selection import METHODS, Selection
+from toolwire_openapi._client.auth import DEFAULT_ENV_PREFIX, Credentials, Secret
+from toolwire_openapi._client.document import read
+from toolwire_openapi._client.operations import build_tools
+from toolwire_openapi._client.origins import Origins, parse_origin
+from toolwire_openapi._client.selection import METHODS, Selection
 
 __all__ = ["OpenAPILoader"]
 
@@ -113,9 +113,9 @@ class OpenAPILoader:
                     request.headers.pop(name, None)
 
         if self.client == "async":
-            from toolwire_openapi._async_invoker import AsyncOpenAPIInvoker as invoker
+            from toolwire_openapi._client.async_invoker import AsyncOpenAPIInvoker as invoker
         else:
-            from toolwire_openapi._invoker import OpenAPIInvoker as invoker
+            from toolwire_openapi._client.invoker import OpenAPIInvoker as invoker
         with httpx.Client(headers=self.headers, timeout=self.timeout, verify=self.verify, follow_redirects=True,
                           event_hooks={"request": [leave_headers]}) as client:  # open while $refs are followed
             document = read(source, client=client)
