@@ -320,6 +320,7 @@ class Outcomes:
 
     @property
     def done(self) -> bool:
+        """Whether every job has its outcome."""
         return len(self.filled) == len(self.jobs)
 
     def missing(self) -> list[int]:
@@ -362,9 +363,11 @@ class Executor:
     name: str = "executor"
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """Run `jobs`; one outcome per job, in order, returned by the latest deadline."""
         raise NotImplementedError
 
     async def arun(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """`run` for async callers (the default runs it in a thread, leaving the caller's loop free)."""
         return await asyncio.to_thread(self.run, jobs)
 
     def cancel(self, jobs: Sequence[Job]) -> None:

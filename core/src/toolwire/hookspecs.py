@@ -23,7 +23,9 @@ __all__ = ["Batch", "Dispatch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "Ser
 
 PROJECT = "toolwire"
 hookspec = pluggy.HookspecMarker(PROJECT)
+"""Marks the hook specifications below (for toolwire itself)."""
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's hook implementations: `@hookimpl`, or `@hookimpl(wrapper=True)` for a wrapper."""
 
 
 class LoaderSpec(NamedTuple):

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_HOST = "127.0.0.1"
+"""Where servers bind unless told otherwise: loopback only (another address needs a bearer token)."""
 
 
 class ServeError(ValueError):

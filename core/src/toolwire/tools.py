@@ -128,6 +128,7 @@ class Resource:
 
 
 ContentBlock = Text | Image | Audio | Resource
+"""One block of a result's content for the model."""
 
 
 @dataclass(frozen=True, slots=True)
