@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +104,39 @@ async def test_the_serve_command_over_stdio_with_fastmcps_client(project: Path) 
         assert result.data == 42
 
 
+
+def test_over_stdio_an_unreadable_line_gets_its_json_rpc_error_and_the_server_goes_on(project: Path) -> None:
+    parameters = stdio_server(project)
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"}}}
+    lines = [json.dumps(hello), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+             "{not json", "[1, 2]", json.dumps({"jsonrpc": "2.0", "id": 7, "method": 42}),
+             json.dumps({"jsonrpc": "1.0", "id": "x", "method": "ping"}),
+             json.dumps({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                         "params": {"name": "t_add", "arguments": {"a": 40, "b": 2}}})]
+    with subprocess.Popen([parameters.command, *parameters.args], cwd=parameters.cwd, env=parameters.env, text=True,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as server:
+        watchdog = threading.Timer(30, server.kill)  # an answer that never comes ends the test, not the suite
+        watchdog.start()
+        try:
+            assert server.stdin is not None and server.stdout is not None
+            server.stdin.write("".join(f"{line}\n" for line in lines))
+            server.stdin.flush()
+            answers = [json.loads(server.stdout.readline() or "null") for _ in range(6)]
+        finally:
+            watchdog.cancel()
+            server.kill()
+    initialized, garbage, array, bad_method, bad_version, added = answers
+    assert initialized["id"] == 1 and "result" in initialized
+    assert garbage["id"] is None and garbage["error"]["code"] == -32700
+    assert garbage["error"]["message"] == "Parse error: the message is not valid JSON"
+    assert array["id"] is None and array["error"]["code"] == -32600
+    assert bad_method["id"] == 7 and bad_method["error"]["code"] == -32600
+    assert "method: Input should be a valid string" in bad_method["error"]["data"]
+    assert bad_version["id"] == "x" and "jsonrpc: Input should be '2.0'" in bad_version["error"]["data"]
+    assert added["id"] == 8 and added["result"]["structuredContent"] == {"result": 42}
+
 class BatchSizes:
     def __init__(self) -> None:
         self.sizes: list[int] = []
@@ -186,6 +222,27 @@ async def test_sse_transport(registry: ToolRegistry) -> None:
         async with Client(sse_client(server.url)) as client:
             assert (await client.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
 
+
+
+async def test_over_sse_an_unreadable_post_is_refused_and_its_json_rpc_error_reaches_the_stream(
+        registry: ToolRegistry) -> None:
+    async def data(lines: Any) -> str:
+        async for line in lines:
+            if line.startswith("data: "):
+                return str(line[len("data: "):])
+        raise AssertionError("the stream ended")
+
+    with Serving(registry, transport="sse") as server:
+        origin = server.url.removesuffix("/sse")
+        async with httpx.AsyncClient(timeout=30) as http, http.stream("GET", server.url) as events:
+            lines = events.aiter_lines()
+            endpoint = await data(lines)
+            refused = await http.post(origin + endpoint, content=b'{"jsonrpc": "2.0", "id": 9, "method": 42}',
+                                      headers={"content-type": "application/json"})
+            assert refused.status_code == 400
+            error = json.loads(await asyncio.wait_for(data(lines), 30))
+    assert error["id"] == 9 and error["error"]["code"] == -32600
+    assert "method: Input should be a valid string" in error["error"]["data"]
 
 async def test_progress_a_tool_reports_reaches_the_client(registry: ToolRegistry) -> None:
     seen: list[tuple[float, float | None, str | None]] = []

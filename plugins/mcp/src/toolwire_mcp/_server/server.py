@@ -24,6 +24,7 @@ from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
 from toolwire_mcp._server.shapes import mcp_result, mcp_tool
+from toolwire_mcp._server.unreadable import Answering
 
 if TYPE_CHECKING:
     from toolwire import ToolChanges, ToolRegistry
@@ -163,7 +164,7 @@ class MCPRegistryServer(Server):
 
         async with stdio_server() as (read, write):
             self.started.set()
-            await server.run(read, write, server.create_initialization_options())
+            await server.run(Answering(read, write), write, server.create_initialization_options())
 
     async def _serve_http(self, server: LowLevelServer) -> None:
         if self.transport == "streamable-http":
@@ -193,7 +194,7 @@ def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
 
     async def connect(request: Any) -> Response:
         async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+            await server.run(Answering(read, write), write, server.create_initialization_options())
         return Response()
 
     return Starlette(routes=[Route("/sse", endpoint=connect, methods=["GET"]),
