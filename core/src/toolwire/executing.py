@@ -32,6 +32,7 @@ __all__ = [
     "error_from_exception",
     "listen_progress",
     "progress_listened",
+    "progress_listened_among",
     "report_progress",
     "set_current_call_id",
     "timeout_outcome",
@@ -173,7 +174,8 @@ def report_progress(progress: float, total: float | None = None, message: str | 
 
     A tool calls it while it runs (the call is `current_call_id()` unless `call_id` names one); a server
     serving the call to a client that asked for progress forwards it there. It reaches listeners in this
-    process only: where nobody listens (a call running in a worker process), it does nothing.
+    process; a call running in a worker process of the `process` backend has it sent to the parent's
+    listeners (other backends' workers drop it). Where nobody listens, it does nothing.
     """
     call_id = call_id if call_id is not None else _current_call_id.get()
     listener = _progress.get(call_id) if call_id is not None else None
@@ -192,6 +194,12 @@ def progress_listened(call_id: str | None = None) -> bool:
     call): a tool that must ask for progress elsewhere (an upstream server) asks only then."""
     call_id = call_id if call_id is not None else _current_call_id.get()
     return call_id is not None and call_id in _progress
+
+
+def progress_listened_among(call_ids: Iterable[str]) -> set[str]:
+    """The ids among `call_ids` whose progress someone in this process listens to (for most batches, none):
+    a backend that runs calls in other processes forwards their progress here for these calls only."""
+    return {call_id for call_id in call_ids if call_id in _progress} if _progress else set()
 
 
 def error_from_exception(exc: BaseException) -> ToolError:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
+from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
+from toolwire.executing import listen_progress
 from toolwire.testing import add, crash
 from toolwire_process import ProcessExecutor
 from toolwire_process._process import WorkerProcess
@@ -40,6 +41,37 @@ def test_lambdas_and_closures_travel_by_value(executor: ProcessExecutor) -> None
             Job("2", _tool("shift", lambda x: x + offset), {"x": 1})]
     assert [(o.error, o.value) for o in executor.run(jobs)] == [(None, 8), (None, 11)]
 
+
+
+def counted(steps: int) -> int:
+    """Report progress after each step; an odd progress value first, which must not break the call."""
+    report_progress("not a number")  # type: ignore[arg-type]
+    for step in range(steps):
+        report_progress(step + 1, steps, f"step {step + 1}")
+    return steps
+
+
+async def counted_async(steps: int) -> int:
+    """`counted`, on the worker's event loop."""
+    for step in range(steps):
+        report_progress(step + 1, steps)
+        await asyncio.sleep(0)
+    return steps
+
+
+def test_progress_reported_in_a_worker_reaches_the_listeners_of_its_call_only(executor: ProcessExecutor) -> None:
+    heard: dict[str, list[tuple[float, float | None, str | None]]] = {"a": [], "b": [], "c": []}
+    stops = [listen_progress(call_id, lambda *p, c=call_id: heard[c].append(p)) for call_id in ("a", "c")]
+    try:
+        outcomes = executor.run([Job("a", _tool("counted", counted), {"steps": 3}),
+                                 Job("b", _tool("counted", counted), {"steps": 2}),
+                                 Job("c", _tool("counted_async", counted_async), {"steps": 2})])
+    finally:
+        for stop in stops:
+            stop()
+    assert [(o.error, o.value) for o in outcomes] == [(None, 3), (None, 2), (None, 2)]
+    assert heard == {"a": [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")], "b": [],
+                     "c": [(1.0, 2.0, None), (2.0, 2.0, None)]}
 
 _running = 0
 

@@ -244,7 +244,9 @@ async def test_over_sse_an_unreadable_post_is_refused_and_its_json_rpc_error_rea
     assert error["id"] == 9 and error["error"]["code"] == -32600
     assert "method: Input should be a valid string" in error["error"]["data"]
 
-async def test_progress_a_tool_reports_reaches_the_client(registry: ToolRegistry) -> None:
+@pytest.mark.parametrize("backend", ["registry", "process_registry"])  # in the server's process, in a worker's
+async def test_progress_a_tool_reports_reaches_the_client(backend: str, request: pytest.FixtureRequest) -> None:
+    registry = request.getfixturevalue(backend)
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -257,6 +259,24 @@ async def test_progress_a_tool_reports_reaches_the_client(registry: ToolRegistry
     assert result.structured_content == {"result": "done"}
     assert seen == [(1, 4, "step 1"), (2, 4, "step 2"), (3, 4, "step 3"), (4, 4, "step 4")]
 
+
+
+async def test_as_a_gateway_on_the_process_backend_an_upstream_servers_progress_reaches_the_client(
+        stdio_command: list[str]) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "1", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.load("mcp", stdio_command, namespace="up")
+        with Serving(registry, transport="streamable-http") as server:
+            async with Client(server.url) as client:
+                result = await client.call_tool("up_slow", {"seconds": 0}, progress_callback=on_progress)
+                await asyncio.sleep(0.2)
+    assert not result.is_error, result
+    assert seen == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
 
 async def test_clients_hear_when_the_tools_change(registry: ToolRegistry) -> None:
     heard = asyncio.Event()
@@ -344,6 +364,7 @@ def process_registry() -> Iterator[ToolRegistry]:
     with ToolRegistry(config=config) as registry:
         registry.register(add, annotations=Annotations(read_only=True))
         registry.register(hang)
+        registry.register(slow)
         registry.warm()
         yield registry
 

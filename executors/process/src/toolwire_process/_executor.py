@@ -31,6 +31,8 @@ from toolwire.executing import (
     Outcomes,
     cancelled_outcome,
     check_options,
+    progress_listened_among,
+    report_progress,
     timeout_outcome,
 )
 from toolwire.tools import ErrorKind, Tool, ToolError
@@ -256,6 +258,8 @@ class _Run:
         self.columns = ([key_of.get(job.tool, "") for job in jobs], [job.arguments for job in jobs], deadlines,
                         [job.call_id for job in jobs], [job.scopes for job in jobs])
         """Per call, what a worker is sent: the shipped tool's key, arguments, deadline, call id, scopes."""
+        self.listened = progress_listened_among(self.columns[3])
+        """The calls whose progress someone here listens to: their workers send it back."""
         if len(shipped) == len(forms):
             self.pending: deque[int] = deque(range(len(jobs)))
         else:
@@ -364,8 +368,9 @@ class _Run:
         earliest = min(set(deadlines) - {None}, default=None) if self.sync else _earliest(self.jobs, indices)
         chunk = Chunk(next(self.executor._chunk_ids), indices, earliest)
         tools = [self.by_key[key].fields() for key in new]
+        listened = [call_id for call_id in call_ids if call_id in self.listened] if self.listened else None
         message = pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids,
-                                scopes if any(scopes) else None), pickle.HIGHEST_PROTOCOL)
+                                scopes if any(scopes) else None, listened), pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
         except OSError:
@@ -388,6 +393,10 @@ class _Run:
             return
         if message[0] == "result":
             self.take(chunk, [_log.decode(message[2])])
+            return
+        if message[0] == "progress":
+            _, call_id, progress, total, text = message
+            report_progress(progress, total, text, call_id=call_id)
             return
         _, _, worker.resident, busy, written = message
         data, count = worker.log.rest(chunk.id, written)

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
-from _thread import start_new_thread  # not `threading` (functools, collections...): workers start sooner
+from _thread import allocate_lock, start_new_thread  # not `threading` (functools...): workers start sooner
 
 from toolwire_shipping.records import TIMEOUT, error_record
 from toolwire_shipping.unpacking import ToolCache
@@ -47,6 +47,7 @@ class Worker:
         self.memory_bytes = memory_bytes
         self.log = _log.WorkerLog(memory)
         self.tools = ToolCache()
+        self._sending = allocate_lock()  # progress may come from any thread a tool runs or starts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._shared: asyncio.AbstractEventLoop | None = None
 
@@ -77,17 +78,23 @@ class Worker:
                 except (EOFError, OSError):
                     return
                 try:
-                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes = loads(message)
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
                     from toolwire_shipping.unloadable import tolerant_loads
 
-                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes = tolerant_loads(message, exc, 3)
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened = tolerant_loads(
+                        message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
+                stops = self.forward_progress(listened) if listened else ()
                 started = time.monotonic()
-                self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
+                try:
+                    self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
+                finally:
+                    for stop in stops:
+                        stop()
                 busy = time.monotonic() - started
-                self.conn.send(marshal.dumps(("done", chunk, _resident_bytes(), busy, self.log.count)))
+                self.send(marshal.dumps(("done", chunk, _resident_bytes(), busy, self.log.count)))
         finally:
             if self._loop is not None:
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
@@ -221,7 +228,29 @@ class Worker:
 
     def record(self, chunk: int, record: bytes) -> None:
         if not self.log.append(record):
-            self.conn.send(marshal.dumps(("result", chunk, record)))
+            self.send(marshal.dumps(("result", chunk, record)))
+
+    def send(self, message: bytes) -> None:
+        with self._sending:
+            self.conn.send(message)
+
+    def forward_progress(self, call_ids: list[str]) -> list[Any]:
+        """Send the parent the progress these calls' tools report (`toolwire.report_progress`, an upstream
+        MCP server's); returns what stops it. Tools that have not loaded toolwire cannot report any."""
+        executing = sys.modules.get("toolwire.executing")
+        return [] if executing is None else [
+            executing.listen_progress(call_id, self._progress_sender(call_id)) for call_id in call_ids]
+
+    def _progress_sender(self, call_id: str) -> Any:
+        def send(progress: float, total: float | None, message: str | None) -> None:
+            try:
+                record = marshal.dumps(("progress", call_id, float(progress), None if total is None else float(total),
+                                        None if message is None else str(message)))
+                self.send(record)
+            except (TypeError, ValueError, OSError):  # a value that is no number, or the parent gone: not the tool's
+                pass
+
+        return send
 
 
 def _set_call_id(call_id: str) -> None:

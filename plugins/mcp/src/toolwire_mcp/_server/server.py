@@ -4,8 +4,8 @@ Every call goes through the registry (validation, policies, the configured backe
 calls that arrive together, from any number of clients, go out as one batch (`toolwire.CallBatcher`). A
 client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; the registry's
 tool changes reach the clients as `notifications/tools/list_changed`; progress a tool reports
-(`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, where
-the call runs in this process (the thread backend).
+(`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, from
+this process (the thread backend) or a worker of the process backend.
 """
 
 from __future__ import annotations
