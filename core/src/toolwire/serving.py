@@ -68,6 +68,17 @@ def _loop_factory() -> Any:
     return uvloop.new_event_loop
 
 
+
+def _end_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks a server left on its loop (a library's watcher, a stream's pinger) and let them end,
+    as `asyncio.run` does, so that none is destroyed pending when the loop closes."""
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
 @contextlib.contextmanager
 def in_background(server: Server, timeout: float = 30.0) -> Iterator[Server]:
     """Serve `server` on an event loop in a thread of its own until the block ends; yields it once it has
@@ -86,6 +97,7 @@ def in_background(server: Server, timeout: float = 30.0) -> Iterator[Server]:
         except BaseException as exc:  # reported by the thread that waits for the start
             failure.append(exc)
         finally:
+            _end_leftovers(loop)
             loop.close()
 
     thread = threading.Thread(target=serve, name="toolwire-serving", daemon=True)
