@@ -20,6 +20,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
+from toolwire.executing import progress_listened
 from toolwire.serving import ServeError
 from toolwire.testing import running
 from toolwire_mcp._server.server import MCPRegistryServer
@@ -165,6 +166,11 @@ def hang(seconds: float = 60) -> str:
     return "late"
 
 
+def heard() -> bool:
+    """Whether anyone listens for this call's progress (where the call runs)."""
+    return progress_listened()
+
+
 def Serving(registry: ToolRegistry, **options: Any) -> contextlib.AbstractContextManager[Any]:
     """A registry served over an HTTP transport from a thread of its own, for a test's duration."""
     return running(MCPRegistryServer(registry, port=0, **options))
@@ -176,6 +182,7 @@ def registry() -> Iterator[ToolRegistry]:
         reg.register(add, annotations=Annotations(read_only=True))
         reg.register(slow)
         reg.register(hang)
+        reg.register(heard)
         yield reg
 
 
@@ -260,6 +267,21 @@ async def test_progress_a_tool_reports_reaches_the_client(backend: str, request:
     assert seen == [(1, 4, "step 1"), (2, 4, "step 2"), (3, 4, "step 3"), (4, 4, "step 4")]
 
 
+
+
+@pytest.mark.parametrize("backend", ["registry", "process_registry"])
+async def test_progress_is_listened_for_only_when_the_client_asks_for_it(
+        backend: str, request: pytest.FixtureRequest) -> None:
+    registry = request.getfixturevalue(backend)
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        pass
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            unasked = await client.call_tool("heard", {})
+            asked = await client.call_tool("heard", {}, progress_callback=on_progress)
+    assert (unasked.structured_content, asked.structured_content) == ({"result": False}, {"result": True})
 
 async def test_as_a_gateway_on_the_process_backend_an_upstream_servers_progress_reaches_the_client(
         stdio_command: list[str]) -> None:
@@ -365,6 +387,7 @@ def process_registry() -> Iterator[ToolRegistry]:
         registry.register(add, annotations=Annotations(read_only=True))
         registry.register(hang)
         registry.register(slow)
+        registry.register(heard)
         registry.warm()
         yield registry
 
