@@ -140,6 +140,23 @@ def test_broken_specs_name_the_file_and_the_pointer(tmp_path: Path) -> None:
     assert OpenAPILoader().load({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}}) == []
 
 
+
+def test_a_value_of_the_wrong_shape_or_an_invalid_schema_is_refused_naming_the_operation() -> None:
+    wrong_shape = spec({"/a": {"post": {"requestBody": {"content": {"application/json": 1.5}}}}})
+    with pytest.raises(SpecError, match=r"#/paths/~1a/post: cannot read this operation \(AttributeError: 'float' "
+                                        r"object has no attribute 'get'\); a value in it does not have the shape "
+                                        r"OpenAPI 3.x gives it"):
+        OpenAPILoader().load(wrong_shape)
+    invalid = spec({"/b": {"get": {"parameters": [{"name": "x", "in": "query", "schema": {"type": "{id}"}}]}}})
+    with pytest.raises(SpecError, match=r"#/paths/~1b/get: its parameters would not be a valid JSON Schema \(at "
+                                        r"'properties/x/type': .*exclude_operations= or exclude_paths="):
+        OpenAPILoader().load(invalid)
+    dangling = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": SERVERS,
+                "paths": {"/c": {"get": {"parameters": [{"$ref": "#/servers/url"}]}}}}
+    with pytest.raises(SpecError, match=r"#/paths/~1c/get/parameters/0: cannot resolve \$ref '#/servers/url' "
+                                        r"\(ValueError"):
+        OpenAPILoader().load(dangling)
+
 def test_names_are_valid_unique_and_stable() -> None:
     paths = {
         "/a/b.c": {"get": {"operationId": "tags/list v2.1"}, "post": {}},

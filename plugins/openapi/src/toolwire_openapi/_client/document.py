@@ -41,6 +41,11 @@ class SpecError(ValueError):
     """A spec that cannot be read or resolved; the message names the file and the JSON pointer at fault."""
 
 
+MALFORMED = (AttributeError, IndexError, KeyError, TypeError, ValueError)
+"""What reading a node of the wrong shape raises (a number where an object belongs, ...): the loader turns
+it into a `SpecError` naming where it happened."""
+
+
 class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
     """YAML's safe loader without implicit timestamps: dates in examples and defaults stay strings."""
 
@@ -135,6 +140,8 @@ class Location:
             cause = exc.__cause__
             detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
             raise SpecError(f"{self}: cannot resolve $ref '{ref}'{detail}") from None
+        except MALFORMED as exc:  # the path it names runs through something of the wrong shape
+            raise SpecError(f"{self}: cannot resolve $ref '{ref}' ({type(exc).__name__}: {exc})") from None
         target, fragment = urldefrag(urljoin(self.resolver._base_uri, ref))
         file = self.file if ref.startswith("#") else target
         pointer = unquote(fragment) if fragment.startswith("/") else f"(anchor {fragment})" if fragment else ""

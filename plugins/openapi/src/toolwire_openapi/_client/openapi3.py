@@ -16,6 +16,7 @@ __all__ = ["OpenAPI3"]
 class OpenAPI3:
     """The OpenAPI 3.0 and 3.1 reading of an operation (`operations` builds tools with it)."""
 
+    name = "OpenAPI 3.x"
     places = ("path", "query", "header", "cookie")
 
     def server(self, contents: Mapping[str, Any], uri: str, item: Mapping[str, Any], raw: Mapping[str, Any],

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
+import jsonschema_rs
 from toolwire import Annotations, Tool, ToolSource, safe_name
 
 from toolwire_openapi._client.arguments import Argument, body_arguments, described, name_arguments
 from toolwire_openapi._client.auth import schemes_from
-from toolwire_openapi._client.document import Document, Location, SpecError
+from toolwire_openapi._client.document import MALFORMED, Document, Location, SpecError
 from toolwire_openapi._client.exchange import Invoker, Service
 from toolwire_openapi._client.openapi3 import OpenAPI3
 from toolwire_openapi._client.origins import Origins
@@ -50,7 +51,14 @@ def build_tools(
         return []
     if not isinstance(paths, Mapping):
         raise SpecError(f"{root.child('paths')}: 'paths' is an object")
-    schemes = schemes_from(contents, document.uri)
+    try:
+        schemes = schemes_from(contents, document.uri)
+    except SpecError:
+        raise
+    except MALFORMED as exc:
+        where = root.child("securityDefinitions") if "securityDefinitions" in contents else root.child(
+            "components", "securitySchemes")
+        raise SpecError(f"{where}: cannot read the security schemes ({type(exc).__name__}: {exc})") from None
     default_security = _security(contents.get("security"))
     services: dict[str, Service] = {}
     tools: list[Tool] = []
@@ -71,19 +79,25 @@ def build_tools(
                 raise SpecError(f"{where}: an operation is an object")
             if raw.get("x-toolwire-tool") is False:  # an endpoint of toolwire's own server, not a tool
                 continue
-            operation_id = str(raw.get("operationId") or "")
-            tags = [str(tag) for tag in raw.get("tags") or ()]
-            seen.append((operation_id or f"{method.upper()} {path}", tags))
-            if not selection.accepts(operation_id, tags, str(path), method):
-                continue
-            url = base_url or _server_url(version, document, item, raw, where, server_variables)
-            if isinstance(url, SpecError):  # raised once the operations are known to be sound
-                unresolved, url = unresolved or url, ""
-            if url not in services:
-                services[url] = _service(url, schemes, service, origins, document.uri)
-            security = _security(raw["security"]) if "security" in raw else default_security
-            tools.append(_tool(str(path), method, raw, item, item_where, where, version, contents, security,
-                               services[url], names, invoker))
+            try:
+                operation_id = str(raw.get("operationId") or "")
+                tags = [str(tag) for tag in _listed(raw.get("tags"))]
+                seen.append((operation_id or f"{method.upper()} {path}", tags))
+                if not selection.accepts(operation_id, tags, str(path), method):
+                    continue
+                url = base_url or _server_url(version, document, item, raw, where, server_variables)
+                if isinstance(url, SpecError):  # raised once the operations are known to be sound
+                    unresolved, url = unresolved or url, ""
+                if url not in services:
+                    services[url] = _service(url, schemes, service, origins, document.uri)
+                security = _security(raw["security"]) if "security" in raw else default_security
+                tools.append(_tool(str(path), method, raw, item, item_where, where, version, contents, security,
+                                   services[url], names, invoker))
+            except SpecError:
+                raise
+            except MALFORMED as exc:  # a node of the wrong shape somewhere in the operation: name the operation
+                raise SpecError(f"{where}: cannot read this operation ({type(exc).__name__}: {exc}); a value "
+                                f"in it does not have the shape {version.name} gives it") from None
     if seen and not tools:
         raise ValueError(_nothing_selected(selection, seen))
     if unresolved is not None:
@@ -99,6 +113,21 @@ def _version(contents: Mapping[str, Any], root: Location) -> Version:
         return OpenAPI3()
     found = contents.get("openapi", contents.get("swagger"))
     raise SpecError(f"{root.child('openapi')}: not OpenAPI 3.x or Swagger 2.0 (found {found!r})")
+
+
+def _invalid_schema(schema: Mapping[str, Any]) -> str | None:
+    """What makes `schema` an invalid JSON Schema (2020-12), where; None when it is valid."""
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(str(part) for part in exc.instance_path)
+        return f"at '{where}': {exc.message}" if where else exc.message
+    return None
+
+
+def _listed(raw: Any) -> list[Any]:
+    """A list the spec gives (such as `tags`), or nothing when it gives something else."""
+    return raw if isinstance(raw, list) else []
 
 
 def _security(raw: Any) -> tuple[tuple[str, ...], ...]:
@@ -162,6 +191,11 @@ def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any
     if required:
         parameters["required"] = required
     parameters["additionalProperties"] = False
+    invalid = _invalid_schema(parameters)
+    if invalid is not None:
+        raise SpecError(f"{where}: its parameters would not be a valid JSON Schema ({invalid}), which a model "
+                        "provider refuses along with every other tool of the request; fix the spec, or leave the "
+                        "operation out (exclude_operations= or exclude_paths=)")
     params = tuple(a.param for a in arguments if a.param is not None)
     request_body = None
     if body is not None:

@@ -28,6 +28,7 @@ _COLLECTION_FORMATS = {
 class Swagger2:
     """The Swagger 2.0 reading of an operation (`operations` builds tools with it)."""
 
+    name = "Swagger 2.0"
     places = ("path", "query", "header", "cookie", "body", "formData")
 
     def server(self, contents: Mapping[str, Any], uri: str, item: Mapping[str, Any], raw: Mapping[str, Any],
