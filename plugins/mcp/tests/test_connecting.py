@@ -128,3 +128,27 @@ def test_mcp_server_time_over_stdio() -> None:
     assert utc.value["timezone"] == "UTC" and utc.value["datetime"].endswith("+00:00")
     assert bad.error is not None and bad.error.kind is ErrorKind.TOOL_ERROR
     assert "Mars/Olympus_Mons" in bad.error.message
+
+
+def test_a_tool_whose_input_schema_is_not_json_schema_is_left_out_with_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import mcp_types as types
+    from mcp.server.lowlevel import Server
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[
+            types.Tool(name="good", input_schema={"type": "object", "properties": {"n": {"type": "integer"}}}),
+            types.Tool(name="bad", input_schema={"type": "object", "properties": {"n": {"type": "{id}"}}}),
+        ])
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return types.CallToolResult(content=[types.TextContent(text=f"{params.name} ran")])
+
+    server = Server("schemas", on_list_tools=list_tools, on_call_tool=call_tool)
+    with caplog.at_level("WARNING", logger="toolwire.mcp"), ToolRegistry(executor="thread") as registry:
+        registry.register(server, namespace="s")
+        assert [tool.name for tool in registry.list()] == ["s_good"]
+        [result] = registry.execute_tool_calls([ToolCall("1", "s_good", {"n": 1})])
+    assert result.content == "good ran"
+    [warning] = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert "the tool 'bad' with an input schema that is not valid JSON Schema (at 'properties/n/type': " in warning

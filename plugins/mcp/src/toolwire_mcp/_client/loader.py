@@ -13,7 +13,7 @@ from toolwire_mcp._client import runtime
 from toolwire_mcp._client.connection import KEEPALIVE_CONNECTIONS, Connection, connection_for
 from toolwire_mcp._client.invoker import Progress
 from toolwire_mcp._client.limits import MAX_MESSAGE_BYTES
-from toolwire_mcp._client.tools import tool_from_mcp
+from toolwire_mcp._client.tools import usable_tools
 
 __all__ = ["MCPLoader"]
 
@@ -79,7 +79,7 @@ class MCPLoader:
         with self._lock:
             if connection not in self._connections:
                 self._connections.append(connection)
-            self._tools[connection] = [tool_from_mcp(t, connection, self.on_progress) for t in listed]
+            self._tools[connection] = usable_tools(listed, connection, self.on_progress)
             return list(self._tools[connection])
 
     def refresh(self) -> list[Tool]:
@@ -129,7 +129,7 @@ class MCPLoader:
             callback(tools)
 
     def _store(self, connection: Connection, listed: list[Any]) -> None:
-        tools = [tool_from_mcp(t, connection, self.on_progress) for t in listed]
+        tools = usable_tools(listed, connection, self.on_progress)
         with self._lock:
             self._tools[connection] = tools
 

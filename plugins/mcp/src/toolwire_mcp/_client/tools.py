@@ -1,10 +1,12 @@
-"""An MCP server's tool as a toolwire `Tool`."""
+"""An MCP server's tool as a toolwire `Tool`; tools a model provider would refuse are left out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import jsonschema_rs
 from toolwire import Annotations, Tool, ToolSource
 
 from toolwire_mcp._client.connection import Connection
@@ -13,7 +15,28 @@ from toolwire_mcp._client.invoker import MCPInvoker, Progress
 if TYPE_CHECKING:
     from mcp.types import Tool as MCPTool
 
-__all__ = ["tool_from_mcp"]
+__all__ = ["tool_from_mcp", "usable_tools"]
+
+log = logging.getLogger("toolwire.mcp")
+
+
+def usable_tools(listed: Iterable[MCPTool], connection: Connection,
+                 on_progress: Callable[[Progress], Any] | None = None) -> list[Tool]:
+    """The toolwire tools for what a server listed, leaving out (with a warning) each tool whose input
+    schema is not valid JSON Schema: a model provider refuses a request holding one, every other tool too."""
+    tools = []
+    for listed_tool in listed:
+        tool = tool_from_mcp(listed_tool, connection, on_progress)
+        try:
+            jsonschema_rs.meta.validate(tool.parameters)
+        except jsonschema_rs.ValidationError as exc:
+            where = "/".join(str(part) for part in exc.instance_path)
+            log.warning("the MCP server %s lists the tool '%s' with an input schema that is not valid JSON Schema "
+                        "(%s%s); it is left out, since a model provider would refuse every tool of a request "
+                        "holding it", connection.detail, tool.name, f"at '{where}': " if where else "", exc.message)
+            continue
+        tools.append(tool)
+    return tools
 
 
 def tool_from_mcp(
