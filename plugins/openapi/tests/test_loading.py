@@ -153,9 +153,19 @@ def test_a_value_of_the_wrong_shape_or_an_invalid_schema_is_refused_naming_the_o
         OpenAPILoader().load(invalid)
     dangling = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "servers": SERVERS,
                 "paths": {"/c": {"get": {"parameters": [{"$ref": "#/servers/url"}]}}}}
-    with pytest.raises(SpecError, match=r"#/paths/~1c/get/parameters/0: cannot resolve \$ref '#/servers/url' "
+    with pytest.raises(SpecError, match=r"^<spec>#/paths/~1c/get/parameters/0: cannot resolve \$ref '#/servers/url' "
                                         r"\(ValueError"):
         OpenAPILoader().load(dangling)
+
+
+def test_a_dict_specs_relative_refs_resolve_in_the_current_directory_and_its_errors_name_it_spec(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "params.yaml", "limit: {name: limit, in: query, schema: {type: integer}}\n")
+    monkeypatch.chdir(tmp_path)
+    [tool] = OpenAPILoader().load(spec({"/a": {"get": {"parameters": [{"$ref": "params.yaml#/limit"}]}}}))
+    assert tool.parameters["properties"] == {"limit": {"type": "integer"}}
+    with pytest.raises(SpecError, match=r"^<spec>#/paths/~1a/get/parameters/0: cannot resolve \$ref 'gone.yaml#/x'"):
+        OpenAPILoader().load(spec({"/a": {"get": {"parameters": [{"$ref": "gone.yaml#/x"}]}}}))
 
 def test_names_are_valid_unique_and_stable() -> None:
     paths = {

@@ -150,14 +150,22 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed spec: its contents, the URI it came from ("" for a dict) and its root location."""
+    """A parsed spec: its contents, the URI it came from (for a dict, one in the current directory) and its
+    root location."""
 
     contents: dict[str, Any]
     uri: str
     root: Location
 
 
+_GIVEN = "%3Cspec%3E"
+"""The last segment of a dict spec's URI: in the current directory, so that its relative `$ref`s resolve there,
+and shown as `<spec>` in messages (the directory itself would read as a file at fault)."""
+
+
 def _display(uri: str) -> str:
+    if uri.endswith("/" + _GIVEN):
+        return "<spec>"
     if uri.startswith("file://"):
         return unquote(urlsplit(uri).path)
     return uri or "<spec>"
@@ -166,7 +174,7 @@ def _display(uri: str) -> str:
 def read(source: Any, *, client: httpx.Client) -> Document:
     """Read `source`: a dict, a file path, a spec URL or a service's base URL."""
     if isinstance(source, Mapping):
-        uri = Path.cwd().as_uri() + "/"
+        uri = f"{Path.cwd().as_uri()}/{_GIVEN}"
         return _document(dict(source), uri, client, "<spec>")
     if isinstance(source, Path) or (isinstance(source, str) and not _is_url(source)):
         path = Path(source).expanduser().resolve()
