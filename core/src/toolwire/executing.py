@@ -174,8 +174,8 @@ def report_progress(progress: float, total: float | None = None, message: str | 
 
     A tool calls it while it runs (the call is `current_call_id()` unless `call_id` names one); a server
     serving the call to a client that asked for progress forwards it there. It reaches listeners in this
-    process; a call running in a worker process of the `process` backend has it sent to the parent's
-    listeners (other backends' workers drop it). Where nobody listens, it does nothing.
+    process; the `process` and `dask` backends send it back from their workers to the listeners of the
+    process that runs the batch. Where nobody listens, it does nothing.
     """
     call_id = call_id if call_id is not None else _current_call_id.get()
     listener = _progress.get(call_id) if call_id is not None else None

@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 from distributed import Client, get_task_stream, get_worker
-from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry
+from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
+from toolwire.executing import listen_progress
 from toolwire.testing import UnpicklableError, conformance_tools
 from toolwire_dask import DaskExecutor
 from toolwire_dask._run import CHUNKS_PER_THREAD
@@ -133,6 +134,28 @@ def test_a_tool_that_cannot_be_shipped_is_that_calls_error(executor: DaskExecuto
     assert "cannot be sent to a worker process" in bad.error.message
     assert (good.error, good.value) == (None, 2)
 
+
+
+def counted(steps: int) -> int:
+    """Report progress after each step."""
+    for step in range(steps):
+        report_progress(step + 1, steps, f"step {step + 1}")
+    return steps
+
+
+def test_progress_reported_on_a_worker_reaches_the_listeners_of_its_call_only(executor: DaskExecutor) -> None:
+    heard: dict[str, list[tuple[float, float | None, str | None]]] = {"a": [], "b": []}
+    stop = listen_progress("a", lambda *progress: heard["a"].append(progress))
+    tool = Tool("counted", "Counts.", _INTS, counted)
+    try:
+        outcomes = executor.run([Job("a", tool, {"steps": 3}), Job("b", tool, {"steps": 2})])
+        deadline = time.monotonic() + 10  # events travel through the scheduler, beside the results
+        while len(heard["a"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop()
+    assert [(o.error, o.value) for o in outcomes] == [(None, 3), (None, 2)]
+    assert heard == {"a": [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")], "b": []}
 
 def test_a_client_passed_in_stays_open(client: Client) -> None:
     executor = DaskExecutor(client=client)

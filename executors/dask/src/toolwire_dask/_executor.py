@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool, check_options
+from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool, check_options, report_progress
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
-from toolwire_dask import _cluster
+from toolwire_dask import _cluster, _worker
 from toolwire_dask._run import Busy, Run
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class DaskExecutor(Executor):
         self._runs: set[Any] = set()
         self._busy = Busy()
         self._closed = False
+        self._hearing: Client | None = None
 
     @property
     def client(self) -> Client:
@@ -100,6 +101,8 @@ class DaskExecutor(Executor):
         tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
         tool_futures = self._scatter(client, tools.values()) if tools else {}
         run = Run(client, jobs, forms, tool_futures, self.chunk_size, self._busy)
+        if run.listened:
+            self._hear_progress(client)
         with self._lock:
             self._runs.add(run)
         try:
@@ -131,6 +134,15 @@ class DaskExecutor(Executor):
         if cluster is not None:
             cluster.close()
 
+    def _hear_progress(self, client: Client) -> None:
+        """Hand this process's listeners the progress workers send as events (subscribed once per client; a
+        client passed in keeps the handler, which only forwards to `report_progress`)."""
+        with self._lock:
+            if self._hearing is client:
+                return
+            self._hearing = client
+        client.subscribe_topic(_worker.PROGRESS_TOPIC, _progress_event)
+
     def _ship(self, tools: Iterable[Tool]) -> dict[int, ShippedTool | UnshippableToolError]:
         """Each distinct tool's shipped form (or why it cannot be shipped), by `id(tool)`."""
         shipped: dict[int, ShippedTool | UnshippableToolError] = {}
@@ -161,3 +173,8 @@ def _positive(name: str, value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"the dask executor's '{name}' must be a positive integer, got {value!r}")
     return value
+
+
+def _progress_event(event: tuple[float, list[Any]]) -> None:
+    _, (call_id, progress, total, message) = event
+    report_progress(progress, total, message, call_id=call_id)

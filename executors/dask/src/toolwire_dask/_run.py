@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from toolwire import ErrorKind, Job, Outcome, Outcomes, ToolError, cancelled_outcome, timeout_outcome
+from toolwire.executing import progress_listened_among
 from toolwire_shipping.packing import ShippedTool, UnshippableToolError
 
 from toolwire_dask import _worker
@@ -83,6 +84,8 @@ class Run:
             else:
                 self.resolve(index, Outcome(error=ToolError(ErrorKind.TOOL_ERROR, str(form))))
         self.tool_futures = tool_futures
+        self.listened = progress_listened_among(job.call_id for job in jobs)
+        """The calls whose progress someone here listens to: their workers send it back as events."""
         self.slots: dict[str, int] = client.nthreads()
         self.slots_at = time.monotonic()
         threads = sum(self.slots.values()) or 1
@@ -153,9 +156,10 @@ class Run:
         now, wall = time.monotonic(), time.time()
         deadlines = [None if (d := self.jobs[i].deadline) is None else wall + (d - now) for i in indices]
         scopes = [self.jobs[i].scopes for i in indices]
-        calls = pickle.dumps((keys, [self.jobs[i].arguments for i in indices], deadlines,
-                              [self.jobs[i].call_id for i in indices], scopes if any(scopes) else None),
-                             pickle.HIGHEST_PROTOCOL)
+        call_ids = [self.jobs[i].call_id for i in indices]
+        listened = [call_id for call_id in call_ids if call_id in self.listened] if self.listened else None
+        calls = pickle.dumps((keys, [self.jobs[i].arguments for i in indices], deadlines, call_ids,
+                              scopes if any(scopes) else None, listened), pickle.HIGHEST_PROTOCOL)
         future = self.client.submit(
             _worker.run_chunk, {key: self.tool_futures[key] for key in set(keys)}, calls,
             key=f"toolwire-chunk-{uuid.uuid4().hex}", workers=[address], allow_other_workers=True, pure=False)

@@ -10,6 +10,7 @@ chunk of only async calls leaves the worker's thread pool (`secede`) while it wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import threading
 import time
@@ -18,6 +19,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from toolwire import set_current_call_id
+from toolwire.executing import listen_progress
 from toolwire_shipping.records import TIMEOUT, Error, error_record, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
@@ -32,13 +34,45 @@ Record = tuple[Any, Error | None, float]
 def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
     """Run a chunk of calls and return their pickled records, in order.
 
-    `calls` is the pickled `(keys, arguments, deadlines, call ids, scopes or None)`; deadlines are
-    wall-clock (`time.time()`) instants.
+    `calls` is the pickled `(keys, arguments, deadlines, call ids, scopes or None, listened or None)`;
+    deadlines are wall-clock (`time.time()`) instants; `listened` names the calls whose progress the client
+    listens to, sent back as events on the `PROGRESS_TOPIC`.
     """
     try:
-        keys, arguments, deadlines, call_ids, scopes = pickle.loads(calls)
+        keys, arguments, deadlines, call_ids, scopes, listened = pickle.loads(calls)
     except Exception as exc:  # arguments naming a class missing here (one of the client's main script)
-        keys, arguments, deadlines, call_ids, scopes = tolerant_loads(calls, exc, 1)
+        keys, arguments, deadlines, call_ids, scopes, listened = tolerant_loads(calls, exc, 1)
+    stops = _forward_progress(listened) if listened else ()
+    try:
+        return _run(tools, keys, arguments, deadlines, call_ids, scopes)
+    finally:
+        for stop in stops:
+            stop()
+
+
+PROGRESS_TOPIC = "toolwire-progress"
+"""The Dask event topic progress travels on, as `[call id, progress, total, message]`."""
+
+
+def _forward_progress(call_ids: list[str]) -> list[Any]:
+    """Send the client, as events through the scheduler, the progress these calls report; what stops it."""
+    from distributed import get_worker
+
+    worker = get_worker()  # here, in the task's thread: the runner threads are not the worker's
+
+    def sender(call_id: str) -> Any:
+        def send(progress: float, total: float | None, message: str | None) -> None:
+            with contextlib.suppress(TypeError, ValueError):  # a value that is no number: not the tool's problem
+                worker.log_event(PROGRESS_TOPIC, [call_id, float(progress), None if total is None else float(total),
+                                                  None if message is None else str(message)])
+
+        return send
+
+    return [listen_progress(call_id, sender(call_id)) for call_id in call_ids]
+
+
+def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any], deadlines: list[float | None],
+         call_ids: list[str], scopes: list[Any] | None) -> bytes:
     for key, shipped in tools.items():
         if key not in TOOLS:
             with _LOADING:

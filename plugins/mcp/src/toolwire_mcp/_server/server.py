@@ -5,7 +5,7 @@ calls that arrive together, from any number of clients, go out as one batch (`to
 client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; the registry's
 tool changes reach the clients as `notifications/tools/list_changed`; progress a tool reports
 (`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, from
-this process (the thread backend) or a worker of the process backend.
+this process or from the workers of the process and dask backends.
 """
 
 from __future__ import annotations
