@@ -68,7 +68,6 @@ def _loop_factory() -> Any:
     return uvloop.new_event_loop
 
 
-
 def _end_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel the tasks a server left on its loop (a library's watcher, a stream's pinger) and let them end,
     as `asyncio.run` does, so that none is destroyed pending when the loop closes."""
@@ -78,6 +77,7 @@ def _end_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     if leftovers:
         loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_asyncgens())
+
 
 @contextlib.contextmanager
 def in_background(server: Server, timeout: float = 30.0) -> Iterator[Server]:

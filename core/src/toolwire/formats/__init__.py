@@ -20,6 +20,7 @@ __all__ = [
     "parse_arguments",
     "parse_calls",
     "result_text",
+    "schema_problem",
 ]
 
 GENERATED_ID_PREFIX = "twgen_"
@@ -217,3 +218,17 @@ def result_text(result: ToolResult) -> str:
     if result.error is not None:
         return str(result.error)
     return result.text
+
+
+def schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """What makes `schema` (a tool's parameters) invalid JSON Schema 2020-12, and where in it; None when it is
+    valid. A provider refuses a request holding such a tool, and every other tool with it: loaders check the
+    schemas they did not generate themselves."""
+    import jsonschema_rs
+
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(str(part) for part in exc.instance_path)
+        return f"at '{where}': {exc.message}" if where else exc.message
+    return None

@@ -10,7 +10,6 @@ chunk of only async calls leaves the worker's thread pool (`secede`) while it wa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import pickle
 import threading
 import time
@@ -19,8 +18,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from toolwire import set_current_call_id
-from toolwire.executing import listen_progress
-from toolwire_shipping.records import TIMEOUT, Error, error_record, unsendable
+from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
 
@@ -59,16 +57,7 @@ def _forward_progress(call_ids: list[str]) -> list[Any]:
     from distributed import get_worker
 
     worker = get_worker()  # here, in the task's thread: the runner threads are not the worker's
-
-    def sender(call_id: str) -> Any:
-        def send(progress: float, total: float | None, message: str | None) -> None:
-            with contextlib.suppress(TypeError, ValueError):  # a value that is no number: not the tool's problem
-                worker.log_event(PROGRESS_TOPIC, [call_id, float(progress), None if total is None else float(total),
-                                                  None if message is None else str(message)])
-
-        return send
-
-    return [listen_progress(call_id, sender(call_id)) for call_id in call_ids]
+    return forward_progress(call_ids, lambda record: worker.log_event(PROGRESS_TOPIC, list(record)))
 
 
 def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any], deadlines: list[float | None],

@@ -18,7 +18,7 @@ import time
 from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 from _thread import allocate_lock, start_new_thread  # not `threading` (functools...): workers start sooner
 
-from toolwire_shipping.records import TIMEOUT, error_record
+from toolwire_shipping.records import TIMEOUT, Progress, error_record, forward_progress
 from toolwire_shipping.unpacking import ToolCache
 
 from toolwire_process import _log
@@ -86,7 +86,7 @@ class Worker:
                         message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
-                stops = self.forward_progress(listened) if listened else ()
+                stops = forward_progress(listened, self.send_progress) if listened else ()
                 started = time.monotonic()
                 try:
                     self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
@@ -234,23 +234,12 @@ class Worker:
         with self._sending:
             self.conn.send(message)
 
-    def forward_progress(self, call_ids: list[str]) -> list[Any]:
-        """Send the parent the progress these calls' tools report (`toolwire.report_progress`, an upstream
-        MCP server's); returns what stops it. Tools that have not loaded toolwire cannot report any."""
-        executing = sys.modules.get("toolwire.executing")
-        return [] if executing is None else [
-            executing.listen_progress(call_id, self._progress_sender(call_id)) for call_id in call_ids]
-
-    def _progress_sender(self, call_id: str) -> Any:
-        def send(progress: float, total: float | None, message: str | None) -> None:
-            try:
-                record = marshal.dumps(("progress", call_id, float(progress), None if total is None else float(total),
-                                        None if message is None else str(message)))
-                self.send(record)
-            except (TypeError, ValueError, OSError):  # a value that is no number, or the parent gone: not the tool's
-                pass
-
-        return send
+    def send_progress(self, record: Progress) -> None:
+        """Send the parent a call's progress report (from whichever thread the tool reports it)."""
+        try:
+            self.send(marshal.dumps(("progress", *record)))
+        except OSError:  # the parent is gone: not the tool's error (no `contextlib` in workers: they start faster)
+            return
 
 
 def _set_call_id(call_id: str) -> None:

@@ -1,4 +1,5 @@
-"""A call's outcome as workers send it back: plain values, so the parent needs no class to read them."""
+"""A call's outcome, and the progress it reports, as workers send them back: plain values, so the parent
+needs no class to read them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 
 TYPE_CHECKING = False  # workers import this module: it starts faster without typing
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 Error = tuple[str, str]
@@ -32,3 +34,29 @@ def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
                           f"{type(exc).__name__}: {exc}")
+
+
+Progress = tuple[str, float, "float | None", "str | None"]
+"""A progress report: `(call id, progress, total or None, message or None)`."""
+
+
+def forward_progress(call_ids: list[str], send: Callable[[Progress], None]) -> list[Callable[[], None]]:
+    """Hear, in this worker, the progress these calls report (`toolwire.report_progress`, an upstream MCP
+    server's) and hand each report to `send`; returns what stops it. A tool that has not loaded toolwire
+    cannot report any; a report whose values are not numbers is dropped (it is not the tool's error)."""
+    executing = sys.modules.get("toolwire.executing")
+    if executing is None:
+        return []
+
+    def heard_for(call_id: str) -> Callable[[float, float | None, str | None], None]:
+        def heard(progress: float, total: float | None, message: str | None) -> None:
+            try:
+                record = (call_id, float(progress), None if total is None else float(total),
+                          None if message is None else str(message))
+            except (TypeError, ValueError):
+                return
+            send(record)
+
+        return heard
+
+    return [executing.listen_progress(call_id, heard_for(call_id)) for call_id in call_ids]

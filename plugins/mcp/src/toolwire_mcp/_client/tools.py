@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import jsonschema_rs
 from toolwire import Annotations, Tool, ToolSource
+from toolwire.formats import schema_problem
 
 from toolwire_mcp._client.connection import Connection
 from toolwire_mcp._client.invoker import MCPInvoker, Progress
@@ -27,13 +27,11 @@ def usable_tools(listed: Iterable[MCPTool], connection: Connection,
     tools = []
     for listed_tool in listed:
         tool = tool_from_mcp(listed_tool, connection, on_progress)
-        try:
-            jsonschema_rs.meta.validate(tool.parameters)
-        except jsonschema_rs.ValidationError as exc:
-            where = "/".join(str(part) for part in exc.instance_path)
+        problem = schema_problem(tool.parameters)
+        if problem is not None:
             log.warning("the MCP server %s lists the tool '%s' with an input schema that is not valid JSON Schema "
-                        "(%s%s); it is left out, since a model provider would refuse every tool of a request "
-                        "holding it", connection.detail, tool.name, f"at '{where}': " if where else "", exc.message)
+                        "(%s); it is left out, since a model provider would refuse every tool of a request "
+                        "holding it", connection.detail, tool.name, problem)
             continue
         tools.append(tool)
     return tools

@@ -119,13 +119,12 @@ class MCPRegistryServer(Server):
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         self._remember(ctx)
         call = ToolCall(f"mcp-{next(self._ids)}", params.name, dict(params.arguments or {}))
-        if (params.meta or {}).get("progress_token") is None:  # the client did not ask for progress
+        asked = (params.meta or {}).get("progress_token") is not None  # the client wants this call's progress
+        stop = listen_progress(call.id, self._progress_to(ctx.session)) if asked else None
+        try:
             result = await self._batcher.call(call)
-        else:
-            stop = listen_progress(call.id, self._progress_to(ctx.session))
-            try:
-                result = await self._batcher.call(call)
-            finally:
+        finally:
+            if stop is not None:
                 stop()
         tool = self.registry.get(params.name) if params.name in self.registry else None
         return mcp_result(result, tool)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-import jsonschema_rs
 from toolwire import Annotations, Tool, ToolSource, safe_name
+from toolwire.formats import schema_problem
 
 from toolwire_openapi._client.arguments import Argument, body_arguments, described, name_arguments
 from toolwire_openapi._client.auth import schemes_from
@@ -115,16 +115,6 @@ def _version(contents: Mapping[str, Any], root: Location) -> Version:
     raise SpecError(f"{root.child('openapi')}: not OpenAPI 3.x or Swagger 2.0 (found {found!r})")
 
 
-def _invalid_schema(schema: Mapping[str, Any]) -> str | None:
-    """What makes `schema` an invalid JSON Schema (2020-12), where; None when it is valid."""
-    try:
-        jsonschema_rs.meta.validate(schema)
-    except jsonschema_rs.ValidationError as exc:
-        where = "/".join(str(part) for part in exc.instance_path)
-        return f"at '{where}': {exc.message}" if where else exc.message
-    return None
-
-
 def _listed(raw: Any) -> list[Any]:
     """A list the spec gives (such as `tags`), or nothing when it gives something else."""
     return raw if isinstance(raw, list) else []
@@ -191,7 +181,7 @@ def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any
     if required:
         parameters["required"] = required
     parameters["additionalProperties"] = False
-    invalid = _invalid_schema(parameters)
+    invalid = schema_problem(parameters)
     if invalid is not None:
         raise SpecError(f"{where}: its parameters would not be a valid JSON Schema ({invalid}), which a model "
                         "provider refuses along with every other tool of the request; fix the spec, or leave the "
