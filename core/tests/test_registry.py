@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import pytest
-from toolwire import ErrorKind, ToolCall, ToolRegistry, ToolResult, hookimpl
+from toolwire import Config, ErrorKind, ExecutorConfig, Text, ToolCall, ToolOutput, ToolRegistry, ToolResult, hookimpl
 
 
 def call(call_id: str, name: str, arguments: str = '{"a": 1, "b": 2}') -> dict:
@@ -203,3 +205,73 @@ def test_a_values_text_is_its_json(value: object) -> None:
     [result] = registry.execute_tool_calls([ToolCall("1", "give", {})])
     expected = value if isinstance(value, str) else pydantic_core.to_json(value).decode()
     assert result.content == expected
+
+
+def _cycle() -> dict:
+    value: dict = {}
+    value["self"] = value
+    return value
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b"\x89PNG\r\n\x1a\n\xff", "invalid utf-8 sequence of 1 bytes from index 0"),
+    (_cycle(), "Circular reference detected (id repeated)"),
+    (_nested(300), "Maximum serialization depth exceeded"),
+    ([ToolCall], None),  # a class is written as its repr: fine
+])
+def test_a_value_that_cannot_be_written_as_json_is_its_calls_error_alone(value: object, reason: str | None) -> None:
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", lambda: value, name="give")
+    registry.load("native", lambda: "fine", name="other")
+    results = registry.execute_tool_calls([ToolCall("1", "give", {}), ToolCall("2", "other", {})])
+    assert results[1].value == "fine"
+    if reason is None:
+        assert results[0].error is None and results[0].content == f'["{ToolCall!r}"]'
+        return
+    assert results[0].error is not None and results[0].error.kind is ErrorKind.TOOL_ERROR
+    assert results[0].content.startswith("'give' returned a value that cannot be written as JSON (Error serializing "
+                                         "to JSON: ")
+    assert reason in results[0].content and "return JSON-ready data" in results[0].content
+    assert results[0].value is None
+
+
+def test_text_reaches_the_model_as_valid_unicode_and_the_program_as_it_was() -> None:
+    def fail() -> None:
+        raise ValueError("no file named b'\udcff'")
+
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", lambda: "name\udcff.txt", name="listing")
+    registry.load("native", fail, name="fail")
+    registry.load("native", lambda: ToolOutput({"n": 1}, (Text("a\ud800"),)), name="blocks")
+    listing, failed, blocks = registry.execute_tool_calls(
+        [ToolCall("1", "listing", {}), ToolCall("2", "fail", {}), ToolCall("3", "blocks", {})])
+    assert listing.value == "name\udcff.txt" and listing.content == "name\ufffd.txt"
+    assert failed.content == "ValueError: no file named b'\ufffd'" == failed.error.message
+    assert blocks.content == (Text("a\ufffd"),) and blocks.value == {"n": 1}
+    for result in (listing, failed, blocks):
+        json.dumps(result.as_dict(), ensure_ascii=False).encode()
+    assert listing.as_dict()["value"] == "name\ufffd.txt"
+
+
+def test_a_listener_that_fails_is_logged_and_the_batch_goes_on(caplog: pytest.LogCaptureFixture, make_tool) -> None:
+    def listener(index: int, result: ToolResult) -> None:
+        if index == 1:
+            raise RuntimeError("listener broke")
+        heard.append(index)
+
+    heard: list[int] = []
+    registry = ToolRegistry(config=Config(executor=ExecutorConfig("thread", workers=1)))  # listeners told in turn
+    registry.add(make_tool("add"))
+    calls = [ToolCall(str(i), "add", {"a": i, "b": 1}) for i in range(3)] + [ToolCall("x", "missing", {})]
+    with caplog.at_level(logging.ERROR, logger="toolwire"):
+        results = registry.execute_batch(registry.batch(calls, on_result=listener))
+    assert [r.content for r in results[:3]] == ["1", "2", "3"] and results[3].error.kind is ErrorKind.UNKNOWN_TOOL
+    assert sorted(heard) == [0, 2, 3]
+    assert "on_result failed for call 1 (result 1); the batch goes on" in caplog.text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
+import pickle
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -49,3 +51,15 @@ def variadic(*values: int, **options: str) -> int:
 
 
 TOOLS = [numbers, text, collections, choices, model, anything, variadic]
+
+
+class Unprintable:
+    """An object whose `repr` raises (JSON writers fall back to `repr` for objects they do not know)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def returned(pickled: str) -> Any:
+    """Return the value pickled (and base64-encoded) in `pickled`: any value a test wants a tool to return."""
+    return pickle.loads(base64.b64decode(pickled))

@@ -8,13 +8,13 @@ for (waiting for other jobs, gates, retries). With nothing asked for, a dispatch
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
-
 from toolwire import _arguments
+from toolwire._json_ready import UNWRITABLE, json_text, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome
 from toolwire.hookspecs import hookimpl
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["make_result", "prepare"]
+
+log = logging.getLogger("toolwire")
 
 # -- toolwire_execute: the whole batch ------------------------------------------------------------------
 
@@ -47,7 +49,7 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     for index in failed:
         result = results[index] = _error_result(calls[index], prepared[index])  # type: ignore[arg-type]
         if on_result is not None:
-            on_result(index, result)
+            _tell(on_result, index, result)
     if len(failed) == len(calls):
         batch.results = results  # type: ignore[assignment]
         return batch.results
@@ -80,9 +82,18 @@ def _early_results(dispatch: Dispatch, positions: list[int], results: list[ToolR
     def deliver(j: int, outcome: Outcome) -> None:
         index = positions[j]
         result = results[index] = make_result(dispatch.calls[j], outcome, dispatch.attempts[j], cap)
-        on_result(index, result)
+        _tell(on_result, index, result)
 
     return deliver
+
+
+def _tell(on_result: Any, index: int, result: ToolResult) -> None:
+    """Hand `result` to the batch's listener; a listener that fails is logged (as `concurrent.futures` does
+    with done callbacks), for it may run on a backend's thread, and the batch goes on."""
+    try:
+        on_result(index, result)
+    except Exception:
+        log.exception("on_result failed for call %s (result %d); the batch goes on", result.call_id, index)
 
 
 # -- resolve and validate: one call into a job, or the error that stops it ------------------------------------
@@ -147,24 +158,39 @@ def toolwire_dispatch(dispatch: Dispatch) -> list[Outcome]:
 
 
 def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None) -> ToolResult:
-    """The `ToolResult` for a job's outcome; content for the model is cut to `cap` characters."""
+    """The `ToolResult` for a job's outcome; content for the model is cut to `cap` characters.
+
+    A value that cannot be written as JSON makes the call a `tool_error` that says why (decision 0046).
+    """
     error = outcome.error
     if error is not None:
+        if not error.message.isascii():
+            error = ToolError(error.kind, valid_text(error.message))
         return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
                           attempts)
     value = outcome.value
     kind = type(value)
     content: str | tuple[ContentBlock, ...]
     if kind is str or kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
-        content = value if kind is str else repr(value)  # JSON's own text for these: no serializer needed
+        content = valid_text(value) if kind is str else repr(value)  # JSON's own text: no serializer needed
         if cap is not None and len(content) > cap:
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
-    if isinstance(value, ToolOutput):
-        content = value.content or _text(value.value)
-        value = value.value
-    else:
-        content = _text(value)
+    try:
+        if isinstance(value, ToolOutput):
+            output, value = value, value.value
+            if output.content:
+                content = _valid_blocks(output.content)
+                if value is not None and not isinstance(value, str):  # text is mended where it is sent
+                    json_text(value)  # unused here, but clients get it as structured content
+            else:
+                content = _text(value)
+        else:
+            content = _text(value)
+    except UNWRITABLE as exc:
+        error = ToolError(ErrorKind.TOOL_ERROR, _unwritable(call.name, exc))
+        return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
+                          attempts)
     return ToolResult(call.id, call.name, value, _capped(content, cap), False, None, outcome.duration_s, attempts)
 
 
@@ -178,7 +204,7 @@ def make_results(calls: list[ToolCall], outcomes: list[Outcome], attempts: list[
         value = outcome.value
         kind = type(value)
         if kind is str:
-            content = value
+            content = value if value.isascii() else None
         elif kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
             content = repr(value)
         else:
@@ -196,10 +222,22 @@ def _error_result(call: ToolCall, error: ToolError) -> ToolResult:
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return valid_text(value)
     if value is None:
         return ""
-    return pydantic_core.to_json(value, fallback=repr).decode()
+    return json_text(value)
+
+
+def _valid_blocks(content: tuple[ContentBlock, ...]) -> tuple[ContentBlock, ...]:
+    if all(type(block) is not Text or block.text.isascii() for block in content):
+        return content
+    return tuple(Text(valid_text(block.text)) if type(block) is Text else block for block in content)
+
+
+def _unwritable(name: str, exc: BaseException) -> str:
+    return (f"'{name}' returned a value that cannot be written as JSON ({exc}); return JSON-ready data: text "
+            "rather than undecodable bytes, no reference cycles, less than 255 levels of nesting (binary data as "
+            "Image, Audio or Resource blocks of a ToolOutput)")
 
 
 def _capped(content: str | tuple[ContentBlock, ...], cap: int | None) -> str | tuple[ContentBlock, ...]:

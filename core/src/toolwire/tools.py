@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from toolwire._json_ready import json_value, valid_text
+
 __all__ = [
     "Annotations",
     "Audio",
@@ -291,17 +293,15 @@ class ToolResult:
         return "\n".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict: call_id, name, is_error, value (JSON-ready; `repr` for what is not),
+        """The result as a JSON-ready dict: call_id, name, is_error, value (`toolwire.formats.json_value`),
         content (as text), error (`{"kind", "message"}` or None), duration_s, attempts."""
-        import pydantic_core
-
         error = self.error
         return {
             "call_id": self.call_id,
             "name": self.name,
             "is_error": self.is_error,
-            "value": pydantic_core.to_jsonable_python(self.value, fallback=repr),
-            "content": self.text,
+            "value": json_value(self.value),
+            "content": valid_text(self.text),
             "error": {"kind": error.kind.value, "message": error.message} if error is not None else None,
             "duration_s": round(self.duration_s, 6),
             "attempts": self.attempts,

@@ -198,6 +198,18 @@ async def test_streamable_http_serves_many_concurrent_calls_in_batches(registry:
     assert sum(sizes.sizes) == 40 and len(sizes.sizes) < 40  # calls that arrived together went out together
 
 
+async def test_a_value_json_cannot_carry_is_its_calls_error_and_text_arrives_mended(registry: ToolRegistry) -> None:
+    registry.load("native", lambda: b"\x89PNG\xff", name="blob")
+    registry.load("native", lambda: "name\udcff.txt", name="listing")
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:
+            blob = await client.call_tool("blob", {})
+            assert blob.is_error and "'blob' returned a value that cannot be written as JSON" in blob.content[0].text
+            listing = await client.call_tool("listing", {})
+            assert listing.content[0].text == "name\ufffd.txt"
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
+
+
 async def test_a_call_does_not_list_every_tool(registry: ToolRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
     listed: list[int] = []
     list_tools = MCPRegistryServer._list_tools

@@ -105,6 +105,20 @@ def test_each_call_answers_its_value_or_a_problem_with_the_status_of_its_kind(re
         assert (timed_out.status_code, timed_out.json()["kind"]) == (504, "timeout")
 
 
+def test_a_value_json_cannot_carry_is_its_calls_problem_and_text_arrives_mended(registry: ToolRegistry) -> None:
+    registry.load("native", lambda: b"\x89PNG\xff", name="blob")
+    registry.load("native", lambda: "name\udcff.txt", name="listing")
+    with served(registry) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        blob = client.post("/tools/blob", json={})
+        assert (blob.status_code, blob.json()["kind"]) == (500, "tool_error")
+        assert "'blob' returned a value that cannot be written as JSON" in blob.json()["detail"]
+        assert client.post("/tools/listing", json={}).json() == "name\ufffd.txt"
+        batch = client.post("/calls", json=[{"id": "1", "type": "function", "function": {"name": "listing"}},
+                                            {"id": "2", "type": "function", "function": {"name": "blob"}}])
+        assert [r["value"] for r in batch.json()["results"]] == ["name\ufffd.txt", None]
+        assert client.post("/tools/add", json={"a": 2, "b": 3}).json() == 5
+
+
 def test_requests_that_are_not_calls_are_refused_and_the_server_goes_on(registry: ToolRegistry) -> None:
     with served(registry, max_request_bytes=10_000) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         refused = [

@@ -103,6 +103,19 @@ def test_arguments_and_results_only_when_opted_in(
     assert span.attributes["gen_ai.tool.call.result"] == "3"
 
 
+def test_a_result_json_cannot_carry_is_recorded_as_a_short_repr(
+    threads: ToolRegistry, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    threads.load("native", lambda: deep, name="deep")
+    monkeypatch.setenv(CAPTURE_CONTENT, "true")
+    [result] = threads.execute_tool_calls([call("c1", "deep")])
+    assert result.error is not None and "cannot be written as JSON" in result.error.message
+    assert by_name(spans)["execute_tool deep"].attributes["gen_ai.tool.call.result"] == '"[[[[[[[...]]]]]]]"'
+
+
 def test_a_span_a_tool_starts_is_a_child_of_its_calls_span(threads: ToolRegistry, spans: InMemorySpanExporter) -> None:
     threads.execute_tool_calls([call("c1", "with_a_span_of_its_own"), call("c2", "add", a=1, b=1)])
     named = by_name(spans)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from toolwire._json_ready import json_value
 from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Dialect",
     "SchemaConversionError",
     "dialect_of",
+    "json_value",
     "omit_strict_nulls",
     "parse_arguments",
     "parse_calls",

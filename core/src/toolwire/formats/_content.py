@@ -1,4 +1,4 @@
-"""Helpers the built-in dialects share: call construction, argument text, content blocks, JSON values."""
+"""Helpers the built-in dialects share: call construction, argument text, content blocks."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import base64
 import json
 from typing import Any
 
-import pydantic_core
-
 from toolwire.formats import parse_arguments
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, ToolCall, ToolResult
 
 __all__ = [
-    "arguments_text", "b64", "block_text", "blocks", "data_url", "has_media", "json_value", "make_call",
+    "arguments_text", "b64", "block_text", "blocks", "data_url", "has_media", "make_call",
 ]
 
 
@@ -64,7 +62,3 @@ def block_text(block: ContentBlock) -> str:
         return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
     return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
 
-
-def json_value(value: Any) -> Any:
-    """`value` as plain JSON data (models, dataclasses, dates... converted; unknown objects as repr)."""
-    return pydantic_core.to_jsonable_python(value, fallback=repr)

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from toolwire import Tool, ToolCall, ToolResult, hookimpl
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Outcome
+from toolwire.formats import json_value
 
 from toolwire_otel._scope import TraceScope
 
@@ -152,7 +153,4 @@ def _capturing() -> bool:
 
 
 def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, default=repr, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
+    return json.dumps(json_value(value), ensure_ascii=False)

@@ -11,8 +11,8 @@ import base64
 from typing import Any
 
 import mcp_types as types
-import pydantic_core
 from toolwire import Audio, Image, Resource, Text, Tool, ToolResult
+from toolwire.formats import json_value
 
 __all__ = ["mcp_result", "mcp_tool"]
 
@@ -59,7 +59,7 @@ def _structured(value: Any, tool: Tool | None) -> Any:
     schema = output_schema(tool) if tool is not None else None
     if value is None and schema is None:
         return None
-    plain = pydantic_core.to_jsonable_python(value, fallback=repr)
+    plain = json_value(value)
     if schema is not None and schema.get(_WRAPPED):
         return {"result": plain}
     return plain if isinstance(plain, dict) else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from toolwire import CallBatcher, ToolCall
+from toolwire.formats import json_value
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
 from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
@@ -117,7 +118,7 @@ class HTTPRegistryServer(Server):
         call = ToolCall(f"http-{next(self._ids)}", name, text)
         result = await _unless_gone(request, self._batcher.call(call))
         if result.error is None:
-            return Response(_json(result.value), media_type="application/json")
+            return Response(_json(json_value(result.value)), media_type="application/json")
         return _failed(result)
 
     async def _calls(self, request: Request) -> Response:

@@ -1,0 +1,49 @@
+"""What a model or a client receives: valid Unicode text, and values that always encode as JSON.
+
+A tool may return text with lone surrogates (an undecodable file name read with `os.fsdecode`), bytes that are
+not UTF-8, reference cycles or nesting deeper than pydantic-core writes. None of these may break a batch or a
+served response: text is mended here, and the pipeline turns a value that cannot be written into its call's
+error (decision 0046).
+"""
+
+from __future__ import annotations
+
+import re
+import reprlib
+from typing import Any
+
+import pydantic_core
+
+__all__ = ["UNWRITABLE", "json_text", "json_value", "valid_text"]
+
+UNWRITABLE = (ValueError, RecursionError)
+"""What `json_text` raises for a value that cannot be written (pydantic-core's errors are `ValueError`s)."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, so that it encodes as UTF-8 (itself when it does)."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def json_text(value: Any) -> str:
+    """`value` written as JSON text (objects JSON does not know as their `repr`); raises one of `UNWRITABLE`."""
+    return pydantic_core.to_json(value, fallback=repr).decode()
+
+
+def json_value(value: Any) -> Any:
+    """`value` as plain JSON data that always encodes: text mended with `valid_text`, models, dataclasses and
+    dates converted, unknown objects as their `repr`; a value that cannot be written at all (a reference cycle,
+    undecodable bytes) becomes a short `repr` of it."""
+    kind = type(value)
+    if kind is str:
+        return valid_text(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
+    try:
+        return pydantic_core.from_json(pydantic_core.to_json(value, fallback=repr))
+    except UNWRITABLE:
+        return valid_text(reprlib.repr(value))  # bounded in depth and length; a failing __repr__ is named

@@ -1,0 +1,129 @@
+"""No value a tool returns can break a batch or a response (decision 0046): bytes that are not UTF-8, text with
+lone surrogates, reference cycles, nesting past what JSON writers go to, objects whose `repr` raises, inside
+any containers, alone or in a `ToolOutput`, on the thread and process backends.
+
+Properties: one result per call, in order; a value that can be written as JSON (text is mended, never refused)
+is a success, any other a `tool_error` that says so; every result encodes as UTF-8 JSON in `as_dict`, in every
+dialect's messages and as an MCP tool result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pydantic_core
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from toolwire import ErrorKind, Text, ToolOutput, ToolRegistry, load_config
+
+HERE = Path(__file__).parent
+DIALECTS = ["openai-chat", "openai-responses", "anthropic", "gemini"]
+
+text = st.one_of(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12),
+                 st.sampled_from(["\ud800", "a\udcffb", "\udfff\ud800", "💥"]))
+
+
+def unprintable() -> Any:
+    from tools_under_test import Unprintable  # importable by the workers too, so that it can travel
+
+    return Unprintable()
+
+
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-(2**300), 2**300),
+    st.floats(allow_nan=True, allow_infinity=True), text, st.binary(max_size=6), st.complex_numbers(max_magnitude=9),
+    st.dates(), st.builds(unprintable),
+)
+keys = st.one_of(text, st.integers(), st.none(), st.tuples(st.integers(), st.integers()))
+values = st.recursive(leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=3),
+    st.frozensets(st.one_of(st.integers(), text), max_size=3),
+), max_leaves=8)
+
+
+@st.composite
+def cycle(draw: st.DrawFn) -> Any:
+    container: Any = draw(st.sampled_from([[], {}]))
+    if isinstance(container, list):
+        container.append(container)
+    else:
+        container["self"] = container
+    return draw(st.sampled_from([container, [1, container], {"a": container}]))
+
+
+@st.composite
+def deep(draw: st.DrawFn) -> Any:
+    value: Any = draw(leaves)
+    for _ in range(draw(st.sampled_from([250, 254, 255, 300]))):
+        value = [value] if draw(st.booleans()) else {"k": value}
+    return value
+
+
+@st.composite
+def output(draw: st.DrawFn) -> ToolOutput:
+    blocks = tuple(Text(piece) for piece in draw(st.lists(text, max_size=2)))
+    return ToolOutput(draw(st.one_of(st.none(), values, cycle())), blocks)
+
+
+returns = st.one_of(values, cycle(), deep(), output())
+
+
+@pytest.fixture(scope="module", params=["thread", "process"])
+def registry(request: pytest.FixtureRequest) -> Any:
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.syspath_prepend(str(HERE))  # so that worker processes import the tools' module by name
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    import tools_under_test
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": request.param, "TOOLWIRE_WORKERS": "2"})
+    registry = ToolRegistry(config=config)
+    registry.register(tools_under_test.returned)
+    registry.register(tools_under_test.numbers)
+    registry.warm()
+    yield registry
+    registry.close()
+    monkeypatch.undo()
+
+
+def writable(value: Any) -> bool:
+    """Whether JSON can carry `value`: text always can (it is mended), anything else when pydantic-core writes it."""
+    if isinstance(value, ToolOutput):
+        value = value.value
+    if isinstance(value, str):
+        return True
+    try:
+        pydantic_core.to_json(value, fallback=repr)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+@settings(max_examples=150)
+@given(drawn=st.lists(returns, min_size=1, max_size=4))
+def test_whatever_a_tool_returns_every_result_encodes(registry: ToolRegistry, drawn: list[Any]) -> None:
+    calls = [{"id": f"c{i}", "type": "function",
+              "function": {"name": "returned", "arguments": json.dumps({"pickled": base64.b64encode(
+                  pickle.dumps(value)).decode()})}} for i, value in enumerate(drawn)]
+    calls.append({"id": "plain", "type": "function", "function": {"name": "numbers", "arguments": '{"a": 2}'}})
+    results = registry.execute_tool_calls(calls, timeout=20)
+    assert [r.call_id for r in results] == [c["id"] for c in calls]
+    assert results[-1].value == 3.0
+    for value, result in zip(drawn, results, strict=False):
+        if writable(value):
+            assert result.error is None, result.error
+        else:
+            assert result.error is not None and result.error.kind is ErrorKind.TOOL_ERROR
+            assert "cannot be" in result.error.message  # written as JSON, or sent back from the worker
+    from toolwire_mcp._server.shapes import mcp_result
+
+    tools = {tool.name: tool for tool in registry.list()}
+    for result in results:
+        json.dumps(result.as_dict(), ensure_ascii=False).encode()
+        mcp_result(result, tools[result.name]).model_dump_json()
+    for dialect in DIALECTS:
+        json.dumps(registry.tool_messages(results, format=dialect), ensure_ascii=False).encode()
