@@ -1,5 +1,6 @@
 """A stdio MCP server written by hand that answers `garble` with a line that is not JSON-RPC (and nothing
-else), and `echo` properly: what a broken or noisy server does to its client's stream."""
+else), `echo` properly, and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}` sent
+as they are): what a broken or noisy server does to its client's stream."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ TOOLS = [
     {"name": "echo", "description": "Echo text.",
      "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
     {"name": "garble", "description": "Answer with garbage.", "inputSchema": {"type": "object", "properties": {}}},
+    {"name": "answer", "description": "Answer with the result or error given.", "inputSchema": {"type": "object"}},
 ]
 
 
@@ -32,6 +34,10 @@ def answer(message: dict) -> None:
         sys.stdout.write("this is not JSON-RPC {\n")
         sys.stdout.write('{"jsonrpc": "2.0", "id": "no such request", "result": {}}\n')
         sys.stdout.flush()
+    elif method == "tools/call" and params.get("name") == "answer":
+        arguments = params.get("arguments") or {}
+        field = "error" if "error" in arguments else "result"
+        send({"jsonrpc": "2.0", "id": ident, field: arguments.get(field)})
     elif method == "tools/call":
         text = (params.get("arguments") or {}).get("text", "")
         send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}], "isError": False}})

@@ -74,3 +74,36 @@ def test_a_server_that_exits_mid_call_costs_only_that_call(backend: str, stdio_c
         assert [result.value for result in added] == [{"total": 1}, {"total": 2}, {"total": 3}]
         again = registry.execute_tool_calls([ToolCall(f"b{i}", "add", {"a": i, "b": i}) for i in range(3)], timeout=30)
         assert [result.value for result in again] == [{"total": 0}, {"total": 2}, {"total": 4}]
+
+
+# -- answers the server gets wrong ------------------------------------------------------------------------
+
+ANSWERS = {  # what `answer` sends back -> the start of its call's error
+    "result null": ({"result": None}, "the MCP server's answer cannot be read: its result is not an object: null"),
+    "result list": ({"result": [1]}, "the MCP server's answer cannot be read: its result is not an object: [1]"),
+    "error null": ({"error": None}, "the MCP server's answer cannot be read: its error is not an object with an "
+                                    "integer code and a message: null"),
+    "no content": ({"result": {}}, "the answer is not an MCP tool result (content: Field required"),
+    "structured list": ({"result": {"content": [], "structuredContent": [1]}},
+                        "the answer is not an MCP tool result (structuredContent: Input should be a valid dictionary"),
+    "bad base64": ({"result": {"content": [{"type": "image", "data": "abc", "mimeType": "image/png"}]}},
+                   "the MCP server sent a content block (image) whose data is not base64"),
+    "server's -32000": ({"error": {"code": -32000, "message": "quota used up"}}, "MCPError: quota used up"),
+}
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_an_answer_the_client_cannot_take_fails_its_call_at_once_and_alone(backend: str, leak_check: None) -> None:
+    with ToolRegistry(executor=backend, ordering="parallel") as registry:
+        registry.load("mcp", GARBAGE_SERVER)
+        calls = [ToolCall(case, "answer", sent) for case, (sent, _) in ANSWERS.items()]
+        calls += [ToolCall("surrogate", "answer", {"result": "\udcff"}), ToolCall("e", "echo", {"text": "ok"})]
+        started = time.monotonic()
+        *answered, surrogate, echoed = registry.execute_tool_calls(calls, timeout=30)
+        assert time.monotonic() - started < 20  # none waited for its deadline
+        for result, (_, expected) in zip(answered, ANSWERS.values(), strict=True):
+            assert result.error is not None and result.error.kind is ErrorKind.TOOL_ERROR, result
+            assert expected in result.error.message, result.error.message
+        assert surrogate.error is not None and surrogate.error.kind is ErrorKind.INVALID_ARGUMENTS
+        assert "the arguments for 'answer' cannot be sent to MCP server" in surrogate.error.message
+        assert echoed.value == "ok"

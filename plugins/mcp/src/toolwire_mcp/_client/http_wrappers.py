@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 
-from toolwire_mcp._client.errors import REQUEST_LOST, describe
+from toolwire_mcp._client.errors import LOST_HERE, REQUEST_LOST, describe
 from toolwire_mcp._client.limits import Framer, Oversized, too_large
 
 __all__ = ["FailedRequestsAnswered", "MessagesLimited"]
@@ -51,7 +51,7 @@ class FailedRequestsAnswered(_Wrapper):
             request_id = _jsonrpc_request_id(request) if request.method == "POST" else None
             if request_id is None:
                 raise
-            error = {"code": REQUEST_LOST, "message": describe(exc)}
+            error = {"code": REQUEST_LOST, "message": describe(exc), "data": LOST_HERE}
             return httpx2.Response(502, json={"jsonrpc": "2.0", "id": request_id, "error": error}, request=request)
 
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolwire import current_call_id
+import pydantic_core
+from toolwire import ErrorKind, ToolCallError, current_call_id
 from toolwire.executing import progress_listened, report_progress
 
 from toolwire_mcp._client import runtime
@@ -60,6 +61,12 @@ class MCPInvoker:
                     if inspect.isawaitable(outcome):
                         await outcome
 
+        try:
+            pydantic_core.to_json(arguments)  # what cannot be written would end the session, every call on it
+        except ValueError as exc:
+            raise ToolCallError(f"the arguments for '{self.tool}' cannot be sent to MCP server "
+                                f"{self.connection.detail} ({exc}); send valid Unicode text",
+                                ErrorKind.INVALID_ARGUMENTS) from None
         session = runtime.session(self.connection)
         result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=progress)
         return value_from_result(result)

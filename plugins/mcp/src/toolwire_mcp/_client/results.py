@@ -47,14 +47,21 @@ def _block(item: Any) -> ContentBlock | None:
     if isinstance(item, TextContent):
         return Text(item.text)
     if isinstance(item, ImageContent):
-        return Image(base64.b64decode(item.data), item.mime_type)
+        return Image(_decoded(item.data, "image"), item.mime_type)
     if isinstance(item, AudioContent):
-        return Audio(base64.b64decode(item.data), item.mime_type)
+        return Audio(_decoded(item.data, "audio"), item.mime_type)
     if isinstance(item, EmbeddedResource):
         contents = item.resource
         if isinstance(contents, BlobResourceContents):
-            return Resource(str(contents.uri), contents.mime_type, data=base64.b64decode(contents.blob))
+            return Resource(str(contents.uri), contents.mime_type, data=_decoded(contents.blob, "resource"))
         return Resource(str(contents.uri), contents.mime_type, text=contents.text)
     if isinstance(item, ResourceLink):
         return Resource(str(item.uri), item.mime_type)
     return None
+
+
+def _decoded(data: str, block: str) -> bytes:
+    try:
+        return base64.b64decode(data)
+    except ValueError as exc:  # binascii.Error
+        raise ToolCallError(f"the MCP server sent a content block ({block}) whose data is not base64 ({exc})") from None

@@ -24,7 +24,7 @@ from toolwire.loop import shared_loop
 
 from toolwire_mcp._client.bridge import Bridge
 from toolwire_mcp._client.connection import Connection, Transport
-from toolwire_mcp._client.errors import REQUEST_LOST, describe
+from toolwire_mcp._client.errors import LOST_HERE, MALFORMED_ANSWER, REQUEST_LOST, describe, problems
 from toolwire_mcp._client.limits import MESSAGE_TOO_LARGE
 from toolwire_mcp._client.transports import client_target
 
@@ -190,9 +190,10 @@ class _Session:
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
-                    if getattr(exc, "code", None) == MESSAGE_TOO_LARGE:
-                        raise ToolCallError(f"'{name}' on MCP server {self.connection.detail}: {exc}") from exc
-                    raise
+                    taken = _untaken(exc, name, self.connection.detail)
+                    if taken is None:
+                        raise
+                    raise taken from exc
                 if not _request_lost(exc):  # the session itself failed: the next call reconnects
                     self._discard(client)
                 if attempt + 1 == attempts:
@@ -367,6 +368,18 @@ async def _list_all(client: Client) -> list[MCPTool]:
             return tools
 
 
+def _untaken(exc: Exception, name: str, source: str) -> ToolCallError | None:
+    """The error of a call whose answer we could not take (over the size limit, not JSON-RPC, not a tool result),
+    naming the server and what was wrong; `None` for the server's own error, which stands as it is."""
+    from pydantic import ValidationError
+
+    if getattr(exc, "code", None) in (MESSAGE_TOO_LARGE, MALFORMED_ANSWER):
+        return ToolCallError(f"'{name}' on MCP server {source}: {exc}")
+    if isinstance(exc, ValidationError):
+        return ToolCallError(f"'{name}' on MCP server {source}: the answer is not an MCP tool result ({problems(exc)})")
+    return None
+
+
 def _transport_failure(exc: BaseException) -> str | None:
     """Why `exc` means the connection is gone, or `None` when the server answered."""
     import anyio
@@ -376,8 +389,9 @@ def _transport_failure(exc: BaseException) -> str | None:
 
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         return _transport_failure(exc.exceptions[0])
-    if isinstance(exc, MCPError):
-        return exc.message if exc.code in (CONNECTION_CLOSED, REQUEST_LOST) else None
+    if isinstance(exc, MCPError):  # -32000 is also the code servers use most for errors of their own
+        closed = exc.code == CONNECTION_CLOSED and exc.message == "Connection closed" and exc.data is None
+        return exc.message if closed or _request_lost(exc) else None
     lost = (OSError, EOFError, httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError,
             anyio.EndOfStream)
     return describe(exc) if isinstance(exc, lost) else None
@@ -387,4 +401,4 @@ def _request_lost(exc: BaseException) -> bool:
     """Whether `exc` is one request's broken exchange on a session that is still usable."""
     from mcp.shared.exceptions import MCPError
 
-    return isinstance(exc, MCPError) and exc.code == REQUEST_LOST
+    return isinstance(exc, MCPError) and exc.code == REQUEST_LOST and exc.data == LOST_HERE

@@ -13,7 +13,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
-from toolwire_mcp._client.errors import REQUEST_LOST, describe
+from toolwire_mcp._client.errors import LOST_HERE, REQUEST_LOST, describe, unreadable
 
 Streams = tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 """What a session reads from and writes to."""
@@ -44,7 +44,7 @@ async def sse_transport(url: str, client: httpx2.AsyncClient) -> AsyncIterator[S
                             try:
                                 message = types.jsonrpc_message_adapter.validate_json(event.data, by_name=False)
                             except ValueError as exc:
-                                await to_session.send(exc)
+                                await to_session.send(unreadable(event.data, exc))
                                 continue
                             await to_session.send(SessionMessage(message))
                 except httpx2.TransportError as exc:
@@ -58,7 +58,7 @@ async def sse_transport(url: str, client: httpx2.AsyncClient) -> AsyncIterator[S
             except httpx2.TransportError as exc:
                 failure = describe(exc)
             if failure is not None and isinstance(message, types.JSONRPCRequest):
-                error = types.ErrorData(code=REQUEST_LOST, message=failure)
+                error = types.ErrorData(code=REQUEST_LOST, message=failure, data=LOST_HERE)
                 with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):  # the stream ended
                     await to_session.send(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error)))
 

@@ -3,7 +3,7 @@
 mcp's `stdio_client` joins the server's output into lines of any length, so one huge answer is held whole
 in memory. This one is the same transport (it starts and stops the server with mcp's own helpers) with
 the server's output split by `Framer`: a line over the limit is dropped as it arrives, and the request
-it answers gets an error naming the limit.
+it answers gets an error naming the limit; so does the request a line answers in a shape JSON-RPC does not have.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mcp.client import stdio as sdk
 from mcp.shared.message import SessionMessage
 
 from toolwire_mcp._client.connection import Connection
+from toolwire_mcp._client.errors import unreadable
 from toolwire_mcp._client.limits import Framer, Oversized, too_large
 
 __all__ = ["stdio_transport"]
@@ -95,4 +96,4 @@ def _message(line: bytes | Oversized, limit: int, source: str) -> SessionMessage
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
         log.warning("MCP server %s wrote a line that is not a JSON-RPC message: %.200r", source, line)
-        return exc
+        return unreadable(line, exc)

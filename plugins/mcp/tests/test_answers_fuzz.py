@@ -1,0 +1,59 @@
+"""Whatever a server answers to `tools/call`, the call gets its own result at once and the session goes on:
+hypothesis draws results and errors of every shape (most of them not what MCP or JSON-RPC allow) for a stdio
+server written by hand to send them as they are (garbage_server.py's `answer`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import toolwire_mcp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from toolwire import ErrorKind, ToolCall, ToolRegistry
+
+GARBAGE_SERVER = [sys.executable, str(Path(__file__).with_name("garbage_server.py"))]
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8))
+json_any = st.recursive(json_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)), max_leaves=6)
+base64ish = st.one_of(st.sampled_from(["", "QUJD", "abc", "!!", "QUJD\nQUJD"]), json_any)
+resource = st.fixed_dictionaries({}, optional={"uri": st.sampled_from(["file:///x", "x", ""]) | json_any,
+                                               "text": st.text(max_size=8) | json_any, "blob": base64ish,
+                                               "mimeType": st.text(max_size=8) | json_any})
+block = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "image", "audio", "resource", "resource_link", "weird"]) | json_any},
+    optional={"text": st.text(max_size=8) | json_any, "data": base64ish, "mimeType": st.text(max_size=8) | json_any,
+              "uri": st.sampled_from(["file:///x", "x"]) | json_any, "name": st.text(max_size=5), "resource": resource},
+)
+result = st.fixed_dictionaries({}, optional={
+    "content": st.lists(block, max_size=3) | json_any, "structuredContent": json_any | st.dictionaries(
+        st.text(max_size=5), json_any, max_size=3), "isError": st.booleans() | json_any, "_meta": json_any})
+error = st.fixed_dictionaries(
+    {"code": st.integers(-32768, 32767) | json_any, "message": st.text(max_size=20) | json_any},
+    optional={"data": json_any})
+answers = st.one_of(st.builds(lambda value: {"result": value}, result | json_any),
+                    st.builds(lambda value: {"error": value}, error | json_any))
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[ToolRegistry]:
+    with ToolRegistry(executor="thread", ordering="parallel") as registry:
+        registry.load("mcp", GARBAGE_SERVER)
+        yield registry
+    toolwire_mcp.close_sessions()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sent=st.lists(answers, min_size=1, max_size=4))
+def test_any_answer_is_its_calls_result_alone(registry: ToolRegistry, sent: list[dict[str, Any]]) -> None:
+    calls = [ToolCall(f"c{i}", "answer", answer) for i, answer in enumerate(sent)]
+    *answered, echoed = registry.execute_tool_calls([*calls, ToolCall("e", "echo", {"text": "ok"})], timeout=20)
+    assert echoed.value == "ok", echoed
+    for result in answered:
+        if result.error is not None:  # the server's error, or what was wrong with its answer; never a wait
+            assert result.error.kind is ErrorKind.TOOL_ERROR, result.error
+            assert result.error.message.strip()
