@@ -45,6 +45,22 @@ def test_every_place_of_an_argument(loop_registry: ToolRegistry, service, client
     }
 
 
+def test_text_http_cannot_carry_is_invalid_arguments_for_its_call_alone(loop_registry: ToolRegistry, service,
+                                                                         client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client)
+    results = loop_registry.execute_tool_calls([
+        ToolCall("path", "items_get", {"item_id": "a\udcffb"}),
+        ToolCall("query", "items_get", {"item_id": "ok", "fields": ["f\ud800"]}),
+        ToolCall("body", "notes_create", {"body": ["line\udcff"]}),
+        ToolCall("fine", "add", {"a": 1, "b": 2}),
+    ])
+    for result, where in zip(results[:3], ["GET /items/{item_id}", "GET /items/{item_id}", "POST /notes"], strict=True):
+        assert result.error is not None and result.error.kind is ErrorKind.INVALID_ARGUMENTS, result
+        assert result.error.message.startswith(f"{where}: the arguments cannot be sent (")
+        assert result.error.message.endswith("surrogates not allowed); send valid Unicode text")
+    assert results[3].value == {"result": 3.0}
+
+
 def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service, client: str) -> None:
     loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     patched = call(loop_registry, "items_patch", item_id="7", price=3)

@@ -153,7 +153,10 @@ class Call:
     def __init__(self, operation: Operation, service: Service, arguments: Mapping[str, Any]) -> None:
         self.operation, self.service = operation, service
         self.where = f"{operation.method} {operation.path}"
-        self.prepared = prepare(operation, arguments)
+        try:
+            self.prepared = prepare(operation, arguments)
+        except UnicodeEncodeError as exc:
+            raise self._unsendable(exc) from None
         self.chosen = _chosen(operation, service) if service.trusted else []
         self.tokens = [(scheme, value) for scheme, value in self.chosen if scheme.kind == "oauth2"]
         for scheme, _ in self.tokens:
@@ -184,11 +187,19 @@ class Call:
         extensions = None
         if secret_headers:
             extensions = {_SENT_FOR: (origin(service.base_url), tuple(secret_headers))}
-        return client.build_request(
-            self.operation.method, service.base_url + prepared.target(),
-            headers=prepared.headers, content=prepared.content, data=prepared.data, files=prepared.files,
-            extensions=extensions,
-        )
+        try:
+            return client.build_request(
+                self.operation.method, service.base_url + prepared.target(),
+                headers=prepared.headers, content=prepared.content, data=prepared.data, files=prepared.files,
+                extensions=extensions,
+            )
+        except UnicodeEncodeError as exc:
+            raise self._unsendable(exc) from None
+
+    def _unsendable(self, exc: UnicodeEncodeError) -> ToolCallError:
+        """The error of arguments with text HTTP cannot carry (lone surrogates, from a model's broken escape)."""
+        return ToolCallError(f"{self.where}: the arguments cannot be sent ({exc}); send valid Unicode text",
+                             ErrorKind.INVALID_ARGUMENTS)
 
     def body(self, response: httpx.Response) -> Body:
         """A collector for `response`'s body, up to the size limit; a declared length over it is refused now."""
