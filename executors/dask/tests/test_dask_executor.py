@@ -178,6 +178,12 @@ def test_bad_options_are_rejected(options: dict[str, object], message: str) -> N
         DaskExecutor(ExecutorConfig("dask", options=options))
 
 
+def test_a_local_cluster_of_more_workers_than_a_machine_runs_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"a local Dask cluster has at most 1024 workers .*, got 5000"):
+        DaskExecutor(ExecutorConfig("dask", workers=5000))
+    DaskExecutor(ExecutorConfig("dask", workers=5000, options={"scheduler": "tcp://127.0.0.1:1"})).close()
+
+
 def test_the_backend_is_found_by_name() -> None:
     spec = ToolRegistry().plugins.get("executor", "dask")
     executor = spec.factory(ExecutorConfig("dask", options={"scheduler": "tcp://127.0.0.1:1"}))

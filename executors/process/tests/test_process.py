@@ -286,9 +286,12 @@ def test_unknown_option_lists_the_accepted_ones_and_the_likely_one() -> None:
         ProcessExecutor(ExecutorConfig(options={"memory_limt": "1GiB"}))
 
 
-def test_zero_workers_is_refused() -> None:
+def test_zero_workers_and_more_than_a_machine_runs_are_refused() -> None:
     with pytest.raises(ValueError, match="'workers' must be a positive integer, got 0"):
         ProcessExecutor(ExecutorConfig(workers=0))
+    for workers in (1025, 10**20):  # not a million processes started, nor an OverflowError
+        with pytest.raises(ValueError, match=f"'workers' is at most 1024 .*, got {workers}; for more, the dask"):
+            ProcessExecutor(ExecutorConfig(workers=workers))
 
 
 def test_a_worker_closed_before_it_is_ready_leaves_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -24,6 +24,8 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
 }
 """The options `ExecutorConfig.options` may hold (their values are checked where they are read)."""
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
+MAX_LOCAL_WORKERS = 1024
+"""The most workers of a local cluster (each a process on this machine); more is a typo, or a real cluster."""
 
 
 class DaskExecutor(Executor):
@@ -50,6 +52,9 @@ class DaskExecutor(Executor):
             raise ValueError("give the dask executor either a client or a 'scheduler' address, not both")
         self.scheduler: str | None = scheduler
         self.workers = _positive("workers", config.workers)
+        if self.workers is not None and self.workers > MAX_LOCAL_WORKERS and scheduler is None and client is None:
+            raise ValueError(f"a local Dask cluster has at most {MAX_LOCAL_WORKERS} workers (each is a process on "
+                             f"this machine), got {self.workers}; for more, a cluster's 'scheduler' address")
         self.chunk_size = _positive("chunk_size", options.get("chunk_size"))
         self.threads_per_worker = _positive("threads_per_worker", options.get("threads_per_worker"))
         timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)

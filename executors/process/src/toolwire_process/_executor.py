@@ -49,6 +49,8 @@ OPTIONS: Mapping[str, type | tuple[type, ...]] = {
     "memory_limit": (str, int), "cpu_time_limit": (int, float),
 }
 READY_TIMEOUT_S = 60.0
+MAX_WORKERS = 1024
+"""The most worker processes one executor starts (all of them at its first batch); more is a typo, or a cluster."""
 ASYNC_GRACE_S = 0.05
 """How long past an async call's deadline the parent waits for the worker's own timeout before killing it."""
 CHUNKS_PER_WORKER = 4
@@ -82,6 +84,9 @@ class ProcessExecutor(Executor):
         options = dict(config.options)
         check_options("process", options, OPTIONS)
         self.workers = _positive("workers", config.workers if config.workers is not None else os.cpu_count() or 1)
+        if self.workers > MAX_WORKERS:
+            raise ValueError(f"the process executor's 'workers' is at most {MAX_WORKERS} (each is a process, all "
+                             f"started at the first batch), got {self.workers}; for more, the dask backend")
         self.max_calls_per_worker = _optional_positive(options, "max_calls_per_worker")
         self.max_memory_mb = _optional_positive(options, "max_memory_mb")
         preload = options.get("preload", ())
