@@ -64,6 +64,7 @@ def test_environment_variables_override_single_keys(workdir: Path) -> None:
         ("tools = 3\n", "'tools' must be an array of tables"),
         ('[[tools]]\nsource = "x"\n', "'tools[0]' needs a 'loader'"),
         ("[executor\n", "not valid TOML"),
+        ("[[policy.tools]]\nnames = -1\n", "'policy.tools[0].names' must be a list of tool names, got -1"),
     ],
 )
 def test_errors_name_the_file_and_the_key(workdir: Path, text: str, message: str) -> None:

@@ -151,6 +151,9 @@ def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolic
             raise ValueError(f"'{where}.{key}' must be {kind.__name__}, got {type(value).__name__} {value!r}")
         if minimum is not None and value < minimum:
             raise ValueError(f"'{where}.{key}' must be at least {minimum}, got {value}")
+    names = settings.get("names")
+    if names is not None and (not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names)):
+        raise ValueError(f"'{where}.names' must be a list of tool names, got {names!r}")
     if settings.get("rate") is not None:
         try:
             rate_per_second(settings["rate"])
