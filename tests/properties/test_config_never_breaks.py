@@ -1,10 +1,10 @@
-"""No toolwire.toml can break toolwire with anything but a `ConfigError`: hypothesis writes files whose tables
-and keys are the real ones, with values of every type and range (and a few keys nobody accepts), and a
-`ToolRegistry` is made from each one that loads.
+"""No toolwire.toml can break toolwire with anything but a `ConfigError`: hypothesis writes files whose keys all
+have values they accept but one, which gets a value of any type and range (or is a key the table may not
+accept), so that each file gets as far as its one fault; a `ToolRegistry` is made from each one that loads.
 
 Property: `load_config` and `ToolRegistry(config=...)` either work or raise `ConfigError`, whose message names
 the file; never another exception (an `OverflowError` for a huge worker count, a `TypeError` for a list that is
-a number, both found this way).
+a number: both found this way).
 """
 
 from __future__ import annotations
