@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import pytest
 from toolwire import Config, ErrorKind, ExecutorConfig, Text, ToolCall, ToolOutput, ToolRegistry, ToolResult, hookimpl
@@ -275,3 +276,17 @@ def test_a_listener_that_fails_is_logged_and_the_batch_goes_on(caplog: pytest.Lo
     assert [r.content for r in results[:3]] == ["1", "2", "3"] and results[3].error.kind is ErrorKind.UNKNOWN_TOOL
     assert sorted(heard) == [0, 2, 3]
     assert "on_result failed for call 1 (result 1); the batch goes on" in caplog.text
+
+
+def test_a_batch_ends_after_its_listener_has_heard_every_result(make_tool) -> None:
+    def listener(index: int, result: ToolResult) -> None:
+        if index == 0:
+            time.sleep(0.5)  # the other calls end meanwhile, on another worker thread
+        heard.append(index)
+
+    heard: list[int] = []
+    registry = ToolRegistry(config=Config(executor=ExecutorConfig("thread", workers=4)))
+    registry.add(make_tool("add"))
+    calls = [ToolCall(str(i), "add", {"a": i, "b": 1}) for i in range(4)]
+    results = registry.execute_batch(registry.batch(calls, on_result=listener))
+    assert sorted(heard) == [0, 1, 2, 3] and [r.content for r in results] == ["1", "2", "3", "4"]

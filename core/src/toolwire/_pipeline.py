@@ -66,6 +66,8 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     if on_result is not None:
         dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
     outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
+    if on_result is not None:
+        dispatch._all_told()
     if not failed and on_result is None:
         results = make_results(calls, outcomes, dispatch.attempts, cap)
     else:

@@ -187,7 +187,9 @@ class Dispatch:
     """Told each job's final outcome as soon as it is known (the registry hands results out early)."""
     stash: dict[Any, Any] = field(default_factory=dict, repr=False)
     """Work that several wrappers need, done once per dispatch: each keys it with an object of its own."""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Condition = field(default_factory=lambda: threading.Condition(threading.Lock()), repr=False)
+    _telling: int = field(default=0, repr=False)
+    """How many outcomes `on_outcome` is being told right now (from any thread)."""
 
     def __post_init__(self) -> None:
         if not self.outcomes:
@@ -205,7 +207,20 @@ class Dispatch:
             if self.outcomes[index] is not None:
                 return
             self.outcomes[index] = outcome
-        self.on_outcome(index, outcome)
+            self._telling += 1
+        try:
+            self.on_outcome(index, outcome)
+        finally:
+            with self._lock:
+                self._telling -= 1
+                if not self._telling:
+                    self._lock.notify_all()
+
+    def _all_told(self) -> None:
+        """Wait until `on_outcome` has been told every outcome settled so far (a backend's thread may still be
+        telling one when the last job ends), so that a batch ends after its listener has heard each result."""
+        with self._lock:
+            self._lock.wait_for(lambda: not self._telling)
 
     def refuse(self, index: int, kind: ErrorKind, message: str) -> None:
         """Settle job `index` with an error of `kind` saying `message`."""
