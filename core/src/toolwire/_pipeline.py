@@ -8,7 +8,9 @@ for (waiting for other jobs, gates, retries). With nothing asked for, a dispatch
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import operator
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,19 @@ from toolwire._json_ready import UNWRITABLE, json_text, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome
 from toolwire.hookspecs import hookimpl
-from toolwire.tools import ContentBlock, ErrorKind, Text, Tool, ToolCall, ToolError, ToolOutput, ToolResult
+from toolwire.tools import (
+    Audio,
+    ContentBlock,
+    ErrorKind,
+    Image,
+    Resource,
+    Text,
+    Tool,
+    ToolCall,
+    ToolError,
+    ToolOutput,
+    ToolResult,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -231,9 +245,20 @@ def _text(value: Any) -> str:
 
 
 def _valid_blocks(content: tuple[ContentBlock, ...]) -> tuple[ContentBlock, ...]:
-    if all(type(block) is not Text or block.text.isascii() for block in content):
-        return content
-    return tuple(Text(valid_text(block.text)) if type(block) is Text else block for block in content)
+    """`content` with the text of each block (its text, URI, MIME type) mended with `valid_text`."""
+    mended = tuple(_valid_block(block) for block in content)
+    return content if all(map(operator.is_, mended, content)) else mended
+
+
+def _valid_block(block: ContentBlock) -> ContentBlock:
+    texts = [getattr(block, name) for name in _TEXT_FIELDS[type(block)]]
+    if all(text is None or text.isascii() for text in texts):
+        return block
+    return dataclasses.replace(block, **{name: None if text is None else valid_text(text)
+                                         for name, text in zip(_TEXT_FIELDS[type(block)], texts, strict=True)})
+
+
+_TEXT_FIELDS = {Text: ("text",), Image: ("mime_type",), Audio: ("mime_type",), Resource: ("uri", "mime_type", "text")}
 
 
 def _unwritable(name: str, exc: BaseException) -> str:
