@@ -182,6 +182,23 @@ def pid() -> int:
     return os.getpid()
 
 
+def undecodable_name() -> str:
+    """A file name as `os.fsdecode` reads bytes that are not UTF-8: text with a lone surrogate."""
+    return os.fsdecode(b"report-\xff.txt")
+
+
+class Opaque:
+    """An object JSON does not know: it is written as its `repr`."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
+def opaque() -> dict[str, Any]:
+    """A value holding an object JSON does not know."""
+    return {"thing": Opaque()}
+
+
 class BatchSizes:
     """A plugin recording the number of calls in each batch a registry executes, in order:
     `registry.plugins.register(sizes := BatchSizes())`, run, then read `sizes.sizes`."""
@@ -228,6 +245,8 @@ def conformance_tools() -> list[Tool]:
         Tool("marked", "The mark of the call's scope.", _schema({}), marked),
         Tool("pid", "The id of the process running the call.", _schema({}), pid),
         Tool("async_marked", "The mark of the call's scope (async).", _schema({}), async_marked),
+        Tool("undecodable_name", "A file name with a lone surrogate.", _schema({}), undecodable_name),
+        Tool("opaque", "A value holding an object JSON does not know.", _schema({}), opaque),
     ]
 
 

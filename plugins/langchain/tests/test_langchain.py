@@ -138,3 +138,14 @@ def test_langchain_tools_and_toolkits_run_in_workers(backend: str) -> None:
 def test_the_loader_says_what_it_takes() -> None:
     with ToolRegistry(executor="thread") as registry, pytest.raises(TypeError, match="BaseTool or BaseToolkit"):
         registry.load("langchain", [multiply, print])
+
+
+def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
+    with registry_of(["undecodable_name", "opaque"], EXECUTOR="thread") as registry:
+        agent = create_agent(scripted([("name", "undecodable_name", {}), ("thing", "opaque", {})]),
+                             tools=langchain_tools(registry))
+        replies = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
+    assert (replies["name"].content, replies["name"].status) == ("report-\ufffd.txt", "success")
+    assert replies["thing"].status == "success" and "Opaque()" in replies["thing"].content
+    for reply in replies.values():
+        reply.model_dump_json()  # what a provider's client sends

@@ -93,3 +93,11 @@ def test_a_denied_call_is_an_output_the_model_reads() -> None:
         model = ScriptedModel([("c1", "add", '{"a": 1, "b": 2}')])
         outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
     assert outputs["c1"].startswith("denied:") and "additions are off today" in outputs["c1"]
+
+
+def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
+    with registry_of(["undecodable_name", "opaque"], EXECUTOR="thread") as registry:
+        model = ScriptedModel([("name", "undecodable_name", "{}"), ("thing", "opaque", "{}")])
+        outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
+    assert outputs["name"] == "report-\ufffd.txt"
+    assert outputs["thing"] in ("{'thing': 'Opaque()'}", '{"thing": "Opaque()"}')

@@ -92,3 +92,10 @@ def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:
         output = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go").output
     assert output.startswith("failed: denied:") and "additions are off today" in output
 
+
+
+def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
+    with registry_of(["undecodable_name", "opaque"], EXECUTOR="thread") as registry:
+        result = Agent(TestModel(), toolsets=[registry_toolset(registry)]).run_sync("go")
+    # pydantic-ai's own serializer refused both (a lone surrogate; an object it does not know), failing the run
+    assert json.loads(result.output) == {"undecodable_name": "report-\ufffd.txt", "opaque": {"thing": "Opaque()"}}

@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
+from toolwire.formats import json_value
 
 __all__ = ["RegistryTool", "langchain_tools"]
 
@@ -55,4 +56,4 @@ def _call_id() -> str:
 def _answer(result: ToolResult) -> Any:
     if result.error is not None:
         raise ToolException(str(result.error))
-    return result.value if result.value is not None else result.text
+    return json_value(result.value) if result.value is not None else result.text

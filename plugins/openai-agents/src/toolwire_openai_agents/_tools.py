@@ -8,6 +8,7 @@ from typing import Any
 from agents import FunctionTool
 from agents.tool_context import ToolContext
 from toolwire import CallBatcher, ToolCall, ToolRegistry
+from toolwire.formats import json_value
 
 __all__ = ["function_tools"]
 
@@ -28,7 +29,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             result = await batcher.call(ToolCall(call_id, name, arguments or "{}"))
             if result.error is not None:
                 return str(result.error)
-            return result.value if result.value is not None else result.text
+            return json_value(result.value) if result.value is not None else result.text
 
         tools.append(FunctionTool(
             name=tool.name,

@@ -11,6 +11,7 @@ from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
 from pydantic_core import SchemaValidator, core_schema
 from toolwire import CallBatcher, ErrorKind, ToolCall, ToolRegistry
+from toolwire.formats import json_value
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -50,13 +51,13 @@ class RegistryToolset(AbstractToolset[Any]):
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any],
                         tool: ToolsetTool[Any]) -> Any:
-        """Run the call with the turn's other calls as one batch; its value, or the error as pydantic-ai
+        """Run the call with the turn's other calls as one batch; its value as JSON data, or the error as pydantic-ai
         hands errors to the model."""
         call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
         result = await self._batcher.call(ToolCall(call_id, name, tool_args))
         error = result.error
         if error is None:
-            return result.value if result.value is not None else result.text
+            return json_value(result.value) if result.value is not None else result.text
         if error.kind is ErrorKind.INVALID_ARGUMENTS:
             raise ModelRetry(error.message)
         raise ToolFailed(str(error))
