@@ -8,7 +8,18 @@ import logging
 import time
 
 import pytest
-from toolwire import Config, ErrorKind, ExecutorConfig, Text, ToolCall, ToolOutput, ToolRegistry, ToolResult, hookimpl
+from toolwire import (
+    Config,
+    ErrorKind,
+    ExecutorConfig,
+    Text,
+    Tool,
+    ToolCall,
+    ToolOutput,
+    ToolRegistry,
+    ToolResult,
+    hookimpl,
+)
 
 
 def call(call_id: str, name: str, arguments: str = '{"a": 1, "b": 2}') -> dict:
@@ -290,3 +301,16 @@ def test_a_batch_ends_after_its_listener_has_heard_every_result(make_tool) -> No
     calls = [ToolCall(str(i), "add", {"a": i, "b": 1}) for i in range(4)]
     results = registry.execute_batch(registry.batch(calls, on_result=listener))
     assert sorted(heard) == [0, 1, 2, 3] and [r.content for r in results] == ["1", "2", "3", "4"]
+
+
+def test_a_tools_broken_escapes_are_mended_so_that_every_request_listing_it_encodes() -> None:
+    registry = ToolRegistry(executor="thread")
+    schema = {"type": "object", "properties": {"x": {"type": "string", "description": "an \udcff x"}}}
+    registry.add(Tool("t", "what t does \ud800", schema, lambda **arguments: arguments))
+    tool = registry.get("t")
+    assert tool.description == "what t does \ufffd"
+    assert tool.parameters["properties"]["x"]["description"] == "an \ufffd x"
+    for dialect in ("openai-chat", "openai-responses", "anthropic", "gemini"):
+        json.dumps(registry.schemas(dialect), ensure_ascii=False).encode()  # as the providers' clients send them
+    [result] = registry.execute_tool_calls([ToolCall("1", "t", {"x": "y"})])
+    assert result.value == {"x": "y"}

@@ -7,7 +7,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
+from toolwire._json_ready import UNWRITABLE, json_text, valid_text
 from toolwire._sources import LoadedSource, ToolChanges, differs
 from toolwire._validation import SchemaValidator
 from toolwire.names import safe_name
@@ -46,6 +48,7 @@ class Catalog:
 
     def namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
         name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+        tool = _readable(tool)
         validator = tool.validator or SchemaValidator(tool.parameters)
         return replace(tool, name=safe_name(name), namespace=namespace or tool.namespace,
                        tags=tool.tags | tags, validator=validator)
@@ -147,6 +150,27 @@ class Catalog:
             close = getattr(loaded.loader, "close", None)
             if close is not None:
                 close()
+
+
+def _readable(tool: Tool) -> Tool:
+    """`tool` with lone surrogates in its description and schemas (a spec's or a server's broken `\\ud800`
+    escape) mended: as they were, they would fail every request that lists the tool, with every other tool."""
+    try:
+        json_text((tool.description, tool.parameters, tool.output_schema))
+    except UNWRITABLE:
+        return replace(tool, description=valid_text(tool.description), parameters=_mended(tool.parameters),
+                       output_schema=_mended(tool.output_schema))
+    return tool
+
+
+def _mended(value: Any) -> Any:
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {_mended(key): _mended(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mended(inner) for inner in value]
+    return value
 
 
 def selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:

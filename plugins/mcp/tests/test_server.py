@@ -200,9 +200,11 @@ async def test_streamable_http_serves_many_concurrent_calls_in_batches(registry:
 
 async def test_a_value_json_cannot_carry_is_its_calls_error_and_text_arrives_mended(registry: ToolRegistry) -> None:
     registry.load("native", lambda: b"\x89PNG\xff", name="blob")
-    registry.load("native", lambda: "name\udcff.txt", name="listing")
+    registry.load("native", lambda: "name\udcff.txt", name="listing", description="Lists \ud800 names.")
     with Serving(registry, transport="streamable-http") as server:
         async with Client(server.url) as client:
+            listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+            assert listed["listing"].description == "Lists \ufffd names."  # as it was, no tool could be listed
             blob = await client.call_tool("blob", {})
             assert blob.is_error and "'blob' returned a value that cannot be written as JSON" in blob.content[0].text
             listing = await client.call_tool("listing", {})
