@@ -187,9 +187,11 @@ class Dispatch:
     """Told each job's final outcome as soon as it is known (the registry hands results out early)."""
     stash: dict[Any, Any] = field(default_factory=dict, repr=False)
     """Work that several wrappers need, done once per dispatch: each keys it with an object of its own."""
-    _lock: threading.Condition = field(default_factory=lambda: threading.Condition(threading.Lock()), repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _telling: int = field(default=0, repr=False)
     """How many outcomes `on_outcome` is being told right now (from any thread)."""
+    _told: threading.Condition | None = field(default=None, repr=False)
+    """Wakes `_all_told` (made by it, on `_lock`, once a batch waits for its listener)."""
 
     def __post_init__(self) -> None:
         if not self.outcomes:
@@ -213,14 +215,16 @@ class Dispatch:
         finally:
             with self._lock:
                 self._telling -= 1
-                if not self._telling:
-                    self._lock.notify_all()
+                if not self._telling and self._told is not None:
+                    self._told.notify_all()
 
     def _all_told(self) -> None:
         """Wait until `on_outcome` has been told every outcome settled so far (a backend's thread may still be
         telling one when the last job ends), so that a batch ends after its listener has heard each result."""
         with self._lock:
-            self._lock.wait_for(lambda: not self._telling)
+            if self._telling:
+                self._told = self._told or threading.Condition(self._lock)
+                self._told.wait_for(lambda: not self._telling)
 
     def refuse(self, index: int, kind: ErrorKind, message: str) -> None:
         """Settle job `index` with an error of `kind` saying `message`."""
