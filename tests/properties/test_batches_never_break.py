@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from toolwire import ErrorKind, ToolRegistry, load_config
+from toolwire import ErrorKind, ToolRegistry
 
-HERE = Path(__file__).parent
 DIALECTS = ["openai-chat", "openai-responses", "anthropic", "gemini"]
 TOOL_NAMES = ["numbers", "text", "collections", "choices", "model", "anything", "variadic"]
 CALL_TIMEOUT_S = 20.0
@@ -143,20 +142,9 @@ batches = st.lists(one_call(), min_size=1, max_size=8)
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])
-def registry(request: pytest.FixtureRequest) -> Any:
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.syspath_prepend(str(HERE))  # so that worker processes import the tools' module by name
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
-    import tools_under_test
-
-    config = load_config(environ={"TOOLWIRE_EXECUTOR": request.param, "TOOLWIRE_WORKERS": "2"})
-    registry = ToolRegistry(config=config)
-    for tool in tools_under_test.TOOLS:
-        registry.register(tool)
-    registry.warm()
-    yield registry
-    registry.close()
-    monkeypatch.undo()
+def registry(request: pytest.FixtureRequest, registry_of_tools: Any) -> Iterator[ToolRegistry]:
+    with registry_of_tools(request.param) as registry:
+        yield registry
 
 
 def flat(items: list[Any], registry: ToolRegistry) -> list[Any]:

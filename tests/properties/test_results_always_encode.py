@@ -12,16 +12,15 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pydantic_core
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolOutput, ToolRegistry, load_config
+from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolOutput, ToolRegistry
 
-HERE = Path(__file__).parent
 DIALECTS = ["openai-chat", "openai-responses", "anthropic", "gemini"]
 
 text = st.one_of(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12),
@@ -79,20 +78,9 @@ returns = st.one_of(values, cycle(), deep(), output())
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])
-def registry(request: pytest.FixtureRequest) -> Any:
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.syspath_prepend(str(HERE))  # so that worker processes import the tools' module by name
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
-    import tools_under_test
-
-    config = load_config(environ={"TOOLWIRE_EXECUTOR": request.param, "TOOLWIRE_WORKERS": "2"})
-    registry = ToolRegistry(config=config)
-    registry.register(tools_under_test.returned)
-    registry.register(tools_under_test.numbers)
-    registry.warm()
-    yield registry
-    registry.close()
-    monkeypatch.undo()
+def registry(request: pytest.FixtureRequest, registry_of_tools: Any) -> Iterator[ToolRegistry]:
+    with registry_of_tools(request.param, ["returned", "numbers"]) as registry:
+        yield registry
 
 
 def writable(value: Any) -> bool:
