@@ -8,31 +8,18 @@ for (waiting for other jobs, gates, retries). With nothing asked for, a dispatch
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import operator
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
+from toolwire._blocks import valid_blocks
 from toolwire._json_ready import UNWRITABLE, json_text, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome
 from toolwire.hookspecs import hookimpl
-from toolwire.tools import (
-    Audio,
-    ContentBlock,
-    ErrorKind,
-    Image,
-    Resource,
-    Text,
-    Tool,
-    ToolCall,
-    ToolError,
-    ToolOutput,
-    ToolResult,
-)
+from toolwire.tools import ContentBlock, ErrorKind, Text, Tool, ToolCall, ToolError, ToolOutput, ToolResult
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -196,7 +183,7 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
         if isinstance(value, ToolOutput):
             output, value = value, value.value
             if output.content:
-                content = _valid_blocks(output.content)
+                content = valid_blocks(output.content)
                 if value is not None and not isinstance(value, str):  # text is mended where it is sent
                     json_text(value)  # unused here, but clients get it as structured content
             else:
@@ -242,23 +229,6 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     return json_text(value)
-
-
-def _valid_blocks(content: tuple[ContentBlock, ...]) -> tuple[ContentBlock, ...]:
-    """`content` with the text of each block (its text, URI, MIME type) mended with `valid_text`."""
-    mended = tuple(_valid_block(block) for block in content)
-    return content if all(map(operator.is_, mended, content)) else mended
-
-
-def _valid_block(block: ContentBlock) -> ContentBlock:
-    texts = [getattr(block, name) for name in _TEXT_FIELDS[type(block)]]
-    if all(text is None or text.isascii() for text in texts):
-        return block
-    return dataclasses.replace(block, **{name: None if text is None else valid_text(text)
-                                         for name, text in zip(_TEXT_FIELDS[type(block)], texts, strict=True)})
-
-
-_TEXT_FIELDS = {Text: ("text",), Image: ("mime_type",), Audio: ("mime_type",), Resource: ("uri", "mime_type", "text")}
 
 
 def _unwritable(name: str, exc: BaseException) -> str:
