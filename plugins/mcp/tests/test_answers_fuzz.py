@@ -1,9 +1,11 @@
 """Whatever a server answers to `tools/call`, the call gets its own result at once and the session goes on:
 hypothesis draws results and errors of every shape (most of them not what MCP or JSON-RPC allow) for a stdio
-server written by hand to send them as they are (garbage_server.py's `answer`)."""
+server written by hand to send them as they are (garbage_server.py's `answer`). And a server's own errors are
+told from the mcp SDK's, which use the same code: a stream the server cut is a `transport` error."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,8 @@ import toolwire_mcp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from toolwire import ErrorKind, ToolCall, ToolRegistry
+from toolwire.serving import Server, serve_asgi
+from toolwire.testing import running
 
 GARBAGE_SERVER = [sys.executable, str(Path(__file__).with_name("garbage_server.py"))]
 
@@ -57,3 +61,44 @@ def test_any_answer_is_its_calls_result_alone(registry: ToolRegistry, sent: list
         if result.error is not None:  # the server's error, or what was wrong with its answer; never a wait
             assert result.error.kind is ErrorKind.TOOL_ERROR, result.error
             assert result.error.message.strip()
+
+
+class CutStreamServer(Server):
+    """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
+    none (the mcp SDK's client then fails the request with its own -32000); `echo` echoes."""
+
+    async def arun(self) -> None:
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse, Response
+        from starlette.routing import Route
+
+        async def mcp(request: Any) -> Response:
+            message = json.loads(await request.body())
+            ident, method, params = message.get("id"), message.get("method"), message.get("params") or {}
+            if ident is None:
+                return Response(status_code=202)
+            if method == "initialize":
+                result: dict[str, Any] = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
+                                          "serverInfo": {"name": "cut", "version": "1"}}
+            elif method == "tools/list":
+                result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in ("cut", "echo")]}
+            elif method == "tools/call" and params.get("name") == "cut":
+                return Response(b": nothing follows\n\n", media_type="text/event-stream")
+            elif method == "tools/call":
+                result = {"content": [{"type": "text", "text": params["arguments"]["text"]}]}
+            else:
+                error = {"code": -32601, "message": f"no method {method}"}
+                return JSONResponse({"jsonrpc": "2.0", "id": ident, "error": error})
+            return JSONResponse({"jsonrpc": "2.0", "id": ident, "result": result})
+
+        await serve_asgi(self, Starlette(routes=[Route("/mcp", mcp, methods=["POST"])]), "127.0.0.1", 0, "/mcp")
+
+
+def test_a_stream_the_server_cut_is_a_transport_error_the_sdks_own_words_not_the_servers() -> None:
+    with running(CutStreamServer()) as server, ToolRegistry(executor="thread", ordering="parallel") as registry:
+        registry.load("mcp", server.url, transport="streamable-http")
+        cut, echoed = registry.execute_tool_calls([ToolCall("c", "cut", {}), ToolCall("e", "echo", {"text": "ok"})],
+                                                  timeout=30)
+    assert cut.error is not None and cut.error.kind is ErrorKind.TRANSPORT, cut
+    assert "SSE stream" in cut.error.message
+    assert echoed.value == "ok"

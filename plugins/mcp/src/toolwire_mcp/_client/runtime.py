@@ -400,5 +400,11 @@ def _transport_failure(exc: BaseException) -> str | None:
 def _request_lost(exc: BaseException) -> bool:
     """Whether `exc` is one request's broken exchange on a session that is still usable."""
     from mcp.shared.exceptions import MCPError
+    from mcp.types import CONNECTION_CLOSED
 
-    return isinstance(exc, MCPError) and exc.code == REQUEST_LOST and exc.data == LOST_HERE
+    if not isinstance(exc, MCPError):
+        return False
+    if exc.code == REQUEST_LOST:
+        return exc.data == LOST_HERE  # ours (a server may send the code too)
+    # The SDK's own words for a response stream that broke or ended without an answer (one request's)
+    return exc.code == CONNECTION_CLOSED and exc.data is None and exc.message.startswith("SSE stream ")
