@@ -293,12 +293,13 @@ class ToolResult:
         return "\n".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict: call_id, name, is_error, value (`toolwire.formats.json_value`),
-        content (as text), error (`{"kind", "message"}` or None), duration_s, attempts."""
+        """The result as a JSON-ready dict (its text valid Unicode): call_id, name, is_error, value
+        (`toolwire.formats.json_value`), content (as text), error (`{"kind", "message"}` or None), duration_s,
+        attempts."""
         error = self.error
         return {
-            "call_id": self.call_id,
-            "name": self.name,
+            "call_id": valid_text(self.call_id),
+            "name": valid_text(self.name),
             "is_error": self.is_error,
             "value": json_value(self.value),
             "content": valid_text(self.text),

@@ -116,6 +116,11 @@ def test_a_value_json_cannot_carry_is_its_calls_problem_and_text_arrives_mended(
         batch = client.post("/calls", json=[{"id": "1", "type": "function", "function": {"name": "listing"}},
                                             {"id": "2", "type": "function", "function": {"name": "blob"}}])
         assert [r["value"] for r in batch.json()["results"]] == ["name\ufffd.txt", None]
+        odd = client.post("/calls", content='[{"id": "x\\ud800", "type": "function", "function": {"name": "add", '
+                                            '"arguments": "{\\"a\\": 1, \\"b\\": 2}"}}]')
+        assert odd.status_code == 200 and odd.json()["results"][0] | {"duration_s": 0} == {
+            "call_id": "x\ufffd", "name": "add", "is_error": False, "value": 3, "content": "3", "error": None,
+            "duration_s": 0, "attempts": 1}
         assert client.post("/tools/add", json={"a": 2, "b": 3}).json() == 5
 
 
