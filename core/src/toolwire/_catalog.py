@@ -7,9 +7,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
 
-from toolwire._json_ready import UNWRITABLE, json_text, valid_text
+from toolwire._json_ready import UNWRITABLE, json_text, valid_text, valid_texts
 from toolwire._sources import LoadedSource, ToolChanges, differs
 from toolwire._validation import SchemaValidator
 from toolwire.names import safe_name
@@ -158,19 +157,9 @@ def _readable(tool: Tool) -> Tool:
     try:
         json_text((tool.description, tool.parameters, tool.output_schema))
     except UNWRITABLE:
-        return replace(tool, description=valid_text(tool.description), parameters=_mended(tool.parameters),
-                       output_schema=_mended(tool.output_schema))
+        return replace(tool, description=valid_text(tool.description), parameters=valid_texts(tool.parameters),
+                       output_schema=valid_texts(tool.output_schema))
     return tool
-
-
-def _mended(value: Any) -> Any:
-    if isinstance(value, str):
-        return valid_text(value)
-    if isinstance(value, dict):
-        return {_mended(key): _mended(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mended(inner) for inner in value]
-    return value
 
 
 def selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic_core
 
-__all__ = ["UNWRITABLE", "json_text", "json_value", "valid_text"]
+__all__ = ["UNWRITABLE", "json_text", "json_value", "valid_text", "valid_texts"]
 
 UNWRITABLE = (ValueError, RecursionError)
 """What `json_text` raises for a value that cannot be written (pydantic-core's errors are `ValueError`s)."""
@@ -27,6 +27,17 @@ def valid_text(text: str) -> str:
     if text.isascii() or _SURROGATE.search(text) is None:
         return text
     return _SURROGATE.sub("\ufffd", text)
+
+
+def valid_texts(value: Any) -> Any:
+    """JSON data `value` with `valid_text` applied to every string in it, keys included (lists for tuples)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_texts(key): valid_texts(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [valid_texts(inner) for inner in value]
+    return value
 
 
 def json_text(value: Any) -> str:

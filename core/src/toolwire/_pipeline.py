@@ -167,8 +167,9 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     """
     error = outcome.error
     if error is not None:
-        if not error.message.isascii():
-            error = ToolError(error.kind, valid_text(error.message))
+        message = valid_text(error.message)
+        if message is not error.message:
+            error = ToolError(error.kind, message)
         return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
                           attempts)
     value = outcome.value
