@@ -15,6 +15,7 @@ from toolwire import (
     Text,
     Tool,
     ToolCall,
+    ToolCallError,
     ToolOutput,
     ToolRegistry,
     ToolResult,
@@ -270,6 +271,18 @@ def test_text_reaches_the_model_as_valid_unicode_and_the_program_as_it_was() -> 
     for result in (listing, failed, blocks):
         json.dumps(result.as_dict(), ensure_ascii=False).encode()
     assert listing.as_dict()["value"] == "name\ufffd.txt"
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_a_blank_error_message_still_tells_the_model_something(backend: str) -> None:
+    def blank(text: str) -> None:
+        raise ToolCallError(text, kind="transport")
+
+    with ToolRegistry(executor=backend) as registry:
+        registry.load("native", blank, name="blank")
+        results = registry.execute_tool_calls([ToolCall(str(i), "blank", {"text": text})
+                                               for i, text in enumerate(["", " \n"])])
+    assert [(r.error.kind, r.content) for r in results] == [("transport", "the tool failed without saying why")] * 2
 
 
 def test_a_listener_that_fails_is_logged_and_the_batch_goes_on(caplog: pytest.LogCaptureFixture, make_tool) -> None:

@@ -1,26 +1,17 @@
-"""Hypothesis profiles for the property tests: `ci` (default: 1,200 examples per test, about 3,000 in a CI run)
-and `nightly` (a long search): `HYPOTHESIS_PROFILE=nightly uv run pytest tests/properties`. `registry_of_tools`
-fixture makes the registries they run on."""
+"""The `registry_of_tools` fixture that makes the registries the property tests run on (their hypothesis profiles
+are in the repository's root conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from toolwire import ToolRegistry, load_config
 
 HERE = Path(__file__).parent
-
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                       HealthCheck.function_scoped_fixture]}
-settings.register_profile("ci", max_examples=int(os.environ.get("TOOLWIRE_PROPERTY_EXAMPLES", "1200")), **_COMMON)
-settings.register_profile("nightly", max_examples=50_000, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -66,13 +66,15 @@ class ToolError:
 class ToolCallError(Exception):
     """Raised by an invoker to report a failure of a given kind (HTTP 404 -> `tool_error`, ...).
 
-    Any other exception a tool raises becomes a `tool_error` carrying its type and message.
+    Any other exception a tool raises becomes a `tool_error` carrying its type and message. A blank message is
+    replaced by one that says the tool gave no reason, so the model always reads something.
     """
 
     def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TOOL_ERROR) -> None:
-        super().__init__(message)
+        text = str(message)
+        self.message = text if text.strip() else "the tool failed without saying why"
+        super().__init__(self.message)
         self.kind = ErrorKind(kind)
-        self.message = message
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message, self.kind.value))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import toolwire_mcp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from toolwire import ErrorKind, ToolCall, ToolRegistry
 from toolwire.serving import Server, serve_asgi
@@ -53,6 +53,8 @@ def registry() -> Iterator[ToolRegistry]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(answers, min_size=1, max_size=4))
+@example(sent=[{"result": {"isError": True, "content": [{"type": "text", "text": ""}, {"type": "text", "text": " "}]}},
+               {"error": {"code": 5, "message": ""}}, {"error": {"code": -32000, "message": " \n"}}])
 def test_any_answer_is_its_calls_result_alone(registry: ToolRegistry, sent: list[dict[str, Any]]) -> None:
     calls = [ToolCall(f"c{i}", "answer", answer) for i, answer in enumerate(sent)]
     *answered, echoed = registry.execute_tool_calls([*calls, ToolCall("e", "echo", {"text": "ok"})], timeout=20)

@@ -18,8 +18,8 @@ def value_from_result(result: CallToolResult) -> Any:
     """The call's value: the structured content (or the text) plus content blocks; errors raise."""
     blocks = tuple(block for item in result.content if (block := _block(item)) is not None)
     if result.is_error:
-        text = "\n".join(b.text for b in blocks if isinstance(b, Text)) or "the tool reported an error"
-        raise ToolCallError(text, kind="tool_error")
+        text = "\n".join(b.text for b in blocks if isinstance(b, Text) and b.text.strip())
+        raise ToolCallError(text or "the tool reported an error without saying why", kind="tool_error")
     if result.structured_content is not None:
         return ToolOutput(value=result.structured_content, content=blocks)
     if len(blocks) == 1 and isinstance(blocks[0], Text):
