@@ -65,9 +65,10 @@ def test_any_answer_is_its_calls_result_alone(registry: ToolRegistry, sent: list
             assert result.error.message.strip()
 
 
-class CutStreamServer(Server):
+class HandWrittenServer(Server):
     """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
-    none (the mcp SDK's client then fails the request with its own -32000); `echo` echoes."""
+    none (the mcp SDK's client then fails the request with its own -32000); `answer` answers with its arguments
+    as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes."""
 
     async def arun(self) -> None:
         from starlette.applications import Starlette
@@ -83,9 +84,12 @@ class CutStreamServer(Server):
                 result: dict[str, Any] = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
                                           "serverInfo": {"name": "cut", "version": "1"}}
             elif method == "tools/list":
-                result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in ("cut", "echo")]}
+                result = {"tools": [{"name": name, "inputSchema": {"type": "object"}}
+                                    for name in ("cut", "answer", "echo")]}
             elif method == "tools/call" and params.get("name") == "cut":
                 return Response(b": nothing follows\n\n", media_type="text/event-stream")
+            elif method == "tools/call" and params.get("name") == "answer":
+                return JSONResponse({"jsonrpc": "2.0", "id": ident, **params["arguments"]})
             elif method == "tools/call":
                 result = {"content": [{"type": "text", "text": params["arguments"]["text"]}]}
             else:
@@ -97,10 +101,26 @@ class CutStreamServer(Server):
 
 
 def test_a_stream_the_server_cut_is_a_transport_error_the_sdks_own_words_not_the_servers() -> None:
-    with running(CutStreamServer()) as server, ToolRegistry(executor="thread", ordering="parallel") as registry:
+    with running(HandWrittenServer()) as server, ToolRegistry(executor="thread", ordering="parallel") as registry:
         registry.load("mcp", server.url, transport="streamable-http")
         cut, echoed = registry.execute_tool_calls([ToolCall("c", "cut", {}), ToolCall("e", "echo", {"text": "ok"})],
                                                   timeout=30)
     assert cut.error is not None and cut.error.kind is ErrorKind.TRANSPORT, cut
     assert "SSE stream" in cut.error.message
+    assert echoed.value == "ok"
+
+
+def test_an_answer_over_streamable_http_the_sdk_cannot_read_is_its_calls_error_in_one_line() -> None:
+    sent = [{"result": None}, {"error": {"code": "x", "message": 3}},
+            {"result": {"content": [{"type": "image", "data": "!!", "mimeType": "image/png"}]}}]
+    with running(HandWrittenServer()) as server, ToolRegistry(executor="thread", ordering="parallel") as registry:
+        registry.load("mcp", server.url, transport="streamable-http")
+        *answered, echoed = registry.execute_tool_calls(
+            [*(ToolCall(str(i), "answer", answer) for i, answer in enumerate(sent)),
+             ToolCall("e", "echo", {"text": "ok"})], timeout=30)
+    where = f"'answer' on MCP server {server.url}: "
+    assert [result.content for result in answered] == [
+        where + "the MCP server's answer cannot be read: it is not a JSON-RPC result or error",
+        where + "the MCP server's answer cannot be read: it is not a JSON-RPC result or error",
+        "the MCP server sent a content block (image) whose data is not base64 (Only base64 data is allowed)"]
     assert echoed.value == "ok"

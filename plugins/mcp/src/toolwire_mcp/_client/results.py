@@ -61,7 +61,7 @@ def _block(item: Any) -> ContentBlock | None:
 
 
 def _decoded(data: str, block: str) -> bytes:
-    try:
-        return base64.b64decode(data)
+    try:  # strict (a character outside base64 is an error, not skipped), but lines may be wrapped
+        return base64.b64decode("".join(data.split()), validate=True)
     except ValueError as exc:  # binascii.Error
         raise ToolCallError(f"the MCP server sent a content block ({block}) whose data is not base64 ({exc})") from None

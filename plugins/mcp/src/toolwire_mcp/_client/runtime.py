@@ -377,7 +377,20 @@ def _untaken(exc: Exception, name: str, source: str) -> ToolCallError | None:
         return ToolCallError(f"'{name}' on MCP server {source}: {exc}")
     if isinstance(exc, ValidationError):
         return ToolCallError(f"'{name}' on MCP server {source}: the answer is not an MCP tool result ({problems(exc)})")
+    if _unparsed(exc):
+        return ToolCallError(f"'{name}' on MCP server {source}: the MCP server's answer cannot be read: it is not a "
+                             "JSON-RPC result or error")
     return None
+
+
+def _unparsed(exc: Exception) -> bool:
+    """Whether `exc` is the mcp SDK's own error for an answer over streamable HTTP it could not validate (it
+    carries pydantic's whole report, a dozen lines no model needs)."""
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import PARSE_ERROR
+
+    return isinstance(exc, MCPError) and exc.code == PARSE_ERROR and exc.data is None and "validation error" in \
+        exc.message and exc.message.startswith(("Failed to parse JSON response: ", "Failed to parse SSE message: "))
 
 
 def _transport_failure(exc: BaseException) -> str | None:
