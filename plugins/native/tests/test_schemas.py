@@ -220,6 +220,24 @@ def test_an_optional_parameter_without_a_json_schema_is_hidden_from_the_model(to
         tool.validator({"a": 1, "thing": {}})
 
 
+Node = dict[str, "Node"]  # a recursive type through a plain alias: pydantic recurses until Python stops it
+Branches = typing_extensions.TypeAliasType("Branches", dict[str, "Branches"])
+
+
+def test_a_type_that_refers_to_itself_through_a_plain_alias_is_a_type_error_saying_what_to_declare(tool_of) -> None:
+    def f(x: Node) -> Node:
+        return x
+
+    def g(x: Branches) -> Branches:
+        return x
+
+    with pytest.raises(TypeError, match=r"f: parameter 'x': its type refers to itself .*TypeAliasType\('Node'"):
+        tool_of(f)
+    tool = tool_of(g)
+    assert tool.invoker(**tool.validator({"x": {"a": {"b": {}}}})) == {"a": {"b": {}}}
+    assert tool.output_schema is not None
+
+
 def test_an_unresolvable_annotation_is_a_type_error(tool_of) -> None:
     class Local:  # invisible to the string annotations of this module (`from __future__ import annotations`)
         pass

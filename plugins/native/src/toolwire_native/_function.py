@@ -20,7 +20,10 @@ from toolwire_native._schema import clean_schema, compatible, output_schema
 from toolwire_native._validator import ArgumentValidator
 
 _P = inspect.Parameter
-_SCHEMA_ERRORS = (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError)
+_SCHEMA_ERRORS = (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError,
+                  RecursionError)
+_SELF_REFERENCE = ("its type refers to itself through a plain alias (such as Node = dict[str, 'Node']), which "
+                   "pydantic cannot follow; declare it as typing_extensions.TypeAliasType('Node', dict[str, 'Node'])")
 
 
 def build_tool(
@@ -88,11 +91,12 @@ def _parameters(
     no JSON Schema; a required one raises `TypeError` naming it."""
     try:
         return _schema_and_validator(function, signature, described, frozenset())
-    except _SCHEMA_ERRORS:
+    except _SCHEMA_ERRORS as exc:
         unrepresentable = _unrepresentable(signature)
         required = [name for name in unrepresentable if signature.parameters[name].default is _P.empty]
         if required:
-            raise TypeError(f"parameter '{required[0]}': {unrepresentable[required[0]]}") from None
+            why = _first_line(exc) if isinstance(exc, RecursionError) else unrepresentable[required[0]]
+            raise TypeError(f"parameter '{required[0]}': {why}") from None
         if not unrepresentable:
             raise
     return _schema_and_validator(function, signature, described, frozenset(unrepresentable))
@@ -131,6 +135,8 @@ def _unrepresentable(signature: inspect.Signature) -> dict[str, str]:
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return _SELF_REFERENCE
     return str(exc).split("\n", 1)[0]
 
 

@@ -46,7 +46,7 @@ def output_schema(annotation: Any) -> dict[str, Any] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PydanticJsonSchemaWarning)
             schema = pydantic.TypeAdapter(compatible(annotation)).json_schema(mode="serialization")
-    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError):
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError, RecursionError):
         return None
     return clean_schema(schema) or None
 
