@@ -191,6 +191,20 @@ def test_members_that_cannot_be_tools_are_skipped_with_a_warning() -> None:
     assert names(tools) == ["fine"]
 
 
+def test_a_source_with_no_tool_at_all_is_an_error_saying_what_to_give() -> None:
+    class Odd:
+        def bad(self, thing: Odd) -> None: ...
+
+    empty = types.ModuleType("empty")
+    for source, why in [(None, "NoneType None: give a function, a module, a class or an object with public methods"),
+                        (5, "int 5: give a function"), (empty, "module empty: give a function")]:
+        with pytest.raises(ValueError, match=f"found no tools in {why}"):
+            NativeLoader().load(source)
+    skipped = r"found no tools in Odd .*: each of its public callables was skipped"
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=skipped):
+        NativeLoader().load(Odd())
+
+
 def test_name_and_description_apply_to_single_functions_only() -> None:
     with pytest.raises(TypeError, match="apply to a single function"):
         NativeLoader(name="x").load(Calculator())

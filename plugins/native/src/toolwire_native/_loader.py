@@ -37,7 +37,7 @@ class NativeLoader:
 
     Public means the name has no leading underscore. Members that cannot become tools (no signature, a
     parameter type without a JSON Schema) are skipped with a warning; a single function raises
-    `TypeError` instead.
+    `TypeError` instead. A source that offers no tool at all raises `ValueError`.
     """
 
     def __init__(
@@ -61,13 +61,26 @@ class NativeLoader:
         if self.name is not None or self.description is not None:
             raise TypeError("name= and description= apply to a single function, not to "
                             f"{type(source).__name__} {source!r}")
-        tools = []
+        tools, skipped = [], False
         for member_name, member in _members(source):
             try:
                 tools.append(build_tool(member, name=member_name, annotations=self.annotations))
             except TypeError as exc:
+                skipped = True
                 warnings.warn(f"toolwire-native skipped a member: {exc}", stacklevel=2)
+        if not tools:
+            why = "each of its public callables was skipped (see the warnings)" if skipped else (
+                "give a function, a module, a class or an object with public methods (names without a leading "
+                "underscore)")
+            raise ValueError(f"found no tools in {_label(source)}: {why}")
         return tools
+
+
+def _label(source: Any) -> str:
+    if isinstance(source, types.ModuleType):
+        return f"module {source.__name__}"
+    text = repr(source)
+    return f"{type(source).__name__} {text if len(text) <= 60 else text[:60] + '...'}"
 
 
 def _import(path: str) -> Any:
