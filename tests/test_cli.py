@@ -69,6 +69,18 @@ def test_call_prints_a_json_line_and_exits_by_success(project: Path) -> None:
     assert json.loads(bad.stdout)["error"]["kind"] == "invalid_arguments"
 
 
+def test_call_prints_json_that_strict_readers_take_infinities_and_nans_as_null(tmp_path: Path) -> None:
+    (tmp_path / "cli_floats.py").write_text(
+        "def spread(scale: float) -> dict:\n"
+        "    return {'top': scale * 1e308 * 10, 'mean': [0.5, scale * 0.0 * 1e309]}\n")
+    (tmp_path / "toolwire.toml").write_text('[[tools]]\nloader = "native"\nsource = "cli_floats"\n')
+    done = toolwire(tmp_path, "call", "spread", "--args", '{"scale": 1}')
+    assert done.returncode == 0, done.stderr
+    strict = json.loads(done.stdout, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert strict["value"] == {"top": None, "mean": [0.5, None]}
+    assert strict["content"] == '{"top":Infinity,"mean":[0.5,NaN]}'  # the model reads what the tool returned
+
+
 def test_run_reads_any_providers_calls_from_stdin_or_a_file(project: Path) -> None:
     anthropic_blocks = [
         {"type": "tool_use", "id": "toolu_1", "name": "t_shout", "input": {"text": "hi"}},

@@ -183,9 +183,21 @@ def _execute(config_path: str | None, calls: Any, executor: str | None, timeout:
     with _registry(config_path, approve=_approver(yes)) as registry:
         results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
     for result in results:
-        click.echo(json.dumps(result.as_dict()))
+        click.echo(_json_line(result.as_dict()))
     if any(result.is_error for result in results):
         sys.exit(1)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """`record` as a line of JSON as RFC 8259 has it: infinities and NaNs in its value are written as null, as
+    the servers write them (Python's `json` writes `Infinity`, which `jq` and JavaScript refuse)."""
+    try:
+        return json.dumps(record, allow_nan=False)
+    except ValueError:
+        import pydantic_core
+
+        value = json.loads(pydantic_core.to_json(record["value"], inf_nan_mode="null"))
+        return json.dumps({**record, "value": value})
 
 
 @contextmanager
