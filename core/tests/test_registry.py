@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 
 import pytest
@@ -327,3 +328,18 @@ def test_a_tools_broken_escapes_are_mended_so_that_every_request_listing_it_enco
         json.dumps(registry.schemas(dialect), ensure_ascii=False).encode()  # as the providers' clients send them
     [result] = registry.execute_tool_calls([ToolCall("1", "t", {"x": "y"})])
     assert result.value == {"x": "y"}
+
+
+def test_numbers_json_has_not_are_left_out_of_a_tools_schemas_and_the_functions_defaults_apply() -> None:
+    def top(values: list[float], limit: float = math.inf, floor: float = -math.inf) -> float:
+        return min(max(values), limit) if max(values) > floor else floor
+
+    registry = ToolRegistry(executor="thread")
+    registry.register(top)
+    registry.add(Tool("t", "t", {"type": "object", "properties": {"x": {"enum": [1.0, math.nan]}}}, lambda x: x))
+    assert registry.get("top").parameters["properties"]["limit"] == {"type": "number"}
+    assert registry.get("t").parameters["properties"]["x"] == {"enum": [1.0]}
+    for dialect in ("openai-chat", "openai-responses", "anthropic", "gemini"):
+        json.dumps(registry.schemas(dialect), allow_nan=False)  # JSON as the providers' APIs read it
+    [result] = registry.execute_tool_calls([ToolCall("1", "top", {"values": [1, 5]})])
+    assert result.value == 5

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from toolwire._json_ready import UNWRITABLE, json_text, valid_text, valid_texts
 from toolwire._sources import LoadedSource, ToolChanges, differs
@@ -152,14 +155,30 @@ class Catalog:
 
 
 def _readable(tool: Tool) -> Tool:
-    """`tool` with lone surrogates in its description and schemas (a spec's or a server's broken `\\ud800`
-    escape) mended: as they were, they would fail every request that lists the tool, with every other tool."""
+    """`tool` with what would fail every request listing it (with every other tool) mended: lone surrogates in
+    its description and schemas (a spec's or a server's broken `\\ud800` escape) become U+FFFD, and numbers
+    JSON has not (a parameter defaulting to `math.inf`) are left out of its schemas."""
+    schemas = (tool.parameters, tool.output_schema)
     try:
-        json_text((tool.description, tool.parameters, tool.output_schema))
+        json_text((tool.description, schemas))
+        json.dumps(schemas, allow_nan=False)
     except UNWRITABLE:
-        return replace(tool, description=valid_text(tool.description), parameters=valid_texts(tool.parameters),
-                       output_schema=valid_texts(tool.output_schema))
+        return replace(tool, description=valid_text(tool.description), parameters=_finite(valid_texts(tool.parameters)),
+                       output_schema=_finite(valid_texts(tool.output_schema)))
     return tool
+
+
+def _finite(value: Any) -> Any:
+    """JSON data `value` without the infinities and NaNs in it (the keys or items that hold them left out)."""
+    if isinstance(value, dict):
+        return {key: _finite(inner) for key, inner in value.items() if not _infinite(inner)}
+    if isinstance(value, list):
+        return [_finite(inner) for inner in value if not _infinite(inner)]
+    return value
+
+
+def _infinite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def selected(name: str, include: str | Iterable[str] | None, exclude: str | Iterable[str] | None) -> bool:
