@@ -13,6 +13,8 @@ from toolwire import (
     Config,
     ErrorKind,
     ExecutorConfig,
+    Image,
+    Resource,
     Text,
     Tool,
     ToolCall,
@@ -284,6 +286,29 @@ def test_a_blank_error_message_still_tells_the_model_something(backend: str) -> 
         results = registry.execute_tool_calls([ToolCall(str(i), "blank", {"text": text})
                                                for i, text in enumerate(["", " \n"])])
     assert [(r.error.kind, r.content) for r in results] == [("transport", "the tool failed without saying why")] * 2
+
+
+def test_tool_output_content_is_checked_where_the_tool_makes_it() -> None:
+    assert ToolOutput(1, [Text("a")]).content == ToolOutput(1, Text("a")).content == (Text("a"),)
+    for content, message in [
+        ("abc", "ToolOutput content is a tuple of content blocks (Text, Image, Audio, Resource), got str 'abc'"),
+        (("abc",), "ToolOutput content[0] is str 'abc', not a content block (Text, Image, Audio, Resource); wrap "
+                   "text as Text(str 'abc')"),
+        ((Text("a"), {"type": "text"}), "ToolOutput content[1] is dict {'type': 'text'}, not a content block"),
+        ((Text(5),), "ToolOutput content[0]: Text.text must be str, got int 5"),
+        ((Image("iVBOR", "image/png"),), "ToolOutput content[0]: Image.data must be bytes, got str 'iVBOR'"),
+        ((Resource("file:///a", text=b"x"),), "ToolOutput content[0]: Resource.text must be str or NoneType"),
+    ]:
+        with pytest.raises(TypeError) as raised:
+            ToolOutput(None, content)
+        assert str(raised.value).startswith(message)
+
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", lambda: ToolOutput(None, ["abc"]), name="bad")
+    registry.load("native", lambda: ToolOutput(None, [Text("fine")]), name="good")
+    bad, good = registry.execute_tool_calls([ToolCall("1", "bad", {}), ToolCall("2", "good", {})])
+    assert bad.error is not None and bad.content.startswith("TypeError: ToolOutput content[0] is str 'abc'")
+    assert good.content == (Text("fine"),)
 
 
 def test_a_listener_that_fails_is_logged_and_the_batch_goes_on(caplog: pytest.LogCaptureFixture, make_tool) -> None:

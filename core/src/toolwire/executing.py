@@ -251,8 +251,13 @@ async def call_invoker_async(job: Job) -> Outcome:
         if job.deadline is not None and time.monotonic() >= job.deadline:
             return timeout_outcome(job, started)
         return Outcome(error=error_from_exception(TimeoutError()), duration_s=time.monotonic() - started)
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except KeyboardInterrupt:
         raise
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():  # the task itself is cancelled: not the tool's error
+            raise
+        return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     except BaseException as exc:
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     finally:

@@ -47,8 +47,8 @@ from toolwire.registry import ToolRegistry
 from toolwire.serving import Server, in_background
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools", "marked",
-           "no_leaks", "registry_of", "running"]
+__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools",
+           "marked", "no_leaks", "registry_of", "running"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -127,6 +127,24 @@ class UnpicklableError(Exception):
 def fail_unpicklable(message: str) -> None:
     """Raise an exception that cannot cross a process boundary."""
     raise UnpicklableError(message)
+
+
+class Abort(BaseException):
+    """An exception outside `Exception`'s tree, as some libraries raise one (gevent's `Timeout`)."""
+
+
+_BASE_EXCEPTIONS: dict[str, type[BaseException]] = {
+    "SystemExit": SystemExit, "GeneratorExit": GeneratorExit, "Abort": Abort, "CancelledError": asyncio.CancelledError}
+
+
+def fail_base(kind: str) -> None:
+    """Raise the `BaseException` named `kind` (SystemExit, GeneratorExit, Abort, CancelledError)."""
+    raise _BASE_EXCEPTIONS[kind]("from the tool")
+
+
+async def async_fail_base(kind: str) -> None:
+    """Raise the `BaseException` named `kind` from a coroutine (a `CancelledError` of its own, not a cancellation)."""
+    raise _BASE_EXCEPTIONS[kind]("from the tool")
 
 
 def fail_with(kind: str, message: str) -> None:
@@ -220,6 +238,7 @@ def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[st
 _ANY_AND_DELAY = _schema({"value": {}, "delay": {"type": "number"}})
 _SECONDS = _schema({"seconds": {"type": "number"}})
 _MESSAGE = _schema({"message": {"type": "string"}}, ["message"])
+_KIND = _schema({"kind": {"type": "string"}}, ["kind"])
 
 
 def conformance_tools() -> list[Tool]:
@@ -239,6 +258,8 @@ def conformance_tools() -> list[Tool]:
         Tool("fail", "Raise ValueError.", _MESSAGE, fail),
         Tool("async_fail", "Raise ValueError (async).", _MESSAGE, async_fail),
         Tool("fail_unpicklable", "Raise an exception that does not pickle.", _MESSAGE, fail_unpicklable),
+        Tool("fail_base", "Raise a BaseException.", _KIND, fail_base),
+        Tool("async_fail_base", "Raise a BaseException (async).", _KIND, async_fail_base),
         Tool("fail_with", "Raise ToolCallError of a kind.", kind_and_message, fail_with),
         Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
         Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
@@ -381,6 +402,16 @@ class ExecutorConformance:
         assert bad.is_error and bad.error is not None
         assert bad.error.kind == ErrorKind.TOOL_ERROR
         assert "ValueError" in bad.error.message and "no such city" in bad.error.message
+
+    def test_a_base_exception_from_a_tool_is_that_calls_error_alone(self, registry: ToolRegistry) -> None:
+        calls = [_call(f"{tool} {kind}", tool, kind=kind) for tool in ("fail_base", "async_fail_base")
+                 for kind in _BASE_EXCEPTIONS]
+        *failed, ok = registry.execute_tool_calls([*calls, _call("ok", "add", a=2, b=3)], timeout=PROMPT_S)
+        assert ok.value == 5
+        for call, result in zip(calls, failed, strict=True):
+            assert result.error is not None and result.error.kind == ErrorKind.TOOL_ERROR, result
+            assert result.error.message == f"{call.arguments['kind']}: from the tool"
+        assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
 
     def test_exception_that_does_not_pickle_is_a_tool_error(self, registry: ToolRegistry) -> None:
         calls = [_call("bad", "fail_unpicklable", message="opaque failure"), _call("ok", "add", a=2, b=3)]

@@ -137,10 +137,48 @@ ContentBlock = Text | Image | Audio | Resource
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """What an invoker returns when its result has content blocks as well as (or instead of) a value."""
+    """What an invoker returns when its result has content blocks as well as (or instead of) a value.
+
+    `content` is a tuple of blocks (a list or a single block is taken too); anything else raises `TypeError`
+    here, in the tool, so that the call's error says what was wrong.
+    """
 
     value: Any = None
     content: tuple[ContentBlock, ...] = ()
+
+    def __post_init__(self) -> None:
+        content = self.content
+        if type(content) is not tuple:
+            content = (content,) if type(content) in _BLOCK_FIELDS else content
+            if not isinstance(content, tuple | list):
+                raise TypeError(f"ToolOutput content is a tuple of content blocks (Text, Image, Audio, Resource), "
+                                f"got {_shown(content)}")
+            object.__setattr__(self, "content", content := tuple(content))
+        for index, block in enumerate(content):
+            fields = _BLOCK_FIELDS.get(type(block))
+            if fields is None:
+                fix = f"; wrap text as Text({_shown(block)})" if isinstance(block, str) else ""
+                raise TypeError(f"ToolOutput content[{index}] is {_shown(block)}, not a content block (Text, Image, "
+                                f"Audio, Resource){fix}")
+            for name, kinds in fields:
+                field = getattr(block, name)
+                if not isinstance(field, kinds):
+                    raise TypeError(f"ToolOutput content[{index}]: {type(block).__name__}.{name} must be "
+                                    f"{' or '.join(kind.__name__ for kind in kinds)}, got {_shown(field)}")
+
+
+_NONE = type(None)
+_BLOCK_FIELDS: dict[type, tuple[tuple[str, tuple[type, ...]], ...]] = {
+    Text: (("text", (str,)),), Image: (("data", (bytes,)), ("mime_type", (str,))),
+    Audio: (("data", (bytes,)), ("mime_type", (str,))),
+    Resource: (("uri", (str,)), ("mime_type", (str, _NONE)), ("text", (str, _NONE)), ("data", (bytes, _NONE))),
+}
+"""Each content block's fields and the types they may hold."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:40] + '...'}"
 
 
 def is_async_callable(obj: Any) -> bool:

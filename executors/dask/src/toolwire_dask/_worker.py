@@ -138,7 +138,12 @@ async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str,
         except TimeoutError as exc:
             past = deadline is not None and time.monotonic() >= deadline
             records[position] = (None, TIMEOUT if past else error_record(exc), time.monotonic() - started)
-        except (Exception, SystemExit) as exc:
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the task itself is cancelled: not the tool's error
+                raise
+            records[position] = (None, error_record(exc), time.monotonic() - started)
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
             records[position] = (None, error_record(exc), time.monotonic() - started)
         else:
             records[position] = (value, None, time.monotonic() - started)
@@ -206,7 +211,7 @@ class _SyncRunner:
                 set_current_call_id(self.call_ids[position])
                 try:
                     record = (invoker(**arguments[position]), None, monotonic() - started)
-                except (Exception, SystemExit) as exc:
+                except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
                     record = (None, error_record(exc), monotonic() - started)
             with self.lock:
                 if generation != self.generation:

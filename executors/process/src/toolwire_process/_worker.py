@@ -147,7 +147,7 @@ class Worker:
                 value, error = None, ("resource_exhausted", f"the call used more than its {self.cpu_seconds:g} s "
                                       "of CPU time (cpu_time_limit) and was stopped; make it do less work, or "
                                       "raise the process backend's cpu_time_limit")
-            except (Exception, SystemExit) as exc:
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
                 value, error = None, error_record(exc)
             self.record(chunk, encode(position, monotonic() - started, value, error))
             position += 1
@@ -218,11 +218,15 @@ class Worker:
                     stack.enter_context(scope)
                 value = await invoker(**arguments)
             error = None
-        except asyncio.CancelledError:
-            if deadline is None or time.monotonic() < deadline:
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and not task.cancelling():  # the tool's own, not a cancellation of its task
+                value, error = None, error_record(exc)
+            elif deadline is None or time.monotonic() < deadline:
                 raise
-            value, error = None, TIMEOUT
-        except (Exception, SystemExit) as exc:
+            else:
+                value, error = None, TIMEOUT
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
             value, error = None, error_record(exc)
         self.record(chunk, _log.encode(position, time.monotonic() - started, value, error))
 

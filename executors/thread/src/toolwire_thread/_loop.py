@@ -90,11 +90,15 @@ async def _run(run: Run, index: int) -> None:
     try:
         with enter_scopes(job.scopes):
             value = await job.tool.invoker(**job.arguments)
-    except asyncio.CancelledError:
-        if job.deadline is None or time.monotonic() < job.deadline:
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and not task.cancelling():  # the tool's own, not a cancellation of its task
+            outcome = Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
+        elif job.deadline is None or time.monotonic() < job.deadline:
             run.finish(index, cancelled_outcome(job, started) if job.cancelled else Outcome(error=_STOPPED))
             raise
-        outcome = timeout_outcome(job, started)  # cancelled by its deadline's timer
+        else:
+            outcome = timeout_outcome(job, started)  # cancelled by its deadline's timer
     except BaseException as exc:  # SystemExit and the like: this call's error, not the loop's end
         outcome = Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     else:
