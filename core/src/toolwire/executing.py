@@ -206,9 +206,12 @@ def error_from_exception(exc: BaseException) -> ToolError:
     """The `ToolError` for an exception raised by a tool; works for exceptions that do not pickle."""
     if isinstance(exc, ToolCallError):
         return ToolError(exc.kind, exc.message)
+    try:
+        message = str(exc)
+    except Exception as failure:  # a broken __str__: the type still says something
+        message = f"(its message cannot be read: str() raised {type(failure).__name__})"
     if isinstance(exc, TimeoutError):
-        return ToolError(ErrorKind.TIMEOUT, str(exc) or "the call timed out")
-    message = str(exc)
+        return ToolError(ErrorKind.TIMEOUT, message or "the call timed out")
     kind = type(exc).__name__
     return ToolError(ErrorKind.TOOL_ERROR, f"{kind}: {message}" if message else kind)
 

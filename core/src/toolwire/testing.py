@@ -47,7 +47,7 @@ from toolwire.registry import ToolRegistry
 from toolwire.serving import Server, in_background
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "conformance_tools",
+__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "Unreadable", "conformance_tools",
            "marked", "no_leaks", "registry_of", "running"]
 
 HANG_S = 30.0
@@ -145,6 +145,23 @@ def fail_base(kind: str) -> None:
 async def async_fail_base(kind: str) -> None:
     """Raise the `BaseException` named `kind` from a coroutine (a `CancelledError` of its own, not a cancellation)."""
     raise _BASE_EXCEPTIONS[kind]("from the tool")
+
+
+class Unreadable(Exception):
+    """An exception whose message cannot be read: its `__str__` raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+def fail_unreadable() -> None:
+    """Raise an exception whose `str()` raises."""
+    raise Unreadable
+
+
+async def async_fail_unreadable() -> None:
+    """Raise an exception whose `str()` raises, from a coroutine."""
+    raise Unreadable
 
 
 def fail_with(kind: str, message: str) -> None:
@@ -260,6 +277,9 @@ def conformance_tools() -> list[Tool]:
         Tool("fail_unpicklable", "Raise an exception that does not pickle.", _MESSAGE, fail_unpicklable),
         Tool("fail_base", "Raise a BaseException.", _KIND, fail_base),
         Tool("async_fail_base", "Raise a BaseException (async).", _KIND, async_fail_base),
+        Tool("fail_unreadable", "Raise an exception whose message cannot be read.", _schema({}), fail_unreadable),
+        Tool("async_fail_unreadable", "Raise an exception whose message cannot be read (async).", _schema({}),
+             async_fail_unreadable),
         Tool("fail_with", "Raise ToolCallError of a kind.", kind_and_message, fail_with),
         Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
         Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
@@ -403,14 +423,18 @@ class ExecutorConformance:
         assert bad.error.kind == ErrorKind.TOOL_ERROR
         assert "ValueError" in bad.error.message and "no such city" in bad.error.message
 
-    def test_a_base_exception_from_a_tool_is_that_calls_error_alone(self, registry: ToolRegistry) -> None:
+    def test_any_exception_from_a_tool_is_that_calls_error_alone(self, registry: ToolRegistry) -> None:
         calls = [_call(f"{tool} {kind}", tool, kind=kind) for tool in ("fail_base", "async_fail_base")
                  for kind in _BASE_EXCEPTIONS]
-        *failed, ok = registry.execute_tool_calls([*calls, _call("ok", "add", a=2, b=3)], timeout=PROMPT_S)
+        unreadable = [_call("unreadable", "fail_unreadable"), _call("async unreadable", "async_fail_unreadable")]
+        *failed, ok = registry.execute_tool_calls([*calls, *unreadable, _call("ok", "add", a=2, b=3)],
+                                                  timeout=PROMPT_S)
         assert ok.value == 5
-        for call, result in zip(calls, failed, strict=True):
+        expected = [f"{call.arguments['kind']}: from the tool" for call in calls]
+        expected += ["Unreadable: (its message cannot be read: str() raised RuntimeError)"] * 2
+        for result, message in zip(failed, expected, strict=True):
             assert result.error is not None and result.error.kind == ErrorKind.TOOL_ERROR, result
-            assert result.error.message == f"{call.arguments['kind']}: from the tool"
+            assert result.error.message == message
         assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
 
     def test_exception_that_does_not_pickle_is_a_tool_error(self, registry: ToolRegistry) -> None:

@@ -23,9 +23,12 @@ def error_record(exc: BaseException) -> Error:
     if executing is not None:
         error = executing.error_from_exception(exc)
         return (str(error.kind), error.message)
+    try:
+        message = str(exc)
+    except Exception as failure:  # a broken __str__: the type still says something
+        message = f"(its message cannot be read: str() raised {type(failure).__name__})"
     if isinstance(exc, TimeoutError):
-        return ("timeout", str(exc) or "the call timed out")
-    message = str(exc)
+        return ("timeout", message or "the call timed out")
     return ("tool_error", f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
