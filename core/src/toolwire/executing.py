@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolwire.tools import ErrorKind, Tool, ToolCallError, ToolError
+
+log = logging.getLogger("toolwire")
 
 __all__ = [
     "Executor",
@@ -175,12 +178,16 @@ def report_progress(progress: float, total: float | None = None, message: str | 
     A tool calls it while it runs (the call is `current_call_id()` unless `call_id` names one); a server
     serving the call to a client that asked for progress forwards it there. It reaches listeners in this
     process; the `process` and `dask` backends send it back from their workers to the listeners of the
-    process that runs the batch. Where nobody listens, it does nothing.
+    process that runs the batch. Where nobody listens, it does nothing. A listener that fails is logged: the
+    report is lost, and neither the call nor its batch is.
     """
     call_id = call_id if call_id is not None else _current_call_id.get()
     listener = _progress.get(call_id) if call_id is not None else None
     if listener is not None:
-        listener(progress, total, message)
+        try:
+            listener(progress, total, message)
+        except Exception:
+            log.exception("a progress listener failed for call %s; the call goes on", call_id)
 
 
 def listen_progress(call_id: str, listener: Callable[[float, float | None, str | None], None]) -> Callable[[], None]:

@@ -73,6 +73,22 @@ def test_progress_reported_in_a_worker_reaches_the_listeners_of_its_call_only(ex
     assert heard == {"a": [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")], "b": [],
                      "c": [(1.0, 2.0, None), (2.0, 2.0, None)]}
 
+
+def test_a_progress_listener_that_fails_loses_the_report_not_the_call_or_the_batch(
+        executor: ProcessExecutor, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(progress: float, total: float | None, message: str | None) -> None:
+        raise RuntimeError("the client is gone")
+
+    stop = listen_progress("a", broken)
+    try:
+        outcomes = executor.run([Job("a", _tool("counted", counted), {"steps": 2}),
+                                 Job("b", _tool("counted", counted), {"steps": 1})])
+    finally:
+        stop()
+    assert [(o.error, o.value) for o in outcomes] == [(None, 2), (None, 1)]
+    assert "a progress listener failed for call a" in caplog.text
+
+
 _running = 0
 
 
