@@ -311,6 +311,21 @@ def test_tool_output_content_is_checked_where_the_tool_makes_it() -> None:
     assert good.content == (Text("fine"),)
 
 
+def test_a_tools_changed_callback_that_fails_is_logged_and_the_others_hear_the_change(
+        caplog: pytest.LogCaptureFixture, make_tool) -> None:
+    registry = ToolRegistry(executor="thread")
+    heard: list[tuple[str, ...]] = []
+
+    def broken(changes: object) -> None:
+        raise RuntimeError("the client is gone")
+
+    registry.on_tools_changed(broken)
+    registry.on_tools_changed(lambda changes: heard.append(changes.added))
+    registry.add(make_tool("add"))
+    assert heard == [("add",)] and "add" in registry
+    assert "a callback of on_tools_changed failed" in caplog.text
+
+
 def test_a_listener_that_fails_is_logged_and_the_batch_goes_on(caplog: pytest.LogCaptureFixture, make_tool) -> None:
     def listener(index: int, result: ToolResult) -> None:
         if index == 1:

@@ -141,7 +141,10 @@ class Catalog:
         if changes:
             log.info("tools changed: %s", changes)
             for callback in list(self._callbacks):
-                callback(changes)
+                try:
+                    callback(changes)
+                except Exception:  # the change is made; the other callbacks (a server's clients) still hear it
+                    log.exception("a callback of on_tools_changed failed; the others go on")
 
     def close(self) -> None:
         """Unsubscribe from and close every source."""

@@ -248,7 +248,8 @@ class ToolRegistry:
         """Call `callback(changes)` whenever tools are added, removed, enabled, disabled or changed (by
         `add`/`register`/`load`, `unregister`, `enable`/`disable`, a source announcing changes, a refresh).
 
-        A source that announces changes itself calls it from a background thread. Returns an unsubscribe.
+        A source that announces changes itself calls it from a background thread. A callback that raises is
+        logged, and the others are called. Returns an unsubscribe.
         """
         return self._catalog.on_changed(callback)
 
