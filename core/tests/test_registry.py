@@ -276,6 +276,20 @@ def test_text_reaches_the_model_as_valid_unicode_and_the_program_as_it_was() -> 
     assert listing.as_dict()["value"] == "name\ufffd.txt"
 
 
+
+def test_text_inside_a_value_reaches_the_model_mended_and_the_program_as_it_was() -> None:
+    files = {"dir": ["ok.txt", "caf\udce9.txt"], "count": 2}  # os.listdir of a name that is not UTF-8
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", lambda: files, name="listing")
+    registry.load("native", lambda: ToolOutput(files, (Text("2 files"),)), name="output")
+    listing, output = registry.execute_tool_calls([ToolCall("1", "listing", {}), ToolCall("2", "output", {})])
+    assert listing.error is None and listing.value is files
+    assert listing.content == '{"dir":["ok.txt","caf\ufffd.txt"],"count":2}'
+    assert output.error is None and output.value is files
+    for result in (listing, output):
+        assert result.as_dict()["value"] == {"dir": ["ok.txt", "caf\ufffd.txt"], "count": 2}
+
+
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_a_blank_error_message_still_tells_the_model_something(backend: str) -> None:
     def blank(text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,16 +85,30 @@ def registry(request: pytest.FixtureRequest, registry_of_tools: Any) -> Iterator
 
 
 def writable(value: Any) -> bool:
-    """Whether JSON can carry `value`: text always can (it is mended), anything else when pydantic-core writes it."""
+    """Whether JSON can carry `value`: text always can (it is mended, in dicts, lists and tuples too), anything
+    else when pydantic-core writes it."""
     if isinstance(value, ToolOutput):
         value = value.value
     if isinstance(value, str):
         return True
-    try:
-        pydantic_core.to_json(value, fallback=repr)
-    except (ValueError, RecursionError):
-        return False
-    return True
+    for mend in (False, True):
+        try:
+            pydantic_core.to_json(mended(value) if mend else value, fallback=repr)
+        except (ValueError, RecursionError):  # mending a cycle recurses without end too
+            continue
+        return True
+    return False
+
+
+def mended(value: Any) -> Any:
+    """`value` with "?" for each lone surrogate in the text of its dicts (keys too), lists and tuples."""
+    if isinstance(value, str):
+        return re.sub("[\ud800-\udfff]", "?", value)
+    if isinstance(value, dict):
+        return {mended(key) if isinstance(key, str) else key: mended(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [mended(inner) for inner in value]
+    return value
 
 
 @settings(max_examples=150)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from toolwire._json_ready import UNWRITABLE, json_text, valid_text, valid_texts
+from toolwire._json_ready import valid_text, valid_texts
 from toolwire._sources import LoadedSource, ToolChanges, differs
 from toolwire._validation import SchemaValidator
 from toolwire.names import safe_name
@@ -161,11 +161,10 @@ def _readable(tool: Tool) -> Tool:
     """`tool` with what would fail every request listing it (with every other tool) mended: lone surrogates in
     its description and schemas (a spec's or a server's broken `\\ud800` escape) become U+FFFD, and numbers
     JSON has not (a parameter defaulting to `math.inf`) are left out of its schemas."""
-    schemas = (tool.parameters, tool.output_schema)
     try:
-        json_text((tool.description, schemas))
-        json.dumps(schemas, allow_nan=False)
-    except UNWRITABLE:
+        json.dumps((tool.description, tool.parameters, tool.output_schema), ensure_ascii=False, allow_nan=False,
+                   default=repr).encode()
+    except (ValueError, RecursionError):  # UnicodeEncodeError (a lone surrogate), or a number JSON has not
         return replace(tool, description=valid_text(tool.description), parameters=_finite(valid_texts(tool.parameters)),
                        output_schema=_finite(valid_texts(tool.output_schema)))
     return tool

@@ -34,15 +34,30 @@ def valid_texts(value: Any) -> Any:
     if isinstance(value, str):
         return valid_text(value)
     if isinstance(value, dict):
-        return {valid_texts(key): valid_texts(inner) for key, inner in value.items()}
+        return {valid_text(key) if isinstance(key, str) else key: valid_texts(inner) for key, inner in value.items()}
     if isinstance(value, list | tuple):
         return [valid_texts(inner) for inner in value]
     return value
 
 
 def json_text(value: Any) -> str:
-    """`value` written as JSON text (objects JSON does not know as their `repr`); raises one of `UNWRITABLE`."""
-    return pydantic_core.to_json(value, fallback=repr).decode()
+    """`value` written as JSON text (objects JSON does not know as their `repr`, text in it mended with
+    `valid_text`); raises one of `UNWRITABLE`."""
+    try:
+        return pydantic_core.to_json(value, fallback=repr).decode()
+    except UNWRITABLE as exc:
+        return _mended(value, exc).decode()
+
+
+def _mended(value: Any, exc: BaseException) -> bytes:
+    """`value` written as JSON once the text in its dicts, lists and tuples is mended (a listing of undecodable
+    file names, an API's `\\ud800` escape); raises what writing it still meets (undecodable bytes), or `exc` when
+    it cannot be mended (a reference cycle)."""
+    try:
+        mended = valid_texts(value)
+    except Exception:  # RecursionError (a cycle), or a container that will not be read
+        raise exc from None
+    return pydantic_core.to_json(mended, fallback=repr)
 
 
 def json_value(value: Any) -> Any:
@@ -55,6 +70,10 @@ def json_value(value: Any) -> Any:
     if kind is int or kind is float or kind is bool or value is None:
         return value
     try:
-        return pydantic_core.from_json(pydantic_core.to_json(value, fallback=repr))
+        try:
+            written = pydantic_core.to_json(value, fallback=repr)
+        except UNWRITABLE as exc:
+            written = _mended(value, exc)
+        return pydantic_core.from_json(written)
     except UNWRITABLE:
         return valid_text(reprlib.repr(value))  # bounded in depth and length; a failing __repr__ is named

@@ -220,7 +220,7 @@ class Call:
         status = response.status_code
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if not 200 <= status < 300:
-            excerpt = body[:_EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")[:_EXCERPT]
+            excerpt = _excerpt(body[:_EXCERPT * 4], response.encoding)[:_EXCERPT]
             message = f"HTTP {status} {response.reason_phrase} from {self.where}" + (f": {excerpt}" if excerpt else "")
             if status in (401, 403) and not self.service.trusted and self.service.has_secrets():
                 message += (f" (the auth and headers given to the loader were not sent: {self.service.base_url} is "
@@ -315,11 +315,19 @@ _TEXT_TYPES = ("application/xml", "application/javascript", "application/yaml", 
                "application/x-www-form-urlencoded", "application/graphql")
 
 
+def _excerpt(body: bytes, encoding: str | None) -> str:
+    """The start of an error response as text, in its charset when Python has that as a text encoding."""
+    try:
+        return body.decode(encoding or "utf-8", errors="replace")
+    except LookupError:  # a codec that is not a text encoding ("rot13", "hex")
+        return body.decode("utf-8", errors="replace")
+
+
 def _decoded(response: httpx.Response, body: bytes, media: str) -> Any:
     if media == "application/json" or media.endswith("+json") or (not media and body[:1] in (b"{", b"[")):
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads: passed on as it is
             pass
     if not media or media.startswith("text/") or media in _TEXT_TYPES or media.endswith("+xml"):
         try:
