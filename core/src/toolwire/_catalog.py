@@ -164,7 +164,7 @@ def _readable(tool: Tool) -> Tool:
     try:
         json.dumps((tool.description, tool.parameters, tool.output_schema), ensure_ascii=False, allow_nan=False,
                    default=repr).encode()
-    except (ValueError, RecursionError):  # UnicodeEncodeError (a lone surrogate), or a number JSON has not
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError (a lone surrogate), a number JSON has not
         return replace(tool, description=valid_text(tool.description), parameters=_finite(valid_texts(tool.parameters)),
                        output_schema=_finite(valid_texts(tool.output_schema)))
     return tool
