@@ -63,3 +63,34 @@ class Unprintable:
 def returned(pickled: str) -> Any:
     """Return the value pickled (and base64-encoded) in `pickled`: any value a test wants a tool to return."""
     return pickle.loads(base64.b64decode(pickled))
+
+
+def raised(pickled: str) -> None:
+    """Raise the exception described by `pickled` (see `exception`)."""
+    raise exception(pickle.loads(base64.b64decode(pickled)))
+
+
+async def raised_async(pickled: str) -> None:
+    """`raised`, from a coroutine."""
+    raise exception(pickle.loads(base64.b64decode(pickled)))
+
+
+def exception(spec: tuple[str, Any, bool, str]) -> BaseException:
+    """An exception of the class named `base` (a subclass whose `__str__` raises when `unreadable`) with
+    `message` as its argument; a `ToolCallError` of `kind` when `base` names it."""
+    import asyncio
+    import builtins
+
+    from toolwire import ToolCallError
+
+    base, message, unreadable, kind = spec
+    if base == "ToolCallError":
+        return ToolCallError(message, kind)
+    cls: type[BaseException] = asyncio.CancelledError if base == "CancelledError" else vars(builtins)[base]
+    if unreadable:
+        cls = type(f"Unreadable{base}", (cls,), {"__str__": _no_str})
+    return cls(message)
+
+
+def _no_str(self: BaseException) -> str:
+    raise RuntimeError("no str")

@@ -217,10 +217,11 @@ def error_from_exception(exc: BaseException) -> ToolError:
         message = str(exc)
     except Exception as failure:  # a broken __str__: the type still says something
         message = f"(its message cannot be read: str() raised {type(failure).__name__})"
+    said = message.strip()
     if isinstance(exc, TimeoutError):
-        return ToolError(ErrorKind.TIMEOUT, message or "the call timed out")
+        return ToolError(ErrorKind.TIMEOUT, message if said else "the call timed out")
     kind = type(exc).__name__
-    return ToolError(ErrorKind.TOOL_ERROR, f"{kind}: {message}" if message else kind)
+    return ToolError(ErrorKind.TOOL_ERROR, f"{kind}: {message}" if said else kind)
 
 
 def timeout_outcome(job: Job, started: float) -> Outcome:

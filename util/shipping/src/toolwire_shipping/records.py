@@ -27,9 +27,10 @@ def error_record(exc: BaseException) -> Error:
         message = str(exc)
     except Exception as failure:  # a broken __str__: the type still says something
         message = f"(its message cannot be read: str() raised {type(failure).__name__})"
+    said = message.strip()
     if isinstance(exc, TimeoutError):
-        return ("timeout", message or "the call timed out")
-    return ("tool_error", f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+        return ("timeout", message if said else "the call timed out")
+    return ("tool_error", f"{type(exc).__name__}: {message}" if said else type(exc).__name__)
 
 
 def unsendable(value: Any, exc: BaseException, where: str) -> Error:
