@@ -1,6 +1,7 @@
 """A stdio MCP server written by hand that answers `garble` with a line that is not JSON-RPC (and nothing
-else), `echo` properly, and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}` sent
-as they are): what a broken or noisy server does to its client's stream."""
+else), `echo` properly (each `<lone>` in the text sent as the escape of a lone surrogate, as JavaScript writes
+text cut inside an emoji), and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}`
+sent as they are): what a broken or noisy server does to its client's stream."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def answer(message: dict) -> None:
         field = "error" if "error" in arguments else "result"
         send({"jsonrpc": "2.0", "id": ident, field: arguments.get(field)})
     elif method == "tools/call":
-        text = (params.get("arguments") or {}).get("text", "")
+        text = (params.get("arguments") or {}).get("text", "").replace("<lone>", "\ud83d")
         send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}], "isError": False}})
     else:
         send({"jsonrpc": "2.0", "id": ident, "error": {"code": -32601, "message": f"no method {method}"}})

@@ -1,10 +1,12 @@
 """Whatever a server answers to `tools/call`, the call gets its own result at once and the session goes on:
 hypothesis draws results and errors of every shape (most of them not what MCP or JSON-RPC allow) for a stdio
 server written by hand to send them as they are (garbage_server.py's `answer`). And a server's own errors are
-told from the mcp SDK's, which use the same code: a stream the server cut is a `transport` error."""
+told from the mcp SDK's, which use the same code: a stream the server cut is a `transport` error. Text a server
+cut inside a character (an escaped lone surrogate) is read with U+FFFD in its place."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -68,7 +70,8 @@ def test_any_answer_is_its_calls_result_alone(registry: ToolRegistry, sent: list
 class HandWrittenServer(Server):
     """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
     none (the mcp SDK's client then fails the request with its own -32000); `answer` answers with its arguments
-    as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes."""
+    as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes (each `<lone>` in the text sent as the
+    escape of a lone surrogate)."""
 
     async def arun(self) -> None:
         from starlette.applications import Starlette
@@ -90,8 +93,10 @@ class HandWrittenServer(Server):
                 return Response(b": nothing follows\n\n", media_type="text/event-stream")
             elif method == "tools/call" and params.get("name") == "answer":
                 return JSONResponse({"jsonrpc": "2.0", "id": ident, **params["arguments"]})
-            elif method == "tools/call":
-                result = {"content": [{"type": "text", "text": params["arguments"]["text"]}]}
+            elif method == "tools/call":  # echo, each <lone> sent as the escape of a lone surrogate
+                text = params["arguments"]["text"].replace("<lone>", "\ud83d")
+                body = {"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}]}}
+                return Response(json.dumps(body).encode(), media_type="application/json")
             else:
                 error = {"code": -32601, "message": f"no method {method}"}
                 return JSONResponse({"jsonrpc": "2.0", "id": ident, "error": error})
@@ -124,3 +129,18 @@ def test_an_answer_over_streamable_http_the_sdk_cannot_read_is_its_calls_error_i
         where + "the MCP server's answer cannot be read: it is not a JSON-RPC result or error",
         "the MCP server sent a content block (image) whose data is not base64 (Only base64 data is allowed)"]
     assert echoed.value == "ok"
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+def test_text_a_server_cut_inside_a_character_is_read_with_a_replacement_character(transport: str) -> None:
+    # JavaScript's JSON.stringify writes "\ud83d" for text cut inside an emoji; the mcp SDK refused the message
+    with contextlib.ExitStack() as stack:
+        source: Any = GARBAGE_SERVER
+        if transport != "stdio":
+            source = stack.enter_context(running(HandWrittenServer())).url
+        registry = stack.enter_context(ToolRegistry(executor="thread", ordering="parallel"))
+        registry.load("mcp", source, transport=transport)
+        cut, whole = registry.execute_tool_calls([ToolCall("c", "echo", {"text": "smile <lone>"}),
+                                                  ToolCall("w", "echo", {"text": "smile \U0001f600"})], timeout=30)
+    assert (cut.error, cut.value) == (None, "smile \ufffd")
+    assert (whole.error, whole.value) == (None, "smile \U0001f600")

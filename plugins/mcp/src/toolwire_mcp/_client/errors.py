@@ -4,9 +4,14 @@ an exception as text, pydantic's findings in a line."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
 
-__all__ = ["LOST_HERE", "MALFORMED_ANSWER", "REQUEST_LOST", "describe", "malformed_answer", "problems", "unreadable"]
+__all__ = ["LOST_HERE", "MALFORMED_ANSWER", "REQUEST_LOST", "describe", "malformed_answer", "mend_escapes", "problems",
+           "unreadable"]
+
+log = logging.getLogger("toolwire.mcp")
 
 REQUEST_LOST = -32090
 """The JSON-RPC error code of a request whose HTTP exchange broke while its session stayed usable."""
@@ -57,15 +62,42 @@ def malformed_answer(line: bytes | str) -> dict[str, Any] | None:
     return {"jsonrpc": "2.0", "id": ident, "error": error}
 
 
-def unreadable(data: bytes | str, exc: ValueError) -> Any:
-    """What a session reads for a message it cannot parse: the `malformed_answer` for the request it answers, as
-    a `SessionMessage`, or else `exc` (the session logs it)."""
-    answer = malformed_answer(data)
-    if answer is None:
-        return exc
+_LONE_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+"""A JSON escape of a lone surrogate: a high one not followed by a low one, or a low one after no high one."""
+
+
+def mend_escapes(data: bytes) -> bytes:
+    """JSON text `data` with each escape of a lone surrogate made `\\ufffd`. JavaScript's `JSON.stringify` writes
+    one for text cut inside an emoji (`text.slice(0, n)`), and the mcp SDK's parser refuses the whole message for
+    it, where Python's `json` reads it."""
+    if b"\\u" not in data:
+        return data
+    return _LONE_ESCAPE.sub(rb"\1\\ufffd", data)
+
+
+def unreadable(data: bytes | str, exc: ValueError, source: str) -> Any:
+    """What a session reads for a message it cannot parse: the message itself when only escapes of lone
+    surrogates stood in its way (read as U+FFFD), else the `malformed_answer` for the request it answers, as a
+    `SessionMessage`, or else `exc` (the session logs it)."""
     import mcp_types as types
     from mcp.shared.message import SessionMessage
 
+    raw = data.encode() if isinstance(data, str) else data
+    mended = mend_escapes(raw)
+    if mended != raw:
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(mended, by_name=False)
+        except ValueError:
+            pass
+        else:
+            log.info("MCP server %s escaped lone surrogates (text cut inside a character); read as U+FFFD", source)
+            return SessionMessage(message)
+    log.warning("MCP server %s wrote a message that is not JSON-RPC: %.200r", source, data)
+    answer = malformed_answer(data)
+    if answer is None:
+        return exc
     return SessionMessage(types.jsonrpc_message_adapter.validate_python(answer, by_name=False))
 
 

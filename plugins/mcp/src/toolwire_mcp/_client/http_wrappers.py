@@ -1,5 +1,6 @@
 """The httpx transports a session's HTTP client sends through: one answers a request whose exchange broke
-with an error for it alone, one holds responses to the size limit (see `limits`)."""
+with an error for it alone, one holds responses to the size limit (see `limits`) and mends escapes of lone
+surrogates the SDK's parser would refuse (see `errors.mend_escapes`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import httpx2
 
-from toolwire_mcp._client.errors import LOST_HERE, REQUEST_LOST, describe
+from toolwire_mcp._client.errors import LOST_HERE, REQUEST_LOST, describe, mend_escapes
 from toolwire_mcp._client.limits import Framer, Oversized, too_large
 
 __all__ = ["FailedRequestsAnswered", "MessagesLimited"]
@@ -60,7 +61,8 @@ class MessagesLimited(_Wrapper):
 
     What the client reads instead is the JSON-RPC error answering the request concerned (see
     `limits`): the id in the dropped message, or else the POSTed request's. A compressed body is
-    passed as it is (`_http_client` asks for identity).
+    passed as it is (`_http_client` asks for identity). Escapes of lone surrogates in the messages it
+    passes are mended (`errors.mend_escapes`).
     """
 
     def __init__(self, inner: Any, limit: int, source: str) -> None:
@@ -93,12 +95,12 @@ class _LimitedBody(httpx2.AsyncByteStream):
                 if isinstance(piece, Oversized):
                     yield self._answer(piece)
                 else:
-                    yield piece
+                    yield mend_escapes(piece)
             if not self._events and framer.dropping:  # a JSON body is one message: refused, not read on
                 yield self._answer(framer.rest())  # type: ignore[arg-type]
                 return
         rest = framer.rest()
-        yield self._answer(rest) if isinstance(rest, Oversized) else rest
+        yield self._answer(rest) if isinstance(rest, Oversized) else mend_escapes(rest)
 
     def _answer(self, dropped: Oversized) -> bytes:
         request_id = dropped.request_id()

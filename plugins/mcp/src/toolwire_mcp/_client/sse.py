@@ -44,7 +44,7 @@ async def sse_transport(url: str, client: httpx2.AsyncClient) -> AsyncIterator[S
                             try:
                                 message = types.jsonrpc_message_adapter.validate_json(event.data, by_name=False)
                             except ValueError as exc:
-                                await to_session.send(unreadable(event.data, exc))
+                                await to_session.send(unreadable(event.data, exc, url))
                                 continue
                             await to_session.send(SessionMessage(message))
                 except httpx2.TransportError as exc:

@@ -95,5 +95,4 @@ def _message(line: bytes | Oversized, limit: int, source: str) -> SessionMessage
     try:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
-        log.warning("MCP server %s wrote a line that is not a JSON-RPC message: %.200r", source, line)
-        return unreadable(line, exc)
+        return unreadable(line, exc, source)
