@@ -55,9 +55,16 @@ def test_a_name_collision_is_an_error_unless_replace(serial, make_tool) -> None:
     replacement = make_tool()
     registry.add(replacement, replace=True)
     assert registry.get("add").invoker is replacement.invoker
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ValueError, match=r"two tools named 'x' were given together .*; give each its own name"):
         registry.add([make_tool("x"), make_tool("x")])
     assert "x" not in registry
+
+
+def test_tools_whose_names_become_one_when_made_valid_are_told_apart(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    dotted, spaced, plain = registry.add([make_tool("get.user"), make_tool("get user"), make_tool("get_user")])
+    assert dotted.name == "get_user" and spaced.name.startswith("get_user_") and plain.name.startswith("get_user_")
+    assert len({dotted.name, spaced.name, plain.name}) == 3 and all(t.name in registry for t in (dotted, spaced, plain))
 
 
 def test_unregister_by_name_and_namespace(serial, make_tool) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from toolwire._json_ready import valid_text, valid_texts
 from toolwire._sources import LoadedSource, ToolChanges, differs
 from toolwire._validation import SchemaValidator
-from toolwire.names import safe_name
+from toolwire.names import hashed_name, safe_name
 from toolwire.tools import Tool
 
 __all__ = ["Catalog", "selected"]
@@ -36,17 +36,34 @@ class Catalog:
 
     def add(self, tools: Iterable[Tool], *, namespace: str | None, tags: frozenset[str], replace: bool) -> list[Tool]:
         """Add tools, namespaced and tagged; a name already taken is an error unless `replace`."""
-        added = [self.namespaced(tool, namespace, tags) for tool in tools]
-        names = [tool.name for tool in added]
-        duplicates = {n for n in names if names.count(n) > 1}
-        taken = [] if replace else [n for n in names if n in self.tools]
-        if duplicates or taken:
-            clash = sorted(duplicates or taken)[0]
+        added = self.named_apart(tools, namespace, tags)
+        taken = [] if replace else [tool.name for tool in added if tool.name in self.tools]
+        if taken:
+            clash = sorted(taken)[0]
             raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it")
         for tool in added:
             self.tools[tool.name] = tool
         self.version += 1
         return added
+
+    def named_apart(self, tools: Iterable[Tool], namespace: str | None, tags: frozenset[str]) -> list[Tool]:
+        """`tools` namespaced and tagged, each with a name of its own: two whose names became one when made valid
+        for every provider (`a.b`, `a b`) are told apart by a hash of the original; two with the very same name
+        are an error."""
+        kept: dict[str, str] = {}  # the name given -> the name it was made from
+        named: list[Tool] = []
+        for tool in tools:
+            wanted = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+            made = self.namespaced(tool, namespace, tags)
+            first = kept.get(made.name)
+            if first == wanted:
+                raise ValueError(f"two tools named '{wanted}' were given together (from {tool.source.loader} "
+                                 f"{tool.source.detail}); give each its own name")
+            if first is not None:
+                made = replace(made, name=hashed_name(wanted))
+            kept[made.name] = wanted
+            named.append(made)
+        return named
 
     def namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
         name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
@@ -111,11 +128,8 @@ class Catalog:
 
     def replace_tools(self, loaded: LoadedSource, listed: Iterable[Tool], *, announced: bool) -> ToolChanges:
         with self._lock:
-            fresh = {
-                tool.name: tool
-                for tool in (self.namespaced(t, loaded.namespace, loaded.tags) for t in listed
-                             if selected(t.name, loaded.include, loaded.exclude))
-            }
+            fresh = {tool.name: tool for tool in self.named_apart(
+                (t for t in listed if selected(t.name, loaded.include, loaded.exclude)), loaded.namespace, loaded.tags)}
             previous = {name for name in loaded.names if name in self.tools}  # minus any unregistered since
             taken = {name for name in fresh if name not in previous and name in self.tools}
             if taken:

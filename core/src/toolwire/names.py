@@ -19,7 +19,12 @@ def safe_name(raw: str) -> str:
     if NAME_PATTERN.match(raw):
         return raw
     name = _INVALID.sub("_", raw).strip("_") or "tool"
-    if len(name) > _MAX:
-        digest = hashlib.sha1(raw.encode()).hexdigest()[:8]
-        return f"{name[: _MAX - 9]}_{digest}"
-    return name
+    return hashed_name(raw) if len(name) > _MAX else name
+
+
+def hashed_name(raw: str) -> str:
+    """`safe_name`'s form of `raw` cut to leave room for, and suffixed with, a short hash of `raw`: distinct names
+    stay distinct however much of them had to go."""
+    name = _INVALID.sub("_", raw).strip("_") or "tool"
+    digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name[: _MAX - 9]}_{digest}"

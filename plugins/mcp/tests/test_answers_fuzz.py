@@ -71,7 +71,7 @@ class HandWrittenServer(Server):
     """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
     none (the mcp SDK's client then fails the request with its own -32000); `answer` answers with its arguments
     as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes (each `<lone>` in the text sent as the
-    escape of a lone surrogate)."""
+    escape of a lone surrogate). It lists `echo` twice."""
 
     async def arun(self) -> None:
         from starlette.applications import Starlette
@@ -88,7 +88,7 @@ class HandWrittenServer(Server):
                                           "serverInfo": {"name": "cut", "version": "1"}}
             elif method == "tools/list":
                 result = {"tools": [{"name": name, "inputSchema": {"type": "object"}}
-                                    for name in ("cut", "answer", "echo")]}
+                                    for name in ("cut", "answer", "echo", "echo")]}  # one listed twice
             elif method == "tools/call" and params.get("name") == "cut":
                 return Response(b": nothing follows\n\n", media_type="text/event-stream")
             elif method == "tools/call" and params.get("name") == "answer":
@@ -144,3 +144,11 @@ def test_text_a_server_cut_inside_a_character_is_read_with_a_replacement_charact
                                                   ToolCall("w", "echo", {"text": "smile \U0001f600"})], timeout=30)
     assert (cut.error, cut.value) == (None, "smile \ufffd")
     assert (whole.error, whole.value) == (None, "smile \U0001f600")
+
+
+def test_a_tool_a_server_lists_twice_is_loaded_once(caplog: pytest.LogCaptureFixture) -> None:
+    with running(HandWrittenServer()) as server, ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", server.url, transport="streamable-http")  # it raised "already registered"
+        assert sorted(tool.name for tool in registry.list()) == ["answer", "cut", "echo"]
+        assert registry.execute_tool_calls([ToolCall("e", "echo", {"text": "ok"})])[0].value == "ok"
+    assert f"the MCP server {server.url} lists more than one tool named 'echo'; the first is kept" in caplog.text

@@ -23,9 +23,16 @@ log = logging.getLogger("toolwire.mcp")
 def usable_tools(listed: Iterable[MCPTool], connection: Connection,
                  on_progress: Callable[[Progress], Any] | None = None) -> list[Tool]:
     """The toolwire tools for what a server listed, leaving out (with a warning) each tool whose input
-    schema is not valid JSON Schema: a model provider refuses a request holding one, every other tool too."""
+    schema is not valid JSON Schema: a model provider refuses a request holding one, every other tool too;
+    and a tool listed again under a name already listed (the server could not tell the two apart either)."""
     tools = []
+    names: set[str] = set()
     for listed_tool in listed:
+        if listed_tool.name in names:
+            log.warning("the MCP server %s lists more than one tool named '%s'; the first is kept", connection.detail,
+                        listed_tool.name)
+            continue
+        names.add(listed_tool.name)
         tool = tool_from_mcp(listed_tool, connection, on_progress)
         problem = schema_problem(tool.parameters)
         if problem is not None:
