@@ -71,7 +71,11 @@ class HandWrittenServer(Server):
     """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
     none (the mcp SDK's client then fails the request with its own -32000); `answer` answers with its arguments
     as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes (each `<lone>` in the text sent as the
-    escape of a lone surrogate). It lists `echo` twice."""
+    escape of a lone surrogate). It lists `echo` twice, and with `broken_listing` a tool the mcp SDK cannot read."""
+
+    def __init__(self, *, broken_listing: bool = False) -> None:
+        super().__init__()
+        self.broken_listing = broken_listing
 
     async def arun(self) -> None:
         from starlette.applications import Starlette
@@ -89,6 +93,8 @@ class HandWrittenServer(Server):
             elif method == "tools/list":
                 result = {"tools": [{"name": name, "inputSchema": {"type": "object"}}
                                     for name in ("cut", "answer", "echo", "echo")]}  # one listed twice
+                if self.broken_listing:
+                    result["tools"].append({"name": "bad", "inputSchema": {"type": "array"}})
             elif method == "tools/call" and params.get("name") == "cut":
                 return Response(b": nothing follows\n\n", media_type="text/event-stream")
             elif method == "tools/call" and params.get("name") == "answer":
@@ -152,3 +158,12 @@ def test_a_tool_a_server_lists_twice_is_loaded_once(caplog: pytest.LogCaptureFix
         assert sorted(tool.name for tool in registry.list()) == ["answer", "cut", "echo"]
         assert registry.execute_tool_calls([ToolCall("e", "echo", {"text": "ok"})])[0].value == "ok"
     assert f"the MCP server {server.url} lists more than one tool named 'echo'; the first is kept" in caplog.text
+
+
+def test_a_listing_the_mcp_sdk_cannot_read_is_an_error_that_says_so_in_a_line() -> None:
+    with (running(HandWrittenServer(broken_listing=True)) as server, ToolRegistry(executor="thread") as registry,
+          pytest.raises(ValueError) as raised):  # it was "could not connect" with pydantic's whole report
+        registry.load("mcp", server.url)
+    assert str(raised.value) == (
+        f"MCP server {server.url}: the tools it lists do not follow MCP (tools.4.inputSchema.type: Input should be "
+        "'object'); the mcp SDK reads none of them, so no tool of this server can be loaded until it is fixed")

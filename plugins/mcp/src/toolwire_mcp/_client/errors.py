@@ -8,8 +8,8 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["LOST_HERE", "MALFORMED_ANSWER", "REQUEST_LOST", "describe", "malformed_answer", "mend_escapes", "problems",
-           "unreadable"]
+__all__ = ["LOST_HERE", "MALFORMED_ANSWER", "REQUEST_LOST", "alone", "describe", "malformed_answer", "mend_escapes",
+           "problems", "unreadable"]
 
 log = logging.getLogger("toolwire.mcp")
 
@@ -21,10 +21,16 @@ MALFORMED_ANSWER = -32092
 """The JSON-RPC error code of a request whose answer the server sent in a shape JSON-RPC does not have."""
 
 
-def describe(exc: BaseException) -> str:
-    """An exception as `Type: message` (a group of one: its member)."""
+def alone(exc: BaseException) -> BaseException:
+    """`exc`, or the one exception a group of one (from a task group) holds."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as `Type: message` (a group of one: its member)."""
+    exc = alone(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

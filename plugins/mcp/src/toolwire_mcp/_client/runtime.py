@@ -24,7 +24,7 @@ from toolwire.loop import shared_loop
 
 from toolwire_mcp._client.bridge import Bridge
 from toolwire_mcp._client.connection import Connection, Transport
-from toolwire_mcp._client.errors import LOST_HERE, MALFORMED_ANSWER, REQUEST_LOST, describe, problems
+from toolwire_mcp._client.errors import LOST_HERE, MALFORMED_ANSWER, REQUEST_LOST, alone, describe, problems
 from toolwire_mcp._client.limits import MESSAGE_TOO_LARGE
 from toolwire_mcp._client.transports import client_target
 
@@ -228,6 +228,9 @@ class _Session:
             try:
                 await self._start(transport)
             except Exception as exc:
+                inner = alone(exc)
+                if isinstance(inner, UnreadableListing):  # connected: another transport would list the same
+                    raise UnreadableListing(f"MCP server {self.connection.detail}: {inner}") from None
                 failures.append(f"{transport}: {describe(exc)}")
                 continue
             self.transport = transport
@@ -357,11 +360,21 @@ def _call_names() -> tuple[Any, ...]:
     return MCPError, CallToolResult, HEADER_MISMATCH
 
 
+class UnreadableListing(ValueError):
+    """The server answered `tools/list` with tools the mcp SDK cannot read: connected, but nothing to load."""
+
+
 async def _list_all(client: Client) -> list[MCPTool]:
+    from pydantic import ValidationError
+
     tools: list[MCPTool] = []
     cursor: str | None = None
     while True:
-        page = await client.list_tools(cursor=cursor)
+        try:
+            page = await client.list_tools(cursor=cursor)
+        except ValidationError as exc:
+            raise UnreadableListing(f"the tools it lists do not follow MCP ({problems(exc)}); the mcp SDK reads "
+                                    "none of them, so no tool of this server can be loaded until it is fixed") from None
         tools.extend(page.tools)
         cursor = page.next_cursor
         if not cursor:
