@@ -223,14 +223,14 @@ class _SyncRunner:
 def _dump(records: list[Record | None]) -> bytes:
     try:
         return pickle.dumps(records, pickle.HIGHEST_PROTOCOL)
-    except Exception:
+    except BaseException:  # a value's __reduce__ may raise anything, SystemExit too
         return pickle.dumps([_picklable(record) for record in records], pickle.HIGHEST_PROTOCOL)
 
 
 def _picklable(record: Record | None) -> Record | None:
     try:
         pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
+    except BaseException as exc:
         value = record[0] if record is not None else None
         return (None, unsendable(value, exc, "the Dask worker"), record[2] if record is not None else 0.0)
     return record

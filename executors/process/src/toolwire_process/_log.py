@@ -45,7 +45,7 @@ def encode(position: int, duration: float, value: Any, error: Error | None) -> b
         pass
     try:
         return marshal.dumps((position, duration, dumps(value, -1), PICKLED), 2)
-    except Exception as exc:
+    except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too: this call's error alone
         return marshal.dumps((position, duration, None, unsendable(value, exc, "the worker process")), 2)
 
 

@@ -23,10 +23,7 @@ def error_record(exc: BaseException) -> Error:
     if executing is not None:
         error = executing.error_from_exception(exc)
         return (str(error.kind), error.message)
-    try:
-        message = str(exc)
-    except Exception as failure:  # a broken __str__: the type still says something
-        message = f"(its message cannot be read: str() raised {type(failure).__name__})"
+    message = _message(exc)
     said = message.strip()
     if isinstance(exc, TimeoutError):
         return ("timeout", message if said else "the call timed out")
@@ -37,7 +34,15 @@ def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     """The error of a call whose return value cannot be pickled back to the parent."""
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
-                          f"{type(exc).__name__}: {exc}")
+                          f"{type(exc).__name__}: {_message(exc)}")
+
+
+def _message(exc: BaseException) -> str:
+    """`str(exc)`, or what says it cannot be read (a broken `__str__`)."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"(its message cannot be read: str() raised {type(failure).__name__})"
 
 
 Progress = tuple[str, float, "float | None", "str | None"]
