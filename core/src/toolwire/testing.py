@@ -47,8 +47,8 @@ from toolwire.registry import ToolRegistry
 from toolwire.serving import Server, in_background
 from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
 
-__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "Unreadable", "conformance_tools",
-           "marked", "no_leaks", "registry_of", "running"]
+__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "Unreadable", "Unsendable",
+           "conformance_tools", "marked", "no_leaks", "registry_of", "running", "unsendable"]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""
@@ -232,6 +232,18 @@ class Opaque:
 def opaque() -> dict[str, Any]:
     """A value holding an object JSON does not know."""
     return {"thing": Opaque()}
+
+
+class Unsendable:
+    """An object whose pickling raises `SystemExit`: a backend that sends results between processes cannot."""
+
+    def __reduce__(self) -> Any:
+        raise SystemExit("not this one")
+
+
+def unsendable() -> list[Any]:
+    """A value holding an object whose pickling raises `SystemExit`."""
+    return [Unsendable()]
 
 
 class BatchSizes:

@@ -136,14 +136,9 @@ def test_a_tool_that_cannot_be_shipped_is_that_calls_error(executor: DaskExecuto
 
 
 def test_a_result_whose_pickling_raises_system_exit_is_that_calls_error(executor: DaskExecutor) -> None:
-    def refused() -> list[object]:
-        class Refuses:
-            def __reduce__(self) -> object:
-                raise SystemExit("not this one")
+    from toolwire.testing import unsendable
 
-        return [Refuses()]
-
-    bad, good = executor.run([Job("1", Tool("refused", "", _INTS, refused), {}),
+    bad, good = executor.run([Job("1", Tool("unsendable", "", _INTS, unsendable), {}),
                               Job("2", _tools()["add"], {"a": 1, "b": 1})])
     assert bad.error is not None and bad.error.kind == ErrorKind.TOOL_ERROR  # the Dask worker died: crashed
     assert bad.error.message == ("the tool's return value (builtins.list) cannot be sent back from the Dask worker: "

@@ -247,14 +247,10 @@ def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: Proc
 
 
 def test_a_result_whose_pickling_raises_system_exit_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
-    def refused() -> list[object]:
-        class Refuses:
-            def __reduce__(self) -> object:
-                raise SystemExit("not this one")
+    from toolwire.testing import unsendable
 
-        return [Refuses()]
-
-    outcome, ok = executor.run([Job("1", _tool("refused", refused), {}), Job("2", _tool("add", add), {"a": 1, "b": 2})])
+    outcome, ok = executor.run([Job("1", _tool("unsendable", unsendable), {}),
+                                Job("2", _tool("add", add), {"a": 1, "b": 2})])
     assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR  # the worker died: crashed
     assert outcome.error.message == ("the tool's return value (builtins.list) cannot be sent back from the worker "
                                      "process: SystemExit: not this one")
