@@ -53,7 +53,7 @@ class Catalog:
         kept: dict[str, str] = {}  # the name given -> the name it was made from
         named: list[Tool] = []
         for tool in tools:
-            wanted = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+            wanted = self._wanted(tool, namespace)
             made = self.namespaced(tool, namespace, tags)
             first = kept.get(made.name)
             if first == wanted:
@@ -66,11 +66,15 @@ class Catalog:
         return named
 
     def namespaced(self, tool: Tool, namespace: str | None, tags: frozenset[str]) -> Tool:
-        name = f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
+        name = safe_name(self._wanted(tool, namespace))
         tool = _readable(tool)
         validator = tool.validator or SchemaValidator(tool.parameters)
-        return replace(tool, name=safe_name(name), namespace=namespace or tool.namespace,
-                       tags=tool.tags | tags, validator=validator)
+        return replace(tool, name=name, namespace=namespace or tool.namespace, tags=tool.tags | tags,
+                       validator=validator)
+
+    def _wanted(self, tool: Tool, namespace: str | None) -> str:
+        """The tool's name in `namespace`, before it is made valid for every provider."""
+        return f"{namespace}{self.separator}{tool.name}" if namespace else tool.name
 
     def remove(self, names: Iterable[str]) -> None:
         for name in names:

@@ -38,6 +38,7 @@ __all__ = [
     "progress_listened_among",
     "report_progress",
     "set_current_call_id",
+    "task_cancelled",
     "timeout_outcome",
 ]
 
@@ -224,6 +225,13 @@ def error_from_exception(exc: BaseException) -> ToolError:
     return ToolError(ErrorKind.TOOL_ERROR, f"{kind}: {message}" if said else kind)
 
 
+def task_cancelled() -> bool:
+    """Whether the running asyncio task is being cancelled: a `CancelledError` caught then is that cancellation;
+    caught otherwise, it is the tool's own error (raised, or re-raised from a task it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def timeout_outcome(job: Job, started: float) -> Outcome:
     """The outcome of a job that ran past its deadline."""
     allowed = max(0.0, job.deadline - started) if job.deadline is not None else 0.0
@@ -265,8 +273,7 @@ async def call_invoker_async(job: Job) -> Outcome:
     except KeyboardInterrupt:
         raise
     except asyncio.CancelledError as exc:
-        task = asyncio.current_task()
-        if task is None or task.cancelling():  # the task itself is cancelled: not the tool's error
+        if task_cancelled():
             raise
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     except BaseException as exc:

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from toolwire import set_current_call_id
-from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, unsendable
+from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, task_cancelled, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
 
@@ -139,8 +139,7 @@ async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str,
             past = deadline is not None and time.monotonic() >= deadline
             records[position] = (None, TIMEOUT if past else error_record(exc), time.monotonic() - started)
         except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # the task itself is cancelled: not the tool's error
+            if task_cancelled():
                 raise
             records[position] = (None, error_record(exc), time.monotonic() - started)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone

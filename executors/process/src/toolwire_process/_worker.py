@@ -18,7 +18,7 @@ import time
 from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 from _thread import allocate_lock, start_new_thread  # not `threading` (functools...): workers start sooner
 
-from toolwire_shipping.records import TIMEOUT, Progress, error_record, forward_progress
+from toolwire_shipping.records import TIMEOUT, Progress, error_record, forward_progress, task_cancelled
 from toolwire_shipping.unpacking import ToolCache
 
 from toolwire_process import _log
@@ -219,8 +219,7 @@ class Worker:
                 value = await invoker(**arguments)
             error = None
         except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and not task.cancelling():  # the tool's own, not a cancellation of its task
+            if not task_cancelled():  # the tool's own
                 value, error = None, error_record(exc)
             elif deadline is None or time.monotonic() < deadline:
                 raise

@@ -16,6 +16,7 @@ from toolwire import (
     set_current_call_id,
     timeout_outcome,
 )
+from toolwire.executing import task_cancelled
 from toolwire.loop import shared_loop
 
 from toolwire_thread._run import Run
@@ -91,8 +92,7 @@ async def _run(run: Run, index: int) -> None:
         with enter_scopes(job.scopes):
             value = await job.tool.invoker(**job.arguments)
     except asyncio.CancelledError as exc:
-        task = asyncio.current_task()
-        if task is not None and not task.cancelling():  # the tool's own, not a cancellation of its task
+        if not task_cancelled():  # the tool's own
             outcome = Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
         elif job.deadline is None or time.monotonic() < job.deadline:
             run.finish(index, cancelled_outcome(job, started) if job.cancelled else Outcome(error=_STOPPED))

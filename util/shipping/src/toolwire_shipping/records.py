@@ -30,6 +30,15 @@ def error_record(exc: BaseException) -> Error:
     return ("tool_error", f"{type(exc).__name__}: {message}" if said else type(exc).__name__)
 
 
+def task_cancelled() -> bool:
+    """`toolwire.executing.task_cancelled` for workers, which do not import toolwire: whether the running asyncio
+    task is being cancelled (a `CancelledError` caught otherwise is the tool's own error)."""
+    import asyncio
+
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     """The error of a call whose return value cannot be pickled back to the parent."""
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
