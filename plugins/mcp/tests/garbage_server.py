@@ -29,8 +29,9 @@ def answer(message: dict) -> None:
         send({"jsonrpc": "2.0", "id": ident, "result": {
             "protocolVersion": params.get("protocolVersion"), "capabilities": {"tools": {}},
             "serverInfo": {"name": "garbage", "version": "1"}}})
-    elif method == "tools/list":
-        send({"jsonrpc": "2.0", "id": ident, "result": {"tools": TOOLS}})
+    elif method == "tools/list":  # with --also-unreadable, a tool the mcp SDK cannot read as well
+        unreadable = [{"name": "bad", "inputSchema": {"type": "array"}}] if "--also-unreadable" in sys.argv else []
+        send({"jsonrpc": "2.0", "id": ident, "result": {"tools": [*TOOLS, *unreadable]}})
     elif method == "tools/call" and params.get("name") == "garble":
         sys.stdout.write("this is not JSON-RPC {\n")
         sys.stdout.write('{"jsonrpc": "2.0", "id": "no such request", "result": {}}\n')

@@ -71,11 +71,12 @@ class HandWrittenServer(Server):
     """A streamable HTTP MCP server written by hand: `cut` opens an SSE stream for its answer and ends it with
     none (the mcp SDK's client then fails the request with its own -32000); `answer` answers with its arguments
     as they are (`{"result": ...}` or `{"error": ...}`); `echo` echoes (each `<lone>` in the text sent as the
-    escape of a lone surrogate). It lists `echo` twice, and with `broken_listing` a tool the mcp SDK cannot read."""
+    escape of a lone surrogate). It lists `echo` twice, then the tools `also` gives as they are; with `instead`,
+    only those."""
 
-    def __init__(self, *, broken_listing: bool = False) -> None:
+    def __init__(self, *, also: list[Any] | None = None, instead: list[Any] | None = None) -> None:
         super().__init__()
-        self.broken_listing = broken_listing
+        self.also, self.instead = also or [], instead
 
     async def arun(self) -> None:
         from starlette.applications import Starlette
@@ -91,10 +92,9 @@ class HandWrittenServer(Server):
                 result: dict[str, Any] = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
                                           "serverInfo": {"name": "cut", "version": "1"}}
             elif method == "tools/list":
-                result = {"tools": [{"name": name, "inputSchema": {"type": "object"}}
-                                    for name in ("cut", "answer", "echo", "echo")]}  # one listed twice
-                if self.broken_listing:
-                    result["tools"].append({"name": "bad", "inputSchema": {"type": "array"}})
+                names = ("cut", "answer", "echo", "echo")  # echo listed twice
+                tools = [{"name": name, "inputSchema": {"type": "object"}} for name in names]
+                result = {"tools": [*tools, *self.also] if self.instead is None else self.instead}
             elif method == "tools/call" and params.get("name") == "cut":
                 return Response(b": nothing follows\n\n", media_type="text/event-stream")
             elif method == "tools/call" and params.get("name") == "answer":
@@ -160,10 +160,51 @@ def test_a_tool_a_server_lists_twice_is_loaded_once(caplog: pytest.LogCaptureFix
     assert f"the MCP server {server.url} lists more than one tool named 'echo'; the first is kept" in caplog.text
 
 
+UNREADABLE = {"name": "bad", "inputSchema": {"type": "array"}}
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+def test_a_tool_the_mcp_sdk_cannot_read_is_left_out_and_the_others_load(
+        transport: str, caplog: pytest.LogCaptureFixture) -> None:
+    with contextlib.ExitStack() as stack:  # the whole server's tools were lost for it
+        source: Any = [*GARBAGE_SERVER, "--also-unreadable"]
+        if transport != "stdio":
+            source = stack.enter_context(running(HandWrittenServer(also=[UNREADABLE, 7]))).url
+        registry = stack.enter_context(ToolRegistry(executor="thread"))
+        registry.load("mcp", source, transport=transport)
+        assert "bad" not in registry and "echo" in registry
+        assert registry.execute_tool_calls([ToolCall("e", "echo", {"text": "ok"})])[0].value == "ok"
+    detail = source if transport != "stdio" else " ".join(source)
+    assert (f"the MCP server {detail} lists the tool 'bad' in a form that does not follow MCP (inputSchema.type: "
+            "Input should be 'object'); it is left out") in caplog.text
+    if transport != "stdio":
+        assert (f"the MCP server {detail} lists a tool (number 6) in a form that does not follow MCP (the value: "
+                "Input should be a valid dictionary or instance of Tool); it is left out") in caplog.text
+
+
 def test_a_listing_the_mcp_sdk_cannot_read_is_an_error_that_says_so_in_a_line() -> None:
-    with (running(HandWrittenServer(broken_listing=True)) as server, ToolRegistry(executor="thread") as registry,
+    with (running(HandWrittenServer(instead=[UNREADABLE])) as server, ToolRegistry(executor="thread") as registry,
           pytest.raises(ValueError) as raised):  # it was "could not connect" with pydantic's whole report
         registry.load("mcp", server.url)
     assert str(raised.value) == (
-        f"MCP server {server.url}: the tools it lists do not follow MCP (tools.4.inputSchema.type: Input should be "
+        f"MCP server {server.url}: the tools it lists do not follow MCP (tools.0.inputSchema.type: Input should be "
         "'object'); the mcp SDK reads none of them, so no tool of this server can be loaded until it is fixed")
+
+
+listed_tool = st.one_of(json_any, st.fixed_dictionaries(
+    {"name": st.sampled_from(["echo", "x", "y z", ""]) | json_any},
+    optional={"inputSchema": st.fixed_dictionaries({"type": st.sampled_from(["object", "array"]) | json_any},
+                                                   optional={"properties": json_any}) | json_any,
+              "description": st.text(max_size=5) | json_any, "title": json_any, "outputSchema": json_any,
+              "annotations": st.fixed_dictionaries({}, optional={"readOnlyHint": st.booleans() | json_any,
+                                                                 "title": json_any}) | json_any}))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(also=st.lists(listed_tool, max_size=4))
+def test_whatever_else_a_server_lists_its_readable_tools_load(also: list[Any]) -> None:
+    with running(HandWrittenServer(also=also)) as server, ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", server.url, transport="streamable-http")
+        assert {"cut", "answer", "echo"} <= {tool.name for tool in registry.list()}
+        assert registry.execute_tool_calls([ToolCall("e", "echo", {"text": "ok"})])[0].value == "ok"
+        toolwire_mcp.close_sessions()

@@ -26,6 +26,7 @@ from toolwire_mcp._client.bridge import Bridge
 from toolwire_mcp._client.connection import Connection, Transport
 from toolwire_mcp._client.errors import LOST_HERE, MALFORMED_ANSWER, REQUEST_LOST, alone, describe, problems
 from toolwire_mcp._client.limits import MESSAGE_TOO_LARGE
+from toolwire_mcp._client.listings import readable_listings
 from toolwire_mcp._client.transports import client_target
 
 if TYPE_CHECKING:
@@ -256,6 +257,8 @@ class _Session:
 
         try:
             target = client_target(self.connection, transport)
+            if transport != "in-process":
+                target = readable_listings(target, self.connection.detail)
             mode = self.connection.client_mode(transport)
             async with Client(target, message_handler=self._on_message, cache=None, mode=mode) as client:
                 self.tools = await _list_all(client)
