@@ -107,6 +107,16 @@ def test_without_a_callback_calls_are_pending_until_resumed_with_approvals(backe
     assert [p.name for p in tmp_path.iterdir()] == ["x"]
 
 
+def test_a_blank_reason_is_a_denial_without_a_reason(tmp_path: Path) -> None:
+    with make_registry("thread") as registry:
+        registry.register(mark, requires_approval=True)
+        calls = [ToolCall(name, "mark", {"path": str(tmp_path / name)}) for name in ("blank", "none")]
+        blank, none = registry.execute_tool_calls(calls, approvals={"blank": " ", "none": False})
+    assert blank.error.kind == none.error.kind == ErrorKind.DENIED  # it ended "so it did not run:  "
+    assert blank.content == none.content == ("the user did not approve this call of 'mark', so it did not run; do not "
+                                             "repeat it unchanged: ask the user, or do something else")
+
+
 async def test_an_async_callback_is_awaited(tmp_path: Path) -> None:
     async def approve(calls: list[ToolCall]) -> dict[str, object]:
         await asyncio.sleep(0)

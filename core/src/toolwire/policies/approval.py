@@ -88,7 +88,7 @@ def _apply(dispatch: Dispatch, index: int, call: ToolCall, answer: Any, failure:
         dispatch.refuse(index, ErrorKind.APPROVAL_PENDING,
                         f"'{name}' needs the user's approval before it runs and has not run yet{why}; "
                         "it will run once approved")
-    elif answer is False or answer is None:
+    elif answer is False or answer is None or (isinstance(answer, str) and not answer.strip()):  # no reason given
         dispatch.refuse(index, ErrorKind.DENIED,
                         f"the user did not approve this call of '{name}', so it did not run; do not repeat it "
                         "unchanged: ask the user, or do something else")
