@@ -106,7 +106,8 @@ class HandWrittenServer(Server):
             else:
                 error = {"code": -32601, "message": f"no method {method}"}
                 return JSONResponse({"jsonrpc": "2.0", "id": ident, "error": error})
-            return JSONResponse({"jsonrpc": "2.0", "id": ident, "result": result})
+            body = {"jsonrpc": "2.0", "id": ident, "result": result}  # as json writes it: inf as Infinity
+            return Response(json.dumps(body).encode(), media_type="application/json")
 
         await serve_asgi(self, Starlette(routes=[Route("/mcp", mcp, methods=["POST"])]), "127.0.0.1", 0, "/mcp")
 
@@ -200,11 +201,19 @@ listed_tool = st.one_of(json_any, st.fixed_dictionaries(
                                                                  "title": json_any}) | json_any}))
 
 
+@pytest.fixture(scope="module")
+def listing_server() -> Iterator[HandWrittenServer]:
+    with running(HandWrittenServer()) as server:
+        yield server
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(also=st.lists(listed_tool, max_size=4))
-def test_whatever_else_a_server_lists_its_readable_tools_load(also: list[Any]) -> None:
-    with running(HandWrittenServer(also=also)) as server, ToolRegistry(executor="thread") as registry:
-        registry.load("mcp", server.url, transport="streamable-http")
+def test_whatever_else_a_server_lists_its_readable_tools_load(
+        listing_server: HandWrittenServer, also: list[Any]) -> None:
+    listing_server.also = also
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", listing_server.url, transport="streamable-http")
         assert {"cut", "answer", "echo"} <= {tool.name for tool in registry.list()}
         assert registry.execute_tool_calls([ToolCall("e", "echo", {"text": "ok"})])[0].value == "ok"
-        toolwire_mcp.close_sessions()
+    toolwire_mcp.close_sessions()
