@@ -117,3 +117,19 @@ def test_keywords_are_read_as_keywords_only_where_they_are_keywords() -> None:
         check({"pattern": 5})
     with pytest.raises(ValueError, match="argument 'mode'"):
         check({"mode": {"nullable": False}})
+
+
+def test_boolean_subschemas_are_schemas() -> None:
+    check = SchemaValidator({"type": "object", "properties": {"any": True, "none": False, "n": {"type": "integer"}}})
+    assert check({"any": [1, {"x": None}], "n": "3"}) == {"any": [1, {"x": None}], "n": 3}  # it raised AttributeError
+    with pytest.raises(ValueError, match="argument 'none': False schema does not allow 1"):
+        check({"none": 1})
+
+
+def test_schema_problem_says_what_is_wrong_and_never_raises() -> None:
+    from toolwire.formats import schema_problem
+
+    assert schema_problem({"type": "object", "properties": {"a": True, "\ud800": {"type": "string"}}}) is None
+    assert schema_problem({"type": "object", "properties": {"\ud800": {"type": 3}}}) is not None  # it raised
+    for not_json in ({"type": "object", "properties": {1: {}}}, {"type": "object", "enum": {1}}):
+        assert schema_problem(not_json).startswith("it is not JSON data (")  # type: ignore[union-attr]

@@ -113,6 +113,8 @@ _EXACT: dict[str, frozenset[type]] = {
 
 def _exact_types(prop: Mapping[str, Any]) -> frozenset[type]:
     """The exact value types that pass `_check` for `prop` as they are, for a check without calls."""
+    if not isinstance(prop, Mapping):  # a boolean schema: the whole-schema check decides
+        return frozenset()
     declared = prop.get("type")
     if not isinstance(declared, str | list):
         return frozenset()
@@ -121,7 +123,7 @@ def _exact_types(prop: Mapping[str, Any]) -> frozenset[type]:
 
 
 def _check(key: str, value: Any, prop: Mapping[str, Any]) -> tuple[Any, str | None]:
-    declared = prop.get("type")
+    declared = prop.get("type") if isinstance(prop, Mapping) else None
     if declared is None:
         return value, None
     names = [declared] if isinstance(declared, str) else list(declared)

@@ -209,6 +209,7 @@ def listing_server() -> Iterator[HandWrittenServer]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(also=st.lists(listed_tool, max_size=4))
+@example(also=[{"name": "x", "inputSchema": {"type": "object", "properties": {"a": True, "b": False}}}])  # raised
 def test_whatever_else_a_server_lists_its_readable_tools_load(
         listing_server: HandWrittenServer, also: list[Any]) -> None:
     listing_server.also = also

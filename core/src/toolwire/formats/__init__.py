@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from toolwire._json_ready import json_value
+from toolwire._json_ready import json_value, valid_texts
 from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -233,4 +233,8 @@ def schema_problem(schema: Mapping[str, Any]) -> str | None:
     except jsonschema_rs.ValidationError as exc:
         where = "/".join(str(part) for part in exc.instance_path)
         return f"at '{where}': {exc.message}" if where else exc.message
+    except UnicodeEncodeError:  # a lone surrogate in a key, which the registry makes U+FFFD
+        return schema_problem(valid_texts(schema))
+    except ValueError as exc:  # a set, bytes or a key that is not text: not JSON data at all
+        return f"it is not JSON data ({exc})"
     return None
