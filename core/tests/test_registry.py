@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -58,6 +59,15 @@ def test_a_name_collision_is_an_error_unless_replace(serial, make_tool) -> None:
     with pytest.raises(ValueError, match=r"two tools named 'x' were given together .*; give each its own name"):
         registry.add([make_tool("x"), make_tool("x")])
     assert "x" not in registry
+
+
+def test_a_ready_made_tool_whose_parameters_are_not_json_schema_is_refused_at_once(serial, make_tool) -> None:
+    registry = ToolRegistry(executor=serial)
+    broken = dataclasses.replace(make_tool("broken"), parameters={"type": "object", "properties": {"a": {"type": 3}}})
+    with pytest.raises(ValueError, match=r"^the parameters of the tool 'broken' are not valid JSON Schema \(at "
+                                         r"'properties/a/type': .*\): a model provider would refuse every request"):
+        registry.add([make_tool("fine"), broken])  # every request listing it failed at the provider
+    assert "fine" not in registry and "broken" not in registry
 
 
 def test_tools_whose_names_become_one_when_made_valid_are_told_apart(serial, make_tool) -> None:

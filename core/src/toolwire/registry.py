@@ -25,7 +25,7 @@ from toolwire._sources import LoadedSource, ToolChanges
 from toolwire.batches import Approval, Approver, Batch
 from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
 from toolwire.executing import Executor
-from toolwire.formats import Dialect, dialect_of, parse_calls
+from toolwire.formats import Dialect, dialect_of, parse_calls, schema_problem
 from toolwire.plugins import Plugins
 from toolwire.serving import Server
 from toolwire.tools import Tool, ToolCall, ToolResult
@@ -201,8 +201,15 @@ class ToolRegistry:
         tags: Iterable[str] = (),
         replace: bool = False,
     ) -> list[Tool]:
-        """Add ready-made `Tool`s, namespaced; a name already taken is an error unless `replace`."""
+        """Add ready-made `Tool`s, namespaced; a name already taken is an error unless `replace`, and so are
+        parameters that are not valid JSON Schema (a provider refuses a request holding one, with every tool)."""
         batch = [tools] if isinstance(tools, Tool) else list(tools)
+        for tool in batch:
+            problem = schema_problem(tool.parameters)
+            if problem is not None:
+                raise ValueError(f"the parameters of the tool '{tool.name}' are not valid JSON Schema ({problem}): a "
+                                 "model provider would refuse every request listing it, with every other tool; "
+                                 "fix its schema")
         added = self._catalog.add(batch, namespace=namespace, tags=frozenset(tags), replace=replace)
         self._catalog.announce(ToolChanges(added=tuple(sorted(t.name for t in added))))
         return added
