@@ -45,7 +45,18 @@ from toolwire.hookspecs import Batch, hookimpl
 from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
 from toolwire.serving import Server, in_background
-from toolwire.tools import ErrorKind, Text, Tool, ToolCall, ToolCallError, ToolOutput, ToolResult
+from toolwire.tools import (
+    Audio,
+    ErrorKind,
+    Image,
+    Resource,
+    Text,
+    Tool,
+    ToolCall,
+    ToolCallError,
+    ToolOutput,
+    ToolResult,
+)
 
 __all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "Unreadable", "Unsendable",
            "conformance_tools", "marked", "no_leaks", "registry_of", "running", "unsendable"]
@@ -172,6 +183,17 @@ def fail_with(kind: str, message: str) -> None:
 def rich(text: str) -> ToolOutput:
     """Return a value with a content block."""
     return ToolOutput(value={"text": text}, content=(Text(text),))
+
+
+PIXEL = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~\x9bU\x00\x00"
+         b"\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00\x00\x00\x00IEND\xaeB`\x82")
+"""A PNG image of one grey pixel, the image `media` returns."""
+
+
+def media(title: str) -> ToolOutput:
+    """Return content of every kind: text, a PNG image (`PIXEL`), a WAV clip and a PDF document."""
+    return ToolOutput(None, (Text(f"the chart {title}"), Image(PIXEL, "image/png"), Audio(b"RIFF0000WAVE", "audio/wav"),
+                             Resource("file:///report.pdf", "application/pdf", data=b"%PDF-1.4 report")))
 
 
 def crash(code: int = 3) -> None:

@@ -6,16 +6,19 @@ A `Dialect` is offered by a plugin through the `toolwire_formats` hook; the buil
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire._json_ready import json_value, valid_texts
-from toolwire.tools import Tool, ToolCall, ToolResult
+from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = [
     "GENERATED_ID_PREFIX",
     "Dialect",
     "SchemaConversionError",
+    "block_text",
+    "data_url",
     "dialect_of",
     "json_value",
     "omit_strict_nulls",
@@ -220,6 +223,24 @@ def result_text(result: ToolResult) -> str:
     if result.error is not None:
         return str(result.error)
     return result.text
+
+
+def data_url(block: Image | Audio | Resource) -> str:
+    """A media block's bytes as a `data:` URL, the form most providers and agent frameworks take them in."""
+    data = base64.b64encode(block.data or b"").decode("ascii")
+    return f"data:{block.mime_type or 'application/octet-stream'};base64,{data}"
+
+
+def block_text(block: ContentBlock) -> str:
+    """A content block as text, for a provider or framework that cannot carry it: a text block's text, a
+    resource's text, or a note naming what is not shown."""
+    if isinstance(block, Text):
+        return block.text
+    if isinstance(block, Resource):
+        if block.text is not None:
+            return block.text
+        return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
+    return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
 
 
 def schema_problem(schema: Mapping[str, Any]) -> str | None:

@@ -7,11 +7,9 @@ import json
 from typing import Any
 
 from toolwire.formats import parse_arguments
-from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, ToolCall, ToolResult
+from toolwire.tools import ContentBlock, Text, ToolCall, ToolResult
 
-__all__ = [
-    "arguments_text", "b64", "block_text", "blocks", "data_url", "has_media", "make_call",
-]
+__all__ = ["arguments_text", "b64", "blocks", "has_media", "make_call"]
 
 
 def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
@@ -46,19 +44,3 @@ def has_media(result: ToolResult) -> bool:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def data_url(block: Image | Audio | Resource) -> str:
-    return f"data:{block.mime_type or 'application/octet-stream'};base64,{b64(block.data or b'')}"
-
-
-def block_text(block: ContentBlock) -> str:
-    """A text stand-in for a block a provider cannot carry."""
-    if isinstance(block, Text):
-        return block.text
-    if isinstance(block, Resource):
-        if block.text is not None:
-            return block.text
-        return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
-    return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
-

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError, json_value
-from toolwire.formats._content import block_text, blocks, make_call
+from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError, block_text, json_value
+from toolwire.formats._content import blocks, make_call
 from toolwire.formats._gemini_schema import gemini_schema
 from toolwire.tools import Audio, Image, Resource, Text, Tool, ToolCall, ToolResult
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, _unrecognised, result_text
-from toolwire.formats._content import arguments_text, b64, blocks, data_url, make_call
+from toolwire.formats import Dialect, _unrecognised, data_url, result_text
+from toolwire.formats._content import arguments_text, b64, blocks, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Audio, Image, Resource, Tool, ToolCall, ToolResult
 
