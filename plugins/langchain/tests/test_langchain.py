@@ -5,6 +5,7 @@ Into toolwire: LangChain tools (sync, async-only, failing, a toolkit) loaded and
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseToolkit, ToolException, tool
 from toolwire import ToolRegistry, load_config
-from toolwire.testing import BatchSizes, add, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
 from toolwire_langchain import langchain_tools
 
 TURN = [("ok", "add", {"a": 20, "b": 22}), ("bad", "add", {"a": "twenty", "b": 22}),
@@ -149,3 +150,19 @@ def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
     assert replies["thing"].status == "success" and "Opaque()" in replies["thing"].content
     for reply in replies.values():
         reply.model_dump_json()  # what a provider's client sends
+
+
+def test_images_audio_and_files_reach_the_model_as_langchain_content_blocks() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(media)
+        agent = create_agent(scripted([("m1", "media", {"title": "sales"})]), tools=langchain_tools(registry))
+        reply = tool_messages(asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]})))["m1"]
+    assert reply.status == "success"  # its content was "the chart sales\n[image: image/png]\n..."
+    blocks = [{key: value for key, value in block.items() if key != "id"} for block in reply.content]
+    assert blocks == [
+        {"type": "text", "text": "the chart sales"},
+        {"type": "image", "base64": base64.b64encode(PIXEL).decode(), "mime_type": "image/png"},
+        {"type": "text", "text": "[audio (audio/wav) not shown]"},  # a tool message has no audio block
+        {"type": "file", "base64": base64.b64encode(b"%PDF-1.4 report").decode(), "mime_type": "application/pdf",
+         "extras": {"filename": "report.pdf"}}]
+    reply.model_dump_json()  # what a provider's client sends

@@ -5,6 +5,7 @@ one with broken argument JSON, one invalid, one that hangs past its deadline on 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import time
@@ -15,7 +16,7 @@ import pytest
 from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 from toolwire import ToolRegistry
-from toolwire.testing import BatchSizes, add, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
 from toolwire_openai_agents import function_tools
 
 TURN = [("ok", "add", '{"a": 20, "b": 22}'), ("broken", "add", '{"a": 20,'), ("bad", "add", '{"a": "x", "b": 1}'),
@@ -101,3 +102,16 @@ def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
         outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
     assert outputs["name"] == "report-\ufffd.txt"
     assert outputs["thing"] in ("{'thing': 'Opaque()'}", '{"thing": "Opaque()"}')
+
+
+def test_images_and_files_reach_the_model_as_the_sdks_image_and_file_outputs() -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(media)
+        model = ScriptedModel([("m1", "media", '{"title": "sales"}')])
+        outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
+    pixel, pdf = base64.b64encode(PIXEL).decode(), base64.b64encode(b"%PDF-1.4 report").decode()
+    assert outputs["m1"] == [  # the model read "[image: image/png]" and so on
+        {"type": "input_text", "text": "the chart sales"},
+        {"type": "input_image", "image_url": f"data:image/png;base64,{pixel}"},
+        {"type": "input_text", "text": "[audio (audio/wav) not shown]"},  # the SDK has no audio output
+        {"type": "input_file", "file_data": f"data:application/pdf;base64,{pdf}", "filename": "report.pdf"}]

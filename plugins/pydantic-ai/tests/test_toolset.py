@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import BinaryContent, ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from toolwire import ToolRegistry
-from toolwire.testing import BatchSizes, add, pid, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
 from toolwire_pydantic_ai import registry_toolset
 
 
@@ -99,3 +99,21 @@ def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
         result = Agent(TestModel(), toolsets=[registry_toolset(registry)]).run_sync("go")
     # pydantic-ai's own serializer refused both (a lone surrogate; an object it does not know), failing the run
     assert json.loads(result.output) == {"undecodable_name": "report-\ufffd.txt", "opaque": {"thing": "Opaque()"}}
+
+
+def test_images_audio_and_files_reach_the_model_as_pydantic_ai_binary_content() -> None:
+    returned: list[Any] = []
+
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("media", {"title": "sales"}, tool_call_id="m1")])
+        returned.extend(p.content for p in messages[-1].parts if getattr(p, "tool_call_id", None) == "m1")
+        return ModelResponse(parts=[TextPart("seen")])
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(media)
+        Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go")
+    # the model read "[image: image/png]" and so on: no image, sound or document reached it
+    assert returned == [["the chart sales", BinaryContent(data=PIXEL, media_type="image/png"),
+                         BinaryContent(data=b"RIFF0000WAVE", media_type="audio/wav"),
+                         BinaryContent(data=b"%PDF-1.4 report", media_type="application/pdf")]]

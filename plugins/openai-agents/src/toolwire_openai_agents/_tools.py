@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from agents import FunctionTool
+from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
-from toolwire import CallBatcher, ToolCall, ToolRegistry
-from toolwire.formats import json_value
+from toolwire import CallBatcher, ContentBlock, Image, Resource, Text, ToolCall, ToolRegistry, ToolResult
+from toolwire.formats import block_text, data_url, json_value
 
 __all__ = ["function_tools"]
 
@@ -29,7 +29,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             result = await batcher.call(ToolCall(call_id, name, arguments or "{}"))
             if result.error is not None:
                 return str(result.error)
-            return json_value(result.value) if result.value is not None else result.text
+            return _returned(result)
 
         tools.append(FunctionTool(
             name=tool.name,
@@ -39,3 +39,20 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             strict_json_schema=strict,
         ))
     return tools
+
+
+def _returned(result: ToolResult) -> Any:
+    """A result as the SDK takes a tool's output: its value as JSON data, or its content as the SDK's text, image
+    and file outputs when it holds more than text (audio, which the SDK cannot send, as a note)."""
+    content = result.content
+    if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
+        return [_output(block) for block in content]
+    return json_value(result.value) if result.value is not None else result.text
+
+
+def _output(block: ContentBlock) -> ToolOutputText | ToolOutputImage | ToolOutputFileContent:
+    if isinstance(block, Image):
+        return ToolOutputImage(image_url=data_url(block))
+    if isinstance(block, Resource) and block.data is not None and block.mime_type == "application/pdf":
+        return ToolOutputFileContent(file_data=data_url(block), filename=block.uri.rsplit("/", 1)[-1])
+    return ToolOutputText(text=block_text(block))

@@ -7,11 +7,23 @@ from typing import Any
 
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ModelRetry, ToolFailed
+from pydantic_ai.messages import BinaryContent
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
 from pydantic_core import SchemaValidator, core_schema
-from toolwire import CallBatcher, ErrorKind, ToolCall, ToolRegistry
-from toolwire.formats import json_value
+from toolwire import (
+    Audio,
+    CallBatcher,
+    ContentBlock,
+    ErrorKind,
+    Image,
+    Resource,
+    Text,
+    ToolCall,
+    ToolRegistry,
+    ToolResult,
+)
+from toolwire.formats import block_text, json_value
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -51,16 +63,35 @@ class RegistryToolset(AbstractToolset[Any]):
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any],
                         tool: ToolsetTool[Any]) -> Any:
-        """Run the call with the turn's other calls as one batch; its value as JSON data, or the error as pydantic-ai
-        hands errors to the model."""
+        """Run the call with the turn's other calls as one batch; its value as JSON data (its content, media
+        included, when it has images, audio or files), or the error as pydantic-ai hands errors to the model."""
         call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
         result = await self._batcher.call(ToolCall(call_id, name, tool_args))
         error = result.error
         if error is None:
-            return json_value(result.value) if result.value is not None else result.text
+            return _returned(result)
         if error.kind is ErrorKind.INVALID_ARGUMENTS:
             raise ModelRetry(error.message)
         raise ToolFailed(str(error))
+
+
+def _returned(result: ToolResult) -> Any:
+    content = result.content
+    if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
+        return [_part(block) for block in content]  # pydantic-ai sends media natively where the model takes it
+    return json_value(result.value) if result.value is not None else result.text
+
+
+def _part(block: ContentBlock) -> str | BinaryContent:
+    """A block as pydantic-ai user content: its bytes where pydantic-ai knows their media type, else text."""
+    if isinstance(block, Image | Audio | Resource) and block.data is not None and block.mime_type:
+        binary = BinaryContent(data=block.data, media_type=block.mime_type)
+        try:
+            binary.format  # noqa: B018  # raises for a media type pydantic-ai cannot send, which would fail the run
+        except ValueError:
+            return block_text(block)
+        return binary
+    return block_text(block)
 
 
 def registry_toolset(registry: ToolRegistry, **options: Any) -> RegistryToolset:
