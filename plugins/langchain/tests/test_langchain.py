@@ -16,7 +16,7 @@ from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseToolkit, ToolException, tool
-from toolwire import ToolRegistry, load_config
+from toolwire import Image, Resource, Text, ToolRegistry, load_config
 from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
 from toolwire_langchain import langchain_tools
 
@@ -166,3 +166,33 @@ def test_images_audio_and_files_reach_the_model_as_langchain_content_blocks() ->
         {"type": "file", "base64": base64.b64encode(b"%PDF-1.4 report").decode(), "mime_type": "application/pdf",
          "extras": {"filename": "report.pdf"}}]
     reply.model_dump_json()  # what a provider's client sends
+
+
+@tool
+def snapshot(title: str) -> list[Any]:
+    """A picture and a page, as LangChain content blocks."""
+    return [{"type": "text", "text": title},
+            {"type": "image", "base64": base64.b64encode(PIXEL).decode(), "mime_type": "image/png"},
+            {"type": "file", "base64": base64.b64encode(b"%PDF").decode(), "mime_type": "application/pdf",
+             "extras": {"filename": "page.pdf"}}]
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_content_blocks_a_langchain_tool_returns_are_toolwires_blocks(backend: str) -> None:
+    with ToolRegistry(executor=backend) as registry:
+        registry.register(snapshot)
+        [result] = registry.execute_tool_calls([{"type": "tool_use", "id": "s", "name": "snapshot",
+                                                 "input": {"title": "home"}}], timeout=60)
+    # the model got the blocks as JSON text, the image's base64 and all
+    assert result.content == (Text("home"), Image(PIXEL, "image/png"),
+                              Resource("file:///page.pdf", "application/pdf", data=b"%PDF"))
+
+
+def test_media_goes_through_langchain_and_back_unchanged() -> None:
+    with ToolRegistry(executor="thread") as inner, ToolRegistry(executor="thread") as outer:
+        inner.register(media)
+        outer.load("langchain", langchain_tools(inner))
+        [result] = outer.execute_tool_calls([{"type": "tool_use", "id": "m", "name": "media",
+                                              "input": {"title": "sales"}}])
+    assert result.content == (Text("the chart sales"), Image(PIXEL, "image/png"), Text("[audio (audio/wav) not shown]"),
+                              Resource("file:///report.pdf", "application/pdf", data=b"%PDF-1.4 report"))

@@ -10,6 +10,8 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from toolwire import Tool, ToolSource
 
+from toolwire_langchain._blocks import from_langchain
+
 __all__ = ["LangChainLoader"]
 
 
@@ -22,7 +24,7 @@ class LangChainInvoker:
         self.tool = tool
 
     def __call__(self, **arguments: Any) -> Any:
-        return self.tool.invoke(arguments)
+        return from_langchain(self.tool.invoke(arguments))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (_portable(self.tool),))
@@ -34,7 +36,7 @@ class AsyncLangChainInvoker(LangChainInvoker):
     __slots__ = ()
 
     async def __call__(self, **arguments: Any) -> Any:  # type: ignore[override]
-        return await self.tool.ainvoke(arguments)
+        return from_langchain(await self.tool.ainvoke(arguments))
 
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import itertools
 from typing import Any
 
-from langchain_core.messages import content as lc
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
-from toolwire import CallBatcher, ContentBlock, Image, Resource, Text, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import block_text, json_value
+from toolwire import CallBatcher, Text, ToolCall, ToolRegistry, ToolResult
+from toolwire.formats import json_value
+
+from toolwire_langchain._blocks import to_langchain
 
 __all__ = ["RegistryTool", "langchain_tools"]
 
@@ -62,15 +62,5 @@ def _answer(result: ToolResult) -> Any:
         raise ToolException(str(result.error))
     content = result.content
     if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
-        return [_block(block) for block in content]
+        return [to_langchain(block) for block in content]
     return json_value(result.value) if result.value is not None else result.text
-
-
-def _block(block: ContentBlock) -> lc.ContentBlock:
-    """A block as one of the content blocks a LangChain tool message carries; audio, which it does not, as text."""
-    if isinstance(block, Image | Resource) and block.data:
-        data, mime_type = base64.b64encode(block.data).decode("ascii"), block.mime_type or "application/octet-stream"
-        if isinstance(block, Image):
-            return lc.create_image_block(base64=data, mime_type=mime_type)
-        return lc.create_file_block(base64=data, mime_type=mime_type, filename=block.uri.rsplit("/", 1)[-1])
-    return lc.create_text_block(text=block_text(block))
