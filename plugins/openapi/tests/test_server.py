@@ -5,6 +5,7 @@ command, and hypothesis sending what no client should."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -23,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from pydantic import BaseModel
-from toolwire import Annotations, ToolRegistry, hookimpl, load_config
+from toolwire import Annotations, Image, Text, ToolOutput, ToolRegistry, hookimpl, load_config
 from toolwire.serving import ServeError
-from toolwire.testing import running
+from toolwire.testing import PIXEL, media, running
 from toolwire_openapi._server.server import HTTPRegistryServer
 
 
@@ -187,6 +188,36 @@ def test_the_document_is_valid_openapi_and_the_openapi_loader_calls_the_tools_ba
         assert "argument 'p.y': \"eight\" is not of type \"integer\"" in results[2].error.message
         assert results[3].error is not None and "HTTP 500" in results[3].error.message
         assert "RuntimeError: jam" in results[3].error.message
+
+
+def picture() -> ToolOutput:
+    """Draw a picture."""
+    return ToolOutput(None, Image(PIXEL, "image/png"))
+
+
+def lines() -> ToolOutput:
+    """Two lines of text."""
+    return ToolOutput(None, (Text("one"), Text("two")))
+
+
+def test_content_without_a_value_is_answered_as_itself_and_loads_back_as_that_block(registry: ToolRegistry) -> None:
+    for tool in (picture, lines, media):
+        registry.register(tool)
+    with served(registry) as server, httpx.Client(base_url=server.url) as client:
+        image = client.post("/tools/picture", json={})  # each of these answered null
+        assert (image.headers["content-type"], image.content) == ("image/png", PIXEL)
+        assert client.post("/tools/lines", json={}).json() == "one\ntwo"
+        assert client.post("/tools/media", json={"title": "x"}).json() == [
+            {"type": "text", "text": "the chart x"},
+            {"type": "image", "data": base64.b64encode(PIXEL).decode(), "mimeType": "image/png"},
+            {"type": "audio", "data": base64.b64encode(b"RIFF0000WAVE").decode(), "mimeType": "audio/wav"},
+            {"type": "resource", "resource": {"uri": "file:///report.pdf", "mimeType": "application/pdf",
+                                              "blob": base64.b64encode(b"%PDF-1.4 report").decode()}}]
+        with ToolRegistry(executor="thread") as remote:
+            remote.load("openapi", f"{server.url}/openapi.json")
+            [back] = remote.execute_tool_calls([{"id": "p", "type": "function",
+                                                 "function": {"name": "picture", "arguments": "{}"}}])
+    assert back.content == (Image(PIXEL, "image/png"),)
 
 
 def test_the_document_follows_the_registry(registry: ToolRegistry) -> None:

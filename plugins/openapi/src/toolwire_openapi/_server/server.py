@@ -1,7 +1,8 @@
 """`toolwire serve http`: a registry's tools as an HTTP API with its OpenAPI document (starlette, uvicorn).
 
 `GET /openapi.json` describes it (OpenAPI 3.1: what the `openapi` loader, or any client generator,
-reads); `POST /tools/{name}` runs one call with the JSON body as its arguments and answers its value;
+reads); `POST /tools/{name}` runs one call with the JSON body as its arguments and answers its value (or
+the image, sound or file it returned);
 `POST /calls` runs a batch in any provider's shape and answers every result; `GET /healthz`. Calls that
 arrive together, from any number of clients, go out as one batch (`toolwire.CallBatcher`); a client
 gone mid-call cancels its call. Failures are problems (RFC 9457) with the status their kind maps to.
@@ -10,12 +11,13 @@ gone mid-call cancels its call. Failures are problems (RFC 9457) with the status
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from toolwire import CallBatcher, ToolCall
+from toolwire import Audio, CallBatcher, ContentBlock, Image, Resource, Text, ToolCall
 from toolwire.formats import json_value
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
@@ -111,14 +113,13 @@ class HTTPRegistryServer(Server):
         return JSONResponse({"status": "ok", "tools": len(self.registry.list(enabled=True))})
 
     async def _tool(self, request: Request) -> Response:
-        from starlette.responses import Response
 
         name = request.path_params["name"]
         text = _text(await self._body(request)).strip() or "{}"
         call = ToolCall(f"http-{next(self._ids)}", name, text)
         result = await _unless_gone(request, self._batcher.call(call))
         if result.error is None:
-            return Response(_json(json_value(result.value)), media_type="application/json")
+            return _answered(result)
         return _failed(result)
 
     async def _calls(self, request: Request) -> Response:
@@ -190,6 +191,39 @@ def _text(body: bytes) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Refused(400, f"the body is not UTF-8 text: {exc}") from None
+
+
+def _answered(result: ToolResult) -> Response:
+    """A call's answer: its value as JSON; without a value, its content: text as a JSON string, one image,
+    sound or file as itself (its bytes and media type, which the `openapi` loader reads back as that block),
+    anything else as MCP's content blocks (base64 `data`)."""
+    from starlette.responses import Response
+
+    content = result.content
+    if result.value is not None or isinstance(content, str):
+        return Response(_json(json_value(result.value)), media_type="application/json")
+    if all(isinstance(block, Text) for block in content):
+        return Response(_json(result.text), media_type="application/json")
+    if len(content) == 1 and isinstance(content[0], Image | Audio | Resource) and content[0].data is not None:
+        return Response(content[0].data, media_type=content[0].mime_type or "application/octet-stream")
+    return Response(_json([_block(block) for block in content]), media_type="application/json")
+
+
+def _block(block: ContentBlock) -> dict[str, Any]:
+    if isinstance(block, Text):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, Image | Audio):
+        return {"type": type(block).__name__.lower(), "data": _b64(block.data), "mimeType": block.mime_type}
+    resource: dict[str, Any] = {"uri": block.uri, "mimeType": block.mime_type}
+    if block.data is not None:
+        resource["blob"] = _b64(block.data)
+    else:
+        resource["text"] = block.text or ""
+    return {"type": "resource", "resource": resource}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _failed(result: ToolResult) -> Response:

@@ -51,6 +51,9 @@ _RESULT_SCHEMA = {
 }
 
 
+_ANSWER = "The tool's value (JSON); without one, its text, or the image, sound or file it returned as itself"
+
+
 def problem(status: int, kind: str, detail: str, **extra: Any) -> dict[str, Any]:
     """An RFC 9457 problem: `kind` (an `ErrorKind` value, or `bad_request` for a request that is not
     one) and the `detail` a model or a person can act on, plus members such as `tool` and `call_id`."""
@@ -72,8 +75,7 @@ def openapi_document(tools: Iterable[Tool], *, title: str, version: str, secured
             "summary": (tool.description or tool.name).strip().split("\n", 1)[0][:120],
             "requestBody": {"required": bool(parameters.get("required")),
                             "content": {"application/json": {"schema": parameters}}},
-            "responses": {"200": {"description": "The tool's value",
-                                  "content": {"application/json": {"schema": output}}},
+            "responses": {"200": {"description": _ANSWER, "content": {"application/json": {"schema": output}}},
                           "default": {"$ref": "#/components/responses/Problem"}},
         }
         if tool.description:
