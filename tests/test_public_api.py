@@ -82,3 +82,16 @@ def test_every_public_name_is_documented(package: str) -> None:
             elif name in assigned and name not in documented:
                 missing.append(f"{module.__name__}.{name} (constant)")
     assert not missing, "undocumented public names:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_function_and_class_a_module_defines_is_in_its_all(package: str) -> None:
+    """Public or private, never neither: a function or class a public module defines either starts with `_` or is
+    in the module's `__all__` (and so held to the documentation check above). Hook implementations are exempt."""
+    unlisted = [f"{module.__name__}.{name}"
+                for module in public_modules(package) for name, value in vars(module).items()
+                if not name.startswith("_") and name not in getattr(module, "__all__", ())
+                and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == module.__name__
+                and not hasattr(value, "toolwire_impl")]
+    assert not unlisted, "public-looking names missing from __all__ (list them, or give them a leading _):\n" + \
+        "\n".join(unlisted)

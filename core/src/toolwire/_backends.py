@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
-from toolwire.config import Config, ConfigError, with_backend
-from toolwire.executing import Executor
+from toolwire.config import Config, ConfigError
+from toolwire.executing import Executor, ExecutorConfig
 from toolwire.plugins import Plugins, UnknownPluginError
 
 __all__ = ["Backends"]
@@ -82,7 +83,7 @@ class Backends:
         executor = self.created.get(name)
         if executor is None:
             spec = self.plugins.get("executor", name)
-            executor = self.created[name] = spec.factory(with_backend(self.config, name))
+            executor = self.created[name] = spec.factory(_settings(self.config, name))
         return executor
 
     def close(self) -> None:
@@ -91,3 +92,10 @@ class Backends:
             executors.append(self.given)
         for instance in executors:
             instance.close()
+
+
+def _settings(config: Config, backend: str) -> ExecutorConfig:
+    """The executor settings for `backend`: configured options apply only to the configured backend."""
+    if backend == config.executor.backend:
+        return config.executor
+    return replace(config.executor, backend=backend, options={})

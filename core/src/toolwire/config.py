@@ -46,7 +46,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ from toolwire.executing import ExecutorConfig
 from toolwire.tools import NAME_PATTERN, Tool
 
 __all__ = [
-    "Config", "ConfigError", "PolicyConfig", "ServeConfig", "ToolPolicy", "load_config", "policy_config", "tool_policy",
+    "Config", "ConfigError", "PolicyConfig", "ServeConfig", "ToolPolicy", "load_config", "policy_config",
+    "rate_per_second", "tool_policy",
 ]
 
 DEFAULT_BACKEND = "process"
@@ -248,13 +249,6 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return Config(config, separator, entries, str(where), ServeConfig(server, serve), policy, backend_named)
-
-
-def with_backend(config: Config, backend: str) -> ExecutorConfig:
-    """The executor settings for `backend`: configured options apply only to the configured backend."""
-    if backend == config.executor.backend:
-        return config.executor
-    return replace(config.executor, backend=backend, options={})
 
 
 def _tool_entry(where: Path | str, index: int, entry: Any, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from toolwire.serving import Server
     from toolwire.tools import ToolResult
 
-__all__ = ["Batch", "Dispatch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "ServerSpec", "hookimpl", "hookspec"]
+__all__ = [
+    "Batch", "Dispatch", "ExecutorSpec", "FormatSpec", "LoaderSpec", "ServerSpec", "ToolwireSpec", "hookimpl",
+    "hookspec",
+]
 
 PROJECT = "toolwire"
 hookspec = pluggy.HookspecMarker(PROJECT)

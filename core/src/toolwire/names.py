@@ -7,7 +7,7 @@ import re
 
 from toolwire.tools import NAME_PATTERN
 
-__all__ = ["safe_name"]
+__all__ = ["hashed_name", "safe_name"]
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_-]+")
 _MAX = 64

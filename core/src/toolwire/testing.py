@@ -58,8 +58,13 @@ from toolwire.tools import (
     ToolResult,
 )
 
-__all__ = ["Abort", "BatchSizes", "ExecutorConformance", "Mark", "UnpicklableError", "Unreadable", "Unsendable",
-           "conformance_tools", "marked", "no_leaks", "registry_of", "running", "unsendable"]
+__all__ = [
+    "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
+    "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable", "async_hang",
+    "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "fail", "fail_base", "fail_unpicklable",
+    "fail_unreadable", "fail_with", "hang", "marked", "media", "no_leaks", "opaque", "pid", "registry_of", "rich",
+    "running", "undecodable_name", "unsendable", "which_call",
+]
 
 HANG_S = 30.0
 """How long the suite's hanging tools sleep; a conforming backend reports them long before."""

@@ -27,6 +27,7 @@ __all__ = [
     "ToolResult",
     "ToolSource",
     "is_async_callable",
+    "load_json",
 ]
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+__all__ = ["error_record", "forward_progress", "task_cancelled", "unsendable"]
+
 TYPE_CHECKING = False  # workers import this module: it starts faster without typing
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,6 +12,8 @@ from __future__ import annotations
 from _pickle import Unpickler
 from io import BytesIO
 
+__all__ = ["tolerant_loads"]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

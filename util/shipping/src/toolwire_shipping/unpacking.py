@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from _pickle import loads  # C pickle: no `pickle.py` (re, functools) in workers
 
+__all__ = ["ToolCache", "ToolLoadError", "load_modules"]
+
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
     from typing import Any
