@@ -14,6 +14,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -33,6 +34,9 @@ __all__ = ["HTTPRegistryServer"]
 DEFAULT_PORT = 8766
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 _JSON_TYPES = ("application/json", "text/json")
+_TOKEN = r"[\w!#$&^.+-]+"
+_MEDIA_TYPE = re.compile(rf'{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|"[\t !#-\[\]-~]*"))*', re.ASCII)
+"""A media type as a `Content-Type` header may carry it (RFC 9110); a tool's other ones are sent as octets."""
 
 
 class _Refused(Exception):
@@ -205,7 +209,9 @@ def _answered(result: ToolResult) -> Response:
     if all(isinstance(block, Text) for block in content):
         return Response(_json(result.text), media_type="application/json")
     if len(content) == 1 and isinstance(content[0], Image | Audio | Resource) and content[0].data is not None:
-        return Response(content[0].data, media_type=content[0].mime_type or "application/octet-stream")
+        media_type = content[0].mime_type
+        return Response(content[0].data, media_type=media_type if _MEDIA_TYPE.fullmatch(media_type or "") else
+                        "application/octet-stream")
     return Response(_json([_block(block) for block in content]), media_type="application/json")
 
 
