@@ -61,6 +61,22 @@ def test_text_http_cannot_carry_is_invalid_arguments_for_its_call_alone(loop_reg
     assert results[3].value == {"result": 3.0}
 
 
+def test_what_a_header_cannot_carry_is_invalid_arguments_and_spaces_around_it_are_dropped(
+        loop_registry: ToolRegistry, service, client: str) -> None:
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client)
+    fields = {"path_item_id": "a", "body_item_id": "b", "name": "pen", "price": 1.0}
+    results = loop_registry.execute_tool_calls([
+        ToolCall(case, "items_create", {**fields, "x-request-id": value})
+        for case, value in [("nul", "a\x00b"), ("snow", "\u2603"), ("break", "a\r\nX-Evil: 1"), ("spaced", " r-1\t")]])
+    where = "the value of header 'x-request-id'"
+    assert [(r.error.kind, r.error.message) for r in results[:3]] == [  # type: ignore[union-attr]
+        (ErrorKind.INVALID_ARGUMENTS, f"{where} holds a control character, which an HTTP header cannot carry"),
+        (ErrorKind.INVALID_ARGUMENTS, f"{where} is not ASCII text, which is all an HTTP header carries; send it in "
+                                      "ASCII"),  # it said "send valid Unicode text"
+        (ErrorKind.INVALID_ARGUMENTS, f"{where} contains a line break")]
+    assert results[3].value["header"] == "r-1", results[3]  # the first and the last were `transport` errors
+
+
 def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service, client: str) -> None:
     loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     patched = call(loop_registry, "items_patch", item_id="7", price=3)

@@ -9,6 +9,7 @@ inside its parameter.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,8 @@ def _path_value(param: Param, value: Any) -> str:
 
 _RESERVED_SAFE = "/?:@!$'()*+,;[]"  # RFC 3986 reserved characters, less those that would end the parameter
 _DELIMITERS = {"spaceDelimited": "%20", "pipeDelimited": "|", "tabDelimited": "%09"}
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""A character an HTTP header value cannot hold: a control character other than a tab."""
 
 
 def _query_pairs(param: Param, value: Any) -> list[tuple[str, str]]:
@@ -183,9 +186,17 @@ def _query_pairs(param: Param, value: Any) -> list[tuple[str, str]]:
 
 
 def _header_value(name: str, value: Any, explode: bool) -> str:
-    text = _simple(value, explode, _text)
+    """`value` as header `name` carries it (spaces around it dropped, as HTTP does); what a header cannot carry
+    is the call's `invalid_arguments` error, not a `transport` error that a retry would repeat."""
+    text = _simple(value, explode, _text).strip(" \t")
     if "\r" in text or "\n" in text:
         raise ToolCallError(f"the value of header '{name}' contains a line break", ErrorKind.INVALID_ARGUMENTS)
+    if not text.isascii():
+        raise ToolCallError(f"the value of header '{name}' is not ASCII text, which is all an HTTP header carries; "
+                            "send it in ASCII", ErrorKind.INVALID_ARGUMENTS)
+    if _CONTROL.search(text):
+        raise ToolCallError(f"the value of header '{name}' holds a control character, which an HTTP header cannot "
+                            "carry", ErrorKind.INVALID_ARGUMENTS)
     return text
 
 
