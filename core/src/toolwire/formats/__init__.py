@@ -20,6 +20,7 @@ __all__ = [
     "block_text",
     "data_url",
     "dialect_of",
+    "has_media",
     "json_value",
     "omit_strict_nulls",
     "parse_arguments",
@@ -229,6 +230,14 @@ def data_url(block: Image | Audio | Resource) -> str:
     """A media block's bytes as a `data:` URL, the form most providers and agent frameworks take them in."""
     data = base64.b64encode(block.data or b"").decode("ascii")
     return f"data:{block.mime_type or 'application/octet-stream'};base64,{data}"
+
+
+def has_media(result: ToolResult) -> bool:
+    """Whether a successful result's content holds more than text: an image, a sound or a resource, which
+    a provider or framework carries in its own types rather than as text."""
+    content = result.content
+    return result.error is None and not isinstance(content, str) and \
+        not all(isinstance(block, Text) for block in content)
 
 
 def block_text(block: ContentBlock) -> str:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from toolwire.formats import parse_arguments
-from toolwire.tools import ContentBlock, Text, ToolCall, ToolResult
+from toolwire.tools import ContentBlock, ToolCall, ToolResult
 
-__all__ = ["arguments_text", "b64", "blocks", "has_media", "make_call"]
+__all__ = ["arguments_text", "b64", "blocks", "make_call"]
 
 
 def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
@@ -35,11 +35,6 @@ def blocks(result: ToolResult) -> tuple[ContentBlock, ...]:
     if result.error is not None or isinstance(result.content, str):
         return ()
     return result.content
-
-
-def has_media(result: ToolResult) -> bool:
-    """Whether the result carries anything besides text."""
-    return any(not isinstance(block, Text) for block in blocks(result))
 
 
 def b64(data: bytes) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, block_text, result_text
-from toolwire.formats._content import b64, blocks, has_media, make_call
+from toolwire.formats import Dialect, block_text, has_media, result_text
+from toolwire.formats._content import b64, blocks, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Image, Resource, Text, Tool, ToolCall, ToolResult
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, _unrecognised, block_text, data_url, result_text
-from toolwire.formats._content import arguments_text, blocks, has_media, make_call
+from toolwire.formats import Dialect, _unrecognised, block_text, data_url, has_media, result_text
+from toolwire.formats._content import arguments_text, blocks, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Image, Resource, Text, Tool, ToolCall, ToolResult
 

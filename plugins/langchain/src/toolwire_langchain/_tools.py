@@ -7,8 +7,8 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
-from toolwire import CallBatcher, Text, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import json_value
+from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
+from toolwire.formats import has_media, json_value
 
 from toolwire_langchain._blocks import to_langchain
 
@@ -60,7 +60,6 @@ def _answer(result: ToolResult) -> Any:
     content blocks (text, image, file) when it holds more than text; an error raises `ToolException`."""
     if result.error is not None:
         raise ToolException(str(result.error))
-    content = result.content
-    if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
-        return [to_langchain(block) for block in content]
+    if has_media(result):
+        return [to_langchain(block) for block in result.content]
     return json_value(result.value) if result.value is not None else result.text

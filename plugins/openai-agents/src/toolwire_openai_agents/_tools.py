@@ -7,8 +7,8 @@ from typing import Any
 
 from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
-from toolwire import CallBatcher, ContentBlock, Image, Resource, Text, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import block_text, data_url, json_value
+from toolwire import CallBatcher, ContentBlock, Image, Resource, ToolCall, ToolRegistry, ToolResult
+from toolwire.formats import block_text, data_url, has_media, json_value
 
 __all__ = ["function_tools"]
 
@@ -44,9 +44,8 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
 def _returned(result: ToolResult) -> Any:
     """A result as the SDK takes a tool's output: its value as JSON data, or its content as the SDK's text, image
     and file outputs when it holds more than text (audio, which the SDK cannot send, as a note)."""
-    content = result.content
-    if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
-        return [_output(block) for block in content]
+    if has_media(result):
+        return [_output(block) for block in result.content]
     return json_value(result.value) if result.value is not None else result.text
 
 

@@ -18,12 +18,11 @@ from toolwire import (
     ErrorKind,
     Image,
     Resource,
-    Text,
     ToolCall,
     ToolRegistry,
     ToolResult,
 )
-from toolwire.formats import block_text, json_value
+from toolwire.formats import block_text, has_media, json_value
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -76,9 +75,8 @@ class RegistryToolset(AbstractToolset[Any]):
 
 
 def _returned(result: ToolResult) -> Any:
-    content = result.content
-    if isinstance(content, tuple) and not all(isinstance(block, Text) for block in content):
-        return [_part(block) for block in content]  # pydantic-ai sends media natively where the model takes it
+    if has_media(result):
+        return [_part(block) for block in result.content]  # pydantic-ai sends media natively where the model takes it
     return json_value(result.value) if result.value is not None else result.text
 
 

@@ -2,10 +2,10 @@
 
 `GET /openapi.json` describes it (OpenAPI 3.1: what the `openapi` loader, or any client generator,
 reads); `POST /tools/{name}` runs one call with the JSON body as its arguments and answers its value (or
-the image, sound or file it returned);
-`POST /calls` runs a batch in any provider's shape and answers every result; `GET /healthz`. Calls that
-arrive together, from any number of clients, go out as one batch (`toolwire.CallBatcher`); a client
-gone mid-call cancels its call. Failures are problems (RFC 9457) with the status their kind maps to.
+the image, sound or file it returned); `POST /calls` runs a batch in any provider's shape and answers every
+result; `GET /healthz`. Calls that arrive together, from any number of clients, go out as one batch
+(`toolwire.CallBatcher`); a client gone mid-call cancels its call. Failures are problems (RFC 9457) with the
+status their kind maps to.
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ class HTTPRegistryServer(Server):
         return JSONResponse({"status": "ok", "tools": len(self.registry.list(enabled=True))})
 
     async def _tool(self, request: Request) -> Response:
-
         name = request.path_params["name"]
         text = _text(await self._body(request)).strip() or "{}"
         call = ToolCall(f"http-{next(self._ids)}", name, text)
