@@ -186,7 +186,7 @@ class ToolRegistry:
         if listed and not tools:
             log.warning("include=%r / exclude=%r left none of the %d tools %s loaded (%s)", include, exclude,
                         len(listed), loader, ", ".join(sorted(t.name for t in listed)[:10]))
-        added = self.add(tools, namespace=namespace, tags=tags, replace=replace)
+        added = self._add(tools, namespace=namespace, tags=frozenset(tags), replace=replace)
         self._catalog.track(LoadedSource(instance, namespace, include, exclude, frozenset(tags),
                                          [t.name for t in added]))
         if policy is not None and added:
@@ -204,13 +204,16 @@ class ToolRegistry:
         """Add ready-made `Tool`s, namespaced; a name already taken is an error unless `replace`, and so are
         parameters that are not valid JSON Schema (a provider refuses a request holding one, with every tool)."""
         batch = [tools] if isinstance(tools, Tool) else list(tools)
-        for tool in batch:
+        for tool in batch:  # loaders check the schemas they did not make themselves
             problem = schema_problem(tool.parameters)
             if problem is not None:
                 raise ValueError(f"the parameters of the tool '{tool.name}' are not valid JSON Schema ({problem}): a "
                                  "model provider would refuse every request listing it, with every other tool; "
                                  "fix its schema")
-        added = self._catalog.add(batch, namespace=namespace, tags=frozenset(tags), replace=replace)
+        return self._add(batch, namespace=namespace, tags=frozenset(tags), replace=replace)
+
+    def _add(self, tools: Iterable[Tool], *, namespace: str | None, tags: frozenset[str], replace: bool) -> list[Tool]:
+        added = self._catalog.add(list(tools), namespace=namespace, tags=tags, replace=replace)
         self._catalog.announce(ToolChanges(added=tuple(sorted(t.name for t in added))))
         return added
 
