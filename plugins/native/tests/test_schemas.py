@@ -246,3 +246,21 @@ def test_an_unresolvable_annotation_is_a_type_error(tool_of) -> None:
 
     with pytest.raises(TypeError, match=r"cannot read the signature of .*f: name 'Local' is not defined"):
         tool_of(f)
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+_UNPRINTABLE = _Unprintable()
+
+
+def test_a_default_whose_repr_raises_is_left_out_of_the_schema_and_still_applies(tool_of) -> None:
+    def tag(x: int, marker: object = _UNPRINTABLE, label: str = "a") -> object:
+        return marker
+
+    tool = tool_of(tag)  # it raised the default's RuntimeError (pydantic writes the default into its warning)
+    assert tool.parameters["properties"] == {"x": {"type": "integer"}, "marker": {}, "label": {"type": "string",
+                                                                                              "default": "a"}}
+    assert tool.invoker(**tool.validator({"x": 1})) is _UNPRINTABLE

@@ -16,7 +16,7 @@ from toolwire import Annotations, Tool, ToolSource, is_async_callable
 
 from toolwire_native._docstrings import read_docs
 from toolwire_native._invoker import AsyncFunctionInvoker, FunctionInvoker
-from toolwire_native._schema import clean_schema, compatible, output_schema
+from toolwire_native._schema import SchemaGenerator, clean_schema, compatible, output_schema
 from toolwire_native._validator import ArgumentValidator
 
 _P = inspect.Parameter
@@ -111,7 +111,7 @@ def _schema_and_validator(
     validator = _validator(function, signature, described, hidden)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PydanticJsonSchemaWarning)
-        schema = clean_schema(validator.model.model_json_schema(by_alias=True))
+        schema = clean_schema(validator.model.model_json_schema(by_alias=True, schema_generator=SchemaGenerator))
     schema.pop("description", None)
     schema.setdefault("properties", {})
     if schema.get("additionalProperties") == {}:

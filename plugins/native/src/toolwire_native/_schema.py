@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get
 
 import pydantic
 import typing_extensions
-from pydantic.json_schema import PydanticJsonSchemaWarning
+from pydantic.json_schema import GenerateJsonSchema, PydanticJsonSchemaWarning
 
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -38,6 +38,17 @@ def clean_schema(schema: Any) -> Any:
     return cleaned
 
 
+class SchemaGenerator(GenerateJsonSchema):
+    """pydantic's JSON Schema generator, leaving out a default it cannot write whatever goes wrong: pydantic puts
+    the default in its warning, so a default whose `repr` raises failed the whole tool."""
+
+    def default_schema(self, schema: Any) -> Any:
+        try:
+            return super().default_schema(schema)
+        except Exception:
+            return self.generate_inner(schema["schema"])
+
+
 def output_schema(annotation: Any) -> dict[str, Any] | None:
     """The JSON Schema of a return annotation, or None when there is none or it has no JSON form."""
     if annotation in (None, type(None), Any, inspect.Signature.empty):
@@ -45,7 +56,8 @@ def output_schema(annotation: Any) -> dict[str, Any] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PydanticJsonSchemaWarning)
-            schema = pydantic.TypeAdapter(compatible(annotation)).json_schema(mode="serialization")
+            schema = pydantic.TypeAdapter(compatible(annotation)).json_schema(mode="serialization",
+                                                                              schema_generator=SchemaGenerator)
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError, RecursionError):
         return None
     return clean_schema(schema) or None
