@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from toolwire import Annotations, ConfigError, ErrorKind, ToolCall, ToolRegistry, load_config
@@ -115,6 +116,20 @@ def test_a_blank_reason_is_a_denial_without_a_reason(tmp_path: Path) -> None:
     assert blank.error.kind == none.error.kind == ErrorKind.DENIED  # it ended "so it did not run:  "
     assert blank.content == none.content == ("the user did not approve this call of 'mark', so it did not run; do not "
                                              "repeat it unchanged: ask the user, or do something else")
+
+
+def test_a_callback_answering_by_call_or_not_by_mapping_is_understood_or_named(tmp_path: Path) -> None:
+    answers: list[Any] = [lambda calls: {call: True for call in calls}, lambda calls: True]
+    results = []
+    for answer in answers:
+        with make_registry("thread", approve=answer) as registry:
+            registry.register(mark, requires_approval=True)
+            results += registry.execute_tool_calls([ToolCall("c", "mark", {"path": str(tmp_path / "c")})])
+    keyed_by_call, bare_true = results  # both were pending without a word
+    assert keyed_by_call.value == "ran"
+    assert bare_true.error.kind == ErrorKind.APPROVAL_PENDING
+    assert "(asking for approval failed: the callback returned bool, not a mapping of call ids to answers)" in \
+        bare_true.content
 
 
 async def test_an_async_callback_is_awaited(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ Approval = bool | str | dict[str, Any]
 reason), or a dict of edited arguments (run it with those, validated again)."""
 
 Approver = Callable[[list[ToolCall]], Mapping[str, Approval] | Awaitable[Mapping[str, Approval]]]
-"""`approve(pending_calls) -> {call_id: True | False | "reason" | {edited arguments}}`, sync or async."""
+"""`approve(pending_calls) -> {call_id: True | False | "reason" | {edited arguments}}`, sync or async (the
+calls themselves may be the keys)."""
 
 
 class RegistryView(Protocol):

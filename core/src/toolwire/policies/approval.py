@@ -58,7 +58,12 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
             log.exception("the approval callback failed")
             failure = f"{type(exc).__name__}: {exc}"
     if not isinstance(answers, Mapping):
+        failure = failure or f"the callback returned {type(answers).__name__}, not a mapping of call ids to answers"
+        log.warning("the approval callback returned %s, not a mapping of call ids to answers; the calls stay pending",
+                    type(answers).__name__)
         answers = {}
+    elif any(isinstance(key, ToolCall) for key in answers):  # keyed by the calls themselves
+        answers = {key.id if isinstance(key, ToolCall) else key: answer for key, answer in answers.items()}
     if given:
         answers = {**answers, **given}
     found = map(answers.get, map(_id_of, needing), itertools.repeat(_NO_ANSWER))
