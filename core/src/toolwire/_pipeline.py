@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
 from toolwire._blocks import valid_blocks
 from toolwire._json_ready import UNWRITABLE, json_text, valid_text
 from toolwire.batches import Batch, Dispatch
-from toolwire.executing import Job, Outcome
+from toolwire.executing import Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
 from toolwire.tools import ContentBlock, ErrorKind, Text, Tool, ToolCall, ToolError, ToolOutput, ToolResult
 
@@ -38,7 +37,7 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     calls = batch.calls
     results: list[ToolResult | None] = [None] * len(calls)
     seconds = batch.timeout if batch.timeout is not None else registry.config.executor.timeout
-    deadline = None if seconds is None else time.monotonic() + seconds
+    deadline = _deadline_in(seconds)
     tools = registry._catalog.tools
     on_result = batch.on_result
     prepared = prepare_all(tools, calls, deadline)

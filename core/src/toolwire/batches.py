@@ -10,7 +10,6 @@ policies work: they see resolved, validated jobs and shape how they run.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 from toolwire import _arguments
 from toolwire._scheduling import run_jobs
 from toolwire.config import Config, PolicyConfig
-from toolwire.executing import Executor, Job, Outcome
+from toolwire.executing import Executor, Job, Outcome, _check_timeout, _deadline_in
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolResult
 
 __all__ = ["Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
@@ -78,6 +77,9 @@ class Batch:
     _jobs: tuple[list[int], list[Job]] = field(default=([], []), repr=False)
     _executor: Executor | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
 
     def cancel(self, indices: list[int] | None = None, reason: str = "the call was cancelled") -> None:
         """Cancel the calls at `indices` (default: all) that have not finished; callable from any thread.
@@ -268,7 +270,7 @@ class Dispatch:
 
     def fresh_deadline(self) -> float | None:
         """A deadline `timeout` seconds from now (for a job that starts again)."""
-        return None if self.timeout is None else time.monotonic() + self.timeout
+        return _deadline_in(self.timeout)
 
     def run(self, indices: list[int] | None = None) -> None:
         """Run the jobs at `indices` (default: every job without an outcome) on the executor, honouring

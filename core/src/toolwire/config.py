@@ -7,7 +7,7 @@ separator = "_"              # between a namespace and a tool name
 [executor]
 backend = "process"          # any installed executor
 workers = 4
-timeout = 30                 # default seconds per call
+timeout = 30                 # default seconds per call (inf: no deadline)
 max_calls_per_worker = 1000  # any other key is an option for that backend
 
 [policy]
@@ -228,12 +228,15 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     executor.pop("backend", None)
     workers = _env(environ, "TOOLWIRE_WORKERS", int, executor.pop("workers", None))
     timeout = _env(environ, "TOOLWIRE_TIMEOUT", float, executor.pop("timeout", DEFAULT_TIMEOUT))
-    config = ExecutorConfig(
-        backend=_typed(where, "executor.backend", backend, str),
-        workers=_typed(where, "executor.workers", workers, int),
-        timeout=_typed(where, "executor.timeout", timeout, float),
-        options=executor,
-    )
+    try:
+        config = ExecutorConfig(
+            backend=_typed(where, "executor.backend", backend, str),
+            workers=_typed(where, "executor.workers", workers, int),
+            timeout=_typed(where, "executor.timeout", timeout, float),
+            options=executor,
+        )
+    except ValueError as exc:  # a timeout of 0 or less, or nan
+        raise ConfigError(f"{where}: 'executor.timeout': {exc}") from None
     separator = environ.get("TOOLWIRE_SEPARATOR") or table.get("separator", "_")
     separator = _typed(where, "separator", separator, str)
     if not NAME_PATTERN.match(f"a{separator}b"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -45,12 +46,35 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ExecutorConfig:
-    """A backend's settings: worker count, default per-call timeout, and backend-specific options."""
+    """A backend's settings: worker count, default per-call timeout in seconds (`None` or `inf` for no
+    deadline), and backend-specific options."""
 
     backend: str = "process"
     workers: int | None = None
     timeout: float | None = 60.0
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
+
+
+def _check_timeout(seconds: Any) -> None:
+    """Raise what is wrong with `seconds` as a per-call timeout: a number above 0, `inf` or `None` (no deadline)."""
+    if seconds is None:
+        return
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"a timeout is a number of seconds (or None for no deadline), not {type(seconds).__name__} "
+                        f"{seconds!r}")
+    if not seconds > 0:  # nan too
+        raise ValueError(f"a timeout must be more than 0 seconds (or inf, or None, for no deadline), not {seconds!r}")
+
+
+def _deadline_in(seconds: float | None) -> float | None:
+    """The `time.monotonic()` instant `seconds` from now; `None` (no deadline) for `None` or for a time too far
+    away to wait for (`inf`)."""
+    if seconds is None or seconds >= threading.TIMEOUT_MAX:
+        return None
+    return time.monotonic() + seconds
 
 
 @dataclass(slots=True)

@@ -524,3 +524,15 @@ def test_closing_the_registry_while_another_thread_runs_a_batch_cancels_its_call
     hung, added = results
     assert hung.error.kind is ErrorKind.CANCELLED and "executor was closed" in hung.error.message  # type: ignore[attr-defined]
     assert added.value == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_an_infinite_timeout_is_no_deadline_and_one_of_0_nan_or_text_is_refused(backend: str) -> None:
+    with ToolRegistry(executor=backend) as registry:
+        registry.register(add)
+        for seconds in (float("inf"), 1e308):  # each raised OverflowError for the whole batch
+            [result] = registry.execute_tool_calls([ToolCall("c", "add", {"a": 1, "b": 2})], timeout=seconds)
+            assert result.value == 3, result
+        for seconds, error in ((0, ValueError), (float("nan"), ValueError), ("5", TypeError)):
+            with pytest.raises(error, match="a timeout"):  # 0 and nan timed the call out at once, or never
+                registry.execute_tool_calls([ToolCall("c", "add", {"a": 1, "b": 2})], timeout=seconds)
