@@ -60,10 +60,10 @@ def test_environment_variables_override_single_keys(workdir: Path) -> None:
          "unknown key 'executer'; accepted: executor, policy, separator, serve, tools"),
         ("[executor]\nworkers = \"four\"\n", "'executor.workers' must be int, got str 'four'"),
         ("[executor]\ntimeout = true\n", "'executor.timeout' must be float, got bool True"),
-        ("[executor]\ntimeout = 0\n", "'executor.timeout': a timeout must be more than 0 seconds (or inf, or None, "
-                                      "for no deadline), not 0.0"),  # 0, -1 and nan timed every call out at once
-        ("[executor]\ntimeout = -1\n", "'executor.timeout': a timeout must be more than 0 seconds"),
-        ("[executor]\ntimeout = nan\n", "'executor.timeout': a timeout must be more than 0 seconds"),
+        ("[executor]\ntimeout = 0\n", "'executor.timeout': timeout must be more than 0 seconds (or inf, or None, "
+                                      "for no limit), not 0.0"),  # 0, -1 and nan timed every call out at once
+        ("[executor]\ntimeout = -1\n", "'executor.timeout': timeout must be more than 0 seconds"),
+        ("[executor]\ntimeout = nan\n", "'executor.timeout': timeout must be more than 0 seconds"),
         ('separator = "."\n', "'separator' '.' would make tool names invalid"),
         ("tools = 3\n", "'tools' must be an array of tables"),
         ('[[tools]]\nsource = "x"\n', "'tools[0]' needs a 'loader'"),

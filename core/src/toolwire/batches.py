@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from toolwire import _arguments
 from toolwire._scheduling import run_jobs
 from toolwire.config import Config, PolicyConfig
-from toolwire.executing import Executor, Job, Outcome, _check_timeout, _deadline_in
+from toolwire.executing import Executor, Job, Outcome, _deadline_in, check_timeout
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolResult
 
 __all__ = ["Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
@@ -79,7 +79,7 @@ class Batch:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        _check_timeout(self.timeout)
+        check_timeout(self.timeout)
 
     def cancel(self, indices: list[int] | None = None, reason: str = "the call was cancelled") -> None:
         """Cancel the calls at `indices` (default: all) that have not finished; callable from any thread.

@@ -31,6 +31,7 @@ __all__ = [
     "call_invoker_async",
     "cancelled_outcome",
     "check_options",
+    "check_timeout",
     "current_call_id",
     "enter_scopes",
     "error_from_exception",
@@ -55,18 +56,21 @@ class ExecutorConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_timeout(self.timeout)
+        check_timeout(self.timeout)
 
 
-def _check_timeout(seconds: Any) -> None:
-    """Raise what is wrong with `seconds` as a per-call timeout: a number above 0, `inf` or `None` (no deadline)."""
+def check_timeout(seconds: Any, option: str = "timeout") -> float | None:
+    """`seconds` as a timeout option holds it: a number of seconds above 0, or `None` for no limit (given as
+    `None` or `inf`, or a time too far away to wait for). Anything else raises `TypeError` or `ValueError` naming
+    `option`: a timeout of 0 or nan would time everything out at once, or never."""
     if seconds is None:
-        return
+        return None
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise TypeError(f"a timeout is a number of seconds (or None for no deadline), not {type(seconds).__name__} "
+        raise TypeError(f"{option} is a number of seconds (or None for no limit), not {type(seconds).__name__} "
                         f"{seconds!r}")
     if not seconds > 0:  # nan too
-        raise ValueError(f"a timeout must be more than 0 seconds (or inf, or None, for no deadline), not {seconds!r}")
+        raise ValueError(f"{option} must be more than 0 seconds (or inf, or None, for no limit), not {seconds!r}")
+    return None if seconds >= threading.TIMEOUT_MAX else float(seconds)
 
 
 def _deadline_in(seconds: float | None) -> float | None:

@@ -98,6 +98,14 @@ def test_sources_and_options_make_connections(arith: ModuleType) -> None:
     assert connection_for("http://h/mcp", keepalive_connections=32).keepalive_connections == 32
     with pytest.raises(ValueError, match="keepalive_connections must be"):
         connection_for("http://h/mcp", keepalive_connections=-1)
+    assert connection_for("http://h/mcp", timeout=float("inf")).timeout is None  # no limit
+    for seconds in (0, -1, float("nan")):  # "could not connect ... (TimeoutError)" at once
+        with pytest.raises(ValueError, match=r"^timeout must be more than 0 seconds"):
+            connection_for("http://h/mcp", timeout=seconds)
+
+
+def test_an_infinite_timeout_connects_and_lists(stdio_command: list[str]) -> None:
+    assert MCPLoader(timeout=float("inf")).load(stdio_command)  # the connect timeout raised OverflowError
 
 
 def test_register_detects_a_server_object(arith: ModuleType) -> None:

@@ -77,6 +77,16 @@ def test_what_a_header_cannot_carry_is_invalid_arguments_and_spaces_around_it_ar
     assert results[3].value["header"] == "r-1", results[3]  # the first and the last were `transport` errors
 
 
+def test_an_infinite_timeout_is_no_limit_and_one_of_0_is_refused(loop_registry: ToolRegistry, service,
+                                                                  client: str) -> None:
+    # inf raised OverflowError on every request (the spec's fetch too); 0 failed the fetch as "cannot fetch"
+    loop_registry.load("openapi", service.url + "/openapi.json", client=client, timeout=float("inf"))
+    [result] = loop_registry.execute_tool_calls([ToolCall("fine", "add", {"a": 1, "b": 2})])
+    assert result.value == {"result": 3.0}, result
+    with pytest.raises(ValueError, match=r"^timeout must be more than 0 seconds"):
+        loop_registry.load("openapi", service.url + "/openapi.json", client=client, timeout=0)
+
+
 def test_patch_delete_form_multipart_and_plain_body(loop_registry: ToolRegistry, service, client: str) -> None:
     loop_registry.load("openapi", service.url + "/openapi.json", client=client)
     patched = call(loop_registry, "items_patch", item_id="7", price=3)

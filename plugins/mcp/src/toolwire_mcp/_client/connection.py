@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from toolwire.executing import check_timeout
+
 from toolwire_mcp._client.limits import MAX_MESSAGE_BYTES
 
 __all__ = ["KEEPALIVE_CONNECTIONS", "TRANSPORTS", "Connection", "Transport", "connection_for", "is_server_object"]
@@ -48,7 +50,7 @@ class Connection:
     cwd: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     header_env: tuple[tuple[str, str], ...] = ()
-    timeout: float = 30.0
+    timeout: float | None = 30.0
     protocol: str | None = None
     keepalive_connections: int = KEEPALIVE_CONNECTIONS
     stderr: str = "log"
@@ -114,7 +116,7 @@ def connection_for(
     cwd: str | os.PathLike[str] | None = None,
     headers: Mapping[str, str] | None = None,
     header_env: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
+    timeout: float | None = 30.0,
     protocol: str | None = None,
     keepalive_connections: int = KEEPALIVE_CONNECTIONS,
     stderr: str = "log",
@@ -136,7 +138,7 @@ def connection_for(
     common: dict[str, Any] = {
         "headers": _pairs(given),
         "header_env": _pairs({**from_env, **(header_env or {})}),
-        "timeout": timeout,
+        "timeout": check_timeout(timeout),
         "protocol": protocol,
         "keepalive_connections": keepalive_connections,
         "max_message_bytes": max_message_bytes,

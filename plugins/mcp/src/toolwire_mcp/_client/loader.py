@@ -32,11 +32,11 @@ class MCPLoader:
     Options: `transport` ("stdio", "sse", "streamable-http", "in-process"; chosen from the source when
     omitted), `command`/`args`/`env`/`cwd` for stdio, `headers` (a value may be `{"env": "VARIABLE"}`)
     and `header_env` (header name -> environment variable, read in the process that connects) for HTTP,
-    `timeout` for connecting and
-    listing, `protocol` (`"legacy"`: the initialize handshake every server speaks, the default over
-    stdio and SSE; `"auto"`: the 2026 protocol when the server offers it, the default over streamable
-    HTTP and in-process; or a 2026 version to pin), `keepalive_connections` (idle HTTP connections kept
-    for later requests, default 8: raise it for a remote server over TLS that gets large batches),
+    `timeout` for connecting and listing (`None` or `inf`: no limit), `protocol` (`"legacy"`: the initialize
+    handshake every server speaks, the default over stdio and SSE; `"auto"`: the 2026 protocol when the
+    server offers it, the default over streamable HTTP and in-process; or a 2026 version to pin),
+    `keepalive_connections` (idle HTTP connections kept for later requests, default 8: raise it for a remote
+    server over TLS that gets large batches),
     `stderr` (a stdio server's stderr: `"log"`, line by line to the `toolwire.mcp` logger at INFO, the
     default; `"inherit"`, onto this process's stderr), `max_message_bytes` (default 10 MiB: a message
     from the server over it is dropped as it streams and its call fails with an error naming the limit),
@@ -53,7 +53,7 @@ class MCPLoader:
         cwd: str | os.PathLike[str] | None = None,
         headers: Mapping[str, str] | None = None,
         header_env: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         protocol: str | None = None,
         keepalive_connections: int = KEEPALIVE_CONNECTIONS,
         stderr: str = "log",

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from toolwire import Tool
+from toolwire.executing import check_timeout
 
 from toolwire_openapi._client.auth import DEFAULT_ENV_PREFIX, Credentials, Secret
 from toolwire_openapi._client.document import read
@@ -80,7 +81,7 @@ class OpenAPILoader:
         for text in (*self.trusted_origins, *([base_url] if base_url else [])):
             parse_origin(text)
         self.headers = _header_values(headers)
-        self.timeout = timeout
+        self.timeout = timeout = check_timeout(timeout)
         self.verify = verify
         self.client = client
         self.server_variables = dict(server_variables or {})
