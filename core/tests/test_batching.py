@@ -111,3 +111,8 @@ def test_batches_awaited_from_a_loop_with_a_one_thread_default_pool_do_not_starv
 
         results = asyncio.run(main())
     assert [[r.value for r in batch] for batch in results] == [[1], [2], [3], [4]]
+
+
+def test_a_timeout_no_batch_could_use_is_refused_when_the_batcher_is_made(registry: ToolRegistry) -> None:
+    with pytest.raises(ValueError, match=r"^timeout must be more than 0 seconds"):  # each of its batches raised it
+        CallBatcher(registry, timeout=0)

@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from toolwire.executing import check_timeout
 from toolwire.tools import ToolResult
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class CallBatcher:
     """
 
     def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None) -> None:
+        check_timeout(timeout)  # refused here, not in every batch it would make
         self.registry = registry
         self.executor = executor
         self.timeout = timeout
