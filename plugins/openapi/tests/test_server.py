@@ -207,6 +207,13 @@ def test_content_without_a_value_is_answered_as_itself_and_loads_back_as_that_bl
         image = client.post("/tools/picture", json={})  # each of these answered null
         assert (image.headers["content-type"], image.content) == ("image/png", PIXEL)
         assert client.post("/tools/lines", json={}).json() == "one\ntwo"
+        [pictured, lined] = client.post("/calls", json=[
+            {"id": "p", "type": "function", "function": {"name": "picture", "arguments": "{}"}},
+            {"id": "l", "type": "function", "function": {"name": "lines", "arguments": "{}"}}]).json()["results"]
+        assert pictured["content"] == "[image: image/png]"  # as ToolResult.as_dict() has it, and the blocks beside it
+        pixel = base64.b64encode(PIXEL).decode()
+        assert pictured["blocks"] == [{"type": "image", "data": pixel, "mimeType": "image/png"}]
+        assert "blocks" not in lined and lined["content"] == "one\ntwo"
         assert client.post("/tools/media", json={"title": "x"}).json() == [
             {"type": "text", "text": "the chart x"},
             {"type": "image", "data": base64.b64encode(PIXEL).decode(), "mimeType": "image/png"},

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from toolwire import Audio, CallBatcher, ContentBlock, Image, Resource, Text, ToolCall
-from toolwire.formats import json_value
+from toolwire.formats import has_media, json_value
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
 from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
@@ -138,7 +138,7 @@ class HTTPRegistryServer(Server):
         except (TypeError, ValueError) as exc:
             raise _Refused(422, str(exc)) from None
         results = await _unless_gone(request, self.registry.aexecute_tool_calls(calls))
-        return Response(_json({"results": [result.as_dict() for result in results]}), media_type="application/json")
+        return Response(_json({"results": [_with_blocks(result) for result in results]}), media_type="application/json")
 
     # -- requests and refusals -------------------------------------------------------------------------
 
@@ -212,6 +212,14 @@ def _answered(result: ToolResult) -> Response:
         return Response(content[0].data, media_type=media_type if _MEDIA_TYPE.fullmatch(media_type or "") else
                         "application/octet-stream")
     return Response(_json([_block(block) for block in content]), media_type="application/json")
+
+
+def _with_blocks(result: ToolResult) -> dict[str, Any]:
+    """`result.as_dict()`, with its content as MCP's content blocks (`blocks`) when it holds more than text."""
+    answer = result.as_dict()
+    if has_media(result):
+        answer["blocks"] = [_block(block) for block in result.content]
+    return answer
 
 
 def _block(block: ContentBlock) -> dict[str, Any]:

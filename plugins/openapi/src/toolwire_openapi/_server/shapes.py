@@ -46,6 +46,8 @@ _RESULT_SCHEMA = {
         "error": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
             "kind": {"type": "string"}, "message": {"type": "string"}}, "required": ["kind", "message"]}]},
         "duration_s": {"type": "number"}, "attempts": {"type": "integer"},
+        "blocks": {"type": "array", "items": {"type": "object"},
+                   "description": "The content as MCP content blocks, when it holds an image, a sound or a file"},
     },
     "required": ["call_id", "name", "is_error", "value", "content", "error"],
 }
