@@ -62,6 +62,17 @@ def test_gemini_rewrites_what_it_does_not_support() -> None:
         genai.Tool.model_validate(tool)
 
 
+def test_gemini_leaves_out_a_property_that_must_never_be_given() -> None:
+    schema = {"type": "object", "properties": {"any": True, "never": False, "n": {"type": "integer"}},
+              "required": ["never"]}
+    with _registry(schema) as registry:
+        (tool,) = registry.schemas("gemini")
+    parameters = tool["function_declarations"][0]["parameters"]
+    assert sorted(parameters["properties"]) == ["any", "n"]  # `false` read as "anything", as `true` is
+    assert "required" not in parameters
+    genai.Tool.model_validate(tool)
+
+
 def test_strict_names_every_problem_of_a_tool() -> None:
     with _registry(MCP_LIKE) as registry, pytest.raises(SchemaConversionError) as caught:
         registry.schemas("openai-responses", strict=True)

@@ -91,7 +91,8 @@ class _Gemini:
         if "enum" in schema:
             self._enum(schema["enum"], out)
         if out["type"] == "OBJECT":
-            properties = schema.get("properties") or {}
+            properties = {name: prop for name, prop in (schema.get("properties") or {}).items()
+                          if prop is not False}  # `false`: never to be given; Gemini can say so only by leaving it out
             out["properties"] = {
                 name: self.node(prop, f"{path}/properties/{name}", seen) for name, prop in properties.items()
             }
