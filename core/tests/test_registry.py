@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import json
 import logging
 import math
+import sys
 import time
 
 import pytest
@@ -273,6 +275,23 @@ def test_a_value_that_cannot_be_written_as_json_is_its_calls_error_alone(value: 
                                          "to JSON: ")
     assert reason in results[0].content and "return JSON-ready data" in results[0].content
     assert results[0].value is None
+
+
+def test_a_cycle_is_found_at_once_not_at_the_recursion_limit() -> None:
+    from toolwire._json_ready import valid_texts
+
+    headroom = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 60)  # a few frames more than this test needs: no room to recurse
+    try:  # mending a cycle recursed to the limit, where a finalizer running meanwhile failed too (a flaky CI run)
+        for cyclic in (_cycle(), [_cycle()]):
+            with pytest.raises(ValueError, match="a reference cycle, or nesting deeper than JSON is written"):
+                valid_texts(cyclic)
+    finally:
+        sys.setrecursionlimit(headroom)
+    with pytest.raises(ValueError, match="a reference cycle, or nesting deeper than JSON is written"):
+        valid_texts(_nested(400))  # past what pydantic-core writes, stopped well short of the recursion limit
+    shared = ["\ud800"]
+    assert valid_texts([shared, {"k": shared}]) == [["\ufffd"], {"k": ["\ufffd"]}]  # shared, not a cycle
 
 
 def test_text_reaches_the_model_as_valid_unicode_and_the_program_as_it_was() -> None:

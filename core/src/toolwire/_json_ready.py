@@ -30,14 +30,31 @@ def valid_text(text: str) -> str:
 
 
 def valid_texts(value: Any) -> Any:
-    """JSON data `value` with `valid_text` applied to every string in it, keys included (lists for tuples)."""
+    """JSON data `value` with `valid_text` applied to every string in it, keys included (lists for tuples).
+    Raises `ValueError` for a reference cycle or nesting past `_MAX_DEPTH`, which no JSON writer takes either,
+    at once rather than at the interpreter's recursion limit (where a finalizer that runs meanwhile fails too)."""
+    return _valid_texts(value, set(), 0)
+
+
+_MAX_DEPTH = 300
+"""How deep `valid_texts` goes: past what pydantic-core writes (255 levels), well short of the recursion limit."""
+
+
+def _valid_texts(value: Any, path: set[int], depth: int) -> Any:
     if isinstance(value, str):
         return valid_text(value)
-    if isinstance(value, dict):
-        return {valid_text(key) if isinstance(key, str) else key: valid_texts(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [valid_texts(inner) for inner in value]
-    return value
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if depth >= _MAX_DEPTH or id(value) in path:
+        raise ValueError("a reference cycle, or nesting deeper than JSON is written")
+    path.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {valid_text(key) if isinstance(key, str) else key: _valid_texts(inner, path, depth + 1)
+                    for key, inner in value.items()}
+        return [_valid_texts(inner, path, depth + 1) for inner in value]
+    finally:
+        path.discard(id(value))
 
 
 def json_text(value: Any) -> str:
@@ -55,7 +72,7 @@ def _mended(value: Any, exc: BaseException) -> bytes:
     it cannot be mended (a reference cycle)."""
     try:
         mended = valid_texts(value)
-    except Exception:  # RecursionError (a cycle), or a container that will not be read
+    except Exception:  # a cycle, nesting too deep, or a container that will not be read
         raise exc from None
     return pydantic_core.to_json(mended, fallback=repr)
 
