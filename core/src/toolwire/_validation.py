@@ -41,11 +41,14 @@ class SchemaValidator:
     """A picklable validator for a JSON Schema of `type: object`."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        self.properties: dict[str, Any] = dict(schema.get("properties") or {})
+        properties = dict(schema.get("properties") or {})
+        deep = any(not isinstance(prop, Mapping) or set(prop) - _SHALLOW for prop in properties.values())
+        # a boolean schema (`true`, `false`) has no top-level check: the whole-schema check decides
+        self.properties: dict[str, Any] = {key: prop if isinstance(prop, Mapping) else {}
+                                           for key, prop in properties.items()}
         self.required: tuple[str, ...] = tuple(schema.get("required") or ())
         self.closed = schema.get("additionalProperties") is False
         self._exact = {key: _exact_types(prop) for key, prop in self.properties.items()}
-        deep = any(not isinstance(prop, Mapping) or set(prop) - _SHALLOW for prop in self.properties.values())
         rest = set(schema) - {"type", "properties", "required", "additionalProperties", "description", "title"}
         self._schema: dict[str, Any] | None = _standard(dict(schema)) if deep or rest else None
         self._whole: Any = None
@@ -113,8 +116,6 @@ _EXACT: dict[str, frozenset[type]] = {
 
 def _exact_types(prop: Mapping[str, Any]) -> frozenset[type]:
     """The exact value types that pass `_check` for `prop` as they are, for a check without calls."""
-    if not isinstance(prop, Mapping):  # a boolean schema: the whole-schema check decides
-        return frozenset()
     declared = prop.get("type")
     if not isinstance(declared, str | list):
         return frozenset()
@@ -123,7 +124,7 @@ def _exact_types(prop: Mapping[str, Any]) -> frozenset[type]:
 
 
 def _check(key: str, value: Any, prop: Mapping[str, Any]) -> tuple[Any, str | None]:
-    declared = prop.get("type") if isinstance(prop, Mapping) else None
+    declared = prop.get("type")
     if declared is None:
         return value, None
     names = [declared] if isinstance(declared, str) else list(declared)

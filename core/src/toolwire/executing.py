@@ -74,11 +74,10 @@ def check_timeout(seconds: Any, option: str = "timeout") -> float | None:
 
 
 def _deadline_in(seconds: float | None) -> float | None:
-    """The `time.monotonic()` instant `seconds` from now; `None` (no deadline) for `None` or for a time too far
-    away to wait for (`inf`)."""
-    if seconds is None or seconds >= threading.TIMEOUT_MAX:
-        return None
-    return time.monotonic() + seconds
+    """The `time.monotonic()` instant `seconds` (a checked timeout) from now; `None` when `check_timeout` says
+    there is no limit."""
+    limit = check_timeout(seconds)
+    return None if limit is None else time.monotonic() + limit
 
 
 @dataclass(slots=True)
