@@ -204,9 +204,10 @@ class Dispatch:
 
     def settle(self, index: int, outcome: Outcome) -> None:
         """Give job `index` its outcome now; it will not run (again). The first outcome given stays."""
+        if self.outcomes[index] is not None:
+            return
         if self.on_outcome is None:
-            if self.outcomes[index] is None:
-                self.outcomes[index] = outcome
+            self.outcomes[index] = outcome
             return
         with self._lock:  # a backend may report a job from its own thread
             if self.outcomes[index] is not None:

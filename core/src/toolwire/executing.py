@@ -143,14 +143,17 @@ class Job:
         return self._signals
 
 
-@dataclass(slots=True)
 class _Signals:
-    """A job's cancellation and report listeners; most jobs never need one."""
+    """A job's cancellation and report listeners; most jobs never need one (a plain class: a batch whose
+    results are handed out early makes one per job)."""
 
-    cancelled: str | None = None
-    reported: bool = False
-    cancel_callbacks: list[Callable[[Job], None]] = field(default_factory=list)
-    report_callbacks: list[Callable[[Outcome], None]] = field(default_factory=list)
+    __slots__ = ("cancel_callbacks", "cancelled", "report_callbacks", "reported")
+
+    def __init__(self) -> None:
+        self.cancelled: str | None = None
+        self.reported = False
+        self.cancel_callbacks: list[Callable[[Job], None]] = []
+        self.report_callbacks: list[Callable[[Outcome], None]] = []
 
 
 def enter_scopes(scopes: Sequence[Any]) -> AbstractContextManager[Any]:

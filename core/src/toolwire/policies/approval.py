@@ -62,7 +62,8 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
         log.warning("the approval callback returned %s, not a mapping of call ids to answers; the calls stay pending",
                     type(answers).__name__)
         answers = {}
-    elif any(isinstance(key, ToolCall) for key in answers):  # keyed by the calls themselves
+    elif not set(map(type, answers)) <= {str} and any(isinstance(key, ToolCall) for key in answers):
+        # keyed by the calls themselves (the type check first: ids alone are the common case)
         answers = {key.id if isinstance(key, ToolCall) else key: answer for key, answer in answers.items()}
     if given:
         answers = {**answers, **given}
