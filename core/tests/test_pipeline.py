@@ -300,6 +300,38 @@ async def test_results_are_handed_out_as_each_call_finishes(make_tool) -> None:
     assert seen == ["a", "b"] and [r.value for r in results] == ["a", "b"]
 
 
+class SlowListener:
+    """A dispatch wrapper whose `on_outcome` listener takes its time over the first job."""
+
+    def __init__(self) -> None:
+        self.told: set[int] = set()
+        self.told_by_the_end: set[int] = set()
+
+    @hookimpl(wrapper=True, tryfirst=True)
+    def toolwire_dispatch(self, dispatch: Dispatch):  # type: ignore[no-untyped-def]
+        def listen(index: int, outcome: Outcome) -> None:
+            if index == 0:
+                time.sleep(0.3)
+            self.told.add(index)
+
+        dispatch.on_outcome = listen
+        outcomes = yield
+        self.told_by_the_end = set(self.told)
+        return outcomes
+
+
+def test_a_dispatch_ends_once_its_listener_has_heard_every_outcome(make_tool) -> None:
+    """A backend reports each job from its own thread; wrappers after `yield` see every report heard, so a
+    listener and the code after it never both handle one outcome (toolwire-otel ends each span once)."""
+    listener = SlowListener()
+    with ToolRegistry(executor="thread") as registry:
+        registry.plugins.register(listener, "slow-listener")
+        registry.add(make_tool())
+        results = registry.execute_tool_calls(adds(2))
+    assert [r.value for r in results] == [0, 1]
+    assert listener.told_by_the_end == {0, 1}
+
+
 async def test_cancelling_the_awaiting_task_cancels_the_batchs_jobs(make_tool) -> None:
     executor = Waiting()
     registry = ToolRegistry(executor=executor)

@@ -66,8 +66,6 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     if on_result is not None:
         dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
     outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
-    if on_result is not None:
-        dispatch._all_told()
     if not failed and on_result is None:
         results = make_results(calls, outcomes, dispatch.attempts, cap)
     else:
@@ -153,6 +151,8 @@ def prepare(tools: Mapping[str, Tool], call: ToolCall, deadline: float | None) -
 @hookimpl(trylast=True)
 def toolwire_dispatch(dispatch: Dispatch) -> list[Outcome]:
     dispatch.run()
+    if dispatch.on_outcome is not None:
+        dispatch._all_told()  # a backend's thread may still be telling one: wrappers resume once it is done
     return dispatch.outcomes  # type: ignore[return-value]
 
 

@@ -167,7 +167,7 @@ class Dispatch:
     makes job `i` hold gate `g` while it runs; `retry(i, attempts, kinds)` runs a job again when it
     fails with one of `kinds`; `revalidate(i, arguments)` replaces its arguments, validated again.
     `gate` and `retry` also take a sequence of indices, for many jobs at once. After `yield`, `outcomes`
-    holds one `Outcome` per job and `attempts` how many times each ran.
+    holds one `Outcome` per job, `attempts` how many times each ran, and `on_outcome` has returned for each.
     """
 
     registry: RegistryView = field(repr=False)

@@ -3,6 +3,7 @@ spans are sampled only while a test uses the `spans` fixture, so other tests run
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
@@ -30,7 +31,22 @@ class Switch(Sampler):
         return "switch"
 
 
+class SlowToEnd(SpanProcessor):
+    """Takes its time over the end of the call span with id `slow-end`; remembers the call spans it saw end."""
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    def on_end(self, span: Any) -> None:
+        call_id = (span.attributes or {}).get("gen_ai.tool.call.id")
+        if call_id == "slow-end":
+            time.sleep(0.3)
+        if call_id is not None:
+            self.ended.append(call_id)
+
+
 SWITCH = Switch()
+SLOW_TO_END = SlowToEnd()
 EXPORTER = InMemorySpanExporter()
 READER = InMemoryMetricReader()
 
@@ -38,6 +54,7 @@ READER = InMemoryMetricReader()
 def _install() -> None:
     provider = TracerProvider(sampler=SWITCH)
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+    provider.add_span_processor(SLOW_TO_END)
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
 
@@ -55,6 +72,13 @@ def spans() -> Iterator[InMemorySpanExporter]:
     finally:
         SWITCH.on = False
         EXPORTER.clear()
+
+
+@pytest.fixture
+def slow_to_end() -> SlowToEnd:
+    """A span processor of the test process that is slow to end the call span with id `slow-end`."""
+    SLOW_TO_END.ended.clear()
+    return SLOW_TO_END
 
 
 @pytest.fixture

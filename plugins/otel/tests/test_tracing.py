@@ -175,6 +175,15 @@ def test_each_calls_span_ends_when_its_call_does_not_with_its_batch(spans: InMem
     assert calls["late"].end_time - calls["fast"].end_time > 0.3e9
 
 
+def test_every_calls_span_has_ended_when_the_batch_returns(spans: InMemorySpanExporter,
+                                                          slow_to_end: Any) -> None:
+    """A span ends on the backend's thread that ran its call; the batch waits for it, so that a span
+    processor has every call's span once `execute_tool_calls` returns (and none ends twice)."""
+    with registry("thread") as reg:
+        reg.execute_tool_calls([call("slow-end", "add", a=1, b=2), call("quick", "add", a=2, b=2)])
+        assert sorted(slow_to_end.ended) == ["quick", "slow-end"]
+
+
 def test_the_duration_metric_counts_calls_by_tool_and_error(
     threads: ToolRegistry, spans: InMemorySpanExporter, metric_reader: InMemoryMetricReader,
 ) -> None:
