@@ -33,7 +33,7 @@ def test_quick_run_reports_complete_correct_results(tmp_path: Path) -> None:
     assert report["parse_100_calls_us"] > 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
     overhead = {row["variant"]: row for row in report["overhead"]["rows"]}
-    assert list(overhead) == ["plain", "policies", "tracing"]
+    assert list(overhead) == ["plain", "policies", "tracing", "sdk spans"]
     assert overhead["plain"]["ratio"] == 1.0
     assert all(row["median_ms"] > 0 and row["skipped"] is None for row in overhead.values()), overhead
 
