@@ -1,0 +1,149 @@
+"""Any valid JSON Schema a tool declares (an MCP server's, an OpenAPI operation's) gives each provider's
+declaration, or a `SchemaConversionError` naming the tool and the place: never another exception, which
+would fail every request that lists the registry's tools. Gemini's declarations are checked with the
+google-genai SDK's own types."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from google.genai import types as genai
+from hypothesis import assume, event, given
+from hypothesis import strategies as st
+from toolwire import Tool, ToolRegistry
+from toolwire.formats import SchemaConversionError, schema_problem
+from toolwire.tools import ToolSource
+
+FORMATS = ("openai-chat", "openai-responses", "anthropic", "gemini")
+DEFINITIONS = ("A", "B", "Node")
+
+names = st.one_of(st.sampled_from(["a", "b", "type", "properties", "$ref", "items", "required", "nullable",
+                                   "format", "with space", "ünï", "x" * 70]),
+                  st.text(min_size=1, max_size=8))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=5))
+leaf_types = st.sampled_from(["string", "integer", "number", "boolean", "null", "object", "array"])
+
+
+@st.composite
+def leaves(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(["typed", "any", "bool", "enum", "const", "types", "ref"]))
+    if kind == "any":
+        return {}
+    if kind == "bool":
+        return draw(st.booleans())
+    if kind == "enum":
+        return {"enum": draw(st.lists(scalars, max_size=4, unique_by=json.dumps))}
+    if kind == "const":
+        return {"const": draw(scalars)}
+    if kind == "types":
+        return {"type": draw(st.lists(leaf_types, min_size=1, max_size=3, unique=True))}
+    if kind == "ref":
+        return {"$ref": draw(st.sampled_from([*(f"#/$defs/{name}" for name in DEFINITIONS), "#", "#/$defs/Missing",
+                                              "#/properties/a", "#/definitions/Old", "other.json#/x"]))}
+    schema: dict[str, Any] = {"type": draw(leaf_types)}
+    extras = {
+        "description": st.text(max_size=10), "title": st.text(max_size=5), "default": scalars,
+        "format": st.sampled_from(["date-time", "date", "email", "uri", "uuid", "int64", "enum", "odd"]),
+        "minimum": st.integers(-5, 5), "maximum": st.integers(5, 10), "minLength": st.integers(0, 3),
+        "maxLength": st.integers(3, 9), "pattern": st.sampled_from(["^[a-z]+$", "\\d", "("]),
+        "examples": st.lists(scalars, max_size=2), "nullable": st.booleans(),
+        "enum": st.lists(scalars, min_size=1, max_size=3, unique_by=json.dumps),
+    }
+    for key in draw(st.lists(st.sampled_from(sorted(extras)), max_size=3, unique=True)):
+        schema[key] = draw(extras[key])
+    return schema
+
+
+def compounds(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    objects = st.builds(
+        lambda properties, required, additional, typed: {
+            **({"type": "object"} if typed else {}), "properties": properties,
+            **({"required": required} if required is not None else {}),
+            **({"additionalProperties": additional} if additional is not None else {})},
+        st.dictionaries(names, inner, max_size=4),
+        st.none() | st.lists(names, max_size=3, unique=True),
+        st.none() | st.booleans() | inner,
+        st.booleans(),
+    )
+    arrays = st.builds(lambda items, prefix: {"type": "array", **({"items": items} if items is not None else {}),
+                                              **({"prefixItems": prefix} if prefix else {})},
+                       st.none() | inner, st.lists(inner, max_size=2))
+    combined = st.builds(lambda key, options: {key: options}, st.sampled_from(["anyOf", "oneOf", "allOf"]),
+                         st.lists(inner, min_size=1, max_size=3))
+    negated = st.builds(lambda schema: {"not": schema}, inner)
+    return st.one_of(objects, arrays, combined, negated)
+
+
+subschemas = st.recursive(leaves(), compounds, max_leaves=12)
+
+
+@st.composite
+def parameters(draw: st.DrawFn) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object",
+                              "properties": draw(st.dictionaries(names, subschemas, max_size=5))}
+    if draw(st.booleans()):
+        schema["required"] = draw(st.lists(st.sampled_from(sorted(schema["properties"]) or ["a"]), unique=True))
+    if draw(st.booleans()):
+        schema["additionalProperties"] = draw(st.booleans() | subschemas)
+    schema["$defs"] = {name: draw(subschemas) for name in DEFINITIONS}
+    if draw(st.booleans()):
+        schema["definitions"] = {"Old": draw(subschemas)}
+    return schema
+
+
+def _tool(schema: dict[str, Any]) -> Tool:
+    return Tool("t", "A tool with an unusual schema.", schema, lambda **kwargs: kwargs, source=ToolSource("test"))
+
+
+@given(parameters())
+def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None:
+    with ToolRegistry(executor="thread") as registry:
+        try:
+            registry.add(_tool(schema))
+        except ValueError:
+            assume(False)  # not valid JSON Schema: refused when added, with the reason (tested elsewhere)
+        for format in FORMATS:
+            for strict in (False, True) if format != "gemini" else (False,):
+                try:
+                    declarations = registry.schemas(format, strict=strict)
+                except SchemaConversionError as exc:
+                    assert list(exc.problems) == ["t"] and all(exc.problems["t"]), exc
+                    event(f"{format}{' (strict)' if strict else ''}: cannot convert")
+                    continue
+                event(f"{format}{' (strict)' if strict else ''}: converted")
+                json.dumps(declarations, allow_nan=False)
+                if format != "gemini":
+                    sent = _parameters(format, declarations[0])
+                    assert schema_problem(sent) is None, (format, strict, sent)
+                    if strict:
+                        _assert_strict(sent)
+                if format == "gemini":
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")  # an unknown `type` only warns in the SDK
+                        genai.Tool.model_validate(declarations[0])
+
+
+def _parameters(format: str, declaration: dict[str, Any]) -> dict[str, Any]:
+    if format == "openai-chat":
+        return declaration["function"]["parameters"]
+    return declaration["parameters" if format == "openai-responses" else "input_schema"]
+
+
+_STRICT_KEYS = {"type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref", "$defs",
+                "definitions", "title", "description", "enum", "const", "pattern", "format", "multipleOf",
+                "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"}
+
+
+def _assert_strict(node: Any) -> None:
+    """OpenAI's strict subset, everywhere in the schema: known keywords only, every object closed with every
+    property required."""
+    assert isinstance(node, dict) and node.keys() <= _STRICT_KEYS, node
+    if "properties" in node:
+        assert node["additionalProperties"] is False and node["required"] == list(node["properties"]), node
+    children = [*node.get("properties", {}).values(), *node.get("anyOf", ()), *node.get("$defs", {}).values(),
+                *node.get("definitions", {}).values(), *([node["items"]] if "items" in node else [])]
+    for child in children:
+        _assert_strict(child)
