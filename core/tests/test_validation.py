@@ -126,6 +126,14 @@ def test_boolean_subschemas_are_schemas() -> None:
         check({"none": 1})
 
 
+def test_a_schema_for_the_other_arguments_holds_for_them() -> None:
+    check = SchemaValidator({"type": "object", "properties": {"name": {"type": "string"}},
+                             "additionalProperties": {"type": "integer"}})
+    assert check({"name": "x", "count": "3"}) == {"name": "x", "count": 3}
+    with pytest.raises(ValueError, match='argument \'count\': "many" is not of type "integer"'):
+        check({"name": "x", "count": "many"})  # it was let through: only the declared ones were checked
+
+
 def test_schema_problem_says_what_is_wrong_and_never_raises() -> None:
     from toolwire.formats import schema_problem
 

@@ -47,9 +47,12 @@ class SchemaValidator:
         self.properties: dict[str, Any] = {key: prop if isinstance(prop, Mapping) else {}
                                            for key, prop in properties.items()}
         self.required: tuple[str, ...] = tuple(schema.get("required") or ())
-        self.closed = schema.get("additionalProperties") is False
+        extra = schema.get("additionalProperties")
+        self.closed = extra is False
         self._exact = {key: _exact_types(prop) for key, prop in self.properties.items()}
-        rest = set(schema) - {"type", "properties", "required", "additionalProperties", "description", "title"}
+        rest = set(schema) - {"type", "properties", "required", "description", "title"}
+        if extra is None or isinstance(extra, bool):  # covered here; a schema for the other arguments is not
+            rest.discard("additionalProperties")
         self._schema: dict[str, Any] | None = _standard(dict(schema)) if deep or rest else None
         self._whole: Any = None
 

@@ -1,7 +1,11 @@
-"""Any valid JSON Schema a tool declares (an MCP server's, an OpenAPI operation's) gives each provider's
-declaration, or a `SchemaConversionError` naming the tool and the place: never another exception, which
-would fail every request that lists the registry's tools. Gemini's declarations are checked with the
-google-genai SDK's own types."""
+"""Any valid JSON Schema a tool declares (an MCP server's, an OpenAPI operation's):
+
+- gives each provider's declaration, or a `SchemaConversionError` naming the tool and the place: never another
+  exception, which would fail every request that lists the registry's tools (Gemini's declarations are
+  checked with the google-genai SDK's own types);
+- lets arguments through exactly when the schema does (jsonschema-rs is the reference), after the lossless
+  coercions the validator makes ("3" -> 3), and never anything the schema refuses.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import json
 import warnings
 from typing import Any
 
+import jsonschema_rs
 from google.genai import types as genai
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from toolwire import Tool, ToolRegistry
+from toolwire._validation import SchemaValidator, _standard
 from toolwire.formats import SchemaConversionError, schema_problem
 from toolwire.tools import ToolSource
 
@@ -80,15 +86,21 @@ def compounds(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 subschemas = st.recursive(leaves(), compounds, max_leaves=12)
 
 
+plain = st.builds(lambda kind, described: {"type": kind, **({"description": "d"} if described else {})},
+                  leaf_types | st.lists(leaf_types, min_size=1, max_size=2, unique=True), st.booleans())
+"""What tools mostly declare: a type, a description."""
+
+
 @st.composite
 def parameters(draw: st.DrawFn) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object",
-                              "properties": draw(st.dictionaries(names, subschemas, max_size=5))}
+                              "properties": draw(st.dictionaries(names, plain | subschemas, max_size=5))}
     if draw(st.booleans()):
         schema["required"] = draw(st.lists(st.sampled_from(sorted(schema["properties"]) or ["a"]), unique=True))
     if draw(st.booleans()):
-        schema["additionalProperties"] = draw(st.booleans() | subschemas)
-    schema["$defs"] = {name: draw(subschemas) for name in DEFINITIONS}
+        schema["additionalProperties"] = draw(st.booleans() | plain | subschemas)
+    if draw(st.booleans()):
+        schema["$defs"] = {name: draw(subschemas) for name in DEFINITIONS}
     if draw(st.booleans()):
         schema["definitions"] = {"Old": draw(subschemas)}
     return schema
@@ -147,3 +159,31 @@ def _assert_strict(node: Any) -> None:
                 *node.get("definitions", {}).values(), *([node["items"]] if "items" in node else [])]
     for child in children:
         _assert_strict(child)
+
+
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3), max_leaves=8)
+arguments_values = json_values | st.sampled_from(["3", "-1", "2.5", "1e3", "true", "False", "x", ""])
+
+
+@given(parameters(), st.data())
+def test_arguments_pass_exactly_when_the_schema_lets_them(schema: dict[str, Any], data: st.DataObject) -> None:
+    assume(schema_problem(schema) is None)
+    try:  # the reference: the schema as the validator reads it (OpenAPI's nullable, `pattern` left to the server)
+        reference = jsonschema_rs.validator_for(_standard(schema), validate_formats=True)
+    except (jsonschema_rs.ValidationError, ValueError):
+        assume(False)  # an unresolvable $ref: the top-level checks stand alone (decision 0039)
+    names = [*sorted(schema["properties"]), "zz_extra"]
+    arguments = data.draw(st.dictionaries(st.sampled_from(names), arguments_values, max_size=4))
+    try:
+        checked = SchemaValidator(schema)(arguments)
+    except ValueError as exc:
+        assert not reference.is_valid(arguments), f"refused valid arguments: {exc}"
+        event("refused")
+        return
+    assert reference.is_valid(checked), f"let through {checked!r}: {reference.iter_errors(checked)!r}"
+    if reference.is_valid(arguments):
+        assert checked == arguments
+        event("valid as they came")
+    else:
+        event("valid once coerced")
