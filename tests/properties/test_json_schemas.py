@@ -86,8 +86,10 @@ def compounds(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 subschemas = st.recursive(leaves(), compounds, max_leaves=12)
 
 
-plain = st.builds(lambda kind, described: {"type": kind, **({"description": "d"} if described else {})},
-                  leaf_types | st.lists(leaf_types, min_size=1, max_size=2, unique=True), st.booleans())
+plain = st.one_of(
+    st.builds(lambda kind, described: {"type": kind, **({"description": "d"} if described else {})},
+              leaf_types | st.lists(leaf_types, min_size=1, max_size=2, unique=True), st.booleans()),
+    st.builds(lambda kind: {"type": kind, "nullable": True}, leaf_types))
 """What tools mostly declare: a type, a description."""
 
 
@@ -101,6 +103,17 @@ def parameters(draw: st.DrawFn) -> dict[str, Any]:
         schema["additionalProperties"] = draw(st.booleans() | plain | subschemas)
     if draw(st.booleans()):
         schema["$defs"] = {name: draw(subschemas) for name in DEFINITIONS}
+    top = {
+        "minProperties": st.integers(0, 2),
+        "maxProperties": st.integers(1, 3),
+        "patternProperties": st.dictionaries(st.sampled_from(["^a", "x$", "."]), plain | subschemas, max_size=2),
+        "propertyNames": plain | subschemas,
+        "dependentRequired": st.dictionaries(names, st.lists(names, max_size=2, unique=True)),
+        "if": subschemas, "then": subschemas, "else": subschemas,
+        "anyOf": st.lists(subschemas, min_size=1, max_size=2),
+    }
+    for key in draw(st.lists(st.sampled_from(sorted(top)), max_size=2, unique=True)):
+        schema[key] = draw(top[key])
     if draw(st.booleans()):
         schema["definitions"] = {"Old": draw(subschemas)}
     return schema
