@@ -90,13 +90,16 @@ class _Nulls:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.refs = Refs(root)
 
-    def deref(self, schema: Any) -> Mapping[str, Any]:
+    def resolve(self, schema: Any) -> Mapping[str, Any]:
+        """`schema` with its `$ref` followed (`{}`, any value, where it leads nowhere)."""
         for _ in range(32):  # a chain of $refs, not a cycle
             if not isinstance(schema, Mapping) or "$ref" not in schema:
                 break
             schema = self.refs.resolve(schema["$ref"])
-        if not isinstance(schema, Mapping):
-            return {}
+        return schema if isinstance(schema, Mapping) else {}
+
+    def deref(self, schema: Any) -> Mapping[str, Any]:
+        schema = self.resolve(schema)
         return merge_all_of(schema) if "allOf" in schema else schema
 
     def object(self, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,12 +129,17 @@ class _Nulls:
         return value
 
     def accepts_null(self, schema: Any) -> bool:
-        schema = self.deref(schema)
+        """Whether `schema` lets null through: its type, enum, const, variants and `allOf` parts all do (each
+        that it has)."""
+        schema = self.resolve(schema)
+        parts = schema.get("allOf")
+        if isinstance(parts, list) and not all(self.accepts_null(part) for part in parts):
+            return False
         kind = schema.get("type")
-        if kind is None and not ({"anyOf", "oneOf", "enum", "const"} & schema.keys()):
-            return True  # any value
-        if kind == "null" or (isinstance(kind, list) and "null" in kind) or schema.get("nullable"):
-            return True
-        if None in (schema.get("enum") or ()) or ("const" in schema and schema["const"] is None):
-            return True
-        return any(self.accepts_null(v) for v in schema.get("anyOf", schema.get("oneOf", ())))
+        if kind is not None and not (kind == "null" or (isinstance(kind, list) and "null" in kind)
+                                     or schema.get("nullable") is True):
+            return False
+        if ("enum" in schema and None not in (schema["enum"] or ())) or schema.get("const", None) is not None:
+            return False
+        variants = schema.get("anyOf", schema.get("oneOf"))
+        return not isinstance(variants, list) or any(self.accepts_null(v) for v in variants)

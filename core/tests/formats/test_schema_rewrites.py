@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 from google.genai import types as genai
-from toolwire import Tool, ToolRegistry
+from toolwire import Tool, ToolCall, ToolRegistry
 from toolwire.formats import SchemaConversionError, omit_strict_nulls
 
 from .conftest import Serial
@@ -129,3 +129,20 @@ def test_omit_strict_nulls_keeps_nulls_the_schema_accepts() -> None:
         "filters": {"x": "1"},
         "extra": None,
     }
+
+
+def test_omit_strict_nulls_drops_a_null_any_part_of_the_schema_refuses() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"Pet": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "properties": {
+            "size": {"type": "string", "enum": ["S", "M", None]},  # the type refuses null, whatever enum lists
+            "owner": {"allOf": [{"$ref": "#/$defs/Pet"}], "nullable": True},  # OpenAPI 3.0's nullable reference
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+    }
+    strict_call = {"size": None, "owner": None, "note": None}  # a strict-mode model leaving all three out
+    assert omit_strict_nulls(schema, strict_call) == {"note": None}
+    with _registry(schema) as registry:  # both nulls were kept, and the tool's validator refused the call
+        (result,) = registry.execute_tool_calls([ToolCall("c1", "search", strict_call)])
+        assert (result.error, result.value) == (None, {"note": None})
