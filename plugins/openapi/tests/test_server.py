@@ -24,7 +24,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from pydantic import BaseModel
-from toolwire import Annotations, Audio, Image, Resource, Text, ToolOutput, ToolRegistry, hookimpl, load_config
+from toolwire import (
+    Annotations,
+    Audio,
+    Image,
+    Resource,
+    Text,
+    Tool,
+    ToolCall,
+    ToolOutput,
+    ToolRegistry,
+    hookimpl,
+    load_config,
+)
 from toolwire.serving import ServeError
 from toolwire.testing import PIXEL, media, running
 from toolwire_openapi._server.server import HTTPRegistryServer
@@ -188,6 +200,59 @@ def test_the_document_is_valid_openapi_and_the_openapi_loader_calls_the_tools_ba
         assert "argument 'p.y': \"eight\" is not of type \"integer\"" in results[2].error.message
         assert results[3].error is not None and "HTTP 500" in results[3].error.message
         assert "RuntimeError: jam" in results[3].error.message
+
+
+ROUTE = {  # as zod-to-json-schema writes a schema reused in an MCP server's tool: a pointer from the root
+    "type": "object",
+    "properties": {
+        "start": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "end": {"$ref": "#/properties/start"},
+        "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop/properties/place"}},
+        "next": {"$ref": "#"},
+    },
+    "required": ["start", "end"],
+    "$defs": {"Stop": {"type": "object", "properties": {"place": {"$ref": "#/properties/start"}}}},
+}
+ROUTE_RESULT = {"type": "object", "properties": {"stop": {"$ref": "#/$defs/Stop"}},
+                "$defs": {"Stop": {"type": "string"}}}  # a definition named as one of the input's, another shape
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [ref for key, value in node.items()
+                for ref in ([value] if key == "$ref" and isinstance(value, str) else _references(value))]
+    return [ref for item in node for ref in _references(item)] if isinstance(node, list) else []
+
+
+def _pointed(document: Any, ref: str) -> Any:
+    node = document
+    for token in ref.removeprefix("#").split("/")[1:]:
+        node = node[token.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def test_every_reference_in_a_tools_schemas_resolves_in_the_document_and_the_tool_loads_back(
+        registry: ToolRegistry) -> None:
+    registry.add(Tool("route", "Plan a route.", ROUTE, lambda **kwargs: {"stop": kwargs["end"]["city"]},
+                      output_schema=ROUTE_RESULT))
+    with served(registry) as server:
+        document = httpx.get(f"{server.url}/openapi.json").json()
+        validate(document)
+        for ref in _references(document):  # '#/properties/start' and '#' pointed at the document's root
+            assert isinstance(_pointed(document, ref), dict), ref
+        operation = document["paths"]["/tools/route"]["post"]
+        end = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["end"]
+        assert _pointed(document, end["$ref"])["required"] == ["city"]
+        stop = operation["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["stop"]
+        assert _pointed(document, stop["$ref"]) == {"type": "string"}  # not the input's Stop
+        with ToolRegistry(executor="thread") as remote:
+            remote.load("openapi", f"{server.url}/openapi.json", namespace="far")
+            (result,) = remote.execute_tool_calls([ToolCall("1", "far_route", {
+                "start": {"city": "Lyon"}, "end": {"city": "Nice"}, "stops": [{"city": "Aix"}]})])
+            (refused,) = remote.execute_tool_calls([ToolCall("2", "far_route", {
+                "start": {"city": "Lyon"}, "end": {"town": "Nice"}})])
+        assert (result.error, result.value) == (None, {"stop": "Nice"})
+        assert refused.error is not None and refused.error.kind == "invalid_arguments"
 
 
 def picture() -> ToolOutput:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -69,9 +70,13 @@ def openapi_document(tools: Iterable[Tool], *, title: str, version: str, secured
     schemas: dict[str, Any] = {"Problem": _PROBLEM_SCHEMA, "Result": _RESULT_SCHEMA}
     paths: dict[str, Any] = {}
     for tool in tools:
-        parameters = _relocated(dict(tool.parameters), tool.name, schemas)
+        operation_at = f"/paths/{_escaped(f'/tools/{tool.name}')}/post"
+        parameters = _relocated(dict(tool.parameters), tool.name, schemas,
+                                f"{operation_at}/requestBody/content/application~1json/schema")
         parameters.setdefault("type", "object")
-        output = _relocated(dict(tool.output_schema), tool.name, schemas) if tool.output_schema else {}
+        output = _relocated(dict(tool.output_schema), f"{tool.name}.result", schemas,
+                            f"{operation_at}/responses/200/content/application~1json/schema"
+                            ) if tool.output_schema else {}
         operation: dict[str, Any] = {
             "operationId": tool.name,
             "summary": (tool.description or tool.name).strip().split("\n", 1)[0][:120],
@@ -115,27 +120,60 @@ def openapi_document(tools: Iterable[Tool], *, title: str, version: str, secured
     return document
 
 
-def _relocated(schema: dict[str, Any], owner: str, schemas: dict[str, Any]) -> dict[str, Any]:
-    """`schema` with its local definitions (`$defs`, `definitions`) moved under components/schemas as
-    `{owner}.{name}`, and its references to them rewritten, so that they resolve inside the document."""
-    definitions: dict[str, Any] = {}
+def _relocated(schema: dict[str, Any], owner: str, schemas: dict[str, Any], at: str) -> dict[str, Any]:
+    """`schema`, to be placed at the JSON pointer `at` of the document, with its local definitions (`$defs`,
+    `definitions`) moved under components/schemas as `{owner}.{name}` and each of its references rewritten to
+    resolve inside the document: to a moved definition, or (any other pointer into the schema, such as
+    `#/properties/a` or `#`) under `at`."""
     moved: dict[str, str] = {}
+    definitions: list[tuple[str, Any]] = []
     for key in ("$defs", "definitions"):
-        for name, definition in (schema.pop(key, None) or {}).items():
-            definitions[name] = definition
-            moved[f"#/{key}/{name}"] = f"#/components/schemas/{owner}.{name}"
-    if not moved:
-        return schema
-    rewritten = _rewrite(schema, moved)
-    for name, definition in definitions.items():
-        schemas[f"{owner}.{name}"] = _rewrite(definition, moved)
+        found = schema.get(key)
+        if not isinstance(found, Mapping):
+            continue
+        del schema[key]
+        for name, definition in found.items():
+            component = _component(f"{owner}.{name}", schemas)
+            schemas[component] = None  # taken: filled below, once every reference is known
+            moved[f"#/{key}/{_escaped(name)}"] = f"#/components/schemas/{component}"
+            definitions.append((component, definition))
+    rewritten = _rewrite(schema, moved, at)
+    for component, definition in definitions:
+        schemas[component] = _rewrite(definition, moved, at)
     return rewritten
 
 
-def _rewrite(node: Any, moved: Mapping[str, str]) -> Any:
+def _rewrite(node: Any, moved: Mapping[str, str], at: str) -> Any:
     if isinstance(node, dict):
-        return {key: (moved.get(value, value) if key == "$ref" and isinstance(value, str) else _rewrite(value, moved))
-                for key, value in node.items()}
+        return {key: _reference(value, moved, at) if key == "$ref" and isinstance(value, str)
+                else _rewrite(value, moved, at) for key, value in node.items()}
     if isinstance(node, list):
-        return [_rewrite(item, moved) for item in node]
+        return [_rewrite(item, moved, at) for item in node]
     return node
+
+
+def _reference(ref: str, moved: Mapping[str, str], at: str) -> str:
+    if not ref.startswith("#"):
+        return ref  # another document's
+    for prefix, target in moved.items():
+        if ref == prefix or ref.startswith(prefix + "/"):
+            return target + ref[len(prefix):]
+    return "#" + at + ref[1:]
+
+
+def _component(wanted: str, schemas: Mapping[str, Any]) -> str:
+    """`wanted` as a component name OpenAPI allows (letters, digits, `.`, `-`, `_`), not yet taken."""
+    name = _NOT_IN_A_NAME.sub("_", wanted)
+    taken, count = name, 1
+    while taken in schemas:
+        count += 1
+        taken = f"{name}_{count}"
+    return taken
+
+
+def _escaped(key: str) -> str:
+    """`key` as one JSON pointer token."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9._-]")
