@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from typing import Any
 
@@ -200,3 +201,38 @@ def test_arguments_pass_exactly_when_the_schema_lets_them(schema: dict[str, Any]
         event("valid as they came")
     else:
         event("valid once coerced")
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [ref for key, value in node.items()
+                for ref in ([value] if key == "$ref" and isinstance(value, str) else _references(value))]
+    return [ref for item in node for ref in _references(item)] if isinstance(node, list) else []
+
+
+def _resolves(document: Any, ref: str) -> bool:
+    node = document
+    for token in ref.removeprefix("#").split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
+
+
+@given(parameters(), parameters())
+def test_the_served_document_resolves_every_reference_a_tools_schemas_make(
+        schema: dict[str, Any], output: dict[str, Any]) -> None:
+    """`toolwire serve http` moves a tool's schemas into one OpenAPI document: what resolved in them resolves
+    there, and every component name is one OpenAPI allows."""
+    from toolwire_openapi._server.shapes import openapi_document
+
+    assume(schema_problem(schema) is None and schema_problem(output) is None)
+    assume(all(_resolves(part, ref) for part in (schema, output) for ref in _references(part) if ref.startswith("#")))
+    tool = Tool("t", "T.", schema, lambda **kwargs: kwargs, source=ToolSource("test"), output_schema=output)
+    document = openapi_document([tool], title="t", version="1", secured=False)
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in document["components"]["schemas"])
+    assert [ref for ref in _references(document) if ref.startswith("#") and not _resolves(document, ref)] == []
