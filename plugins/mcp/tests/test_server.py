@@ -19,6 +19,7 @@ import httpx
 import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
+from pydantic import BaseModel
 from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
 from toolwire.executing import progress_listened
 from toolwire.serving import ServeError
@@ -234,6 +235,31 @@ async def test_fastmcps_client_over_streamable_http(registry: ToolRegistry) -> N
     with Serving(registry, transport="streamable-http") as server:
         async with FastMCPClient(server.url) as client:
             assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+def points(count: int) -> list[Point]:
+    """Points on the diagonal."""
+    return [Point(x=i, y=i) for i in range(count)]
+
+
+async def test_a_value_wrapped_under_result_keeps_its_definitions_where_its_references_look(
+        registry: ToolRegistry) -> None:
+    registry.register(points)
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:  # it checks structured content against the output schema
+            answered = await client.call_tool("points", {"count": 2})
+        from fastmcp import Client as FastMCPClient
+
+        async with FastMCPClient(server.url) as fast:
+            data = (await fast.call_tool("points", {"count": 1})).data
+    # the definitions stayed under `result` while the references looked at the root: clients refused the answer
+    assert not answered.is_error and answered.structured_content == {"result": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]}
+    assert [(point.x, point.y) if hasattr(point, "x") else (point["x"], point["y"]) for point in data] == [(0, 0)]
 
 
 async def test_sse_transport(registry: ToolRegistry) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "omit_strict_nulls",
     "parse_arguments",
     "parse_calls",
+    "rebased_references",
     "result_text",
     "schema_problem",
 ]
@@ -250,6 +251,33 @@ def block_text(block: ContentBlock) -> str:
             return block.text
         return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
     return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
+
+
+def rebased_references(schema: Any, at: str, moved: Mapping[str, str] | None = None) -> Any:
+    """`schema` with its local references (`$ref: "#..."`) rewritten for the place it gets in a larger
+    document, the JSON pointer `at` (a server putting a tool's schema in its own document): a reference into
+    a part that moved elsewhere (`moved` maps its old pointer, such as `#/$defs/Point`, to its new one) follows
+    it, deeper pointers too; any other (`#`, `#/properties/start`) points under `at`. Other documents'
+    references are left as they are."""
+    moved = moved or {}
+
+    def reference(ref: str) -> str:
+        if not ref.startswith("#"):
+            return ref
+        for old, new in moved.items():
+            if ref == old or ref.startswith(old + "/"):
+                return new + ref[len(old):]
+        return "#" + at + ref[1:]
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: reference(value) if key == "$ref" and isinstance(value, str) else rewrite(value)
+                    for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    return rewrite(schema)
 
 
 def schema_problem(schema: Mapping[str, Any]) -> str | None:

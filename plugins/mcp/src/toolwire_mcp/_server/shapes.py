@@ -12,7 +12,7 @@ from typing import Any
 
 import mcp_types as types
 from toolwire import Audio, Image, Resource, Text, Tool, ToolResult
-from toolwire.formats import json_value
+from toolwire.formats import json_value, rebased_references
 
 __all__ = ["mcp_result", "mcp_tool"]
 
@@ -41,7 +41,11 @@ def output_schema(tool: Tool) -> dict[str, Any] | None:
         return None
     if schema.get("type") == "object":
         return dict(schema)
-    return {"type": "object", "properties": {"result": schema}, "required": ["result"], _WRAPPED: True}
+    inner = dict(schema)  # its definitions stay at the root, where its references look for them
+    definitions = {key: inner.pop(key) for key in ("$defs", "definitions") if isinstance(inner.get(key), dict)}
+    kept = {f"#/{key}": f"#/{key}" for key in definitions}
+    return {"type": "object", "properties": {"result": rebased_references(inner, "/properties/result", kept)},
+            "required": ["result"], _WRAPPED: True, **rebased_references(definitions, "/properties/result", kept)}
 
 
 def mcp_result(result: ToolResult, tool: Tool | None) -> types.CallToolResult:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from toolwire import ErrorKind, Tool
+from toolwire.formats import rebased_references
 
 __all__ = ["STATUS", "openapi_document", "problem"]
 
@@ -137,28 +138,10 @@ def _relocated(schema: dict[str, Any], owner: str, schemas: dict[str, Any], at: 
             schemas[component] = None  # taken: filled below, once every reference is known
             moved[f"#/{key}/{_escaped(name)}"] = f"#/components/schemas/{component}"
             definitions.append((component, definition))
-    rewritten = _rewrite(schema, moved, at)
+    rewritten = rebased_references(schema, at, moved)
     for component, definition in definitions:
-        schemas[component] = _rewrite(definition, moved, at)
+        schemas[component] = rebased_references(definition, at, moved)
     return rewritten
-
-
-def _rewrite(node: Any, moved: Mapping[str, str], at: str) -> Any:
-    if isinstance(node, dict):
-        return {key: _reference(value, moved, at) if key == "$ref" and isinstance(value, str)
-                else _rewrite(value, moved, at) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_rewrite(item, moved, at) for item in node]
-    return node
-
-
-def _reference(ref: str, moved: Mapping[str, str], at: str) -> str:
-    if not ref.startswith("#"):
-        return ref  # another document's
-    for prefix, target in moved.items():
-        if ref == prefix or ref.startswith(prefix + "/"):
-            return target + ref[len(prefix):]
-    return "#" + at + ref[1:]
 
 
 def _component(wanted: str, schemas: Mapping[str, Any]) -> str:
