@@ -21,9 +21,12 @@ class Refs:
         node: Any = self.root
         for part in ref[1:].lstrip("/").split("/") if ref != "#" else ():
             key = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or key not in node:
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):  # `#/properties/a/anyOf/0`
+                node = node[int(key)]
+            elif isinstance(node, Mapping) and key in node:
+                node = node[key]
+            else:
                 return None
-            node = node[key]
         return node if isinstance(node, Mapping) else None
 
 

@@ -146,3 +146,14 @@ def test_omit_strict_nulls_drops_a_null_any_part_of_the_schema_refuses() -> None
     with _registry(schema) as registry:  # both nulls were kept, and the tool's validator refused the call
         (result,) = registry.execute_tool_calls([ToolCall("c1", "search", strict_call)])
         assert (result.error, result.value) == (None, {"note": None})
+
+
+def test_a_reference_into_a_list_of_schemas_resolves() -> None:
+    """zod-to-json-schema points at a schema it reused wherever it first wrote it, inside `anyOf` too."""
+    place = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    schema = {"type": "object", "properties": {"from": {"anyOf": [place, {"type": "null"}]},
+                                               "to": {"$ref": "#/properties/from/anyOf/0"}}, "required": ["to"]}
+    with _registry(schema) as registry:  # each was a SchemaConversionError: cannot resolve the $ref
+        (gemini,) = registry.schemas("gemini")
+        assert gemini["function_declarations"][0]["parameters"]["properties"]["to"]["required"] == ["city"]
+        assert registry.schemas("openai-chat", strict=True)[0]["function"]["parameters"]["required"] == ["from", "to"]
