@@ -49,7 +49,8 @@ def leaves(draw: st.DrawFn) -> Any:
         return {"type": draw(st.lists(leaf_types, min_size=1, max_size=3, unique=True))}
     if kind == "ref":
         return {"$ref": draw(st.sampled_from([*(f"#/$defs/{name}" for name in DEFINITIONS), "#", "#/$defs/Missing",
-                                              "#/properties/a", "#/definitions/Old", "other.json#/x"]))}
+                                              "#/properties/a", "#/properties/a/anyOf/0", "#/$defs/A/items",
+                                              "#/definitions/Old", "other.json#/x"]))}
     schema: dict[str, Any] = {"type": draw(leaf_types)}
     extras = {
         "description": st.text(max_size=10), "title": st.text(max_size=5), "default": scalars,
