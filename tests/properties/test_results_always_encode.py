@@ -94,20 +94,26 @@ def writable(value: Any) -> bool:
     for mend in (False, True):
         try:
             pydantic_core.to_json(mended(value) if mend else value, fallback=repr)
-        except (ValueError, RecursionError):  # mending a cycle recurses without end too
+        except (ValueError, RecursionError):
             continue
         return True
     return False
 
 
-def mended(value: Any) -> Any:
-    """`value` with "?" for each lone surrogate in the text of its dicts (keys too), lists and tuples."""
+def mended(value: Any, path: frozenset[int] = frozenset()) -> Any:
+    """`value` with "?" for each lone surrogate in the text of its dicts (keys too), lists and tuples; a
+    `ValueError` for a cycle (found at once: recursing to the interpreter's limit let a finalizer that ran
+    meanwhile fail in pytest's unraisable-exception hook, which failed a CI run)."""
     if isinstance(value, str):
         return re.sub("[\ud800-\udfff]", "?", value)
+    if isinstance(value, dict | list | tuple):
+        if id(value) in path:
+            raise ValueError("a reference cycle")
+        path = path | {id(value)}
     if isinstance(value, dict):
-        return {mended(key) if isinstance(key, str) else key: mended(inner) for key, inner in value.items()}
+        return {mended(key) if isinstance(key, str) else key: mended(inner, path) for key, inner in value.items()}
     if isinstance(value, list | tuple):
-        return [mended(inner) for inner in value]
+        return [mended(inner, path) for inner in value]
     return value
 
 
