@@ -4,6 +4,8 @@ the user had disabled it, and running again after `HOLD_LIMIT` seconds however l
 from __future__ import annotations
 
 import gc
+import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -60,3 +62,35 @@ def test_a_large_batch_holds_it_while_its_calls_run_and_a_small_one_does_not() -
         assert set(batch(BULK)) == {False}
         assert gc.isenabled()
         assert batch(3) == [True, True, True]
+
+
+def test_one_watchdog_times_every_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_collector, "HOLD_LIMIT", 0.05)
+    for _ in range(3):  # each hold after the first is timed by the same thread, and still ends at its limit
+        with collector_held(BULK):
+            assert not gc.isenabled()
+            time.sleep(0.3)
+            assert gc.isenabled()
+    for _ in range(50):
+        with collector_held(BULK):
+            pass
+    watchdogs = [thread for thread in threading.enumerate() if thread.name == "toolwire-collector-hold"]
+    assert len(watchdogs) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_hold_in_a_forked_child_still_ends_at_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_collector, "HOLD_LIMIT", 0.05)
+    with collector_held(BULK):  # the parent's watchdog runs, and is not copied into the child
+        pass
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if its own hold ended on time
+        ended = False
+        try:
+            with collector_held(BULK):
+                time.sleep(0.3)
+                ended = gc.isenabled()
+        finally:
+            os._exit(0 if ended else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -11,7 +11,9 @@ seconds, after which the collector runs again even if the batch goes on. The rem
 from __future__ import annotations
 
 import gc
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,9 +24,12 @@ BULK = 1000
 HOLD_LIMIT = 0.5
 """Seconds after which a hold ends though batches still run."""
 
-_lock = threading.Lock()
+_changed = threading.Condition()
+"""Guards the hold's state; notified when a hold begins, so that the watchdog times it."""
 _holders = 0
-_hold: threading.Timer | None = None  # set while we (not the user) have the collector disabled
+_until: float | None = None
+"""When our hold ends at the latest (`time.monotonic()`); None while we (not the user) hold nothing."""
+_watchdog: threading.Thread | None = None
 
 
 @contextmanager
@@ -34,34 +39,56 @@ def collector_held(size: int) -> Iterator[None]:
     A collector the user disabled stays disabled; one we disabled is enabled when the last holder
     leaves, or `HOLD_LIMIT` seconds after the hold began, whichever is first.
     """
-    global _holders, _hold
+    global _holders, _until
     if size < BULK:
         yield
         return
-    with _lock:
+    with _changed:
         _holders += 1
-        if _holders == 1 and _hold is None and gc.isenabled():
+        if _holders == 1 and _until is None and gc.isenabled():
             gc.disable()
-            _hold = threading.Timer(HOLD_LIMIT, _release)
-            _hold.daemon = True
-            _hold.start()
+            _until = time.monotonic() + HOLD_LIMIT
+            _watch_locked()
     try:
         yield
     finally:
-        with _lock:
+        with _changed:
             _holders -= 1
-            if _holders == 0 and _hold is not None:
-                _hold.cancel()
+            if _holders == 0 and _until is not None:
                 _release_locked()
 
 
-def _release() -> None:
-    with _lock:
-        _release_locked()
+def _watch_locked() -> None:
+    """Wake the watchdog for the new hold, starting it in this process if it is not running yet."""
+    global _watchdog
+    if _watchdog is None:
+        _watchdog = threading.Thread(target=_watch, name="toolwire-collector-hold", daemon=True)
+        _watchdog.start()
+    _changed.notify()
+
+
+def _watch() -> None:
+    """Enable the collector when a hold outlives its limit; one thread for every hold of the process."""
+    with _changed:
+        while True:
+            if _until is None:
+                _changed.wait()
+            elif (left := _until - time.monotonic()) > 0:
+                _changed.wait(left)
+            else:
+                _release_locked()
 
 
 def _release_locked() -> None:
-    global _hold
-    if _hold is not None:
-        _hold = None
-        gc.enable()
+    global _until
+    _until = None
+    gc.enable()
+
+
+def _forget_watchdog() -> None:
+    """In a forked child: the parent's watchdog thread did not come along, nor did its hold."""
+    global _changed, _watchdog, _holders, _until
+    _changed, _watchdog, _holders, _until = threading.Condition(), None, 0, None
+
+
+os.register_at_fork(after_in_child=_forget_watchdog)
