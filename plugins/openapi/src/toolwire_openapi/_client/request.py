@@ -87,7 +87,11 @@ def prepare(operation: Operation, arguments: Mapping[str, Any]) -> Prepared:
         if param.as_json:
             value = json.dumps(value, separators=(",", ":"))
         if param.location == "path":
-            path = path.replace("{" + param.name + "}", _path_value(param, value))
+            segment = _path_value(param, value)
+            if not segment:  # `/items/{id}/parts` would become `/items//parts`, `/items/{id}` the collection
+                raise ToolCallError(f"the path parameter '{param.key}' is empty, so the request would go to another "
+                                    "path; give it a value", ErrorKind.INVALID_ARGUMENTS)
+            path = path.replace("{" + param.name + "}", segment)
         elif param.location == "query":
             prepared.query.extend(_query_pairs(param, value))
         elif param.location == "header":
