@@ -81,3 +81,17 @@ def _unsendable(arguments: dict[str, str]) -> bool:
     note = arguments.get("X-Note", "").strip(" \t")
     header = not note.isascii() or any((ord(char) < 0x20 and char != "\t") or char == "\x7f" for char in note)
     return surrogate or arguments["path_id"] == "" or header
+
+
+def test_a_label_value_that_leaves_its_segment_a_dot_is_refused(echo: Any) -> None:
+    label = {"name": "id", "in": "path", "required": True, "style": "label", "schema": {"type": "string"}}
+    spec = {"openapi": "3.1.0", "info": {"title": "wire", "version": "1"}, "paths": {"/items/{id}/parts": {"get": {
+        "operationId": "parts", "parameters": [label], "responses": {"200": {"description": "ok"}}}}}}
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("openapi", spec, base_url=echo.url)
+        calls = [ToolCall("1", "parts", {"id": ""}), ToolCall("2", "parts", {"id": "x"})]
+        empty, given = registry.execute_tool_calls(calls)
+    assert empty.error is not None and empty.error.kind is ErrorKind.INVALID_ARGUMENTS
+    assert empty.content == ("the path parameter 'id' leaves its part of the path '.', so the request would go to "
+                             "another path; give it a value")  # `/items/./parts` is `/items/parts` once normalised
+    assert given.value["raw_path"] == "/items/.x/parts"

@@ -87,21 +87,31 @@ def prepare(operation: Operation, arguments: Mapping[str, Any]) -> Prepared:
         if param.as_json:
             value = json.dumps(value, separators=(",", ":"))
         if param.location == "path":
-            segment = _path_value(param, value)
-            if not segment:  # `/items/{id}/parts` would become `/items//parts`, `/items/{id}` the collection
-                raise ToolCallError(f"the path parameter '{param.key}' is empty, so the request would go to another "
-                                    "path; give it a value", ErrorKind.INVALID_ARGUMENTS)
-            path = path.replace("{" + param.name + "}", segment)
+            path = path.replace("{" + param.name + "}", _path_value(param, value))
         elif param.location == "query":
             prepared.query.extend(_query_pairs(param, value))
         elif param.location == "header":
             prepared.headers[param.name] = _header_value(param.name, value, param.explode)
         else:
             prepared.cookies.append((param.name, _simple(value, param.explode, _cookie_octets)))
+    _check_segments(operation, path)
     prepared.path = path
     if operation.body is not None:
         _body(operation.body, arguments, prepared)
     return prepared
+
+
+def _check_segments(operation: Operation, path: str) -> None:
+    """Refuse path values that would send the request to another path: a segment they fill that ends up empty,
+    `.` or `..` (`/items/{id}/parts` as `/items//parts`, `/items/{id}` as `/items/`, a label `.` dropped as
+    the current directory). A value's own `/` is always percent-encoded, so the segments line up."""
+    for template, segment in zip(operation.path.split("/"), path.split("/"), strict=True):
+        if "{" in template and segment in ("", ".", ".."):
+            names = [param.key for param in operation.params if param.location == "path"
+                     and "{" + param.name + "}" in template]
+            raise ToolCallError(f"the path parameter {' and '.join(map(repr, names))} leaves its part of the path "
+                                f"{'empty' if not segment else repr(segment)}, so the request would go to another "
+                                "path; give it a value", ErrorKind.INVALID_ARGUMENTS)
 
 
 def _text(value: Any) -> str:
