@@ -2,7 +2,8 @@
 
 - gives each provider's declaration, or a `SchemaConversionError` naming the tool and the place: never another
   exception, which would fail every request that lists the registry's tools (Gemini's declarations are
-  checked with the google-genai SDK's own types);
+  checked with the google-genai SDK's own types, strict ones with the OpenAI Agents SDK's strict-schema check;
+  Anthropic's and strict ones have no `allOf`, `anyOf` or `oneOf` at the root, which the APIs refuse);
 - lets arguments through exactly when the schema does (jsonschema-rs is the reference), after the lossless
   coercions the validator makes ("3" -> 3), and never anything the schema refuses.
 """
@@ -15,6 +16,7 @@ import warnings
 from typing import Any
 
 import jsonschema_rs
+from agents.strict_schema import ensure_strict_json_schema
 from google.genai import types as genai
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
@@ -145,8 +147,11 @@ def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None
                 if format != "gemini":
                     sent = _parameters(format, declarations[0])
                     assert schema_problem(sent) is None, (format, strict, sent)
+                    if strict or format == "anthropic":
+                        assert not {"allOf", "anyOf", "oneOf"} & sent.keys(), (format, strict, sent)
                     if strict:
                         _assert_strict(sent)
+                        ensure_strict_json_schema(json.loads(json.dumps(sent)))  # raises what it cannot take
                 if format == "gemini":
                     with warnings.catch_warnings():
                         warnings.simplefilter("error")  # an unknown `type` only warns in the SDK

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from toolwire._schemas import Refs, merge_all_of
+from toolwire._schemas import Refs, flat_root, merge_all_of
 from toolwire.tools import Tool, load_json
 
 __all__ = ["MAX_DEPTH", "ArgumentError", "check", "omit_strict_nulls", "parse_text", "scan"]
@@ -68,7 +68,16 @@ def check(tool: Tool, arguments: Any) -> dict[str, Any]:
     if too_deep:
         raise ArgumentError(_too_deep())
     if has_null:  # strict-mode models send null for the optional values they omit
-        arguments = omit_strict_nulls(tool.parameters, arguments)
+        cleared = omit_strict_nulls(tool.parameters, arguments)
+        if tool.validator is not None and cleared != arguments:
+            try:
+                return tool.validator(cleared)
+            except ValueError as refused:
+                try:  # valid as sent (a `oneOf` that one more key makes ambiguous): never refused
+                    return tool.validator(arguments)
+                except ValueError:
+                    raise refused from None
+        arguments = cleared
     return tool.validator(arguments) if tool.validator else dict(arguments)
 
 
@@ -83,7 +92,7 @@ def omit_strict_nulls(parameters: Mapping[str, Any], arguments: Mapping[str, Any
     optional and does not accept null in the tool's own schema means "not given", so it is dropped (at
     every depth) and the tool's default applies.
     """
-    return _Nulls(parameters).object(parameters, arguments)
+    return _Nulls(parameters).object(flat_root(parameters), arguments)  # the root as strict schemas declare it
 
 
 class _Nulls:

@@ -157,3 +157,52 @@ def test_a_reference_into_a_list_of_schemas_resolves() -> None:
         (gemini,) = registry.schemas("gemini")
         assert gemini["function_declarations"][0]["parameters"]["properties"]["to"]["required"] == ["city"]
         assert registry.schemas("openai-chat", strict=True)[0]["function"]["parameters"]["required"] == ["from", "to"]
+
+
+UNION_ROOT = {  # what zod-to-json-schema writes for an MCP tool taking "an id or a path" (a root union)
+    "type": "object",
+    "oneOf": [
+        {"type": "object", "properties": {"id": {"type": "string"}, "ref": {"type": "string"}}, "required": ["id"],
+         "additionalProperties": False},
+        {"type": "object", "properties": {"path": {"type": "string"}, "ref": {"$ref": "#/oneOf/0/properties/ref"}},
+         "required": ["path"], "additionalProperties": False},
+    ],
+    "allOf": [{"properties": {"verbose": {"type": "boolean"}}}],
+}
+
+
+def test_anthropic_and_strict_schemas_have_no_variants_at_the_root() -> None:
+    with _registry(UNION_ROOT) as registry:
+        anthropic = registry.schemas("anthropic")[0]["input_schema"]
+        strict = registry.schemas("openai-chat", strict=True)[0]["function"]["parameters"]
+        plain = registry.schemas("openai-chat")[0]["function"]["parameters"]
+    for root in (anthropic, strict):  # the Messages API refuses any of them there ("at the top level")
+        assert not {"allOf", "anyOf", "oneOf"} & root.keys()
+        assert set(root["properties"]) == {"verbose", "id", "ref", "path"}
+        assert 'the arguments must match exactly one of these: [{"properties": ["id", "ref"], "required": ["id"]' \
+            in root["description"]
+    assert anthropic["properties"]["ref"] == {"type": "string"}  # the reference into a variant, inlined
+    assert "required" not in anthropic  # no argument is required by every variant
+    assert strict["required"] == ["verbose", "id", "ref", "path"]
+    assert strict["properties"]["path"] == {"type": ["string", "null"]}
+    assert plain["oneOf"] == UNION_ROOT["oneOf"]  # OpenAI takes them as they are when not strict
+
+
+def test_a_strict_models_call_of_a_root_union_runs_and_a_call_breaking_it_says_how() -> None:
+    strict_call = {"verbose": None, "id": None, "ref": None, "path": "src/app.py"}
+    assert omit_strict_nulls(UNION_ROOT, strict_call) == {"path": "src/app.py"}
+    with _registry(UNION_ROOT) as registry:
+        ok, both = registry.execute_tool_calls([
+            ToolCall("1", "search", strict_call), ToolCall("2", "search", {"id": "7", "path": "src/app.py"})])
+    assert ok.value == {"path": "src/app.py"}
+    assert both.is_error and "is not valid under any of the schemas listed in the 'oneOf' keyword" in both.content
+
+
+def test_a_call_valid_as_sent_is_never_refused_for_its_nulls() -> None:
+    open_variants = {"type": "object", "oneOf": [  # without `b`, the call would match both variants
+        {"properties": {"a": {"type": "string"}}, "required": ["a"]}, {"properties": {"b": {"type": "string"}}}]}
+    with _registry(open_variants) as registry:
+        sent, cleared = registry.execute_tool_calls([ToolCall("1", "search", {"a": "x", "b": None}),
+                                                     ToolCall("2", "search", {"a": "x"})])
+    assert sent.value == {"a": "x", "b": None}
+    assert cleared.is_error and "valid under more than one of the schemas listed in the 'oneOf'" in cleared.content

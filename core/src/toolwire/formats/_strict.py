@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from toolwire._schemas import Refs, merge_all_of
+from toolwire._schemas import Refs, flat_root, merge_all_of
 from toolwire.formats import SchemaConversionError
 from toolwire.tools import Tool
 
@@ -30,11 +30,12 @@ def object_root(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return root
 
 
-def json_schema_parameters(tool: Tool, format: str, *, strict: bool) -> dict[str, Any]:
-    """A tool's parameters for a JSON Schema provider (OpenAI, Anthropic): as declared, or made strict."""
+def json_schema_parameters(tool: Tool, format: str, *, strict: bool, flat: bool = False) -> dict[str, Any]:
+    """A tool's parameters for a JSON Schema provider (OpenAI, Anthropic): as declared, or made strict. Strict
+    ones, and all of them with `flat` (Anthropic's), have no `allOf`, `anyOf` or `oneOf` at the root (`flat_root`)."""
     if not strict:
-        return object_root(tool.parameters)
-    schema, problems = strict_schema(tool.parameters)
+        return object_root(flat_root(tool.parameters) if flat else tool.parameters)
+    schema, problems = strict_schema(flat_root(tool.parameters))
     if problems:
         raise SchemaConversionError(f"{format} (strict)", {tool.name: problems})
     return schema

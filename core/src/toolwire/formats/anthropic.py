@@ -21,7 +21,8 @@ class Anthropic(Dialect):
     """Anthropic Messages. Results go back as one `user` message of `tool_result` blocks, `is_error` set
     on failures; `include_assistant=True` also rebuilds the assistant turn from the calls.
 
-    `strict=True` uses the same strict subset as OpenAI and sets the tool's `strict` flag.
+    `strict=True` uses the same strict subset as OpenAI and sets the tool's `strict` flag. Either way the
+    input schema has no `allOf`, `anyOf` or `oneOf` at its root, which the API refuses (`flat_root`).
     """
 
     name = "anthropic"
@@ -30,7 +31,7 @@ class Anthropic(Dialect):
         declaration: dict[str, Any] = {"name": tool.name}
         if tool.description:
             declaration["description"] = tool.description
-        declaration["input_schema"] = json_schema_parameters(tool, self.name, strict=strict)
+        declaration["input_schema"] = json_schema_parameters(tool, self.name, strict=strict, flat=True)
         if strict:
             declaration["strict"] = True
         return declaration
