@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
-from toolwire import ToolRegistry
+from toolwire import Tool, ToolRegistry
 from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
 from toolwire_openai_agents import function_tools
 
@@ -115,3 +115,20 @@ def test_images_and_files_reach_the_model_as_the_sdks_image_and_file_outputs() -
         {"type": "input_image", "image_url": f"data:image/png;base64,{pixel}"},
         {"type": "input_text", "text": "[audio (audio/wav) not shown]"},  # the SDK has no audio output
         {"type": "input_file", "file_data": f"data:application/pdf;base64,{pdf}", "filename": "report.pdf"}]
+
+
+def test_a_tool_taking_one_of_two_shapes_is_strict_too_and_a_strict_models_call_runs() -> None:
+    """A root `oneOf` (zod-to-json-schema's root union) is refused by the SDK's strict check as it is: every
+    tool of the registry would be lost to one such tool."""
+    shapes = {"type": "object", "oneOf": [
+        {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
+        {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}
+    with ToolRegistry(executor="thread") as registry:
+        registry.add(Tool("fetch", "Fetch by id or path.", shapes, invoker=lambda **kwargs: f"{kwargs}"))
+        [strict] = function_tools(registry, strict=True)
+        assert strict.params_json_schema["required"] == ["id", "path"]
+        model = ScriptedModel([("c1", "fetch", '{"id": null, "path": "a/b"}'),
+                               ("c2", "fetch", '{"id": "7", "path": "a"}')])
+        outputs = json.loads(run(Agent(name="a", model=model, tools=[strict])))
+    assert outputs["c1"] == "{'path': 'a/b'}"  # the strict model's null for `id` dropped
+    assert outputs["c2"].startswith("invalid_arguments:") and "'oneOf'" in outputs["c2"]
