@@ -104,6 +104,22 @@ def test_the_whole_schema_check_survives_pickling_and_a_schema_it_cannot_compile
     assert SchemaValidator(dangling)({"pet": {"any": "thing"}}) == {"pet": {"any": "thing"}}  # its server decides
 
 
+def test_a_reference_it_cannot_resolve_leaves_every_other_argument_checked() -> None:
+    """jsonschema-rs refuses a whole schema for one reference it cannot resolve: that reference alone stands
+    for any value, and one it cannot read as written (a name with a space) is read as the pointer it is."""
+    schema = {"type": "object", "properties": {
+        "name": {"$ref": "#/properties/a~1b"}, "a/b": {"type": "string"}, "size": {"$ref": "#/$defs/with space"},
+        "pet": {"$ref": "#/components/schemas/Pet"}, "owner": {"$ref": "people.json#/Owner"}},
+        "$defs": {"with space": {"type": "integer", "minimum": 1}}}
+    check = SchemaValidator(schema)
+    assert check({"name": "Rex", "size": "2", "pet": {"any": "thing"}, "owner": 7}) == {
+        "name": "Rex", "size": 2, "pet": {"any": "thing"}, "owner": 7}
+    with pytest.raises(ValueError) as refused:
+        check({"name": 5, "size": 0})
+    assert "argument 'name': 5 is not of type \"string\"" in str(refused.value)
+    assert "argument 'size': 0 is less than the minimum of 1" in str(refused.value)
+
+
 def test_keywords_are_read_as_keywords_only_where_they_are_keywords() -> None:
     schema = {"type": "object", "properties": {
         "pattern": {"type": "string", "pattern": "/[a-z]/i"},  # a property named pattern; a Perl-style regex

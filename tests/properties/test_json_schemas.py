@@ -242,3 +242,31 @@ def test_the_served_document_resolves_every_reference_a_tools_schemas_make(
     document = openapi_document([tool], title="t", version="1", secured=False)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in document["components"]["schemas"])
     assert [ref for ref in _references(document) if ref.startswith("#") and not _resolves(document, ref)] == []
+
+
+def _names_ref(node: Any) -> bool:
+    """Whether a property (or definition) anywhere is named `$ref`, which LangChain reads as a reference."""
+    if isinstance(node, dict):
+        return any((key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict)
+                    and "$ref" in value) or _names_ref(value) for key, value in node.items())
+    return isinstance(node, list) and any(map(_names_ref, node))
+
+
+@given(parameters())
+def test_langchain_binds_every_tool(schema: dict[str, Any]) -> None:
+    """LangChain's `convert_to_openai_tool` (what `bind_tools` runs on each tool) follows references itself and
+    raised for ones it cannot read, failing every tool bound with it: toolwire-langchain hands it none of those.
+    A property named `$ref` is the one case it cannot take whatever it is given."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+    from toolwire_langchain import langchain_tools
+
+    assume(not _names_ref(schema))
+    with ToolRegistry(executor="thread") as registry:
+        try:
+            registry.add(_tool(schema))
+        except ValueError:
+            assume(False)
+        (tool,) = langchain_tools(registry)
+    converted = convert_to_openai_tool(tool)["function"]["parameters"]
+    assert converted.get("type") == "object"
+    json.dumps(converted, allow_nan=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["Refs", "flat_root", "merge_all_of"]
 
@@ -24,7 +25,7 @@ class Refs:
         if not isinstance(ref, str) or not ref.startswith("#"):
             return None
         node: Any = self.root
-        for part in ref[1:].lstrip("/").split("/") if ref != "#" else ():
+        for part in unquote(ref[1:]).lstrip("/").split("/") if ref != "#" else ():
             key = part.replace("~1", "/").replace("~0", "~")
             if isinstance(node, list) and key.isdigit() and int(key) < len(node):  # `#/properties/a/anyOf/0`
                 node = node[int(key)]

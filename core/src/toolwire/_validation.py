@@ -15,6 +15,9 @@ import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, unquote
+
+from toolwire._schemas import Refs
 
 log = logging.getLogger("toolwire")
 
@@ -201,15 +204,49 @@ def _standard(schema: Any) -> Any:
 
 
 def _compile(schema: Any) -> Any:
-    """A jsonschema-rs validator for `schema`, or False for a schema it cannot take (an unresolvable
-    `$ref`, an invalid keyword): the top-level checks then stand alone, as the tool's server checks the rest."""
+    """A jsonschema-rs validator for `schema`, or False for a schema it cannot take (an invalid keyword): the
+    top-level checks then stand alone, as the tool's server checks the rest. A reference it cannot resolve
+    (one leading nowhere or to another document) stands for any value, and a local one it cannot read
+    (`#/$defs/with space`) is written as a URI fragment, so that one such reference does not turn off the
+    check of every other argument."""
     import jsonschema_rs
 
     try:
         return jsonschema_rs.validator_for(schema, validate_formats=True)
     except (jsonschema_rs.ValidationError, ValueError) as exc:
-        log.info("checking arguments at the top level only: %s", exc)
-        return False
+        failure = exc
+    repaired = _resolvable(schema, Refs(schema))
+    if repaired != schema:
+        try:
+            validator = jsonschema_rs.validator_for(repaired, validate_formats=True)
+        except (jsonschema_rs.ValidationError, ValueError):
+            pass
+        else:
+            log.info("checking arguments with the references that lead nowhere as any value: %s", failure)
+            return validator
+    log.info("checking arguments at the top level only: %s", failure)
+    return False
+
+
+_FRAGMENT_SAFE = "~!$&'()*+,;=:@"
+"""What a JSON pointer token keeps unescaped in a URI fragment (RFC 3986 `pchar`, `~` for its own escapes)."""
+
+
+def _resolvable(node: Any, refs: Refs, names: bool = False) -> Any:
+    """`node` with each local `$ref` written as a URI fragment, and each one `refs` cannot resolve left out."""
+    if isinstance(node, list):
+        return [_resolvable(item, refs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if names:
+        return {name: _resolvable(sub, refs) for name, sub in node.items()}
+    out = {key: value if key in _DATA else _resolvable(value, refs, key in _SCHEMA_MAPS)
+           for key, value in node.items() if key != "$ref"}
+    ref = node.get("$ref", None)
+    if isinstance(ref, str) and refs.resolve(ref) is not None:
+        tokens = unquote(ref[1:]).lstrip("/").split("/") if ref != "#" else []
+        out["$ref"] = "#" + "".join("/" + quote(token, safe=_FRAGMENT_SAFE) for token in tokens)
+    return out
 
 
 def _coerced(error: Any) -> Any:

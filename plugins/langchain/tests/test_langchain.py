@@ -78,6 +78,28 @@ def test_tools_keep_names_descriptions_and_schemas() -> None:
     assert adder.tool_call_schema["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
 
 
+def test_references_langchain_cannot_follow_are_inlined_or_dropped_and_the_calls_still_validate() -> None:
+    """zod-to-json-schema writes pointers such as `#/properties/a~1b`; LangChain's converter splits a pointer on
+    `/` and raised for it (and for one that leads nowhere), failing `bind_tools` for every tool."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+    from toolwire import Tool
+
+    schema = {"type": "object", "properties": {
+        "a/b": {"type": "string"}, "escaped": {"$ref": "#/properties/a~1b"},
+        "spaced": {"$ref": "#/$defs/with%20space"}, "nowhere": {"$ref": "#/$defs/Missing", "description": "N."},
+        "plain": {"$ref": "#/$defs/with space"}, "remote": {"$ref": "other.json#/x"}},
+        "required": ["escaped"], "$defs": {"with space": {"type": "integer"}}}
+    with ToolRegistry(executor="thread") as registry:
+        registry.add(Tool("odd", "Odd references.", schema, invoker=lambda **kwargs: kwargs))
+        [odd] = langchain_tools(registry)
+        converted = convert_to_openai_tool(odd)["function"]["parameters"]["properties"]
+        assert converted == {"a/b": {"type": "string"}, "escaped": {"type": "string"}, "spaced": {"type": "integer"},
+                             "nowhere": {"description": "N."}, "plain": {"type": "integer"}, "remote": {}}
+        assert odd.invoke({"escaped": "x", "spaced": 3}) == {"escaped": "x", "spaced": 3}
+        refused = odd.invoke({"escaped": 5})  # handle_tool_error: the error, as the model reads it
+        assert refused.startswith("invalid_arguments:") and "'escaped'" in refused
+
+
 # -- into toolwire ----------------------------------------------------------------------------------------
 
 

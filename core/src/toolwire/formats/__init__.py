@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire._json_ready import json_value, valid_texts
+from toolwire._schemas import Refs
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "parse_arguments",
     "parse_calls",
     "rebased_references",
+    "referenced",
     "result_text",
     "schema_problem",
 ]
@@ -251,6 +253,13 @@ def block_text(block: ContentBlock) -> str:
             return block.text
         return f"[resource {block.uri} ({block.mime_type or 'binary'})]"
     return f"[{type(block).__name__.lower()} ({block.mime_type}) not shown]"
+
+
+def referenced(schema: Mapping[str, Any], ref: Any) -> Mapping[str, Any] | None:
+    """The schema a local reference in `schema` points at (`#/$defs/Point`, `#/properties/a~1b`,
+    `#/properties/from/anyOf/0`: JSON pointer escapes, percent-encoding and list indices followed), or None when
+    it leads nowhere, to something that is not an object schema, or to another document."""
+    return Refs(schema).resolve(ref)
 
 
 def rebased_references(schema: Any, at: str, moved: Mapping[str, str] | None = None) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import has_media, json_value
+from toolwire.formats import has_media, json_value, referenced
 
 from toolwire_langchain._blocks import to_langchain
 
@@ -46,9 +46,41 @@ def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
     """The registry's enabled tools as LangChain tools (`create_agent(model, tools=langchain_tools(registry))`).
     `executor` and `timeout` override the registry's backend and per-call deadline."""
     batcher = CallBatcher(registry, executor=executor, timeout=timeout)
-    return [RegistryTool(name=tool.name, description=tool.description or tool.name, args_schema=dict(tool.parameters),
-                         registry=registry, batcher=batcher, executor=executor, timeout=timeout)
+    return [RegistryTool(name=tool.name, description=tool.description or tool.name,
+                         args_schema=_followable(tool.parameters), registry=registry, batcher=batcher,
+                         executor=executor, timeout=timeout)
             for tool in registry.list(enabled=True)]
+
+
+_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+"""Keywords whose value maps names (which may be `$ref`) to schemas."""
+
+
+def _followable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each reference that LangChain's converter cannot follow (it splits the pointer on `/` and
+    raises for one that needs JSON pointer escapes or percent-encoding, leads nowhere or out of the document)
+    inlined where it leads, or dropped (any value) where it leads nowhere: one such tool would fail
+    `bind_tools`, and every tool with it. The tool's own schema still validates the calls."""
+
+    def walk(node: Any, inlining: frozenset[str], names: bool = False) -> Any:
+        if isinstance(node, list):
+            return [walk(item, inlining) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if names:
+            return {key: walk(value, inlining) for key, value in node.items()}
+        rest = {key: walk(value, inlining, key in _NAMES) for key, value in node.items() if key != "$ref"}
+        if "$ref" not in node:
+            return rest
+        ref = node["$ref"]
+        target = referenced(schema, ref)
+        if target is None or ref in inlining:
+            return rest  # nowhere to go, or a cycle through an escaped name: any value, as LangChain breaks cycles
+        if "~" not in ref and "%" not in ref:
+            return {"$ref": ref, **rest}  # LangChain reads it as it is
+        return {**walk(target, inlining | {ref}), **rest}
+
+    return walk(schema, frozenset())
 
 
 def _call_id() -> str:
