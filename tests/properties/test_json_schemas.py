@@ -2,8 +2,9 @@
 
 - gives each provider's declaration, or a `SchemaConversionError` naming the tool and the place: never another
   exception, which would fail every request that lists the registry's tools (Gemini's declarations are
-  checked with the google-genai SDK's own types, strict ones with the OpenAI Agents SDK's strict-schema check;
-  Anthropic's and strict ones have no `allOf`, `anyOf` or `oneOf` at the root, which the APIs refuse);
+  checked with the google-genai SDK's own types, OpenAI's strict ones with the OpenAI Agents SDK's strict-schema
+  check, Anthropic's strict ones are what the Anthropic SDK's `transform_schema` leaves as they are; Anthropic's
+  and strict ones have no `allOf`, `anyOf` or `oneOf` at the root, which the APIs refuse);
 - lets arguments through exactly when the schema does (jsonschema-rs is the reference), after the lossless
   coercions the validator makes ("3" -> 3), and never anything the schema refuses.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import jsonschema_rs
 from agents.strict_schema import ensure_strict_json_schema
+from anthropic import transform_schema
 from google.genai import types as genai
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
@@ -151,6 +153,9 @@ def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None
                         assert not {"allOf", "anyOf", "oneOf"} & sent.keys(), (format, strict, sent)
                     if strict:
                         _assert_strict(sent)
+                    if strict and format == "anthropic":  # nothing it would still change or move to a description
+                        assert transform_schema(json.loads(json.dumps(sent))) == sent, sent
+                    elif strict:
                         ensure_strict_json_schema(json.loads(json.dumps(sent)))  # raises what it cannot take
                 if format == "gemini":
                     with warnings.catch_warnings():
@@ -164,7 +169,7 @@ def _parameters(format: str, declaration: dict[str, Any]) -> dict[str, Any]:
     return declaration["parameters" if format == "openai-responses" else "input_schema"]
 
 
-_STRICT_KEYS = {"type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref", "$defs",
+_STRICT_KEYS = {"type", "properties", "required", "additionalProperties", "items", "anyOf", "allOf", "$ref", "$defs",
                 "definitions", "title", "description", "enum", "const", "pattern", "format", "multipleOf",
                 "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"}
 
@@ -175,7 +180,8 @@ def _assert_strict(node: Any) -> None:
     assert isinstance(node, dict) and node.keys() <= _STRICT_KEYS, node
     if "properties" in node:
         assert node["additionalProperties"] is False and node["required"] == list(node["properties"]), node
-    children = [*node.get("properties", {}).values(), *node.get("anyOf", ()), *node.get("$defs", {}).values(),
+    children = [*node.get("properties", {}).values(), *node.get("anyOf", ()), *node.get("allOf", ()),
+                *node.get("$defs", {}).values(),
                 *node.get("definitions", {}).values(), *([node["items"]] if "items" in node else [])]
     for child in children:
         _assert_strict(child)

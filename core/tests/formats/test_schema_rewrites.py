@@ -107,6 +107,38 @@ def test_strict_rewrites_the_rest() -> None:
     }
 
 
+def test_anthropic_strict_is_its_narrower_subset() -> None:
+    """No list of types, no bounds (hints instead), `minItems` of 0 or 1 only, its own string formats, every
+    definition under `$defs`: what its SDK's `transform_schema` leaves as it is (the property test checks that)."""
+    schema = {"type": "object", "required": ["query", "tags"], "properties": {
+        "query": {"type": "string", "format": "email", "minLength": 1, "pattern": "^a"},
+        "size": {"type": "integer", "minimum": 1, "maximum": 9},
+        "tags": {"type": "array", "items": {"type": "string", "format": "color"}, "minItems": 1, "maxItems": 3},
+        "either": {"type": ["string", "object"], "properties": {"x": {"type": "string"}}, "required": ["x"]},
+        "mode": {"type": "string", "enum": ["fast", "slow"]},
+        "old": {"$ref": "#/definitions/Old"}},
+        "definitions": {"Old": {"type": "integer", "multipleOf": 2}}}
+    with _registry(schema) as registry:
+        (tool,) = registry.schemas("anthropic", strict=True)
+    assert tool["input_schema"] == {
+        "type": "object",
+        "properties": {
+            "query": {"format": "email", "description": '(minLength: 1, pattern: "^a")', "type": "string"},
+            "size": {"description": "(minimum: 1, maximum: 9)", "anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "tags": {"minItems": 1, "description": "(maxItems: 3)", "type": "array",
+                     "items": {"description": '(format: "color")', "type": "string"}},
+            "either": {"anyOf": [
+                {"type": "string"}, {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"],
+                                     "additionalProperties": False}, {"type": "null"}]},
+            "mode": {"anyOf": [{"enum": ["fast", "slow"]}, {"type": "null"}]},
+            "old": {"anyOf": [{"$ref": "#/$defs/Old"}, {"type": "null"}]},
+        },
+        "required": ["query", "size", "tags", "either", "mode", "old"],
+        "additionalProperties": False,
+        "$defs": {"Old": {"description": "(multipleOf: 2)", "type": "integer"}},
+    }
+
+
 def test_a_parameterless_tool_is_an_empty_object_everywhere() -> None:
     with _registry({}) as registry:
         assert registry.schemas("openai-chat", strict=True)[0]["function"]["parameters"] == {

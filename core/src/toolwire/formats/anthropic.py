@@ -21,8 +21,9 @@ class Anthropic(Dialect):
     """Anthropic Messages. Results go back as one `user` message of `tool_result` blocks, `is_error` set
     on failures; `include_assistant=True` also rebuilds the assistant turn from the calls.
 
-    `strict=True` uses the same strict subset as OpenAI and sets the tool's `strict` flag. Either way the
-    input schema has no `allOf`, `anyOf` or `oneOf` at its root, which the API refuses (`flat_root`).
+    `strict=True` uses Anthropic's strict subset (OpenAI's, narrower: no list of types, bounds and most string
+    formats as hints, `$defs` only, no recursion) and sets the tool's `strict` flag. Either way the input
+    schema has no `allOf`, `anyOf` or `oneOf` at its root, which the API refuses (`flat_root`).
     """
 
     name = "anthropic"
