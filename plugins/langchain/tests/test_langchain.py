@@ -100,6 +100,23 @@ def test_references_langchain_cannot_follow_are_inlined_or_dropped_and_the_calls
         assert refused.startswith("invalid_arguments:") and "'escaped'" in refused
 
 
+def test_a_tool_taking_one_of_two_shapes_is_offered_without_a_root_union() -> None:
+    """Anthropic refuses a root `oneOf` for every request that lists the tool, and LangChain passes the
+    schema on as it is: the tool offers it flattened, and toolwire validates against the tool's own."""
+    from toolwire import Tool
+
+    shapes = {"type": "object", "oneOf": [
+        {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
+        {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}
+    with ToolRegistry(executor="thread") as registry:
+        registry.add(Tool("fetch", "Fetch by id or path.", shapes, invoker=lambda **kwargs: kwargs))
+        [fetch] = langchain_tools(registry)
+        assert not {"allOf", "anyOf", "oneOf"} & fetch.tool_call_schema.keys()
+        assert set(fetch.tool_call_schema["properties"]) == {"id", "path"}
+        assert fetch.invoke({"path": "a/b"}) == {"path": "a/b"}
+        assert "'oneOf'" in fetch.invoke({"id": "7", "path": "a"})
+
+
 # -- into toolwire ----------------------------------------------------------------------------------------
 
 

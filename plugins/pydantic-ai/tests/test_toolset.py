@@ -15,7 +15,7 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import BinaryContent, ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
-from toolwire import ToolRegistry
+from toolwire import Tool, ToolRegistry
 from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
 from toolwire_pydantic_ai import registry_toolset
 
@@ -75,6 +75,31 @@ def test_tools_keep_their_names_descriptions_and_schemas_and_testmodel_calls_the
     assert tools["add"].description == "Add two integers."
     assert tools["add"].parameters_json_schema["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
     assert '"pid":' in result.output and str(os.getpid()) in result.output  # thread backend: this process
+
+
+def test_a_tool_taking_one_of_two_shapes_is_offered_without_a_root_union_and_its_calls_validate() -> None:
+    """A root `oneOf` (zod-to-json-schema's root union) makes Anthropic refuse every request that lists the tool;
+    pydantic-ai sends a toolset's schemas as they are, so the toolset offers them flattened."""
+    shapes = {"type": "object", "oneOf": [
+        {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
+        {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}
+
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        [offered] = info.function_tools
+        assert not {"allOf", "anyOf", "oneOf"} & offered.parameters_json_schema.keys()
+        assert set(offered.parameters_json_schema["properties"]) == {"id", "path"}
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("fetch", {"path": "a/b"}, tool_call_id="ok"),
+                                        ToolCallPart("fetch", {"id": "7", "path": "a"}, tool_call_id="both")])
+        parts = {p.tool_call_id: p for p in messages[-1].parts if hasattr(p, "tool_call_id")}
+        return ModelResponse(parts=[TextPart(f"{parts['ok'].content} | {parts['both'].content}")])
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.add(Tool("fetch", "Fetch by id or path.", shapes, invoker=lambda **kwargs: kwargs))
+        output = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go").output
+    ok, both = output.split(" | ")
+    assert ok == "{'path': 'a/b'}"
+    assert "'oneOf'" in both  # refused by toolwire against the tool's own schema, and retried by the model
 
 
 def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:

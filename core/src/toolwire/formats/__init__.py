@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire._json_ready import json_value, valid_texts
-from toolwire._schemas import Refs
+from toolwire._schemas import Refs, flat_root
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "block_text",
     "data_url",
     "dialect_of",
+    "flat_root",
     "has_media",
     "json_value",
     "omit_strict_nulls",

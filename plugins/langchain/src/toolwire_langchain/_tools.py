@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import has_media, json_value, referenced
+from toolwire.formats import flat_root, has_media, json_value, referenced
 
 from toolwire_langchain._blocks import to_langchain
 
@@ -47,7 +47,7 @@ def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
     `executor` and `timeout` override the registry's backend and per-call deadline."""
     batcher = CallBatcher(registry, executor=executor, timeout=timeout)
     return [RegistryTool(name=tool.name, description=tool.description or tool.name,
-                         args_schema=_followable(tool.parameters), registry=registry, batcher=batcher,
+                         args_schema=_followable(flat_root(tool.parameters)), registry=registry, batcher=batcher,
                          executor=executor, timeout=timeout)
             for tool in registry.list(enabled=True)]
 

@@ -22,7 +22,7 @@ from toolwire import (
     ToolRegistry,
     ToolResult,
 )
-from toolwire.formats import block_text, has_media, json_value
+from toolwire.formats import block_text, flat_root, has_media, json_value
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -53,7 +53,7 @@ class RegistryToolset(AbstractToolset[Any]):
             tool.name: ToolsetTool(
                 toolset=self,
                 tool_def=ToolDefinition(name=tool.name, description=tool.description or None,
-                                        parameters_json_schema=dict(tool.parameters)),
+                                        parameters_json_schema=flat_root(tool.parameters)),
                 max_retries=retries,
                 args_validator=_AS_GIVEN,
             )
