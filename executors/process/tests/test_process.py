@@ -496,6 +496,45 @@ def test_cancelling_a_running_sync_call_kills_only_its_worker() -> None:
         assert len(pids - set(executor.worker_pids())) == 1  # its worker was killed and replaced, the other kept
 
 
+def nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+async def nap_async(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@pytest.mark.parametrize("kind", ["sync, not started yet", "async, running beside others"])
+def test_cancelling_a_call_leaves_the_others_on_its_worker_running(kind: str) -> None:
+    """Only a running sync call needs its worker stopped: a call that has not started is skipped, and a running
+    async one is cancelled on the worker, while the worker goes on with the others (it used to be stopped,
+    failing the call it ran: "the worker process was stopped because another call on it was cancelled")."""
+    import threading
+    import time
+
+    tool = _tool("nap", nap) if kind.startswith("sync") else _tool("nap_async", nap_async)
+    cancelled = 1 if kind.startswith("sync") else 0
+    with ProcessExecutor(ExecutorConfig(workers=1)) as executor:  # one worker: the calls share its chunk
+        executor.run([Job(f"quick{i}", tool, {"seconds": 0.0}) for i in range(50)])  # known quick: one chunk
+        pids = set(executor.worker_pids())
+        jobs = [Job(str(i), tool, {"seconds": 1.0 if i == 0 else 0.2}, time.monotonic() + 30) for i in range(3)]
+        outcomes: list = []
+        running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        running.start()
+        time.sleep(0.4)  # the first call runs (the async ones all run)
+        jobs[cancelled].cancel("the client disconnected")
+        executor.cancel([jobs[cancelled]])
+        running.join(10)
+        assert set(executor.worker_pids()) == pids  # not stopped
+    assert outcomes[cancelled].error is not None and outcomes[cancelled].error.kind == ErrorKind.CANCELLED
+    assert [o.value for i, o in enumerate(outcomes) if i != cancelled] == [
+        1.0 if i == 0 else 0.2 for i in range(3) if i != cancelled]
+
+
 def test_closing_the_registry_while_another_thread_runs_a_batch_cancels_its_calls() -> None:
     import threading
     import time

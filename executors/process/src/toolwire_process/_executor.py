@@ -53,6 +53,8 @@ MAX_WORKERS = 1024
 """The most worker processes one executor starts (all of them at its first batch); more is a typo, or a cluster."""
 ASYNC_GRACE_S = 0.05
 """How long past an async call's deadline the parent waits for the worker's own timeout before killing it."""
+CANCEL_GRACE_S = 0.5
+"""How long a run that is otherwise over waits for a worker winding down the calls it was asked to cancel."""
 CHUNKS_PER_WORKER = 4
 """Chunks per worker for calls of unknown or long duration, so that one slow chunk does not hold up a run."""
 SHORT_CHUNK_S = 0.002
@@ -252,6 +254,8 @@ class _Run:
         self.resent: dict[int, int] = {}
         """How many times each call sent again (its worker died before it started) was sent before."""
         self.held: list[WorkerProcess] = []
+        self.flagged: set[WorkerProcess] = set()
+        """Workers asked (through their log) to cancel calls of their chunk rather than stopped."""
         self._cancelled: deque[int] = deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -319,6 +323,7 @@ class _Run:
                 except (OSError, ValueError):  # a worker's pipe or log closed under us: only `close` does that
                     if not executor._closed:
                         raise
+            self.let_cancelled_end()
         finally:
             for worker in [w for w in self.held if w.chunk is not None]:  # still running calls already settled
                 worker.chunk = None
@@ -327,6 +332,17 @@ class _Run:
             executor._release(self.held)
             self.held = []
         return self.outcomes.result()
+
+    def let_cancelled_end(self) -> None:
+        """Give workers that were asked to cancel calls (`_must_stop`) up to `CANCEL_GRACE_S` to end their chunk,
+        so that they stay in the pool instead of being replaced."""
+        lingering = [w for w in self.held if w.chunk is not None and w in self.flagged]
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while lingering and (left := deadline - time.monotonic()) > 0 and not self.executor._closed:
+            readable, _ = _readable(lingering, self._wake_read, left)
+            for worker in readable:
+                self.receive(worker)
+            lingering = [w for w in lingering if w.chunk is not None and w in self.held]
 
     def step(self) -> None:
         """Send what can be sent, then wait for a worker's message, a wake-up or the next deadline."""
@@ -497,10 +513,29 @@ class _Run:
             self.resolve(index, cancelled_outcome(self.jobs[index], self.started))
         self.pending = deque(i for i in self.pending if i not in cancelled)
         for worker in running:
-            if unfinished & set(worker.chunk.indices):  # type: ignore[union-attr]
+            if self._must_stop(worker, unfinished):
                 worker.kill()
                 self.died(worker, reason="the worker process was stopped because another call on it was "
                                          "cancelled")
+
+    def _must_stop(self, worker: WorkerProcess, cancelled: set[int]) -> bool:
+        """Flag `worker`'s cancelled calls in its log, so that it skips those it has not started and cancels the
+        async ones running; whether it must be stopped all the same (it runs a cancelled sync call, which nothing
+        can interrupt, or one past the log's cancel slots)."""
+        chunk = worker.chunk
+        assert chunk is not None
+        positions = [position for position, index in enumerate(chunk.indices) if index in cancelled]
+        if not positions:
+            return False
+        flagged = [worker.log.cancel(chunk.id, position) for position in positions]
+        current, started, _ = worker.log.header()  # read after flagging: a call started since then is seen
+        if not all(flagged):
+            return True
+        running = started - 1 if current == chunk.id else -1
+        if running in positions and not self.jobs[chunk.indices[running]].tool.is_async:
+            return True
+        self.flagged.add(worker)
+        return False
 
     def expire(self) -> None:
         now = time.monotonic()

@@ -3,7 +3,13 @@
 The worker writes a call's record before it starts the next call, so when a worker dies or is killed
 the parent still has every finished call's result, and the header tells it which calls had started.
 
-Layout: `chunk id`, `calls started`, `end of records` (three int64), then the records, each the tuple
+The parent cancels calls through it too: it writes `chunk id + 1` into the slot of each call it cancels (one
+int64 per position of the chunk, `CANCEL_SLOTS` of them) and adds one to the header's `cancels`; the worker
+skips a flagged call it has not started, and cancels a flagged async call that is running, so that cancelling
+one call does not stop a worker that runs others.
+
+Layout: `chunk id`, `calls started`, `end of records`, `cancels` (four int64), the cancel slots, then the
+records, each the tuple
 `(position, duration, value, error)` marshalled at version 2, where `error` is `None` or `(kind, message)`
 (the worker does not need toolwire imported to report a result), or `PICKLED` when `value` holds the
 pickled value marshal could not write. Version 2 writes no back-references, so records written one by one
@@ -29,8 +35,14 @@ SIZE = 64 * 1024 * 1024
 PICKLED = 0
 """A record's `error` when its `value` is the pickled value."""
 
+CANCEL_SLOTS = 65536
+"""Positions of a chunk the parent can cancel without stopping its worker (beyond them, it stops the worker)."""
 _HEADER = struct.Struct("<qqq")
-_START = _HEADER.size
+_CANCELS = _HEADER.size
+CANCELS_MARK = _CANCELS
+"""The offset of the low byte of `cancels` (little-endian), which a worker reads before each call."""
+_SLOTS = _CANCELS + 8
+_START = _SLOTS + 8 * CANCEL_SLOTS
 _INT = struct.Struct("<q")
 _LIST = struct.Struct("<ci")  # marshal's list: its type code and length
 
@@ -84,6 +96,14 @@ class WorkerLog:
     def started(self, count: int) -> None:
         _INT.pack_into(self.memory, 8, count)
 
+    def cancels(self) -> int:
+        """How many times the parent has cancelled calls on this worker (a change says: look at the slots)."""
+        return _INT.unpack_from(self.memory, _CANCELS)[0]
+
+    def cancelled(self, chunk: int, position: int) -> bool:
+        """Whether the parent cancelled the call at `position` of `chunk`."""
+        return position < CANCEL_SLOTS and _INT.unpack_from(self.memory, _SLOTS + 8 * position)[0] == chunk + 1
+
     def append(self, record: bytes) -> bool:
         """Write `record`; False when it does not fit (the caller sends it over the pipe instead)."""
         end = self.end
@@ -114,6 +134,14 @@ class ParentLog:
     def header(self) -> tuple[int, int, int]:
         """`(chunk id, calls started, end of records)`."""
         return _HEADER.unpack_from(self.memory, 0)
+
+    def cancel(self, chunk: int, position: int) -> bool:
+        """Flag the call at `position` of `chunk` as cancelled for the worker; False past `CANCEL_SLOTS`."""
+        if position >= CANCEL_SLOTS:
+            return False
+        _INT.pack_into(self.memory, _SLOTS + 8 * position, chunk + 1)
+        _INT.pack_into(self.memory, _CANCELS, _INT.unpack_from(self.memory, _CANCELS)[0] + 1)
+        return True
 
     def records(self, chunk: int) -> list[Record]:
         """The records of `chunk` not read yet, while its worker may still be writing (or is dead)."""

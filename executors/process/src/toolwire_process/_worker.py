@@ -110,7 +110,14 @@ class Worker:
         encode = _log.encode
         count = len(keys)
         position = 0
+        memory, mark = log.memory, _log.CANCELS_MARK
+        seen = memory[mark]  # the low byte of the parent's count of cancels: one byte read a call
         while position < count:
+            if memory[mark] != seen and log.cancelled(chunk, position):  # cancelled before it started
+                log.started(position + 1)
+                self.record(chunk, encode(position, 0.0, None, _CANCELLED))
+                position += 1
+                continue
             try:
                 if type(arguments[position]) is str:  # arguments it could not load (toolwire_shipping.unloadable)
                     raise ValueError(arguments[position])
@@ -123,7 +130,8 @@ class Worker:
             if is_async:
                 group = [position]
                 while (group[-1] + 1 < count and type(arguments[group[-1] + 1]) is dict
-                       and self._is_async(keys[group[-1] + 1])):
+                       and self._is_async(keys[group[-1] + 1])
+                       and not (memory[mark] != seen and log.cancelled(chunk, group[-1] + 1))):
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
                 self.wait(self.run_group(
@@ -191,6 +199,7 @@ class Worker:
 
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self.run_async(chunk, *call)) for call in calls]
+        watch = loop.call_later(_CANCEL_POLL_S, self._watch_cancels, chunk, calls, tasks, self.log.cancels())
         by_deadline: dict[float, list[asyncio.Task[None]]] = {}
         for call, task in zip(calls, tasks, strict=True):
             if call[3] is not None:
@@ -201,8 +210,21 @@ class Worker:
         try:
             await asyncio.gather(*tasks)
         finally:
+            watch.cancel()
             for timer in timers:
                 timer.cancel()
+
+    def _watch_cancels(self, chunk: int, calls: list[Any], tasks: list[asyncio.Task[None]], seen: int) -> None:
+        """Every `_CANCEL_POLL_S` while a group runs: cancel the tasks of the calls the parent cancelled."""
+        import asyncio
+
+        cancels = self.log.cancels()
+        if cancels != seen:
+            for call, task in zip(calls, tasks, strict=True):
+                if not task.done() and self.log.cancelled(chunk, call[0]):
+                    task.cancel()
+        if not all(task.done() for task in tasks):
+            asyncio.get_running_loop().call_later(_CANCEL_POLL_S, self._watch_cancels, chunk, calls, tasks, cancels)
 
     async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
                         deadline: float | None, call_id: str, scopes: tuple[Any, ...]) -> None:
@@ -221,6 +243,8 @@ class Worker:
         except asyncio.CancelledError as exc:
             if not task_cancelled():  # the tool's own
                 value, error = None, error_record(exc)
+            elif self.log.cancelled(chunk, position):  # by the parent, for this call alone
+                value, error = None, _CANCELLED
             elif deadline is None or time.monotonic() < deadline:
                 raise
             else:
@@ -243,6 +267,11 @@ class Worker:
             self.send(marshal.dumps(("progress", *record)))
         except OSError:  # the parent is gone: not the tool's error (no `contextlib` in workers: they start faster)
             return
+
+
+_CANCELLED = ("cancelled", "the call was cancelled")
+_CANCEL_POLL_S = 0.01
+"""How often a worker running async calls looks for calls the parent cancelled."""
 
 
 def _set_call_id(call_id: str) -> None:
