@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import enum
 import pickle
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -58,6 +60,18 @@ class Unprintable:
 
     def __repr__(self) -> str:
         raise RuntimeError("no repr")
+
+
+def nap(tag: str, ms: int) -> str:
+    """Sleep `ms` milliseconds, then return `tag`."""
+    time.sleep(ms / 1000)
+    return tag
+
+
+async def nap_async(tag: str, ms: int) -> str:
+    """`nap`, awaiting."""
+    await asyncio.sleep(ms / 1000)
+    return tag
 
 
 def returned(pickled: str) -> Any:
