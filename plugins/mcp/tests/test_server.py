@@ -461,3 +461,28 @@ async def test_one_clients_hanging_call_does_not_hold_up_another_client(process_
             hanging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await hanging
+
+
+async def test_on_the_process_backend_a_clients_cancel_leaves_other_clients_async_calls_running() -> None:
+    """Async calls that one worker runs together (a batch of several clients' requests): one client's cancel
+    cancels its own call on the worker, which goes on with the others (it used to be killed, failing them)."""
+    from toolwire.testing import async_echo
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "process", "TOOLWIRE_WORKERS": "1", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.register(async_echo)
+        registry.execute_tool_calls([{"id": f"w{i}", "type": "function", "function": {  # known quick: one chunk
+            "name": "async_echo", "arguments": json.dumps({"value": i})}} for i in range(50)])
+        workers = set(registry.executor().worker_pids())  # type: ignore[attr-defined]
+        with Serving(registry, transport="streamable-http") as server:
+            async with Client(server.url) as first, Client(server.url) as second, Client(server.url) as third:
+                calls = [asyncio.ensure_future(client.call_tool("async_echo", {"value": name, "delay": 1.5}))
+                         for client, name in ((first, "first"), (second, "second"), (third, "third"))]
+                await asyncio.sleep(0.7)
+                calls[0].cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await calls[0]
+                answers = await asyncio.gather(*calls[1:])
+        assert [(answer.is_error, answer.content[0].text) for answer in answers] == [(False, "second"),
+                                                                                  (False, "third")]
+        assert set(registry.executor().worker_pids()) == workers  # type: ignore[attr-defined]
