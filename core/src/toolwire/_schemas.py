@@ -4,11 +4,16 @@ provider dialects and the handling of incoming arguments."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["Refs", "flat_root", "merge_all_of"]
+__all__ = ["DATA_KEYWORDS", "SCHEMA_MAPS", "Refs", "flat_root", "mapped_references", "merge_all_of"]
+
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example"})
+"""Keywords whose values are data, not schemas."""
+SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+"""Keywords whose values map names (not keywords) to schemas."""
 
 _COMBINATORS = ("allOf", "anyOf", "oneOf")
 _MAX_DEPTH = 8
@@ -140,15 +145,29 @@ def _named(schema: Any, refs: Refs, depth: int) -> Any:
 
 def _inlined(node: Any, refs: Refs, depth: int) -> Any:
     """`node` with each reference into the root's variants (which are gone) replaced by what it points at."""
-    if isinstance(node, list):
-        return [_inlined(item, refs, depth) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.split("/")[1:2] and ref.split("/")[1] in _COMBINATORS:
+
+    def inline(ref: Any, rest: dict[str, Any]) -> Any:
+        if not (isinstance(ref, str) and ref.split("/")[1:2] and ref.split("/")[1] in _COMBINATORS):
+            return {"$ref": ref, **rest}
         target = refs.resolve(ref)
         if target is None or depth >= _MAX_DEPTH:
-            return {key: value for key, value in node.items() if key != "$ref"}  # nowhere to point: any value
-        node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
-        return _inlined(node, refs, depth + 1)
-    return {key: _inlined(value, refs, depth) for key, value in node.items()}
+            return rest  # nowhere to point: any value
+        return _inlined({**target, **rest}, refs, depth + 1)
+
+    return mapped_references(node, inline)
+
+
+def mapped_references(node: Any, rewrite: Callable[[Any, dict[str, Any]], Any], *, names: bool = False) -> Any:
+    """`node` (a schema, or any part of one; `names` for a map of names to schemas, such as `properties`) with
+    each schema object holding a `$ref` replaced by `rewrite(ref, rest)`, `rest` being its other keywords,
+    themselves mapped first. Data (`enum`, `default`...) and the names `properties` and `$defs` map are left as
+    they are, so a property named `$ref` is not taken for a reference."""
+    if isinstance(node, list):
+        return [mapped_references(item, rewrite) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    if names:
+        return {name: mapped_references(sub, rewrite) for name, sub in node.items()}
+    rest = {key: value if key in DATA_KEYWORDS else mapped_references(value, rewrite, names=key in SCHEMA_MAPS)
+            for key, value in node.items() if key != "$ref"}
+    return rewrite(node["$ref"], rest) if "$ref" in node else rest

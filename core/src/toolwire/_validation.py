@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from toolwire._schemas import Refs
+from toolwire._schemas import DATA_KEYWORDS, SCHEMA_MAPS, Refs, mapped_references
 
 log = logging.getLogger("toolwire")
 
@@ -170,10 +170,6 @@ def _coerce(text: str, name: str) -> Any:
     return _FAILED
 
 
-_DATA = frozenset({"enum", "const", "default", "examples", "example"})
-"""Keywords whose values are data, not schemas."""
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-"""Keywords whose values map names (not keywords) to schemas."""
 
 
 def _standard(schema: Any) -> Any:
@@ -189,9 +185,9 @@ def _standard(schema: Any) -> Any:
     for key, value in schema.items():
         if key == "pattern":
             continue
-        if key in _DATA:
+        if key in DATA_KEYWORDS:
             out[key] = value
-        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+        elif key in SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: _standard(sub) for name, sub in value.items()}
         else:
             out[key] = _standard(value)
@@ -232,21 +228,16 @@ _FRAGMENT_SAFE = "~!$&'()*+,;=:@"
 """What a JSON pointer token keeps unescaped in a URI fragment (RFC 3986 `pchar`, `~` for its own escapes)."""
 
 
-def _resolvable(node: Any, refs: Refs, names: bool = False) -> Any:
-    """`node` with each local `$ref` written as a URI fragment, and each one `refs` cannot resolve left out."""
-    if isinstance(node, list):
-        return [_resolvable(item, refs) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if names:
-        return {name: _resolvable(sub, refs) for name, sub in node.items()}
-    out = {key: value if key in _DATA else _resolvable(value, refs, key in _SCHEMA_MAPS)
-           for key, value in node.items() if key != "$ref"}
-    ref = node.get("$ref", None)
-    if isinstance(ref, str) and refs.resolve(ref) is not None:
+def _resolvable(schema: Any, refs: Refs) -> Any:
+    """`schema` with each local `$ref` written as a URI fragment, and each one `refs` cannot resolve left out."""
+
+    def fragment(ref: Any, rest: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(ref, str) or refs.resolve(ref) is None:
+            return rest
         tokens = unquote(ref[1:]).lstrip("/").split("/") if ref != "#" else []
-        out["$ref"] = "#" + "".join("/" + quote(token, safe=_FRAGMENT_SAFE) for token in tokens)
-    return out
+        return {"$ref": "#" + "".join("/" + quote(token, safe=_FRAGMENT_SAFE) for token in tokens), **rest}
+
+    return mapped_references(schema, fragment)
 
 
 def _coerced(error: Any) -> Any:

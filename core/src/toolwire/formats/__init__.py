@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire._json_ready import json_value, valid_texts
-from toolwire._schemas import Refs, flat_root
+from toolwire._schemas import Refs, flat_root, mapped_references
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "flat_root",
     "has_media",
     "json_value",
+    "mapped_references",
     "omit_strict_nulls",
     "parse_arguments",
     "parse_calls",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import flat_root, has_media, json_value, referenced
+from toolwire.formats import flat_root, has_media, json_value, mapped_references, referenced
 
 from toolwire_langchain._blocks import to_langchain
 
@@ -52,35 +53,21 @@ def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
             for tool in registry.list(enabled=True)]
 
 
-_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-"""Keywords whose value maps names (which may be `$ref`) to schemas."""
-
-
 def _followable(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with each reference that LangChain's converter cannot follow (it splits the pointer on `/` and
     raises for one that needs JSON pointer escapes or percent-encoding, leads nowhere or out of the document)
     inlined where it leads, or dropped (any value) where it leads nowhere: one such tool would fail
     `bind_tools`, and every tool with it. The tool's own schema still validates the calls."""
 
-    def walk(node: Any, inlining: frozenset[str], names: bool = False) -> Any:
-        if isinstance(node, list):
-            return [walk(item, inlining) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if names:
-            return {key: walk(value, inlining) for key, value in node.items()}
-        rest = {key: walk(value, inlining, key in _NAMES) for key, value in node.items() if key != "$ref"}
-        if "$ref" not in node:
-            return rest
-        ref = node["$ref"]
+    def follow(ref: Any, rest: dict[str, Any], inlining: frozenset[str] = frozenset()) -> Any:
         target = referenced(schema, ref)
         if target is None or ref in inlining:
             return rest  # nowhere to go, or a cycle through an escaped name: any value, as LangChain breaks cycles
         if "~" not in ref and "%" not in ref:
             return {"$ref": ref, **rest}  # LangChain reads it as it is
-        return {**walk(target, inlining | {ref}), **rest}
+        return {**mapped_references(target, functools.partial(follow, inlining=inlining | {ref})), **rest}
 
-    return walk(schema, frozenset())
+    return mapped_references(schema, follow)
 
 
 def _call_id() -> str:
