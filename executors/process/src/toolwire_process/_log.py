@@ -38,10 +38,9 @@ PICKLED = 0
 CANCEL_SLOTS = 65536
 """Positions of a chunk the parent can cancel without stopping its worker (beyond them, it stops the worker)."""
 _HEADER = struct.Struct("<qqq")
-_CANCELS = _HEADER.size
-CANCELS_MARK = _CANCELS
-"""The offset of the low byte of `cancels` (little-endian), which a worker reads before each call."""
-_SLOTS = _CANCELS + 8
+CANCELS = _HEADER.size
+"""The offset of `cancels` (little-endian: its low byte first, which a worker reads before each call)."""
+_SLOTS = CANCELS + 8
 _START = _SLOTS + 8 * CANCEL_SLOTS
 _INT = struct.Struct("<q")
 _LIST = struct.Struct("<ci")  # marshal's list: its type code and length
@@ -98,7 +97,7 @@ class WorkerLog:
 
     def cancels(self) -> int:
         """How many times the parent has cancelled calls on this worker (a change says: look at the slots)."""
-        return _INT.unpack_from(self.memory, _CANCELS)[0]
+        return _INT.unpack_from(self.memory, CANCELS)[0]
 
     def cancelled(self, chunk: int, position: int) -> bool:
         """Whether the parent cancelled the call at `position` of `chunk`."""
@@ -140,7 +139,7 @@ class ParentLog:
         if position >= CANCEL_SLOTS:
             return False
         _INT.pack_into(self.memory, _SLOTS + 8 * position, chunk + 1)
-        _INT.pack_into(self.memory, _CANCELS, _INT.unpack_from(self.memory, _CANCELS)[0] + 1)
+        _INT.pack_into(self.memory, CANCELS, _INT.unpack_from(self.memory, CANCELS)[0] + 1)
         return True
 
     def records(self, chunk: int) -> list[Record]:

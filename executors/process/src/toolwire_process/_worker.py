@@ -110,7 +110,7 @@ class Worker:
         encode = _log.encode
         count = len(keys)
         position = 0
-        memory, mark = log.memory, _log.CANCELS_MARK
+        memory, mark = log.memory, _log.CANCELS
         seen = memory[mark]  # the low byte of the parent's count of cancels: one byte read a call
         while position < count:
             if memory[mark] != seen and log.cancelled(chunk, position):  # cancelled before it started
