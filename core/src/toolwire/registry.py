@@ -351,7 +351,9 @@ class ToolRegistry:
                 return await asyncio.shield(running)
             except asyncio.CancelledError:
                 batch.cancel()
-                running.add_done_callback(_retrieved)  # nobody awaits it now: its end is not an unread error
+                # The batch ends in its thread; with its asyncio side cancelled, how it ends is nobody's unread
+                # error, even when the loop closes before running callbacks (a batch not started never starts).
+                running.cancel()
                 raise
         finally:
             caller_loop.reset(token)
@@ -469,9 +471,3 @@ def _option_problem(loader: str, exc: TypeError, options: Mapping[str, Any]) -> 
     hint = f" (did you mean '{guess[0]}'?)" if guess else ""
     return (f"the {loader} loader has no option '{unknown}'{hint}; its options: {', '.join(accepted) or 'none'}; "
             f"every loader also takes namespace, include, exclude, tags, replace, {', '.join(_POLICY_KEYWORDS)}")
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    """Read a finished future's exception, so that asyncio does not report it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
