@@ -8,7 +8,6 @@ import asyncio
 import concurrent.futures
 import contextvars
 import itertools
-import operator
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -49,6 +48,9 @@ _LOOP_CHECK_S = 0.25
 
 gates_released = threading.Condition()
 """Notified when a gate is released, so that dispatches waiting for one look again."""
+_sleepers = 0
+"""How many dispatches wait on `gates_released`. Read without its lock: a release that sees none waiting
+while one is about to wait is the wake-up a wait's timeout covers, as a release just before that wait is."""
 
 _POLL_S = 0.05
 """How often a dispatch waiting for a gate that does not say when it frees up looks again."""
@@ -62,20 +64,18 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
     start (the jobs it waits for are done, its gates are taken, its backoff is over); returns once each
     has an outcome."""
     outcomes = dispatch.outcomes
-    if indices == range(len(outcomes)) and outcomes.count(None) == len(outcomes):
-        todo = list(indices)  # the common case: every job, none settled
-    else:
-        todo = [i for i in indices if outcomes[i] is None]
+    fresh = indices == range(len(outcomes)) and outcomes.count(None) == len(outcomes)
+    todo = list(indices) if fresh else [i for i in indices if outcomes[i] is None]  # fresh: every job, none settled
     if not todo:
         return
     if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
-        if len(todo) == len(outcomes) and dispatch.on_outcome is None and not _signalled(dispatch.jobs):
+        if fresh and dispatch.on_outcome is None and not _signalled(dispatch.jobs):
             dispatch.outcomes = _run(dispatch.executor, dispatch.jobs)  # the common case: all at once
             dispatch.attempts = [1] * len(todo)
             return
         _wave(dispatch, todo, [])
         return
-    _Schedule(dispatch).run(todo)
+    _Schedule(dispatch).run(todo, fresh)
 
 
 class _Schedule:
@@ -86,9 +86,11 @@ class _Schedule:
         self.not_before: dict[int, float] = {}
         self.restart: set[int] = set()
 
-    def run(self, todo: list[int]) -> None:
+    def run(self, todo: list[int], fresh: bool) -> None:
+        """Run `todo` (`fresh`: every job of the dispatch, in order, none run or settled yet)."""
         dispatch = self.dispatch
         pending = todo
+        whole = len(dispatch.outcomes) if fresh else -1  # a first wave this long is every job, in order
         while pending:  # jobs without an outcome
             now = time.monotonic()
             waiting: list[int] = []
@@ -105,8 +107,9 @@ class _Schedule:
             ready = self.in_time(ready, now)
             wave, held = self.take_gates(ready, waiting)
             if wave:
-                retried = _wave(dispatch, wave, held, self.retry)
+                retried = _wave(dispatch, wave, held, self.retry, len(wave) == whole)
                 waiting.extend(retried)
+                whole = -1
             elif waiting:
                 if self.stuck(waiting):
                     for index in waiting:
@@ -118,10 +121,14 @@ class _Schedule:
     def in_time(self, ready: list[int], now: float) -> list[int]:
         """The jobs of `ready` whose deadline has not passed; the others are settled as `timeout`."""
         jobs = self.dispatch.jobs
-        each = jobs if len(ready) == len(jobs) else map(jobs.__getitem__, ready)
-        deadlines = set(map(_deadline_of, each))  # a batch's jobs mostly share one
-        deadlines.discard(None)
-        if not deadlines or min(deadlines) > now:  # type: ignore[type-var]
+        deadlines = [job.deadline for job in (jobs if len(ready) == len(jobs) else map(jobs.__getitem__, ready))]
+        if not deadlines:
+            return ready
+        if deadlines.count(deadlines[0]) == len(deadlines):  # the common case: they share one (no hashing)
+            earliest = deadlines[0]
+        else:
+            earliest = min([deadline for deadline in deadlines if deadline is not None], default=None)
+        if earliest is None or earliest > now:
             return ready
         late = [index for index in ready if (deadline := jobs[index].deadline) is not None and now >= deadline]
         for index in late:
@@ -134,19 +141,23 @@ class _Schedule:
         gates = self.dispatch.gates
         if not gates:
             return ready, []
+        if len(ready) == len(gates) and gates.count(gates[0]) == len(gates):  # one setting for every job
+            needed = gates[0]
+            if not needed:
+                return ready, []
+            taken = _take(needed, len(ready))
+            if taken == len(ready):
+                return ready, [(needed, ready)]
+            waiting.extend(ready[taken:])
+            return ready[:taken], [(needed, ready[:taken])] if taken else []
         wave: list[int] = []
         held: list[Held] = []
         gated: dict[tuple[Any, ...], list[int]] = {}
-        if len(ready) == len(gates) and gates.count(gates[0]) == len(gates):  # one setting for every job
-            if not gates[0]:
-                return ready, held
-            gated[gates[0]] = ready
-        else:
-            for needed, run in itertools.groupby(ready, gates.__getitem__):
-                if needed:
-                    gated.setdefault(needed, []).extend(run)
-                else:
-                    wave.extend(run)
+        for needed, run in itertools.groupby(ready, gates.__getitem__):
+            if needed:
+                gated.setdefault(needed, []).extend(run)
+            else:
+                wave.extend(run)
         for needed, indices in gated.items():
             taken = _take(needed, len(indices))
             if taken:
@@ -190,6 +201,7 @@ class _Schedule:
 
     def wait(self, waiting: list[int], now: float) -> None:
         """Sleep until a gate may be free, a backoff ends or a deadline passes (whichever is first)."""
+        global _sleepers
         dispatch = self.dispatch
         wake: list[float] = []
         for index in waiting:
@@ -203,15 +215,16 @@ class _Schedule:
                 wake.append(ready if ready is not None else now + _POLL_S)
         timeout = max(0.0, min(wake) - now) if wake else _POLL_S
         with gates_released:
-            gates_released.wait(timeout)
+            _sleepers += 1
+            try:
+                gates_released.wait(timeout)
+            finally:
+                _sleepers -= 1
 
 
 def _signalled(jobs: list[Job]) -> bool:
     """Whether any job was cancelled or has listeners (those need `_wave`'s care)."""
-    return any(map(_signals_of, jobs))
-
-
-_signals_of = operator.attrgetter("_signals")
+    return any([job._signals for job in jobs])
 
 
 def _take(gates: tuple[Any, ...], count: int) -> int:
@@ -254,9 +267,11 @@ def _waited_too_long(job: Job) -> Outcome:
 
 
 def _wave(dispatch: Schedulable, wave: list[int], held: list[Held],
-          retry: Any = None) -> list[int]:
-    """Run the jobs at `wave` together; returns the ones to run again."""
-    whole = _whole(dispatch, wave)
+          retry: Any = None, whole: bool | None = None) -> list[int]:
+    """Run the jobs at `wave` together (`whole`: whether they are every job, in order, none run or settled
+    yet; worked out when not given); returns the ones to run again."""
+    if whole is None:
+        whole = _whole(dispatch, wave)
     jobs = list(dispatch.jobs) if whole else list(map(dispatch.jobs.__getitem__, wave))
     if _signalled(jobs):
         cancelled = {index for index, job in zip(wave, jobs, strict=True) if job.cancelled}
@@ -283,7 +298,7 @@ def _wave(dispatch: Schedulable, wave: list[int], held: list[Held],
     finally:
         if held:
             _release_held(held)
-    if dispatch.on_outcome is None and (retry is None or not any(map(_error_of, outcomes))):
+    if dispatch.on_outcome is None and (retry is None or not any([outcome.error for outcome in outcomes])):
         if whole:
             dispatch.outcomes = list(outcomes)
             return []
@@ -299,10 +314,6 @@ def _wave(dispatch: Schedulable, wave: list[int], held: list[Held],
         else:
             dispatch.settle(index, outcome)
     return again
-
-
-_error_of = operator.attrgetter("error")
-_deadline_of = operator.attrgetter("deadline")
 
 
 def _whole(dispatch: Schedulable, wave: list[int]) -> bool:
@@ -322,8 +333,9 @@ def _release_held(held: list[Held], only: set[int] | None = None) -> list[Held]:
                 _release(gate, freed)
         if freed < len(indices):
             kept.append((gates, [index for index in indices if index not in only]))  # type: ignore[operator]
-    with gates_released:
-        gates_released.notify_all()
+    if _sleepers:
+        with gates_released:
+            gates_released.notify_all()
     return kept
 
 

@@ -244,6 +244,9 @@ class Dispatch:
         if not gates:
             return
         if not self.gates:
+            if index == range(len(self.jobs)):  # the common case: one setting for the whole dispatch
+                self.gates = [gates] * len(self.jobs)
+                return
             self.gates = [()] * len(self.jobs)
         _set_each(self.gates, index, lambda held: held + gates)
 
@@ -254,6 +257,9 @@ class Dispatch:
         full `timeout`."""
         spec = (attempts, kinds, backoff)
         if not self.retries:
+            if index == range(len(self.jobs)):
+                self.retries = [spec] * len(self.jobs)
+                return
             self.retries = [None] * len(self.jobs)
         _set_each(self.retries, index, lambda _: spec)
 

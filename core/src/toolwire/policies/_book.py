@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import operator
 import threading
 import time
 import weakref
@@ -16,8 +15,9 @@ from toolwire.tools import Tool
 
 if TYPE_CHECKING:
     from toolwire.batches import Dispatch, Gate
+    from toolwire.executing import Job
 
-__all__ = ["Bucket", "Slots", "ToolSettings", "book_for"]
+__all__ = ["Bucket", "Slots", "ToolSettings", "book_for", "groups"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,6 @@ class ToolSettings:
 _PLAIN = ToolSettings()
 _GROUPS = object()
 """The key of a dispatch's `groups` in its stash."""
-_tool_of = operator.attrgetter("tool")
 
 
 class Slots:
@@ -121,29 +120,29 @@ class Book:
         self._gates: dict[int, tuple[ToolPolicy, list[Gate]]] = {}
         self._interned: dict[ToolSettings, ToolSettings] = {_PLAIN: _PLAIN}
         self._interned_for: PolicyConfig | None = None
+        self._last: tuple[PolicyConfig, set[Tool], dict[Tool, ToolSettings], ToolSettings | None] | None = None
+        """The policy and tools of the last `groups`, each tool's settings, and the one they share (if so)."""
         self._lock = threading.Lock()
 
-    def groups(self, policy: PolicyConfig, dispatch: Dispatch) -> list[tuple[ToolSettings, Sequence[int]]]:
-        """The dispatch's jobs grouped by their tool's settings, the jobs without any left out; worked out
-        once per dispatch (the policies share it) and once per tool."""
-        found = dispatch.stash.get(_GROUPS)
-        if found is not None and found[0] is policy:
-            return found[1]
-        jobs = dispatch.jobs
-        each = {tool: self.settings(policy, tool) for tool in set(map(_tool_of, jobs))}  # tools: by identity
-        distinct = {id(settings): settings for settings in each.values()}
-        groups: list[tuple[ToolSettings, Sequence[int]]]
-        if len(distinct) == 1:
-            (settings,) = distinct.values()
-            groups = [(settings, range(len(jobs)))]
+    def groups(self, policy: PolicyConfig, jobs: list[Job]) -> list[tuple[ToolSettings, Sequence[int]]]:
+        """The jobs grouped by their tool's settings, the jobs without any left out (settings worked out
+        once per tool)."""
+        tools = {job.tool for job in jobs}  # by identity
+        last = self._last
+        if last is not None and last[0] is policy and last[1] == tools:  # the common case: as the batch before
+            each, one = last[2], last[3]
         else:
-            by: dict[int, list[int]] = {}
-            for index, tool in enumerate(map(_tool_of, jobs)):
-                by.setdefault(id(each[tool]), []).append(index)
-            groups = [(distinct[key], indices) for key, indices in by.items()]
-        groups = [group for group in groups if group[0] is not _PLAIN]
-        dispatch.stash[_GROUPS] = (policy, groups)
-        return groups
+            each = {tool: self.settings(policy, tool) for tool in tools}
+            distinct = {id(settings): settings for settings in each.values()}
+            one = next(iter(distinct.values())) if len(distinct) == 1 else None
+            self._last = (policy, tools, each, one)
+        if one is not None:  # one setting for every job
+            return [] if one is _PLAIN else [(one, range(len(jobs)))]
+        by: dict[int, tuple[ToolSettings, list[int]]] = {}
+        for index, job in enumerate(jobs):
+            settings = each[job.tool]
+            by.setdefault(id(settings), (settings, []))[1].append(index)
+        return [group for group in by.values() if group[0] is not _PLAIN]
 
     def settings(self, policy: PolicyConfig, tool: Tool) -> ToolSettings:
         cached = self._settings.get(tool.name)
@@ -184,10 +183,29 @@ _books: weakref.WeakKeyDictionary[Any, Book] = weakref.WeakKeyDictionary()
 _books_lock = threading.Lock()
 
 
+_last_book: tuple[weakref.ref[Any], Book] | None = None
+"""The registry `book_for` was last asked for, and its book (most programs have one registry)."""
+
+
 def book_for(registry: Any) -> Book:
     """The policy book of `registry`, made on first use."""
+    global _last_book
+    last = _last_book
+    if last is not None and last[0]() is registry:
+        return last[1]
     book = _books.get(registry)
     if book is None:
         with _books_lock:
             book = _books.setdefault(registry, Book())
+    _last_book = (weakref.ref(registry), book)
     return book
+
+
+def groups(dispatch: Dispatch) -> list[tuple[ToolSettings, Sequence[int]]]:
+    """The dispatch's jobs grouped by their tool's settings under the registry's policy, the jobs without
+    any left out; worked out once per dispatch (the policies share it)."""
+    policy = dispatch.registry.policy
+    found = dispatch.stash.get(_GROUPS)
+    if found is None or found[0] is not policy:
+        found = dispatch.stash[_GROUPS] = (policy, book_for(dispatch.registry).groups(policy, dispatch.jobs))
+    return found[1]

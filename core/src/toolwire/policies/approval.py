@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ from toolwire._scheduling import caller_loop
 from toolwire.batches import Dispatch
 from toolwire.hookspecs import hookimpl
 from toolwire.loop import shared_loop
-from toolwire.policies._book import book_for
+from toolwire.policies._book import groups
 from toolwire.tools import ErrorKind, ToolCall
 
 __all__ = ["toolwire_dispatch"]
@@ -33,13 +32,10 @@ _NO_ANSWER = object()
 
 @hookimpl(wrapper=True, tryfirst=True)
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
-    registry = dispatch.registry
-    policy = registry.policy
-    if policy.tools:
-        groups = [indices for settings, indices in book_for(registry).groups(policy, dispatch)
-                  if settings.requires_approval]
-        if groups:
-            _decide(dispatch, groups[0] if len(groups) == 1 else sorted(itertools.chain(*groups)))
+    if dispatch.registry.policy.tools:
+        needed = [indices for settings, indices in groups(dispatch) if settings.requires_approval]
+        if needed:
+            _decide(dispatch, needed[0] if len(needed) == 1 else sorted(itertools.chain(*needed)))
     return (yield)
 
 
@@ -57,24 +53,21 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
         except Exception as exc:
             log.exception("the approval callback failed")
             failure = f"{type(exc).__name__}: {exc}"
-    if not isinstance(answers, Mapping):
+    if type(answers) is not dict and not isinstance(answers, Mapping):  # a dict first: no ABC machinery
         failure = failure or f"the callback returned {type(answers).__name__}, not a mapping of call ids to answers"
         log.warning("the approval callback returned %s, not a mapping of call ids to answers; the calls stay pending",
                     type(answers).__name__)
         answers = {}
-    elif not set(map(type, answers)) <= {str} and any(isinstance(key, ToolCall) for key in answers):
-        # keyed by the calls themselves (the type check first: ids alone are the common case)
-        answers = {key.id if isinstance(key, ToolCall) else key: answer for key, answer in answers.items()}
     if given:
         answers = {**answers, **given}
-    found = map(answers.get, map(_id_of, needing), itertools.repeat(_NO_ANSWER))
-    if all(map(operator.is_, found, itertools.repeat(True))):
-        return  # every call approved as it is
+    if not [call for call in needing if answers.get(call.id) is not True]:
+        return  # every call approved as it is (the common case: answers by call id)
+    if any(isinstance(key, ToolCall) for key in answers):  # keyed by the calls themselves
+        answers = {key.id if isinstance(key, ToolCall) else key: answer for key, answer in answers.items()}
+        if given:
+            answers.update(given)
     for index, call in zip(needed, needing, strict=True):
         _apply(dispatch, index, call, answers.get(call.id, _NO_ANSWER), failure)
-
-
-_id_of = operator.attrgetter("id")
 
 
 def _ask(approve: Any, calls: list[ToolCall]) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from toolwire.batches import Dispatch
 from toolwire.hookspecs import hookimpl
-from toolwire.policies._book import book_for
+from toolwire.policies._book import groups
 
 __all__ = ["toolwire_dispatch"]
 
@@ -18,7 +18,7 @@ __all__ = ["toolwire_dispatch"]
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        for settings, indices in book_for(dispatch.registry).groups(policy, dispatch):
+        for settings, indices in groups(dispatch):
             if settings.gates:
                 dispatch.gate(indices, *settings.gates)
     return (yield)

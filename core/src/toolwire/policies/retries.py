@@ -12,7 +12,7 @@ from typing import Any
 
 from toolwire.batches import Dispatch
 from toolwire.hookspecs import hookimpl
-from toolwire.policies._book import book_for
+from toolwire.policies._book import groups
 from toolwire.tools import ErrorKind
 
 __all__ = ["RETRIED", "backoff", "toolwire_dispatch"]
@@ -32,7 +32,7 @@ def backoff(attempt: int) -> float:
 def toolwire_dispatch(dispatch: Dispatch) -> Any:
     policy = dispatch.registry.policy
     if policy.tools:
-        for settings, indices in book_for(dispatch.registry).groups(policy, dispatch):
+        for settings, indices in groups(dispatch):
             if settings.attempts > 1:
                 dispatch.retry(indices, settings.attempts, RETRIED, backoff)
     return (yield)
