@@ -72,7 +72,7 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
 
 def _ask(approve: Any, calls: list[ToolCall]) -> Any:
     answer = approve(calls)
-    if asyncio.iscoroutine(answer):
+    if type(answer) is not dict and asyncio.iscoroutine(answer):  # a dict first: no ABC machinery
         loop = caller_loop.get() or shared_loop().loop
         answer = asyncio.run_coroutine_threadsafe(answer, loop).result()
     return answer
