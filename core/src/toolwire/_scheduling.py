@@ -231,7 +231,8 @@ def _take(gates: tuple[Any, ...], count: int) -> int:
     """Take every gate for up to `count` jobs at once, each job all of them or none; how many jobs got them."""
     taken: list[Any] = []
     for gate in gates:
-        got = _acquire(gate, count)
+        many = getattr(gate, "acquire_many", None)
+        got = int(many(count)) if many is not None else _acquire(gate, count)
         if got < count:
             for other in taken:
                 _release(other, count - got)
@@ -243,9 +244,7 @@ def _take(gates: tuple[Any, ...], count: int) -> int:
 
 
 def _acquire(gate: Any, count: int) -> int:
-    many = getattr(gate, "acquire_many", None)
-    if many is not None:
-        return int(many(count))
+    """Take `gate` up to `count` times, one at a time (a gate without `acquire_many`)."""
     got = 0
     while got < count and gate.acquire():
         got += 1
