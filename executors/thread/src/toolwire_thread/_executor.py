@@ -141,10 +141,13 @@ class ThreadExecutor(Executor):
 
     def _dispatch(self, run: Run) -> None:
         self._runs.add(run)
-        sync = [index for index, job in enumerate(run.jobs) if not job.tool.is_async]
-        if len(sync) < len(run.jobs):
+        jobs = run.jobs
+        if any([tool.is_async for tool in {job.tool for job in jobs}]):
+            sync: Sequence[int] = [index for index, job in enumerate(jobs) if not job.tool.is_async]
             sync_set = set(sync)
-            self._get_loop().start(run, [i for i in range(len(run.jobs)) if i not in sync_set])
+            self._get_loop().start(run, [i for i in range(len(jobs)) if i not in sync_set])
+        else:
+            sync = range(len(jobs))  # the common case: no async tool (by tool, not by job)
         if sync:
             run.sync_indices = iter(sync)
             self._get_pool().submit(run, len(sync))
