@@ -455,8 +455,9 @@ def test_an_async_batch_whose_caller_gave_up_leaves_no_unread_error(caplog: pyte
         await asyncio.sleep(0.005)
         task.cancel()
 
-    with caplog.at_level(logging.ERROR, logger="asyncio"), registry:
-        for _ in range(400):
-            asyncio.run(give_up())
-        gc.collect()  # once: a full collection per give-up costs seconds in a whole suite's heap
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        with registry:
+            for _ in range(400):
+                asyncio.run(give_up())
+        gc.collect()  # once, the registry closed: a full collection per give-up costs seconds in a whole suite's heap
     assert "never retrieved" not in caplog.text
