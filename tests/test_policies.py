@@ -132,6 +132,26 @@ def test_a_callback_answering_by_call_or_not_by_mapping_is_understood_or_named(t
         bare_true.content
 
 
+def test_answers_keyed_by_call_mix_with_approvals_given_by_id(tmp_path: Path) -> None:
+    """The callback is asked only for the calls `approvals=` does not answer; its answers, keyed by the calls
+    themselves, and the given ones apply together, each to its own call."""
+    asked: list[str] = []
+
+    def approve(calls: list[ToolCall]) -> dict[ToolCall, bool]:
+        asked.extend(call.id for call in calls)
+        return {call: call.id != "a" for call in calls}
+
+    with make_registry("thread", approve=approve) as registry:
+        registry.register(mark, requires_approval=True)
+        calls = [ToolCall(name, "mark", {"path": str(tmp_path / name)}) for name in "abcd"]
+        a, b, c, d = registry.execute_tool_calls(calls, approvals={"b": "not that one", "c": True})
+    assert asked == ["a", "d"]
+    assert (a.error.kind, b.error.kind) == (ErrorKind.DENIED, ErrorKind.DENIED)
+    assert b.content.endswith("so it did not run: not that one")
+    assert (c.value, d.value) == ("ran", "ran")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c", "d"]
+
+
 async def test_an_async_callback_is_awaited(tmp_path: Path) -> None:
     async def approve(calls: list[ToolCall]) -> dict[str, object]:
         await asyncio.sleep(0)
