@@ -20,7 +20,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from pydantic import BaseModel
-from toolwire import Annotations, ToolRegistry, hookimpl, load_config, report_progress
+from toolwire import Annotations, Tool, ToolRegistry, hookimpl, load_config, report_progress
 from toolwire.executing import progress_listened
 from toolwire.serving import ServeError
 from toolwire.testing import running
@@ -260,6 +260,34 @@ async def test_a_value_wrapped_under_result_keeps_its_definitions_where_its_refe
     # the definitions stayed under `result` while the references looked at the root: clients refused the answer
     assert not answered.is_error and answered.structured_content == {"result": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]}
     assert [(point.x, point.y) if hasattr(point, "x") else (point["x"], point["y"]) for point in data] == [(0, 0)]
+
+
+SHAPES = {"type": "object", "oneOf": [  # zod-to-json-schema's root union: "an id or a path"
+    {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
+    {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}
+
+
+async def test_flat_roots_serves_root_unions_flattened_and_calls_still_meet_the_tools_own_schema(
+        registry: ToolRegistry) -> None:
+    """A root `oneOf` makes Anthropic refuse every request that lists the tool, so a Claude host loses all of a
+    server's tools; `flat_roots=True` offers the variants' properties at the root, the rule in words."""
+    registry.add(Tool("fetch", "Fetch by id or path.", SHAPES, invoker=lambda **kwargs: kwargs))
+    with Serving(registry, transport="streamable-http", flat_roots=True) as flat, \
+            Serving(registry, transport="streamable-http") as declared:
+        async with Client(flat.url) as client:
+            [offered] = [tool for tool in (await client.list_tools()).tools if tool.name == "fetch"]
+            ok = await client.call_tool("fetch", {"path": "a/b"})
+            both = await client.call_tool("fetch", {"id": "7", "path": "a"})
+        async with Client(declared.url) as client:
+            [as_declared] = [tool for tool in (await client.list_tools()).tools if tool.name == "fetch"]
+    assert not {"allOf", "anyOf", "oneOf"} & offered.input_schema.keys()
+    assert set(offered.input_schema["properties"]) == {"id", "path"}
+    assert "the arguments must match exactly one of these" in offered.input_schema["description"]
+    assert ok.structured_content == {"path": "a/b"}
+    assert both.is_error and "'oneOf'" in both.content[0].text  # refused against the tool's own schema
+    assert as_declared.input_schema["oneOf"] == SHAPES["oneOf"]  # the default: as the tool declares it
+    with pytest.raises(ValueError, match="flat_roots must be true or false, got 'yes'"):
+        MCPRegistryServer(registry, flat_roots="yes")  # type: ignore[arg-type]
 
 
 async def test_sse_transport(registry: ToolRegistry) -> None:

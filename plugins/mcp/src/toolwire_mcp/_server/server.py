@@ -51,14 +51,17 @@ class MCPRegistryServer(Server):
     """A registry served over MCP. Options: `transport` ("stdio", the default; "streamable-http", at
     `path` "/mcp"; "sse", at "/sse"), `host` (default 127.0.0.1) and `port` (default 8765; 0 for any free
     one) for HTTP, `token_env` (the environment variable holding the bearer token clients must send;
-    required off loopback), `max_request_bytes` (default 4 MiB), `name` (what clients see).
+    required off loopback), `max_request_bytes` (default 4 MiB), `name` (what clients see), `flat_roots`
+    (default False: input schemas as the tools declare them; True: without `allOf`, `anyOf` or `oneOf` at
+    their root, for hosts whose model refuses such roots, as Anthropic's does).
 
     `started` is set once the server listens (`url` then says where, for HTTP transports).
     """
 
     def __init__(self, registry: ToolRegistry, *, transport: str = "stdio", host: str = DEFAULT_HOST,
                  port: int = DEFAULT_PORT, path: str = "/mcp", token_env: str | None = None,
-                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, name: str = "toolwire") -> None:
+                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, name: str = "toolwire",
+                 flat_roots: bool = False) -> None:
         transport = _ALIASES.get(transport, transport)
         if transport not in TRANSPORTS:
             raise ValueError(f"unknown MCP transport {transport!r}; choose one of {', '.join(TRANSPORTS)}")
@@ -66,11 +69,14 @@ class MCPRegistryServer(Server):
             raise ValueError(f"port must be a number from 0 to 65535, got {port!r}")
         if not isinstance(max_request_bytes, int) or max_request_bytes < 1:
             raise ValueError(f"max_request_bytes must be a positive number of bytes, got {max_request_bytes!r}")
+        if not isinstance(flat_roots, bool):
+            raise ValueError(f"flat_roots must be true or false, got {flat_roots!r}")
         self.registry = registry
         self.transport = transport
         self.host, self.port, self.path = host, port, path
         self.max_request_bytes = max_request_bytes
         self.name = name
+        self.flat_roots = flat_roots
         self.token = None if transport == "stdio" else bearer_token(host, token_env)
         super().__init__()
         self._batcher = CallBatcher(registry)
@@ -113,7 +119,8 @@ class MCPRegistryServer(Server):
         """The enabled tools as MCP lists them, by name (made again when the registry's tools change)."""
         version = self.registry.version
         if self._listed is None or self._listed[0] != version:
-            self._listed = (version, {tool.name: mcp_tool(tool) for tool in self.registry.list(enabled=True)})
+            self._listed = (version, {tool.name: mcp_tool(tool, flat=self.flat_roots)
+                                      for tool in self.registry.list(enabled=True)})
         return self._listed[1]
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:

@@ -12,7 +12,7 @@ from typing import Any
 
 import mcp_types as types
 from toolwire import Audio, Image, Resource, Text, Tool, ToolResult
-from toolwire.formats import json_value, rebased_references
+from toolwire.formats import flat_root, json_value, rebased_references
 
 __all__ = ["mcp_result", "mcp_tool"]
 
@@ -20,14 +20,15 @@ _WRAPPED = "x-fastmcp-wrap-result"
 """Marks an output schema whose value travels under `result` (the tool's output is not an object)."""
 
 
-def mcp_tool(tool: Tool) -> types.Tool:
-    """`tool` as MCP lists it: name, description, input and output schema, annotations."""
+def mcp_tool(tool: Tool, *, flat: bool = False) -> types.Tool:
+    """`tool` as MCP lists it: name, description, input and output schema, annotations. `flat`: the input
+    schema without `allOf`, `anyOf` or `oneOf` at its root (`toolwire.formats.flat_root`)."""
     hints = tool.annotations
     annotations = None
     if any(value is not None for value in (hints.read_only, hints.destructive, hints.idempotent, hints.open_world)):
         annotations = types.ToolAnnotations(read_only_hint=hints.read_only, destructive_hint=hints.destructive,
                                             idempotent_hint=hints.idempotent, open_world_hint=hints.open_world)
-    parameters = dict(tool.parameters)
+    parameters = flat_root(tool.parameters) if flat else dict(tool.parameters)
     parameters.setdefault("type", "object")
     parameters.setdefault("properties", {})
     return types.Tool(name=tool.name, description=tool.description or None, input_schema=parameters,
