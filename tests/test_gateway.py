@@ -72,3 +72,70 @@ namespace = "time"
     seen = json.dumps([tool.model_dump(mode="json") for tool in tools]) + json.dumps(
         [r.model_dump(mode="json") for r in (shouted, added, multiplied, now, refused, wrong)])
     assert SECRET not in seen
+
+
+ROOT_UNION_SERVER = '''
+"""An MCP server over stdio with one tool whose input schema is a root union, as zod-to-json-schema writes."""
+import json
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+SHAPES = {"type": "object", "oneOf": [
+    {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
+    {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}
+
+
+async def list_tools(ctx, params):
+    return types.ListToolsResult(tools=[types.Tool(name="fetch", description="Fetch by id or path.",
+                                                   input_schema=SHAPES)])
+
+
+async def call_tool(ctx, params):
+    return types.CallToolResult(content=[types.TextContent(text=json.dumps(params.arguments, sort_keys=True))])
+
+
+async def main():
+    server = Server("shapes", on_list_tools=list_tools, on_call_tool=call_tool)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+anyio.run(main)
+'''
+
+
+async def test_with_flat_roots_a_root_union_upstream_reaches_a_host_without_variants_at_the_root(
+        tmp_path: Path) -> None:
+    """Anthropic refuses every request that lists a tool with `oneOf` at its input schema's root: behind a gateway
+    with `[serve] flat_roots = true`, such an upstream tool is listed flattened, and the upstream still gets
+    only calls that meet its own schema."""
+    (tmp_path / "shapes_server.py").write_text(ROOT_UNION_SERVER)
+    (tmp_path / "toolwire.toml").write_text(f"""
+[serve]
+server = "mcp"
+flat_roots = true
+
+[executor]
+backend = "thread"
+timeout = 20
+
+[[tools]]
+loader = "mcp"
+source = {json.dumps([sys.executable, str(tmp_path / "shapes_server.py")])}
+transport = "stdio"
+namespace = "up"
+""")
+    toolwire = str(Path(sys.executable).parent / "toolwire")
+    parameters = StdioServerParameters(command=toolwire, args=["serve", "--transport", "stdio"], cwd=str(tmp_path),
+                                       env={"PATH": str(Path(sys.executable).parent)})
+    async with Client(parameters) as client:
+        [tool] = (await client.list_tools()).tools
+        by_path = await client.call_tool("up_fetch", {"path": "src/app.py"})
+        both = await client.call_tool("up_fetch", {"id": "7", "path": "src/app.py"})
+    assert tool.name == "up_fetch" and not {"allOf", "anyOf", "oneOf"} & tool.input_schema.keys()
+    assert set(tool.input_schema["properties"]) == {"id", "path"}
+    assert json.loads(by_path.content[0].text) == {"path": "src/app.py"}
+    assert both.is_error and "'oneOf'" in both.content[0].text  # refused before it reached the upstream
