@@ -90,7 +90,9 @@ class _Schedule:
         """Run `todo` (`fresh`: every job of the dispatch, in order, none run or settled yet)."""
         dispatch = self.dispatch
         pending = todo
-        whole = len(dispatch.outcomes) if fresh else -1  # a first wave this long is every job, in order
+        # On the first pass over a fresh dispatch, `todo` is every job in order and a wave keeps that order, so
+        # a wave of every job is the whole dispatch; later passes go over `waiting`, whose order is not kept.
+        whole = len(dispatch.outcomes) if fresh else -1
         while pending:  # jobs without an outcome
             now = time.monotonic()
             waiting: list[int] = []
@@ -107,9 +109,8 @@ class _Schedule:
             ready = self.in_time(ready, now)
             wave, held = self.take_gates(ready, waiting)
             if wave:
-                retried = _wave(dispatch, wave, held, self.retry, len(wave) == whole)
+                retried = _wave(dispatch, wave, held, self.retry, len(wave) == whole or None)
                 waiting.extend(retried)
-                whole = -1
             elif waiting:
                 if self.stuck(waiting):
                     for index in waiting:
@@ -117,6 +118,7 @@ class _Schedule:
                     return
                 self.wait(waiting, now)
             pending = waiting
+            whole = -1
 
     def in_time(self, ready: list[int], now: float) -> list[int]:
         """The jobs of `ready` whose deadline has not passed; the others are settled as `timeout`."""
