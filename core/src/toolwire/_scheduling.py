@@ -75,7 +75,7 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
             return
         _wave(dispatch, todo, [])
         return
-    _Schedule(dispatch).run(todo, fresh)
+    _Schedule(dispatch).run(todo)
 
 
 class _Schedule:
@@ -86,13 +86,9 @@ class _Schedule:
         self.not_before: dict[int, float] = {}
         self.restart: set[int] = set()
 
-    def run(self, todo: list[int], fresh: bool) -> None:
-        """Run `todo` (`fresh`: every job of the dispatch, in order, none run or settled yet)."""
+    def run(self, todo: list[int]) -> None:
         dispatch = self.dispatch
         pending = todo
-        # On the first pass over a fresh dispatch, `todo` is every job in order and a wave keeps that order, so
-        # a wave of every job is the whole dispatch; later passes go over `waiting`, whose order is not kept.
-        whole = len(dispatch.outcomes) if fresh else -1
         while pending:  # jobs without an outcome
             now = time.monotonic()
             waiting: list[int] = []
@@ -109,7 +105,7 @@ class _Schedule:
             ready = self.in_time(ready, now)
             wave, held = self.take_gates(ready, waiting)
             if wave:
-                retried = _wave(dispatch, wave, held, self.retry, len(wave) == whole or None)
+                retried = _wave(dispatch, wave, held, self.retry)
                 waiting.extend(retried)
             elif waiting:
                 if self.stuck(waiting):
@@ -118,7 +114,6 @@ class _Schedule:
                     return
                 self.wait(waiting, now)
             pending = waiting
-            whole = -1
 
     def in_time(self, ready: list[int], now: float) -> list[int]:
         """The jobs of `ready` whose deadline has not passed; the others are settled as `timeout`."""
@@ -268,11 +263,9 @@ def _waited_too_long(job: Job) -> Outcome:
 
 
 def _wave(dispatch: Schedulable, wave: list[int], held: list[Held],
-          retry: Any = None, whole: bool | None = None) -> list[int]:
-    """Run the jobs at `wave` together (`whole`: whether they are every job, in order, none run or settled
-    yet; worked out when not given); returns the ones to run again."""
-    if whole is None:
-        whole = _whole(dispatch, wave)
+          retry: Any = None) -> list[int]:
+    """Run the jobs at `wave` together; returns the ones to run again."""
+    whole = _whole(dispatch, wave)
     jobs = list(dispatch.jobs) if whole else list(map(dispatch.jobs.__getitem__, wave))
     if _signalled(jobs):
         cancelled = {index for index, job in zip(wave, jobs, strict=True) if job.cancelled}

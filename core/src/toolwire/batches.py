@@ -146,9 +146,15 @@ RetrySpec = tuple[int, frozenset[ErrorKind], Callable[[int], float]]
 """How a job is retried: at most this many attempts, after these failures, waiting `backoff(n)` seconds."""
 
 
-def _set_each(items: list[Any], index: int | Sequence[int], change: Callable[[Any], Any]) -> None:
-    """`items[i] = change(items[i])` for `index` or each index of a sequence; a range of items none of which
-    is set yet is set in one step (the common case: one policy setting for a whole dispatch)."""
+def _set_each(items: list[Any], count: int, index: int | Sequence[int], change: Callable[[Any], Any],
+              unset: Any) -> list[Any]:
+    """`items` (`count` of them, or none yet: all `unset`) with `items[i] = change(items[i])` for `index` or each
+    index of a sequence. A range of items none of which is set yet is set in one step (the common case: one
+    policy setting for a whole dispatch)."""
+    if not items:
+        if index == range(count):
+            return [change(unset)] * count
+        items = [unset] * count
     if isinstance(index, int):
         items[index] = change(items[index])
     elif isinstance(index, range) and index.step == 1 and index and not any(items[index.start:index.stop]):
@@ -156,6 +162,7 @@ def _set_each(items: list[Any], index: int | Sequence[int], change: Callable[[An
     else:
         for i in index:
             items[i] = change(items[i])
+    return items
 
 
 @dataclass(slots=True, eq=False)
@@ -241,14 +248,8 @@ class Dispatch:
     def gate(self, index: int | Sequence[int], *gates: Gate) -> None:
         """Make job `index` (or each job of a sequence of indices) hold each of `gates` while it runs (it
         waits for them, up to its deadline)."""
-        if not gates:
-            return
-        if not self.gates:
-            if index == range(len(self.jobs)):  # the common case: one setting for the whole dispatch
-                self.gates = [gates] * len(self.jobs)
-                return
-            self.gates = [()] * len(self.jobs)
-        _set_each(self.gates, index, lambda held: held + gates)
+        if gates:
+            self.gates = _set_each(self.gates, len(self.jobs), index, lambda held: held + gates, ())
 
     def retry(self, index: int | Sequence[int], attempts: int, kinds: frozenset[ErrorKind],
               backoff: Callable[[int], float]) -> None:
@@ -256,12 +257,7 @@ class Dispatch:
         with one of `kinds`, waiting `backoff(n)` seconds before attempt `n + 1`; each attempt gets the
         full `timeout`."""
         spec = (attempts, kinds, backoff)
-        if not self.retries:
-            if index == range(len(self.jobs)):
-                self.retries = [spec] * len(self.jobs)
-                return
-            self.retries = [None] * len(self.jobs)
-        _set_each(self.retries, index, lambda _: spec)
+        self.retries = _set_each(self.retries, len(self.jobs), index, lambda _: spec, None)
 
     def revalidate(self, index: int, arguments: Mapping[str, Any]) -> bool:
         """Replace job `index`'s arguments with `arguments`, validated as the model's are; an invalid

@@ -183,21 +183,12 @@ _books: weakref.WeakKeyDictionary[Any, Book] = weakref.WeakKeyDictionary()
 _books_lock = threading.Lock()
 
 
-_last_book: tuple[weakref.ref[Any], Book] | None = None
-"""The registry `book_for` was last asked for, and its book (most programs have one registry)."""
-
-
 def book_for(registry: Any) -> Book:
     """The policy book of `registry`, made on first use."""
-    global _last_book
-    last = _last_book
-    if last is not None and last[0]() is registry:
-        return last[1]
     book = _books.get(registry)
     if book is None:
         with _books_lock:
             book = _books.setdefault(registry, Book())
-    _last_book = (weakref.ref(registry), book)
     return book
 
 
