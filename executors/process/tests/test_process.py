@@ -283,6 +283,44 @@ def test_a_log_read_while_its_worker_writes_and_the_rest_in_one_step_give_every_
     memory.close()
 
 
+@pytest.mark.parametrize("instant", ["while the call before it runs", "as the worker looks its tool up"])
+def test_a_call_cancelled_as_its_worker_reaches_it_is_skipped_or_its_worker_stopped(instant: str) -> None:
+    """The parent flags a call, then reads which call its worker runs (`ParentLog.running`): whenever in the
+    worker's step to that call this happens, the call does not run, or the parent sees it running and stops the
+    worker. (The worker used to say a call started only after reading its flag and looking its tool up: in
+    between, a cancelled call was neither skipped nor seen running, and ran.)"""
+    import mmap
+
+    from toolwire_process import _log
+    from toolwire_process._worker import Worker
+
+    memory = mmap.mmap(-1, _log.SIZE)
+    worker, parent = Worker(None, memory), _log.ParentLog(memory)  # type: ignore[arg-type]
+    ran: list[str] = []
+    stopped: list[bool] = []
+
+    def cancel_second() -> None:  # what the parent's `_must_stop` does, at this instant
+        parent.cancel(7, 1)
+        stopped.append(parent.running(7) == 1)
+
+    def first() -> None:
+        if instant.startswith("while"):
+            cancel_second()
+
+    class Tools:
+        def get(self, key: str) -> tuple[object, bool]:
+            if key == "second" and instant.startswith("as"):
+                cancel_second()
+            return (first if key == "first" else lambda: ran.append(key)), False
+
+    worker.tools = Tools()  # type: ignore[assignment]
+    worker.run_chunk(7, ["first", "second"], [{}, {}], [None, None], ["a", "b"])
+    assert stopped and (ran == [] or stopped == [True])
+    if instant.startswith("while"):
+        assert ran == [] and stopped == [False]  # skipped: its worker goes on
+    memory.close()
+
+
 def test_each_invoker_is_serialised_once() -> None:
     shipper = Shipper()
     tool = _tool("add", add)

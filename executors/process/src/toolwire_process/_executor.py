@@ -528,10 +528,9 @@ class _Run:
         if not positions:
             return False
         flagged = [worker.log.cancel(chunk.id, position) for position in positions]
-        current, started, _ = worker.log.header()  # read after flagging: a call started since then is seen
+        running = worker.log.running(chunk.id)  # read after flagging: a call started since then is seen
         if not all(flagged):
             return True
-        running = started - 1 if current == chunk.id else -1
         if running in positions and not self.jobs[chunk.indices[running]].tool.is_async:
             return True
         self.flagged.add(worker)

@@ -134,6 +134,13 @@ class ParentLog:
         """`(chunk id, calls started, end of records)`."""
         return _HEADER.unpack_from(self.memory, 0)
 
+    def running(self, chunk: int) -> int:
+        """The position of `chunk` its worker said it started last (the call it runs, unless that one has
+        finished), or -1. Read after `cancel`: a call the worker has not said it started is one it will see
+        as cancelled, for it says a call started before it looks at its flag."""
+        current, started, _ = self.header()
+        return started - 1 if current == chunk else -1
+
     def cancel(self, chunk: int, position: int) -> bool:
         """Flag the call at `position` of `chunk` as cancelled for the worker; False past `CANCEL_SLOTS`."""
         if position >= CANCEL_SLOTS:

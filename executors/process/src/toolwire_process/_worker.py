@@ -113,8 +113,8 @@ class Worker:
         memory, mark = log.memory, _log.CANCELS
         seen = memory[mark]  # the low byte of the parent's count of cancels: one byte read a call
         while position < count:
+            log.started(position + 1)  # before the flag is read (see `ParentLog.running`)
             if memory[mark] != seen and log.cancelled(chunk, position):  # cancelled before it started
-                log.started(position + 1)
                 self.record(chunk, encode(position, 0.0, None, _CANCELLED))
                 position += 1
                 continue
@@ -123,7 +123,6 @@ class Worker:
                     raise ValueError(arguments[position])
                 invoker, is_async = lookup(keys[position])
             except Exception as exc:
-                log.started(position + 1)
                 self.record(chunk, encode(position, 0.0, None, ("tool_error", str(exc))))
                 position += 1
                 continue
@@ -139,7 +138,6 @@ class Worker:
                      for p in group], chunk))
                 position = group[-1] + 1
                 continue
-            log.started(position + 1)
             started = monotonic()
             _set_call_id(call_ids[position])
             try:
