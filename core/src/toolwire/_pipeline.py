@@ -40,12 +40,12 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     deadline = _deadline_in(seconds)
     tools = registry._catalog.tools
     on_result = batch.on_result
-    prepared = prepare_all(tools, calls, deadline)
+    prepared, failed = prepare_all(tools, calls, deadline)
     if batch._cancelled:
         for index, reason in enumerate(map(batch.cancelled, range(len(calls)))):
             if reason is not None:
                 prepared[index] = ToolError(ErrorKind.CANCELLED, reason)
-    failed = [index for index, job in enumerate(prepared) if type(job) is not Job]
+        failed = [index for index, job in enumerate(prepared) if type(job) is not Job]
     for index in failed:
         result = results[index] = _error_result(calls[index], prepared[index])  # type: ignore[arg-type]
         if on_result is not None:
@@ -99,10 +99,12 @@ def _tell(on_result: Any, index: int, result: ToolResult) -> None:
 # -- resolve and validate: one call into a job, or the error that stops it ------------------------------------
 
 
-def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: float | None) -> list[Job | ToolError]:
-    """`prepare` for each call, with the common case inline: a known, enabled tool whose validator takes
-    the argument text as it came."""
+def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: float | None
+                ) -> tuple[list[Job | ToolError], list[int]]:
+    """`prepare` for each call, and the indices of those that cannot run; the common case is inline: a known,
+    enabled tool whose validator takes the argument text as it came."""
     prepared: list[Job | ToolError] = []
+    failed: list[int] = []
     append = prepared.append
     fast: dict[str, tuple[Tool, Any] | None] = {}  # per tool name: the tool and its text validator
     limit = _arguments.MAX_DEPTH
@@ -120,8 +122,11 @@ def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: floa
                 continue
             except ValueError:
                 pass  # `prepare` says what is wrong, in the words it always has
-        append(prepare(tools, call, deadline))
-    return prepared
+        job = prepare(tools, call, deadline)
+        if type(job) is not Job:
+            failed.append(len(prepared))
+        append(job)
+    return prepared, failed
 
 
 _UNKNOWN: Any = object()
