@@ -100,6 +100,32 @@ def test_references_langchain_cannot_follow_are_inlined_or_dropped_and_the_calls
         assert refused.startswith("invalid_arguments:") and "'escaped'" in refused
 
 
+def test_what_langchain_would_take_for_a_reference_is_left_out_and_the_calls_still_validate() -> None:
+    """LangChain's converter takes any object with a `$ref` key for a reference: a property named `$ref` and a
+    default holding such an object made it raise (failing `bind_tools` for every tool), and an enum value it
+    could follow was turned into part of the schema."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+    from toolwire import Tool
+
+    schema = {"type": "object", "properties": {
+        "$ref": {"type": "string"}, "x": {"type": "integer"},
+        "nested": {"type": "object", "properties": {"$ref": {"type": "string"}, "y": {"type": "integer"}}},
+        "shape": {"type": "object", "default": {"$ref": "x"}, "description": "S."},
+        "pick": {"enum": [{"$ref": "#/properties/x"}, "plain"]}, "fixed": {"const": {"$ref": 3}}},
+        "required": ["$ref", "x"]}
+    with ToolRegistry(executor="thread") as registry:
+        registry.add(Tool("odd", "Odd keys.", schema, invoker=lambda **kwargs: kwargs))
+        [odd] = langchain_tools(registry)
+        parameters = convert_to_openai_tool(odd)["function"]["parameters"]
+        assert parameters["required"] == ["x"]
+        assert parameters["properties"] == {
+            "x": {"type": "integer"}, "nested": {"type": "object", "properties": {"y": {"type": "integer"}}},
+            "shape": {"type": "object", "description": "S."}, "pick": {}, "fixed": {}}
+        assert odd.invoke({"$ref": "r", "x": 1}) == {"$ref": "r", "x": 1}
+        refused = odd.invoke({"x": 1})
+        assert refused.startswith("invalid_arguments:") and "'$ref'" in refused
+
+
 def test_a_tool_taking_one_of_two_shapes_is_offered_without_a_root_union() -> None:
     """Anthropic refuses a root `oneOf` for every request that lists the tool, and LangChain passes the
     schema on as it is: the tool offers it flattened, and toolwire validates against the tool's own."""

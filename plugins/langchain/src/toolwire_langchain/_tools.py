@@ -56,8 +56,10 @@ def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
 def _followable(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with each reference that LangChain's converter cannot follow (it splits the pointer on `/` and
     raises for one that needs JSON pointer escapes or percent-encoding, leads nowhere or out of the document)
-    inlined where it leads, or dropped (any value) where it leads nowhere: one such tool would fail
-    `bind_tools`, and every tool with it. The tool's own schema still validates the calls."""
+    inlined where it leads, or dropped (any value) where it leads nowhere, and without what it would take for a
+    reference though it is none (`_unmistakable`): one such tool would fail `bind_tools`, and every tool with
+    it. The tool's own schema still validates the calls."""
+    schema = _unmistakable(schema)
 
     def follow(ref: Any, rest: dict[str, Any], inlining: frozenset[str] = frozenset()) -> Any:
         target = referenced(schema, ref)
@@ -68,6 +70,39 @@ def _followable(schema: dict[str, Any]) -> dict[str, Any]:
         return {**mapped_references(target, functools.partial(follow, inlining=inlining | {ref})), **rest}
 
     return mapped_references(schema, follow)
+
+
+_DATA = frozenset({"enum", "const", "default", "examples", "example"})
+_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _unmistakable(node: Any, names: bool = False) -> Any:
+    """`node` (a schema; `names` for a map of names to schemas) without what LangChain's converter takes for a
+    reference, which is any object with a `$ref` key: a property or definition named `$ref` (and its place in
+    `required`), and data (`default`, `enum`...) holding such an object. It raised for most, and changed an
+    `enum` value it could follow into part of the schema."""
+    if isinstance(node, list):
+        return [_unmistakable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if names:
+        return {name: _unmistakable(sub) for name, sub in node.items() if name != "$ref"}
+    kept = {}
+    for key, value in node.items():
+        if key in _DATA:
+            if not _holds_ref_key(value):
+                kept[key] = value
+        elif key == "required" and isinstance(value, list):
+            kept[key] = [name for name in value if name != "$ref"]
+        else:
+            kept[key] = _unmistakable(value, names=key in _NAMES)
+    return kept
+
+
+def _holds_ref_key(data: Any) -> bool:
+    if isinstance(data, list):
+        return any(_holds_ref_key(item) for item in data)
+    return isinstance(data, dict) and ("$ref" in data or any(_holds_ref_key(item) for item in data.values()))
 
 
 def _call_id() -> str:
