@@ -11,9 +11,12 @@ import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
 from toolwire.executing import listen_progress
 from toolwire.testing import add, crash
@@ -283,42 +286,58 @@ def test_a_log_read_while_its_worker_writes_and_the_rest_in_one_step_give_every_
     memory.close()
 
 
-@pytest.mark.parametrize("instant", ["while the call before it runs", "as the worker looks its tool up"])
-def test_a_call_cancelled_as_its_worker_reaches_it_is_skipped_or_its_worker_stopped(instant: str) -> None:
-    """The parent flags a call, then reads which call its worker runs (`ParentLog.running`): whenever in the
-    worker's step to that call this happens, the call does not run, or the parent sees it running and stops the
-    worker. (The worker used to say a call started only after reading its flag and looking its tool up: in
-    between, a cancelled call was neither skipped nor seen running, and ran.)"""
+@example(count=2, instant="lookup", at=1, cancelled={1})  # the race the worker had: see below
+@example(count=3, instant="body", at=0, cancelled={0, 2})
+@given(count=st.integers(1, 6), instant=st.sampled_from(["body", "lookup"]), at=st.integers(0, 5),
+       cancelled=st.sets(st.integers(0, 5), min_size=1))
+def test_a_call_cancelled_before_it_starts_runs_only_where_its_parent_sees_it_running(
+        count: int, instant: str, at: int, cancelled: set[int]) -> None:
+    """The parent cancels calls as `settle_cancelled` does (those without a record are flagged in the worker's
+    log, then `ParentLog.running` says which call runs, and a worker running a flagged sync call is stopped),
+    at any instant of a chunk: while call `at` runs, or as the worker looks its tool up. A flagged call that
+    begins after that is the one the parent saw running; the worker writes one record per call. (The worker
+    used to say a call started only after reading its flag and looking its tool up: a call cancelled in
+    between was neither skipped nor seen running, and ran.)"""
     import mmap
 
     from toolwire_process import _log
     from toolwire_process._worker import Worker
 
+    at, cancelled = at % count, {position % count for position in cancelled}
     memory = mmap.mmap(-1, _log.SIZE)
     worker, parent = Worker(None, memory), _log.ParentLog(memory)  # type: ignore[arg-type]
-    ran: list[str] = []
-    stopped: list[bool] = []
+    ran: list[int] = []
+    records: list[int] = []
+    seen: dict[str, Any] = {}
 
-    def cancel_second() -> None:  # what the parent's `_must_stop` does, at this instant
-        parent.cancel(7, 1)
-        stopped.append(parent.running(7) == 1)
+    def act() -> None:
+        records.extend(record[0] for record in parent.records(7))
+        flagged = cancelled - set(records)
+        for position in flagged:
+            parent.cancel(7, position)
+        seen.update(began=set(ran), flagged=flagged, running=parent.running(7))
 
-    def first() -> None:
-        if instant.startswith("while"):
-            cancel_second()
+    def call(position: int) -> Any:
+        def run() -> None:
+            if instant == "body" and position == at:
+                act()
+            ran.append(position)
+        return run
 
     class Tools:
-        def get(self, key: str) -> tuple[object, bool]:
-            if key == "second" and instant.startswith("as"):
-                cancel_second()
-            return (first if key == "first" else lambda: ran.append(key)), False
+        def get(self, key: str) -> tuple[Any, bool]:
+            if instant == "lookup" and int(key) == at:
+                act()
+            return call(int(key)), False
 
     worker.tools = Tools()  # type: ignore[assignment]
-    worker.run_chunk(7, ["first", "second"], [{}, {}], [None, None], ["a", "b"])
-    assert stopped and (ran == [] or stopped == [True])
-    if instant.startswith("while"):
-        assert ran == [] and stopped == [False]  # skipped: its worker goes on
+    keys = [str(position) for position in range(count)]
+    worker.run_chunk(7, keys, [{}] * count, [None] * count, keys)
+    records.extend(record[0] for record in parent.records(7))
     memory.close()
+    assert sorted(records) == list(range(count))
+    late = [position for position in ran if position not in seen["began"] and position in seen["flagged"]]
+    assert late in ([], [seen["running"]])
 
 
 def test_each_invoker_is_serialised_once() -> None:
