@@ -194,6 +194,19 @@ def test_gemini_calls_without_ids_get_stable_distinct_ids(registry: ToolRegistry
     ]
 
 
+def test_gemini_calls_parsed_once_keep_their_ids_when_passed_again(registry: ToolRegistry) -> None:
+    """The ids given to id-less calls are completed once: calls parsed (`parse_calls`) and then executed, or
+    answered with `approvals=` by those ids, keep them (they became `twgen_plain_1_1`, and results no longer
+    matched their calls). A new id-less call beside them takes a rank no call has."""
+    payload = gemini_response(ids=False)
+    calls = registry.parse_calls(payload)
+    ids = [call.id for call in calls]
+    assert ids == [f"{GENERATED_ID_PREFIX}plain_1", f"{GENERATED_ID_PREFIX}with_enum_1"]
+    assert [result.call_id for result in registry.execute_tool_calls(calls)] == ids
+    fresh = payload["candidates"][0]["content"]["parts"][1]
+    assert [call.id for call in registry.parse_calls([*calls, fresh])] == [*ids, f"{GENERATED_ID_PREFIX}plain_2"]
+
+
 def test_a_batch_of_mixed_providers_is_fine(registry: ToolRegistry) -> None:
     calls = [chat_completion()["choices"][0]["message"]["tool_calls"][0], message()["content"][3]]
     assert [r.value for r in registry.execute_tool_calls(calls)] == [2.5, "green-1-fast"]

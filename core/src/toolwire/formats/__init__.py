@@ -207,12 +207,18 @@ def _unrecognised(item: Any) -> ToolCall:
 
 def _rank_generated(calls: list[ToolCall]) -> list[ToolCall]:
     """Complete the provisional ids a dialect gave id-less calls (`twgen_<name>`) with the call's rank
-    among them, so that the same response always gets the same, distinct ids."""
+    among them, so that the same response always gets the same, distinct ids. Ids completed before (calls
+    parsed once and passed again) are kept, and no rank makes an id another call has."""
+    provisional = [call.id == GENERATED_ID_PREFIX + (call.name or "call") for call in calls]
+    taken = {call.id for call, waits in zip(calls, provisional, strict=True) if not waits}
     seen: dict[str, int] = {}
     ranked: list[ToolCall] = []
-    for call in calls:
-        if call.id.startswith(GENERATED_ID_PREFIX):
-            seen[call.id] = rank = seen.get(call.id, 0) + 1
+    for call, waits in zip(calls, provisional, strict=True):
+        if waits:
+            rank = seen.get(call.id, 0) + 1
+            while f"{call.id}_{rank}" in taken:
+                rank += 1
+            seen[call.id] = rank
             call = ToolCall(f"{call.id}_{rank}", call.name, call.text if call.text is not None else call.arguments)
         ranked.append(call)
     return ranked
