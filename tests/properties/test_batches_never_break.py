@@ -170,6 +170,14 @@ def test_every_call_gets_exactly_one_result_in_order(registry: ToolRegistry, ite
         registry.tool_messages(results, format=dialect)
 
 
+@given(items=batches)
+def test_parsed_calls_parse_to_themselves(registry: ToolRegistry, items: list[Any]) -> None:
+    """What `parse_calls` gives is a batch of its own: passed again (to run it, or to answer its approvals by
+    id), each call keeps its id and name (Gemini's generated ids were completed a second time)."""
+    calls = registry.parse_calls(items)
+    assert [(c.id, c.name) for c in registry.parse_calls(calls)] == [(c.id, c.name) for c in calls]
+
+
 valid_arguments = st.one_of(
     st.builds(lambda a, b, flag: ("numbers", {"a": a, "b": b, "flag": flag}),
               st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
