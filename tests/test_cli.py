@@ -67,6 +67,11 @@ def test_call_prints_a_json_line_and_exits_by_success(project: Path) -> None:
     bad = toolwire(project, "call", "t_add", "--args", '{"a": 2}')
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["error"]["kind"] == "invalid_arguments"
+    given = toolwire(project, "call", "t_add", '{"a": 1, "b": 2}')  # the arguments as ARGS
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["value"] == 3
+    twice = toolwire(project, "call", "t_add", '{"a": 1}', "--args", '{"a": 1}')
+    assert twice.returncode == 2 and "give the arguments once" in twice.stderr
 
 
 def test_call_prints_json_that_strict_readers_take_infinities_and_nans_as_null(tmp_path: Path) -> None:

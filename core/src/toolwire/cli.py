@@ -89,15 +89,20 @@ def tools(config_path: str | None, dialect: str | None, strict: bool, as_json: b
 
 @cli.command()
 @click.argument("name")
-@click.option("--args", "arguments", default="{}", help="The call's arguments as a JSON object.")
+@click.argument("given", metavar="[ARGS]", required=False)
+@click.option("--args", "arguments", default=None, help="The call's arguments as a JSON object (or give them as ARGS).")
 @_config_option
 @_executor_option
 @_timeout_option
 @_yes_option
-def call(name: str, arguments: str, config_path: str | None, executor: str | None, timeout: float | None,
-         yes: bool) -> None:
-    """Execute one call and print its result as a JSON line; exit 1 if it failed."""
-    batch = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]
+def call(name: str, given: str | None, arguments: str | None, config_path: str | None, executor: str | None,
+         timeout: float | None, yes: bool) -> None:
+    """Execute one call (`toolwire call add '{"a": 1, "b": 2}'`) and print its result as a JSON line; exit 1 if
+    it failed."""
+    if given is not None and arguments is not None:
+        raise click.UsageError("give the arguments once: as ARGS or with --args")
+    text = given if given is not None else arguments if arguments is not None else "{}"
+    batch = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}]
     _execute(config_path, batch, executor, timeout, yes)
 
 
