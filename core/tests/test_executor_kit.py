@@ -7,7 +7,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from toolwire import ErrorKind, Job, Outcome, Outcomes, Tool, cancelled_outcome, check_options, enter_scopes
+from toolwire import (
+    ErrorKind,
+    Job,
+    Outcome,
+    Outcomes,
+    Tool,
+    cancelled_outcome,
+    check_options,
+    earliest_deadline,
+    enter_scopes,
+)
 
 
 def tool() -> Tool:
@@ -100,3 +110,12 @@ def test_options_are_checked_with_the_likely_one_named() -> None:
         check_options("process", {"max_call_per_worker": 3}, accepted)
     with pytest.raises(ValueError, match="option 'max_calls_per_worker' of the process executor must be int"):
         check_options("process", {"max_calls_per_worker": True}, accepted)
+
+
+def test_the_earliest_deadline_ignores_jobs_without_one() -> None:
+    shared = 12.5
+    assert earliest_deadline([shared] * 4) == 12.5
+    assert earliest_deadline([None, 3.0, None, 2.0, 2.5]) == 2.0
+    assert earliest_deadline([3.0, None]) == 3.0
+    assert earliest_deadline([None, None]) is None
+    assert earliest_deadline([]) is None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from toolwire.executing import Executor, Job, Outcome, cancelled_outcome
+from toolwire.executing import Executor, Job, Outcome, cancelled_outcome, earliest_deadline
 from toolwire.tools import ErrorKind, ToolError
 
 __all__ = ["Schedulable", "caller_loop", "gates_released", "run_jobs"]
@@ -118,13 +118,8 @@ class _Schedule:
     def in_time(self, ready: list[int], now: float) -> list[int]:
         """The jobs of `ready` whose deadline has not passed; the others are settled as `timeout`."""
         jobs = self.dispatch.jobs
-        deadlines = [job.deadline for job in (jobs if len(ready) == len(jobs) else map(jobs.__getitem__, ready))]
-        if not deadlines:
-            return ready
-        if deadlines.count(deadlines[0]) == len(deadlines):  # the common case: they share one (no hashing)
-            earliest = deadlines[0]
-        else:
-            earliest = min([deadline for deadline in deadlines if deadline is not None], default=None)
+        earliest = earliest_deadline(
+            [job.deadline for job in (jobs if len(ready) == len(jobs) else map(jobs.__getitem__, ready))])
         if earliest is None or earliest > now:
             return ready
         late = [index for index in ready if (deadline := jobs[index].deadline) is not None and now >= deadline]

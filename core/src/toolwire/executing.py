@@ -33,6 +33,7 @@ __all__ = [
     "check_options",
     "check_timeout",
     "current_call_id",
+    "earliest_deadline",
     "enter_scopes",
     "error_from_exception",
     "listen_progress",
@@ -260,6 +261,17 @@ def task_cancelled() -> bool:
     caught otherwise, it is the tool's own error (raised, or re-raised from a task it awaited)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def earliest_deadline(deadlines: Sequence[float | None]) -> float | None:
+    """The earliest of `deadlines` (jobs' `deadline`s; None is no deadline), or None when none has one. Quick when
+    they are all one value, as a batch's usually are: no float is hashed or compared with `<`."""
+    if not deadlines:
+        return None
+    first = deadlines[0]
+    if deadlines.count(first) == len(deadlines):
+        return first
+    return min([deadline for deadline in deadlines if deadline is not None], default=None)
 
 
 def timeout_outcome(job: Job, started: float) -> Outcome:

@@ -31,6 +31,7 @@ from toolwire.executing import (
     Outcomes,
     cancelled_outcome,
     check_options,
+    earliest_deadline,
     progress_listened_among,
     report_progress,
     timeout_outcome,
@@ -280,7 +281,7 @@ class _Run:
                 else:
                     self.pending.append(index)
         self.sync = not any(tool.is_async for tool in shipped)
-        self.pending_deadline = min(set(deadlines) - {None}, default=None)
+        self.pending_deadline = earliest_deadline(deadlines)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
         concurrent = all(tool.is_async for tool in shipped)
         affinities = {tool.affinity for tool in shipped}
@@ -386,7 +387,7 @@ class _Run:
         indices = [popleft() for _ in range(min(size, len(self.pending)))]
         keys, arguments, deadlines, call_ids, scopes = _picked(self.columns, indices)
         new = set(keys) - worker.known
-        earliest = min(set(deadlines) - {None}, default=None) if self.sync else _earliest(self.jobs, indices)
+        earliest = earliest_deadline(deadlines) if self.sync else _earliest(self.jobs, indices)
         chunk = Chunk(next(self.executor._chunk_ids), indices, earliest)
         tools = [self.by_key[key].fields() for key in new]
         listened = [call_id for call_id in call_ids if call_id in self.listened] if self.listened else None
@@ -567,8 +568,7 @@ class _Run:
             for index in [i for i in self.pending if _past(jobs[i], now)]:
                 self.pending.remove(index)
                 self.resolve(index, timeout_outcome(jobs[index], self.started))
-            self.pending_deadline = min((d for i in self.pending if (d := jobs[i].deadline) is not None),
-                                        default=None)
+            self.pending_deadline = earliest_deadline([jobs[i].deadline for i in self.pending])
 
     def next_deadline(self) -> float | None:
         candidates = [w.chunk.deadline for w in self.held if w.chunk is not None and w.chunk.deadline is not None]

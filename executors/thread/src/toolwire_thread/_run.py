@@ -19,6 +19,7 @@ from toolwire import (
     Outcomes,
     ToolError,
     cancelled_outcome,
+    earliest_deadline,
     enter_scopes,
     error_from_exception,
     set_current_call_id,
@@ -94,8 +95,9 @@ class Run:
     def wait_time(self) -> float | None:
         """Seconds until the earliest deadline of an unfinished job, or None when none has one."""
         jobs = self.jobs
-        deadlines = [d for index in self.outcomes.missing() if (d := jobs[index].deadline) is not None]
-        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        earliest = earliest_deadline([job.deadline for job in jobs] if not self.outcomes.filled else
+                                     [jobs[index].deadline for index in self.outcomes.missing()])
+        return None if earliest is None else max(0.0, earliest - time.monotonic())
 
     def expire(self) -> list[threading.Thread]:
         """Time out every unfinished job past its deadline; returns the threads left running them."""
