@@ -452,6 +452,64 @@ def test_interpreter_exit_without_close_leaves_no_workers(tmp_path: Path) -> Non
     assert not any(psutil.pid_exists(pid) for pid in pids)
 
 
+def start_and_hang(marker: str) -> None:
+    """Start a command that outlives its caller unless stopped, then hang."""
+    import time
+
+    child = subprocess.Popen(["sleep", "60"])
+    Path(marker).write_text(str(child.pid))
+    time.sleep(60)
+
+
+def _gone(pid: int, within: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_command_a_hung_call_started_is_stopped_with_its_worker(tmp_path: Path) -> None:
+    """At the deadline the worker running the call is killed with its process group: the `sleep` the tool
+    started was left running, reparented to init, after its call had timed out and its registry was closed."""
+    marker = tmp_path / "child.pid"
+    with ToolRegistry(executor="process") as registry:
+        registry.register(start_and_hang)
+        [result] = registry.execute_tool_calls([ToolCall("c", "start_and_hang", {"marker": str(marker)})],
+                                               timeout=2.0)
+        assert result.error is not None and result.error.kind == ErrorKind.TIMEOUT
+        assert _gone(int(marker.read_text()), within=5.0)
+
+
+def test_a_command_a_call_started_is_stopped_when_the_parent_dies(tmp_path: Path) -> None:
+    """A worker whose parent is gone leaves with its process group, though a tool hangs in it."""
+    marker = tmp_path / "child.pid"
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys, threading, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_process import start_and_hang
+        from toolwire import ToolCall, ToolRegistry
+
+        registry = ToolRegistry(executor="process")
+        registry.register(start_and_hang)
+        call = ToolCall("c", "start_and_hang", {{"marker": {str(marker)!r}}})
+        threading.Thread(target=registry.execute_tool_calls, args=([call],), daemon=True).start()
+        while not os.path.exists({str(marker)!r}):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert _gone(int(marker.read_text()), within=10.0)
+
+
 def test_a_worker_running_a_native_tool_imports_no_heavy_module(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers start in a few milliseconds: no pickle.py, threading, dataclasses, typing or inspect."""

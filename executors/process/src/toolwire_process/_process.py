@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import mmap
 import os
@@ -85,7 +86,10 @@ class WorkerProcess:
         self.conn.send(message)
 
     def kill(self) -> None:
-        """Stop the worker now (it may be running a tool that never returns)."""
+        """Stop the worker now (it may be running a tool that never returns), and the processes its tools
+        started in its process group: a command a hung call ran would otherwise outlive it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # its own group: started in a session of its own
+            os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()

@@ -325,11 +325,14 @@ def _size(count: int) -> str:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """Leave when the parent is gone, even while a tool hangs (the pipe's EOF is not read then)."""
+    """Leave when the parent is gone, even while a tool hangs (the pipe's EOF is not read then), with the
+    processes the tools started in this worker's process group, as when the parent stops a worker."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
-            os._exit(0)
+            from _signal import SIGKILL  # not `signal` (enum...): imported only here
+
+            os.killpg(0, SIGKILL)
 
 
 def main(conn_fd: int, log_fd: int, parent: int, preload: list[str], memory_bytes: int | None = None,
