@@ -53,8 +53,12 @@ def test_names_are_made_valid_for_every_provider(serial, make_tool) -> None:
 def test_a_name_collision_is_an_error_unless_replace(serial, make_tool) -> None:
     registry = ToolRegistry(executor=serial)
     registry.add(make_tool())
-    with pytest.raises(ValueError, match="'add' is already registered; pass replace=True"):
+    with pytest.raises(ValueError, match=r"'add' is already registered; pass replace=True to replace it \(or give "
+                                         r"these tools a namespace=, which prefixes their names\)$"):
         registry.add(make_tool())
+    with pytest.raises(ValueError, match=r"'a_add' is already registered; pass replace=True to replace it$"):
+        registry.add(make_tool(), namespace="a")
+        registry.add(make_tool(), namespace="a")
     replacement = make_tool()
     registry.add(replacement, replace=True)
     assert registry.get("add").invoker is replacement.invoker

@@ -40,7 +40,8 @@ class Catalog:
         taken = [] if replace else [tool.name for tool in added if tool.name in self.tools]
         if taken:
             clash = sorted(taken)[0]
-            raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it")
+            hint = "" if namespace else " (or give these tools a namespace=, which prefixes their names)"
+            raise ValueError(f"a tool named '{clash}' is already registered; pass replace=True to replace it{hint}")
         for tool in added:
             self.tools[tool.name] = tool
         self.version += 1
