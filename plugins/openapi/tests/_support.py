@@ -159,6 +159,18 @@ def status(code: int) -> Response:
     return Response(f'{{"detail": "status {code} as asked"}}', status_code=code, media_type="application/json")
 
 
+_unavailable: dict[str, int] = {}
+
+
+@service.get("/flaky/{key}", operation_id="flaky")
+def flaky(key: str, failures: int) -> Response:
+    """Answer 503 Service Unavailable to the first `failures` requests for `key`, then 200."""
+    _unavailable[key] = seen = _unavailable.get(key, 0) + 1
+    if seen <= failures:
+        return Response('{"detail": "busy"}', status_code=503, media_type="application/json")
+    return Response(f'{{"key": "{key}", "attempt": {seen}}}', media_type="application/json")
+
+
 @service.get("/slow", operation_id="slow")
 async def slow(seconds: float) -> dict[str, float]:
     await asyncio.sleep(seconds)

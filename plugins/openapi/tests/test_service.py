@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import uuid
 from typing import Any
 
 import pytest
@@ -125,6 +126,21 @@ def test_responses_of_every_kind(loop_registry: ToolRegistry, service, client: s
     assert missing.error.kind == ErrorKind.TOOL_ERROR
     assert missing.error.message == 'HTTP 404 Not Found from GET /status/{code}: {"detail": "status 404 as asked"}'
     assert call(loop_registry, "status", code=503).error.message.startswith("HTTP 503")
+    kinds = {code: call(loop_registry, "status", code=code).error.kind for code in (400, 408, 429, 500, 502, 503, 504)}
+    assert kinds == {400: ErrorKind.TOOL_ERROR, 408: ErrorKind.TIMEOUT, 429: ErrorKind.TOOL_ERROR,
+                     500: ErrorKind.TOOL_ERROR, 502: ErrorKind.TRANSPORT, 503: ErrorKind.TRANSPORT,
+                     504: ErrorKind.TIMEOUT}  # decision 0053: what a retry policy may run again
+
+
+def test_a_read_only_operation_the_service_could_not_answer_is_retried(service, client: str) -> None:
+    """A GET answered 503 Service Unavailable is a `transport` failure, which `retries` runs again; it was a
+    `tool_error`, so the policy never retried an HTTP service that was briefly unavailable."""
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("openapi", service.url + "/openapi.json", client=client, operations=["flaky"])
+        registry.add_policy(match="flaky", retries=2)
+        key = f"{client}-{uuid.uuid4().hex}"
+        (result,) = registry.execute_tool_calls([ToolCall("1", "flaky", {"key": key, "failures": 2})])
+    assert (result.error, result.value, result.attempts) == (None, {"key": key, "attempt": 3}, 3)
 
 
 def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service, client: str) -> None:

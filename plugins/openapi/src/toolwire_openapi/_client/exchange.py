@@ -26,6 +26,9 @@ from toolwire_openapi._client.request import Operation, Prepared, prepare
 __all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
 
 _EXCERPT = 500
+_KINDS = {408: ErrorKind.TIMEOUT, 504: ErrorKind.TIMEOUT, 502: ErrorKind.TRANSPORT, 503: ErrorKind.TRANSPORT}
+"""Failing statuses that say the service did not answer in time or could not be reached (decision 0053): a retry
+policy may run such a call again; any other status is the tool's error."""
 _SENT_FOR = "toolwire_openapi.sent_for"
 """The request extension naming the origin a call's secret headers are for, and those headers."""
 
@@ -216,7 +219,7 @@ class Call:
         return ToolCallError(self._scrub(f"{self.where}: {type(exc).__name__}: {exc}"), ErrorKind.TRANSPORT)
 
     def value(self, response: httpx.Response, body: bytes) -> Any:
-        """The call's value: JSON, text or a content block; a non-2xx status is a `tool_error`."""
+        """The call's value: JSON, text or a content block; a non-2xx status is an error (`_KINDS`)."""
         status = response.status_code
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if not 200 <= status < 300:
@@ -225,7 +228,7 @@ class Call:
             if status in (401, 403) and not self.service.trusted and self.service.has_secrets():
                 message += (f" (the auth and headers given to the loader were not sent: {self.service.base_url} is "
                             "on another origin than the spec; load with base_url= or trusted_origins= to send them)")
-            raise ToolCallError(self._scrub(message), ErrorKind.TOOL_ERROR)
+            raise ToolCallError(self._scrub(message), _KINDS.get(status, ErrorKind.TOOL_ERROR))
         if response.request.method == "HEAD":
             return {"status": status, "headers": dict(response.headers)}
         if not body:
