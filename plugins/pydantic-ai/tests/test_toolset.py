@@ -119,6 +119,43 @@ def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:
 
 
 
+def test_calls_that_need_approval_can_go_through_pydantic_ais_deferred_approvals() -> None:
+    """With `defer_approvals=True`, a call toolwire's policy holds for approval ends the run with pydantic-ai's
+    `DeferredToolRequests`; the next run, given `DeferredToolResults`, runs the approved call (once) and tells
+    the model of the denied one, which never runs. Without it the model only read "approval pending"."""
+    from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolDenied
+
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("add", {"a": 1, "b": 2}, tool_call_id="c1"),
+                                        ToolCallPart("add", {"a": 3, "b": 4}, tool_call_id="c2"),
+                                        ToolCallPart("pid", {}, tool_call_id="c3")])
+        returns = {p.tool_call_id: f"{p.outcome}: {p.content}" for p in messages[-1].parts
+                   if hasattr(p, "outcome")}
+        return ModelResponse(parts=[TextPart(" | ".join(returns[i] for i in ("c1", "c2")))])
+
+    ran: list[int] = []
+
+    def transfer(a: int, b: int) -> int:
+        """Move money."""
+        ran.append(a)
+        return a + b
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(transfer, name="add", requires_approval=True)
+        registry.register(pid)
+        agent = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry, defer_approvals=True)],
+                      output_type=[str, DeferredToolRequests])
+        first = agent.run_sync("go")
+        assert isinstance(first.output, DeferredToolRequests)
+        assert [(c.tool_call_id, c.args) for c in first.output.approvals] == [("c1", {"a": 1, "b": 2}),
+                                                                             ("c2", {"a": 3, "b": 4})]
+        answers = DeferredToolResults(approvals={"c1": True, "c2": ToolDenied("not that one")})
+        second = agent.run_sync(message_history=first.all_messages(), deferred_tool_results=answers)
+    assert second.output == "success: 3 | denied: not that one"
+    assert ran == [1]
+
+
 def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
     with registry_of(["undecodable_name", "opaque"], EXECUTOR="thread") as registry:
         result = Agent(TestModel(), toolsets=[registry_toolset(registry)]).run_sync("go")

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from pydantic_ai import RunContext
-from pydantic_ai.exceptions import ModelRetry, ToolFailed
+from pydantic_ai.exceptions import ApprovalRequired, ModelRetry, ToolFailed
 from pydantic_ai.messages import BinaryContent
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
@@ -33,13 +33,21 @@ _AS_GIVEN = SchemaValidator(core_schema.dict_schema())
 class RegistryToolset(AbstractToolset[Any]):
     """The tools of `registry` for a pydantic-ai agent. `executor` and `timeout` override the registry's
     backend and per-call deadline for these calls; `max_retries` is each tool's retry budget for invalid
-    arguments (default: the agent's); `id` names the toolset (needed for durable execution)."""
+    arguments (default: the agent's); `id` names the toolset (needed for durable execution).
+
+    `defer_approvals=True` hands calls that need approval (toolwire's policies) to pydantic-ai's
+    human-in-the-loop flow: the run ends with `DeferredToolRequests` (which the agent's output types must
+    include), and a later run given `DeferredToolResults(approvals=...)` runs the approved calls and tells the
+    model why the others did not run. Without it, such a call's result tells the model approval is pending,
+    unless the registry has an `approve=` callback, which answers first either way."""
 
     def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
-                 max_retries: int | None = None, id: str | None = None) -> None:
+                 max_retries: int | None = None, id: str | None = None, defer_approvals: bool = False) -> None:
         self.registry = registry
         self.max_retries = max_retries
+        self.defer_approvals = defer_approvals
         self._id = id
+        self._executor, self._timeout = executor, timeout
         self._batcher = CallBatcher(registry, executor=executor, timeout=timeout)
         self._ids = itertools.count(1)
 
@@ -65,12 +73,19 @@ class RegistryToolset(AbstractToolset[Any]):
         """Run the call with the turn's other calls as one batch; its value as JSON data (its content, media
         included, when it has images, audio or files), or the error as pydantic-ai hands errors to the model."""
         call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
-        result = await self._batcher.call(ToolCall(call_id, name, tool_args))
+        call = ToolCall(call_id, name, tool_args)
+        if self.defer_approvals and ctx.tool_call_approved:  # approved in pydantic-ai's flow: run it so
+            [result] = await self.registry.aexecute_tool_calls([call], executor=self._executor,
+                                                               timeout=self._timeout, approvals={call_id: True})
+        else:
+            result = await self._batcher.call(call)
         error = result.error
         if error is None:
             return _returned(result)
         if error.kind is ErrorKind.INVALID_ARGUMENTS:
             raise ModelRetry(error.message)
+        if error.kind is ErrorKind.APPROVAL_PENDING and self.defer_approvals:
+            raise ApprovalRequired()
         raise ToolFailed(str(error))
 
 
