@@ -179,8 +179,10 @@ def test_approval_is_selected_by_glob_tag_namespace_and_annotation(tmp_path: Pat
     registry.load("native", lambda: 1, name="free")
     names = ["fs_read", "pay", "admin_reset", "drop", "free"]
     results = registry.execute_tool_calls([ToolCall(n, n, {}) for n in names])
+    held = [registry.policy.needs_approval(registry.get(n)) for n in names]  # what a framework asks beforehand
     registry.close()
     assert [r.error.kind if r.error else r.value for r in results] == [ErrorKind.APPROVAL_PENDING] * 4 + [1]
+    assert held == [True] * 4 + [False]
 
 
 def test_a_failing_callback_leaves_the_calls_pending(tmp_path: Path) -> None:

@@ -123,6 +123,11 @@ class PolicyConfig:
     max_result_chars: int | None = DEFAULT_MAX_RESULT_CHARS
     tools: tuple[ToolPolicy, ...] = ()
 
+    def needs_approval(self, tool: Tool) -> bool:
+        """Whether the built-in approval policy holds `tool`'s calls for approval (a table matching it says so):
+        for a framework that asks before it calls a tool."""
+        return any(table.requires_approval and table.matches(tool) for table in self.tools)
+
 
 def rate_per_second(rate: str) -> tuple[float, float]:
     """`"5/s"` -> `(5.0, 1.0)`: how many calls, per how many seconds. Raises `ValueError` if malformed."""

@@ -16,7 +16,7 @@ import pytest
 from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 from toolwire import Tool, ToolRegistry
-from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
 from toolwire_openai_agents import function_tools
 
 TURN = [("ok", "add", '{"a": 20, "b": 22}'), ("broken", "add", '{"a": 20,'), ("bad", "add", '{"a": "x", "b": 1}'),
@@ -94,6 +94,39 @@ def test_a_denied_call_is_an_output_the_model_reads() -> None:
         model = ScriptedModel([("c1", "add", '{"a": 1, "b": 2}')])
         outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
     assert outputs["c1"].startswith("denied:") and "additions are off today" in outputs["c1"]
+
+
+def test_calls_that_need_approval_can_go_through_the_sdks_interruptions() -> None:
+    """With `defer_approvals=True`, the tools toolwire's policy holds get the SDK's `needs_approval`: the run
+    stops with one interruption per held call, and resuming the run's state runs the approved call (once) and
+    tells the model the rejected one was not approved; a tool the policy does not hold runs at once."""
+    ran: list[int] = []
+
+    def transfer(a: int, b: int) -> int:
+        """Move money."""
+        ran.append(a)
+        return a + b
+
+    async def turns() -> tuple[Any, Any]:
+        with ToolRegistry(executor="thread") as registry:
+            registry.register(transfer, name="add", requires_approval=True)
+            registry.register(pid)
+            model = ScriptedModel([("c1", "add", '{"a": 1, "b": 2}'), ("c2", "add", '{"a": 3, "b": 4}'),
+                                   ("c3", "pid", "{}")])
+            agent = Agent(name="a", model=model, tools=function_tools(registry, defer_approvals=True))
+            config = RunConfig(tracing_disabled=True)
+            first = await Runner.run(agent, "go", run_config=config)
+            state = first.to_state()
+            for item in first.interruptions:
+                (state.approve if item.raw_item.call_id == "c1" else state.reject)(item)
+            return first, await Runner.run(agent, state, run_config=config)
+
+    first, second = asyncio.run(turns())
+    assert [item.raw_item.call_id for item in first.interruptions] == ["c1", "c2"]
+    outputs = json.loads(second.final_output)
+    assert (outputs["c1"], outputs["c3"]) == ("3", str(os.getpid()))
+    assert "not approved" in outputs["c2"]
+    assert ran == [1]
 
 
 def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:

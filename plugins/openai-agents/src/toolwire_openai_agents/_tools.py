@@ -14,19 +14,31 @@ __all__ = ["function_tools"]
 
 
 def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
-                   strict: bool = False) -> list[FunctionTool]:
+                   strict: bool = False, defer_approvals: bool = False) -> list[FunctionTool]:
     """The registry's enabled tools as function tools sharing one batcher (so one turn's calls form one
     batch). `executor` and `timeout` override the registry's backend and per-call deadline; `strict`
-    asks for OpenAI's strict schemas (the registry's `strict` conversion of each tool's schema)."""
+    asks for OpenAI's strict schemas (the registry's `strict` conversion of each tool's schema).
+
+    `defer_approvals=True` gives the tools toolwire's approval policy holds (`registry.policy.needs_approval`)
+    the SDK's `needs_approval`: a run stops at their calls with interruptions, and the calls approved on the
+    run's state run when it resumes. Without it, a registry's `approve=` callback answers, or the model reads
+    that approval is pending."""
     batcher = CallBatcher(registry, executor=executor, timeout=timeout)
     ids = itertools.count(1)
     strict_schemas = {} if not strict else {
         schema["name"]: schema["parameters"] for schema in registry.schemas("openai-responses", strict=True)}
     tools = []
     for tool in registry.list(enabled=True):
-        async def invoke(context: ToolContext[Any], arguments: str, name: str = tool.name) -> Any:
+        held = defer_approvals and registry.policy.needs_approval(tool)
+
+        async def invoke(context: ToolContext[Any], arguments: str, name: str = tool.name, held: bool = held) -> Any:
             call_id = getattr(context, "tool_call_id", None) or f"agents-{next(ids)}"
-            result = await batcher.call(ToolCall(call_id, name, arguments or "{}"))
+            call = ToolCall(call_id, name, arguments or "{}")
+            if held:  # the SDK calls it only once approved
+                [result] = await registry.aexecute_tool_calls([call], executor=executor, timeout=timeout,
+                                                              approvals={call_id: True})
+            else:
+                result = await batcher.call(call)
             if result.error is not None:
                 return str(result.error)
             return _returned(result)
@@ -37,6 +49,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             params_json_schema=strict_schemas.get(tool.name, dict(tool.parameters)),
             on_invoke_tool=invoke,
             strict_json_schema=strict,
+            needs_approval=held,
         ))
     return tools
 
