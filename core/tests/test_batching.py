@@ -47,6 +47,20 @@ async def test_one_bad_call_is_its_callers_error_only(registry: ToolRegistry) ->
     assert good.value == 3 and bad.error is not None and bad.error.kind == "unknown_tool"
 
 
+async def test_a_call_approved_elsewhere_runs_in_the_batch_and_the_others_stay_held(registry: ToolRegistry) -> None:
+    """`approved=True` (an agent framework's own approval flow said yes) runs a call the approval policy holds,
+    in the same batch as the calls made with it, which stay held."""
+    sizes = BatchSizes()
+    registry.plugins.register(sizes, name="sizes")
+    registry.add_policy(match="add", requires_approval=True)
+    batcher = CallBatcher(registry)
+    approved, held = await asyncio.gather(batcher.call(ToolCall("1", "add", {"a": 1, "b": 2}), approved=True),
+                                          batcher.call(ToolCall("2", "add", {"a": 3, "b": 4})))
+    assert approved.value == 3
+    assert held.error is not None and held.error.kind == ErrorKind.APPROVAL_PENDING
+    assert sizes.sizes == [2]
+
+
 async def test_more_than_one_call_is_refused(registry: ToolRegistry) -> None:
     with pytest.raises(ValueError, match="exactly one call"):
         await CallBatcher(registry).call([ToolCall("1", "add", {}), ToolCall("2", "add", {})])

@@ -34,6 +34,7 @@ class _Pending:
 
     calls: list[Any] = field(default_factory=list)
     futures: list[asyncio.Future[ToolResult]] = field(default_factory=list)
+    approved: dict[str, bool] = field(default_factory=dict)
     scheduled: bool = False
     seen: int = 0
 
@@ -54,8 +55,11 @@ class CallBatcher:
         self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
         self._batches: set[asyncio.Task[None]] = set()
 
-    async def call(self, call: Any) -> ToolResult:
-        """Execute one call (a `ToolCall` or one call in any provider's shape) with others submitted meanwhile."""
+    async def call(self, call: Any, *, approved: bool = False) -> ToolResult:
+        """Execute one call (a `ToolCall` or one call in any provider's shape) with others submitted meanwhile.
+
+        `approved=True` says the call was approved elsewhere (an agent framework's own approval flow): it runs
+        though the registry's approval policy would hold it, as with `execute_tool_calls(approvals=...)`."""
         parsed = self.registry.parse_calls(call)
         if len(parsed) != 1:
             raise ValueError(f"CallBatcher.call takes exactly one call, got {len(parsed)}; use "
@@ -67,6 +71,8 @@ class CallBatcher:
         future: asyncio.Future[ToolResult] = loop.create_future()
         pending.calls.append(parsed[0])
         pending.futures.append(future)
+        if approved:
+            pending.approved[parsed[0].id] = True
         if not pending.scheduled:
             pending.scheduled = True
             pending.seen = 0
@@ -80,17 +86,19 @@ class CallBatcher:
             loop.call_soon(self._flush, loop)
             return
         self._pending[loop] = _Pending()
-        task = loop.create_task(self._run(pending.calls, pending.futures))
+        task = loop.create_task(self._run(pending.calls, pending.futures, pending.approved))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]]) -> None:
+    async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]],
+                   approved: dict[str, bool]) -> None:
         loop = asyncio.get_running_loop()
 
         def deliver(index: int, result: ToolResult) -> None:  # from whichever thread knows the result first
             loop.call_soon_threadsafe(_resolve, futures[index], result)
 
-        batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, on_result=deliver)
+        batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, approvals=approved,
+                                    on_result=deliver)
         for index, future in enumerate(futures):
             future.add_done_callback(lambda f, i=index: batch.cancel([i]) if f.cancelled() else None)
         try:

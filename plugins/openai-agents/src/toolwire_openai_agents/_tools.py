@@ -33,12 +33,8 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
 
         async def invoke(context: ToolContext[Any], arguments: str, name: str = tool.name, held: bool = held) -> Any:
             call_id = getattr(context, "tool_call_id", None) or f"agents-{next(ids)}"
-            call = ToolCall(call_id, name, arguments or "{}")
-            if held:  # the SDK calls it only once approved
-                [result] = await registry.aexecute_tool_calls([call], executor=executor, timeout=timeout,
-                                                              approvals={call_id: True})
-            else:
-                result = await batcher.call(call)
+            # the SDK calls a held tool only once the call is approved
+            result = await batcher.call(ToolCall(call_id, name, arguments or "{}"), approved=held)
             if result.error is not None:
                 return str(result.error)
             return _returned(result)

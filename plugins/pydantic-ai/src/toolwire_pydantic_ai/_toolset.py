@@ -47,7 +47,6 @@ class RegistryToolset(AbstractToolset[Any]):
         self.max_retries = max_retries
         self.defer_approvals = defer_approvals
         self._id = id
-        self._executor, self._timeout = executor, timeout
         self._batcher = CallBatcher(registry, executor=executor, timeout=timeout)
         self._ids = itertools.count(1)
 
@@ -73,12 +72,8 @@ class RegistryToolset(AbstractToolset[Any]):
         """Run the call with the turn's other calls as one batch; its value as JSON data (its content, media
         included, when it has images, audio or files), or the error as pydantic-ai hands errors to the model."""
         call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
-        call = ToolCall(call_id, name, tool_args)
-        if self.defer_approvals and ctx.tool_call_approved:  # approved in pydantic-ai's flow: run it so
-            [result] = await self.registry.aexecute_tool_calls([call], executor=self._executor,
-                                                               timeout=self._timeout, approvals={call_id: True})
-        else:
-            result = await self._batcher.call(call)
+        approved = self.defer_approvals and ctx.tool_call_approved  # approved in pydantic-ai's own flow
+        result = await self._batcher.call(ToolCall(call_id, name, tool_args), approved=approved)
         error = result.error
         if error is None:
             return _returned(result)
