@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from toolwire._json_ready import json_value, valid_texts
-from toolwire._schemas import Refs, flat_root, mapped_references
+from toolwire._schemas import DATA_KEYWORDS, SCHEMA_MAPS, Refs, flat_root, mapped_references
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
 __all__ = [
+    "DATA_KEYWORDS",
     "GENERATED_ID_PREFIX",
+    "SCHEMA_MAPS",
     "Dialect",
     "SchemaConversionError",
     "block_text",

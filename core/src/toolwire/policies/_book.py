@@ -159,7 +159,7 @@ class Book:
         tables = [table for table in policy.tools if table.matches(tool)]
         if not tables:
             return _PLAIN
-        approval = any(table.requires_approval for table in tables)
+        approval = policy.needs_approval(tool)
         retries = max((table.retries or 0 for table in tables), default=0)
         safe = tool.annotations.read_only is True or tool.annotations.idempotent is True
         gates = [gate for table in tables for gate in self._gates_of(table)]

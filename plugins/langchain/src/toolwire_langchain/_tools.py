@@ -9,7 +9,15 @@ from typing import Any
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict
 from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import flat_root, has_media, json_value, mapped_references, referenced
+from toolwire.formats import (
+    DATA_KEYWORDS,
+    SCHEMA_MAPS,
+    flat_root,
+    has_media,
+    json_value,
+    mapped_references,
+    referenced,
+)
 
 from toolwire_langchain._blocks import to_langchain
 
@@ -72,10 +80,6 @@ def _followable(schema: dict[str, Any]) -> dict[str, Any]:
     return mapped_references(schema, follow)
 
 
-_DATA = frozenset({"enum", "const", "default", "examples", "example"})
-_NAMES = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-
-
 def _unmistakable(node: Any, names: bool = False) -> Any:
     """`node` (a schema; `names` for a map of names to schemas) without what LangChain's converter takes for a
     reference, which is any object with a `$ref` key: a property or definition named `$ref` (and its place in
@@ -89,13 +93,13 @@ def _unmistakable(node: Any, names: bool = False) -> Any:
         return {name: _unmistakable(sub) for name, sub in node.items() if name != "$ref"}
     kept = {}
     for key, value in node.items():
-        if key in _DATA:
+        if key in DATA_KEYWORDS:
             if not _holds_ref_key(value):
                 kept[key] = value
         elif key == "required" and isinstance(value, list):
             kept[key] = [name for name in value if name != "$ref"]
         else:
-            kept[key] = _unmistakable(value, names=key in _NAMES)
+            kept[key] = _unmistakable(value, names=key in SCHEMA_MAPS)
     return kept
 
 
