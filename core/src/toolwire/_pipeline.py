@@ -180,7 +180,10 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     kind = type(value)
     content: str | tuple[ContentBlock, ...]
     if kind is str or kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
-        content = valid_text(value) if kind is str else repr(value)  # JSON's own text: no serializer needed
+        try:
+            content = valid_text(value) if kind is str else repr(value)  # JSON's own text: no serializer needed
+        except ValueError:  # an int of more digits than Python writes (sys.get_int_max_str_digits)
+            content = json_text(value)
         if cap is not None and len(content) > cap:
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
@@ -214,7 +217,10 @@ def make_results(calls: list[ToolCall], outcomes: list[Outcome], attempts: list[
         if kind is str:
             content = value if value.isascii() else None
         elif kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
-            content = repr(value)
+            try:
+                content = repr(value)
+            except ValueError:  # too many digits for repr: make_result writes it
+                content = None
         else:
             content = None
         if content is None or outcome.error is not None or len(content) > cap_:
