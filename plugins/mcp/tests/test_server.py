@@ -262,6 +262,43 @@ async def test_a_value_wrapped_under_result_keeps_its_definitions_where_its_refe
     assert [(point.x, point.y) if hasattr(point, "x") else (point["x"], point["y"]) for point in data] == [(0, 0)]
 
 
+def mean(values: list[float]) -> float:
+    """The mean (NaN for no values)."""
+    return sum(values) / len(values) if values else float("nan")
+
+
+def find(name: str) -> int:
+    """An index, though the code forgets to return one for unknown names."""
+    return 0 if name == "first" else None  # type: ignore[return-value]
+
+
+def origin() -> Point:
+    """A point, or what looks like one."""
+    return {"x": 0}  # type: ignore[return-value]
+
+
+async def test_a_value_that_does_not_fit_its_output_schema_is_its_calls_error(registry: ToolRegistry) -> None:
+    for function in (mean, find, origin):
+        registry.register(function)
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url) as client:  # it refuses structured content that does not fit the schema
+            answers = {name: await client.call_tool(name, arguments) for name, arguments in [
+                ("mean", {"values": []}), ("find", {"name": "last"}), ("origin", {})]}
+            assert (await client.call_tool("mean", {"values": [1, 2]})).structured_content == {"result": 1.5}
+            assert (await client.call_tool("find", {"name": "first"})).structured_content == {"result": 0}
+        from fastmcp import Client as FastMCPClient
+
+        async with FastMCPClient(server.url) as fast:
+            fast_answer = await fast.call_tool("find", {"name": "last"}, raise_on_error=False)
+    assert all(answer.is_error for answer in answers.values())
+    assert answers["mean"].content[0].text == (
+        "tool_error: 'mean' returned a value that does not fit its output schema, which MCP clients check: "
+        'null is not of type "number" (NaN and infinite numbers are written as null); return what the tool declares')
+    assert 'null is not of type "integer"; return' in answers["find"].content[0].text
+    assert '"y" is a required property' in answers["origin"].content[0].text
+    assert fast_answer.is_error and "does not fit its output schema" in fast_answer.content[0].text
+
+
 SHAPES = {"type": "object", "oneOf": [  # zod-to-json-schema's root union: "an id or a path"
     {"properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": False},
     {"properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": False}]}

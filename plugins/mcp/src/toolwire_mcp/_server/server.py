@@ -23,7 +23,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._server.shapes import mcp_result, mcp_tool
+from toolwire_mcp._server.shapes import OutputCheck, mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ class MCPRegistryServer(Server):
         self._ids = itertools.count(1)
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._listed: tuple[int, dict[str, types.Tool]] | None = None
+        self._checks: tuple[int, dict[str, OutputCheck | None]] = (-1, {})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bus: Any = None
 
@@ -134,7 +135,18 @@ class MCPRegistryServer(Server):
             if stop is not None:
                 stop()
         tool = self.registry.get(params.name) if params.name in self.registry else None
-        return mcp_result(result, tool)
+        return mcp_result(result, tool, self._output_check(params.name))
+
+    def _output_check(self, name: str) -> OutputCheck | None:
+        """The check of `name`'s structured content against the output schema clients were given."""
+        version = self.registry.version
+        if self._checks[0] != version:
+            self._checks = (version, {})
+        checks = self._checks[1]
+        if name not in checks:
+            listed = self._listing().get(name)
+            checks[name] = output_check(listed.output_schema if listed is not None else None)
+        return checks[name]
 
     def _remember(self, ctx: Any) -> None:
         """Keep the client's connection (while it lives) to tell it of tool changes later. The SDK hands
