@@ -18,6 +18,11 @@ def add(a: int, b: int) -> int:
 def shout(text: str) -> str:
     """Upper-case a text."""
     return text.upper()
+
+
+def stash(record: dict) -> int:
+    """Keep a free-form record."""
+    return len(record)
 '''
 
 
@@ -56,8 +61,12 @@ def test_tools_as_a_table_and_as_schemas(project: Path) -> None:
     assert table.returncode == 0, table.stderr
     assert "t_add" in table.stdout and "Add two integers." in table.stdout
     schemas = json.loads(toolwire(project, "tools", "--format", "anthropic").stdout)
-    assert [s["name"] for s in schemas] == ["t_add", "t_shout"]
+    assert [s["name"] for s in schemas] == ["t_add", "t_shout", "t_stash"]
     assert schemas[0]["input_schema"]["required"] == ["a", "b"]
+    strict = toolwire(project, "tools", "--format", "openai-responses", "--strict")
+    assert strict.returncode == 2 and "t_stash: /properties/record: an object with free-form keys" in strict.stderr
+    auto = json.loads(toolwire(project, "tools", "--format", "openai-responses", "--strict", "auto").stdout)
+    assert [(s["name"], s["strict"]) for s in auto] == [("t_add", True), ("t_shout", True), ("t_stash", False)]
 
 
 def test_call_prints_a_json_line_and_exits_by_success(project: Path) -> None:
@@ -132,7 +141,7 @@ def test_plugins_and_tools_as_json(project: Path) -> None:
     assert native["distribution"] == "toolwire-native" and native["loaders"] == ["native"]
     assert native["error"] is None
     tools = json.loads(toolwire(project, "tools", "--json").stdout)
-    assert [t["name"] for t in tools] == ["t_add", "t_shout"]
+    assert [t["name"] for t in tools] == ["t_add", "t_shout", "t_stash"]
     assert tools[0]["parameters"]["required"] == ["a", "b"] and tools[0]["loader"] == "native"
 
 

@@ -69,13 +69,15 @@ def plugins(as_json: bool) -> None:
 @cli.command()
 @_config_option
 @click.option("--format", "dialect", default=None, help="Print schemas in this dialect (e.g. openai-chat).")
-@click.option("--strict", is_flag=True, help="Strict schemas (OpenAI dialects).")
+@click.option("--strict", is_flag=False, flag_value="all", default=None, type=click.Choice(["all", "auto"]),
+              help="Strict schemas: every tool (or an error), or with 'auto' each tool that can be.")
 @_json_option
-def tools(config_path: str | None, dialect: str | None, strict: bool, as_json: bool) -> None:
+def tools(config_path: str | None, dialect: str | None, strict: str | None, as_json: bool) -> None:
     """The tools the config yields, as a table or as a provider's schemas."""
     with _registry(config_path) as registry:
         if dialect:
-            click.echo(json.dumps(registry.schemas(format=dialect, strict=strict), indent=2))
+            strictness = "auto" if strict == "auto" else strict == "all"
+            click.echo(json.dumps(registry.schemas(format=dialect, strict=strictness), indent=2))
             return
         if as_json:
             click.echo(json.dumps([_tool_record(tool) for tool in registry.list()], indent=2))

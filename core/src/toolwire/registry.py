@@ -25,7 +25,7 @@ from toolwire._sources import LoadedSource, ToolChanges
 from toolwire.batches import Approval, Approver, Batch
 from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
 from toolwire.executing import Executor
-from toolwire.formats import Dialect, dialect_of, parse_calls, schema_problem
+from toolwire.formats import Dialect, Strictness, dialect_of, parse_calls, schema_problem
 from toolwire.plugins import Plugins
 from toolwire.serving import Server
 from toolwire.tools import Tool, ToolCall, ToolResult
@@ -293,8 +293,10 @@ class ToolRegistry:
             self._dialects[format] = self.plugins.get("format", format).factory()
         return self._dialects[format]
 
-    def schemas(self, format: str = "openai-chat", *, strict: bool = False) -> builtins.list[dict[str, Any]]:
-        """The enabled tools' declarations in a provider's request shape, sorted by name."""
+    def schemas(self, format: str = "openai-chat", *, strict: Strictness = False) -> builtins.list[dict[str, Any]]:
+        """The enabled tools' declarations in a provider's request shape, sorted by name. `strict=True`: every
+        tool in the provider's strict mode (`SchemaConversionError` names those that cannot be); `"auto"`:
+        each tool strict where it can be."""
         return self.dialect(format).schemas(self.list(enabled=True), strict=strict)
 
     # -- executing ---------------------------------------------------------------------------------

@@ -84,6 +84,23 @@ def test_strict_names_every_problem_of_a_tool() -> None:
     }
 
 
+@pytest.mark.parametrize("dialect", ["openai-chat", "openai-responses", "anthropic", "gemini"])
+def test_strict_auto_makes_strict_each_tool_that_can_be(dialect: str) -> None:
+    with _registry(MCP_LIKE) as registry:
+        registry.add(Tool("add", "Add.", {"type": "object", "properties": {"a": {"type": "integer"}}},
+                          invoker=lambda **kwargs: kwargs))
+        loose, auto = registry.schemas(dialect), registry.schemas(dialect, strict="auto")
+        if dialect == "gemini":  # no strict mode: strict nowhere
+            assert auto == loose
+            return
+        [strict_add] = [tool for tool in auto if "search" not in str(tool)]
+        assert auto == [strict_add, loose[1]]  # sorted by name: add, search
+        registry.disable("search")
+        assert registry.schemas(dialect, strict=True) == [strict_add]
+        with pytest.raises(ValueError, match="strict must be True, False or 'auto', not 'yes'"):
+            registry.schemas(dialect, strict="yes")  # type: ignore[arg-type]
+
+
 def test_strict_rewrites_the_rest() -> None:
     schema = {k: v for k, v in MCP_LIKE["properties"].items() if k not in ("point", "anything")}
     with _registry({"type": "object", "properties": schema, "required": ["query"]}) as registry:

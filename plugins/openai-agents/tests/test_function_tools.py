@@ -16,6 +16,7 @@ import pytest
 from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 from toolwire import Tool, ToolRegistry
+from toolwire.formats import SchemaConversionError
 from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
 from toolwire_openai_agents import function_tools
 
@@ -83,6 +84,23 @@ def test_tools_keep_names_descriptions_and_schemas_strict_on_request() -> None:
     assert loose.strict_json_schema is False
     assert strict.strict_json_schema is True and strict.params_json_schema["additionalProperties"] is False
     assert sorted(strict.params_json_schema["required"]) == ["a", "b"]
+
+
+def test_strict_auto_makes_strict_each_tool_that_can_be() -> None:
+    def stash(record: dict[str, Any]) -> int:
+        """Keep a free-form record (no strict schema can say "any keys")."""
+        return len(record)
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(add)
+        registry.register(stash)
+        strict_add, loose_stash = function_tools(registry, strict="auto")
+        with pytest.raises(SchemaConversionError, match="stash"):
+            function_tools(registry, strict=True)
+    assert (strict_add.name, strict_add.strict_json_schema) == ("add", True)
+    assert strict_add.params_json_schema["additionalProperties"] is False
+    assert (loose_stash.name, loose_stash.strict_json_schema) == ("stash", False)
+    assert loose_stash.params_json_schema == registry.get("stash").parameters
 
 
 def test_a_denied_call_is_an_output_the_model_reads() -> None:

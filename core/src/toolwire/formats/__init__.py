@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from toolwire._json_ready import json_value, valid_texts
 from toolwire._schemas import DATA_KEYWORDS, SCHEMA_MAPS, Refs, flat_root, mapped_references
@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMA_MAPS",
     "Dialect",
     "SchemaConversionError",
+    "Strictness",
     "block_text",
     "data_url",
     "dialect_of",
@@ -39,6 +40,11 @@ __all__ = [
 GENERATED_ID_PREFIX = "twgen_"
 """Prefix of the ids toolwire gives Gemini calls that arrive without one. A dialect whose provider may
 omit ids returns `ToolCall(GENERATED_ID_PREFIX + name, ...)`; `parse_calls` appends each call's rank."""
+
+
+Strictness = bool | Literal["auto"]
+"""What `schemas(strict=...)` takes: True (every tool strict, or an error naming those that cannot be), False,
+or "auto" (each tool strict where it can be)."""
 
 
 class SchemaConversionError(ValueError):
@@ -68,22 +74,33 @@ class Dialect:
         """The request-side declaration of one tool; raises `SchemaConversionError` if it has none."""
         raise NotImplementedError
 
-    def schemas(self, tools: Sequence[Tool], *, strict: bool = False) -> list[dict[str, Any]]:
+    def schemas(self, tools: Sequence[Tool], *, strict: Strictness = False) -> list[dict[str, Any]]:
         """The `tools` list of a request (tools arrive sorted by name, so provider caches hit).
 
-        Every tool that cannot be converted is named in one `SchemaConversionError`.
+        `strict="auto"`: each tool strict if it can be, as it is without `strict` otherwise. Every tool
+        that cannot be converted is named in one `SchemaConversionError`.
         """
+        if strict not in (True, False, "auto"):
+            raise ValueError(f"strict must be True, False or 'auto', not {strict!r}")
         schemas: list[dict[str, Any]] = []
         problems: dict[str, list[str]] = {}
-        target = f"{self.name} (strict)" if strict else self.name
+        target = f"{self.name} (strict)" if strict is True else self.name
         for tool in tools:
             try:
-                schemas.append(self.tool_schema(tool, strict=strict))
+                schemas.append(self._declaration(tool, strict))
             except SchemaConversionError as exc:
                 problems.update(exc.problems)
         if problems:
             raise SchemaConversionError(target, problems)
         return schemas
+
+    def _declaration(self, tool: Tool, strict: Strictness) -> dict[str, Any]:
+        if strict == "auto":
+            try:
+                return self.tool_schema(tool, strict=True)
+            except SchemaConversionError:
+                strict = False
+        return self.tool_schema(tool, strict=strict)
 
     def parse_calls(self, item: Any) -> list[ToolCall] | None:
         """The calls in `item` (one call, a message or a whole response), or None if not this dialect's.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError, block_text, json_value
+from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError, Strictness, block_text, json_value
 from toolwire.formats._content import blocks, make_call
 from toolwire.formats._gemini_schema import gemini_schema
 from toolwire.tools import Audio, Image, Resource, Text, Tool, ToolCall, ToolResult
@@ -25,7 +25,7 @@ class Gemini(Dialect):
     other media as the response's inline parts (raw bytes, as the SDK takes them).
 
     Calls without an id get a generated one, which is left out of the responses (Gemini matches by name
-    and order). Gemini has no strict mode: `strict=True` is an error.
+    and order). Gemini has no strict mode: `strict=True` is an error, `strict="auto"` strict nowhere.
     """
 
     name = "gemini"
@@ -44,8 +44,8 @@ class Gemini(Dialect):
             declaration["parameters"] = parameters
         return declaration
 
-    def schemas(self, tools: Sequence[Tool], *, strict: bool = False) -> list[dict[str, Any]]:
-        declarations = super().schemas(tools, strict=strict)
+    def schemas(self, tools: Sequence[Tool], *, strict: Strictness = False) -> list[dict[str, Any]]:
+        declarations = super().schemas(tools, strict=False if strict == "auto" else strict)
         return [{"function_declarations": declarations}] if declarations else []
 
     def parse_calls(self, item: Any) -> list[ToolCall] | None:

@@ -8,16 +8,17 @@ from typing import Any
 from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
 from toolwire import CallBatcher, ContentBlock, Image, Resource, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import block_text, data_url, has_media, json_value
+from toolwire.formats import Strictness, block_text, data_url, has_media, json_value
 
 __all__ = ["function_tools"]
 
 
 def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
-                   strict: bool = False, defer_approvals: bool = False) -> list[FunctionTool]:
+                   strict: Strictness = False, defer_approvals: bool = False) -> list[FunctionTool]:
     """The registry's enabled tools as function tools sharing one batcher (so one turn's calls form one
     batch). `executor` and `timeout` override the registry's backend and per-call deadline; `strict`
-    asks for OpenAI's strict schemas (the registry's `strict` conversion of each tool's schema).
+    asks for OpenAI's strict schemas (the registry's `strict` conversion of each tool's schema; "auto":
+    strict for each tool that can be).
 
     `defer_approvals=True` gives the tools toolwire's approval policy holds (`registry.policy.needs_approval`)
     the SDK's `needs_approval`: a run stops at their calls with interruptions, and the calls approved on the
@@ -26,7 +27,8 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
     batcher = CallBatcher(registry, executor=executor, timeout=timeout)
     ids = itertools.count(1)
     strict_schemas = {} if not strict else {
-        schema["name"]: schema["parameters"] for schema in registry.schemas("openai-responses", strict=True)}
+        schema["name"]: schema["parameters"] for schema in registry.schemas("openai-responses", strict=strict)
+        if schema["strict"]}
     tools = []
     for tool in registry.list(enabled=True):
         held = defer_approvals and registry.policy.needs_approval(tool)
@@ -44,7 +46,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             description=tool.description,
             params_json_schema=strict_schemas.get(tool.name, dict(tool.parameters)),
             on_invoke_tool=invoke,
-            strict_json_schema=strict,
+            strict_json_schema=tool.name in strict_schemas,
             needs_approval=held,
         ))
     return tools
