@@ -9,13 +9,13 @@ import base64
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseToolkit, ToolException, tool
+from langchain_core.tools import BaseToolkit, InjectedToolArg, InjectedToolCallId, ToolException, tool
 from toolwire import Image, Resource, Text, ToolRegistry, load_config
 from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
 from toolwire_langchain import langchain_tools
@@ -199,6 +199,55 @@ def test_langchain_tools_and_toolkits_run_in_workers(backend: str) -> None:
     assert value["w"] != os.getpid()
     assert "not today" in str(results[3].error)
     assert results[4].error is not None and results[4].error.kind.value == "invalid_arguments"
+
+
+@tool
+def stamp(text: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+    """Stamp a text with the id of the call (which LangChain injects)."""
+    return f"{text} #{tool_call_id}"
+
+
+@tool(response_format="content_and_artifact")
+def search(query: str) -> tuple[str, dict[str, Any]]:
+    """A summary for the model, the whole hits for the program."""
+    return f"2 hits for {query}", {"hits": [{"id": 1}, {"id": 2}]}
+
+
+@tool
+def greet(name: str, user: Annotated[str, InjectedToolArg]) -> str:
+    """Greet on behalf of a user the agent injects."""
+    return f"{user} greets {name}"
+
+
+@tool
+def handled(tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+    """Fails, and LangChain turns the failure into its answer."""
+    raise ToolException("no luck")
+
+
+handled.handle_tool_error = True
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_injected_call_ids_artifacts_and_arguments_only_an_agent_has(backend: str) -> None:
+    with ToolRegistry(executor=backend) as registry:
+        registry.register([stamp, search, greet, handled, multiply])
+        assert registry.get("stamp").parameters["properties"] == {"text": {"type": "string"}}  # the model's part
+        results = registry.execute_tool_calls([
+            {"type": "tool_use", "id": "toolu_1", "name": "stamp", "input": {"text": "seen"}},
+            {"type": "tool_use", "id": "toolu_2", "name": "search", "input": {"query": "cats"}},
+            {"type": "tool_use", "id": "toolu_3", "name": "greet", "input": {"name": "Ada"}},
+            {"type": "tool_use", "id": "toolu_4", "name": "handled", "input": {}},
+            {"type": "tool_use", "id": "toolu_5", "name": "multiply", "input": {"a": 6, "b": 7}},
+        ], timeout=60)
+    stamped, found, greeted, failed, product = results
+    assert stamped.value == "seen #toolu_1"  # LangChain refused to run it without the call's id
+    assert found.value == {"hits": [{"id": 1}, {"id": 2}]} and found.content == (Text("2 hits for cats"),)
+    assert greeted.error is not None and greeted.content == (
+        "'greet' takes 'user', which LangChain's agents inject (InjectedToolArg) and toolwire cannot: "
+        "load a tool that has these values already (one whose function closes over them)")
+    assert failed.error is not None and failed.error.message == "no luck"
+    assert product.value == 42
 
 
 def test_the_loader_says_what_it_takes() -> None:
