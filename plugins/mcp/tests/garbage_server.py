@@ -1,7 +1,8 @@
 """A stdio MCP server written by hand that answers `garble` with a line that is not JSON-RPC (and nothing
 else), `echo` properly (each `<lone>` in the text sent as the escape of a lone surrogate, as JavaScript writes
 text cut inside an emoji), and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}`
-sent as they are): what a broken or noisy server does to its client's stream."""
+sent as they are): what a broken or noisy server does to its client's stream. With `--looping-cursor`, its
+listing never ends: each page names the same next one."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def answer(message: dict) -> None:
             "serverInfo": {"name": "garbage", "version": "1"}}})
     elif method == "tools/list":  # with --also-unreadable, a tool the mcp SDK cannot read as well
         unreadable = [{"name": "bad", "inputSchema": {"type": "array"}}] if "--also-unreadable" in sys.argv else []
-        send({"jsonrpc": "2.0", "id": ident, "result": {"tools": [*TOOLS, *unreadable]}})
+        page = {"tools": [*TOOLS, *unreadable]}
+        if "--looping-cursor" in sys.argv:  # every page points to the same next one, as a server that echoes it
+            page["nextCursor"] = "again"
+        send({"jsonrpc": "2.0", "id": ident, "result": page})
     elif method == "tools/call" and params.get("name") == "garble":
         sys.stdout.write("this is not JSON-RPC {\n")
         sys.stdout.write('{"jsonrpc": "2.0", "id": "no such request", "result": {}}\n')

@@ -36,6 +36,17 @@ def test_garbage_on_stdout_costs_only_the_call_it_answered(backend: str, leak_ch
         assert again.value == "again"
 
 
+def test_a_listing_whose_cursor_comes_back_ends_there(leak_check: None, caplog: pytest.LogCaptureFixture) -> None:
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="toolwire.mcp"), ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", [*GARBAGE_SERVER, "--looping-cursor"])  # listed until the load's deadline before
+        assert time.monotonic() - started < 15
+        assert sorted(tool.name for tool in registry.list()) == ["answer", "echo", "garble"]
+        [echoed] = registry.execute_tool_calls([ToolCall("e", "echo", {"text": "hi"})], timeout=30)
+    assert echoed.value == "hi"
+    assert "listed its tools in a loop (cursor 'again' came back)" in caplog.text
+
+
 def test_the_servers_stderr_goes_to_the_logger(stdio_command: list[str], caplog: pytest.LogCaptureFixture,
                                                capfd: pytest.CaptureFixture[str]) -> None:
     with caplog.at_level(logging.INFO, logger="toolwire.mcp"), ToolRegistry(executor="thread") as registry:

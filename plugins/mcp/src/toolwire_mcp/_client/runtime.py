@@ -372,6 +372,7 @@ async def _list_all(client: Client) -> list[MCPTool]:
 
     tools: list[MCPTool] = []
     cursor: str | None = None
+    asked: set[str] = set()
     while True:
         try:
             page = await client.list_tools(cursor=cursor)
@@ -382,6 +383,11 @@ async def _list_all(client: Client) -> list[MCPTool]:
         cursor = page.next_cursor
         if not cursor:
             return tools
+        if cursor in asked:  # a server that hands back a cursor it gave before would be listed without end
+            log.warning("an MCP server listed its tools in a loop (cursor %r came back); its tools so far are "
+                        "loaded", cursor[:80])
+            return tools
+        asked.add(cursor)
 
 
 def _untaken(exc: Exception, name: str, source: str) -> ToolCallError | None:
