@@ -54,6 +54,9 @@ while one is about to wait is the wake-up a wait's timeout covers, as a release 
 
 _POLL_S = 0.05
 """How often a dispatch waiting for a gate that does not say when it frees up looks again."""
+MAX_RETRY_AFTER_S = 60.0
+"""The longest wait a failed call's `retry_after` may ask of a retry; a call asking for more is not retried (its
+error, which says how long, goes back to the model)."""
 
 Held = tuple[tuple[Any, ...], list[int]]
 """Gates taken for a wave, and the jobs (indices) they were taken for, one of each gate per job."""
@@ -176,9 +179,10 @@ class _Schedule:
             return False
         attempts, kinds, backoff = spec
         done = self.dispatch.attempts[index]
-        if done >= attempts or error.kind not in kinds:
+        asked = error.retry_after
+        if done >= attempts or error.kind not in kinds or (asked is not None and asked > MAX_RETRY_AFTER_S):
             return False
-        self.not_before[index] = time.monotonic() + max(0.0, backoff(done))
+        self.not_before[index] = time.monotonic() + max(0.0, backoff(done), asked or 0.0)
         self.restart.add(index)
         return True
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from toolwire import _arguments
-from toolwire._scheduling import run_jobs
+from toolwire._scheduling import MAX_RETRY_AFTER_S, run_jobs
 from toolwire.config import Config, PolicyConfig
 from toolwire.executing import Executor, Job, Outcome, _deadline_in, check_timeout
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolResult
 
-__all__ = ["Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
+__all__ = ["MAX_RETRY_AFTER_S", "Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
 
 Approval = bool | str | dict[str, Any]
 """An answer to a call that needs approval: True (run it), False or a reason (deny it: the model reads the
@@ -254,8 +254,9 @@ class Dispatch:
     def retry(self, index: int | Sequence[int], attempts: int, kinds: frozenset[ErrorKind],
               backoff: Callable[[int], float]) -> None:
         """Run job `index` (or each job of a sequence of indices) up to `attempts` times while it fails
-        with one of `kinds`, waiting `backoff(n)` seconds before attempt `n + 1`; each attempt gets the
-        full `timeout`."""
+        with one of `kinds`, waiting `backoff(n)` seconds before attempt `n + 1`, or the failure's
+        `retry_after` when longer (one asking for more than `MAX_RETRY_AFTER_S` is not run again); each
+        attempt gets the full `timeout`."""
         spec = (attempts, kinds, backoff)
         self.retries = _set_each(self.retries, len(self.jobs), index, lambda _: spec, None)
 

@@ -244,7 +244,7 @@ def progress_listened_among(call_ids: Iterable[str]) -> set[str]:
 def error_from_exception(exc: BaseException) -> ToolError:
     """The `ToolError` for an exception raised by a tool; works for exceptions that do not pickle."""
     if isinstance(exc, ToolCallError):
-        return ToolError(exc.kind, exc.message)
+        return ToolError(exc.kind, exc.message, exc.retry_after)
     try:
         message = str(exc)
     except Exception as failure:  # a broken __str__: the type still says something

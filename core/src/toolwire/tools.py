@@ -55,10 +55,12 @@ class ErrorKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ToolError:
-    """What went wrong with one call: a `kind` from `ErrorKind` and a message for the model."""
+    """What went wrong with one call: a `kind` from `ErrorKind` and a message for the model; `retry_after`, when
+    the tool's service said how many seconds to wait before trying again (an HTTP `Retry-After`)."""
 
     kind: ErrorKind
     message: str
+    retry_after: float | None = None
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
@@ -71,14 +73,21 @@ class ToolCallError(Exception):
     replaced by one that says the tool gave no reason, so the model always reads something.
     """
 
-    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TOOL_ERROR) -> None:
+    def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TOOL_ERROR, *,
+                 retry_after: float | None = None) -> None:
         text = str(message)
         self.message = text if text.strip() else "the tool failed without saying why"
         super().__init__(self.message)
         self.kind = ErrorKind(kind)
+        self.retry_after = retry_after
+        """Seconds the tool's service asked to wait before another attempt (the `retries` policy waits that long)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.kind.value))
+        return (_rebuilt, (type(self), self.message, self.kind.value, self.retry_after))
+
+
+def _rebuilt(kind: type[ToolCallError], message: str, error_kind: str, retry_after: float | None) -> ToolCallError:
+    return kind(message, error_kind, retry_after=retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,16 +344,21 @@ class ToolResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict (its text valid Unicode): call_id, name, is_error, value
-        (`toolwire.formats.json_value`), content (as text), error (`{"kind", "message"}` or None), duration_s,
-        attempts."""
+        (`toolwire.formats.json_value`), content (as text), error (`{"kind", "message"}`, with `retry_after` when
+        set, or None), duration_s, attempts."""
         error = self.error
+        failure: dict[str, Any] | None = None
+        if error is not None:
+            failure = {"kind": error.kind.value, "message": error.message}
+            if error.retry_after is not None:
+                failure["retry_after"] = error.retry_after
         return {
             "call_id": valid_text(self.call_id),
             "name": valid_text(self.name),
             "is_error": self.is_error,
             "value": json_value(self.value),
             "content": valid_text(self.text),
-            "error": {"kind": error.kind.value, "message": error.message} if error is not None else None,
+            "error": failure,
             "duration_s": round(self.duration_s, 6),
             "attempts": self.attempts,
         }

@@ -163,11 +163,13 @@ _unavailable: dict[str, int] = {}
 
 
 @service.get("/flaky/{key}", operation_id="flaky")
-def flaky(key: str, failures: int) -> Response:
-    """Answer 503 Service Unavailable to the first `failures` requests for `key`, then 200."""
+def flaky(key: str, failures: int, retry_after: str | None = None) -> Response:
+    """Answer 503 Service Unavailable to the first `failures` requests for `key` (with `Retry-After: retry_after`
+    when given), then 200."""
     _unavailable[key] = seen = _unavailable.get(key, 0) + 1
     if seen <= failures:
-        return Response('{"detail": "busy"}', status_code=503, media_type="application/json")
+        headers = {"retry-after": retry_after} if retry_after is not None else None
+        return Response('{"detail": "busy"}', status_code=503, media_type="application/json", headers=headers)
     return Response(f'{{"key": "{key}", "attempt": {seen}}}', media_type="application/json")
 
 

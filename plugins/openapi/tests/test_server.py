@@ -27,11 +27,13 @@ from pydantic import BaseModel
 from toolwire import (
     Annotations,
     Audio,
+    ErrorKind,
     Image,
     Resource,
     Text,
     Tool,
     ToolCall,
+    ToolCallError,
     ToolOutput,
     ToolRegistry,
     hookimpl,
@@ -116,6 +118,27 @@ def test_each_call_answers_its_value_or_a_problem_with_the_status_of_its_kind(re
             assert detail in problem["detail"]
         timed_out = client.post("/tools/hang", json={"seconds": 30}, timeout=60)
         assert (timed_out.status_code, timed_out.json()["kind"]) == (504, "timeout")
+
+
+def busy() -> None:
+    """Fail as a service that asks to be called again later."""
+    raise ToolCallError("the queue is full", "transport", retry_after=7.2)
+
+
+def test_how_long_a_failed_call_asks_to_wait_is_its_problems_retry_after_and_loads_back(
+        registry: ToolRegistry) -> None:
+    registry.register(busy, annotations=Annotations(read_only=True))
+    with served(registry) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        answer = client.post("/tools/busy", json={})
+        assert (answer.status_code, answer.headers["retry-after"], answer.json()["kind"]) == (502, "8", "transport")
+        batch = [{"type": "tool_use", "id": "b", "name": "busy", "input": {}}]
+        [result] = client.post("/calls", json=batch).json()["results"]
+        assert result["error"] == {"kind": "transport", "message": "the queue is full", "retry_after": 7.2}
+        with ToolRegistry(executor="thread") as again:
+            again.load("openapi", server.url + "/openapi.json", operations=["busy"])
+            [back] = again.execute_tool_calls([ToolCall("b", "busy", {})])
+    assert back.error is not None and (back.error.kind, back.error.retry_after) == (ErrorKind.TRANSPORT, 8.0)
+    assert back.error.message.endswith("(the service asks to wait 8 s before trying again)")
 
 
 def test_a_value_json_cannot_carry_is_its_calls_problem_and_text_arrives_mended(registry: ToolRegistry) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -141,6 +142,27 @@ def test_a_read_only_operation_the_service_could_not_answer_is_retried(service, 
         key = f"{client}-{uuid.uuid4().hex}"
         (result,) = registry.execute_tool_calls([ToolCall("1", "flaky", {"key": key, "failures": 2})])
     assert (result.error, result.value, result.attempts) == (None, {"key": key, "attempt": 3}, 3)
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_a_retry_waits_as_long_as_the_service_asks(service, client: str, backend: str) -> None:
+    """A 503's `Retry-After` is how long the retry waits (the backoff alone is 0.05-0.15 s), on every backend; one
+    asking for more than a minute is not retried, and the model reads how long the service asked for."""
+    with ToolRegistry(executor=backend) as registry:
+        registry.load("openapi", service.url + "/openapi.json", client=client, operations=["flaky"])
+        registry.add_policy(match="flaky", retries=2)
+        key = f"{client}-{backend}-{uuid.uuid4().hex}"
+        started = time.monotonic()
+        waited, later = registry.execute_tool_calls([
+            ToolCall("1", "flaky", {"key": key, "failures": 1, "retry_after": "1"}),
+            ToolCall("2", "flaky", {"key": key + "-later", "failures": 1, "retry_after": "120"})], timeout=30)
+        elapsed = time.monotonic() - started
+    assert (waited.error, waited.value, waited.attempts) == (None, {"key": key, "attempt": 2}, 2)
+    assert elapsed >= 1.0
+    assert later.attempts == 1 and later.error is not None and later.error.kind == ErrorKind.TRANSPORT
+    assert later.error.retry_after == 120.0
+    assert later.error.message == ('HTTP 503 Service Unavailable from GET /flaky/{key}: {"detail": "busy"} (the '
+                                   'service asks to wait 120 s before trying again)')
 
 
 def test_timeout_and_transport_errors(loop_registry: ToolRegistry, service, client: str) -> None:

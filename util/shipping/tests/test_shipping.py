@@ -142,3 +142,5 @@ def test_error_records_without_toolwire_and_with_it() -> None:
     assert done.stdout.strip() == ("('tool_error', 'ValueError: bad') ('timeout', 'the call timed out') "
                                    "('tool_error', 'KeyError')")
     assert error_record(ToolCallError("no such city", "invalid_arguments")) == ("invalid_arguments", "no such city")
+    busy = pickle.loads(pickle.dumps(ToolCallError("busy", "transport", retry_after=2.5)))  # as a worker sends it
+    assert error_record(busy) == ("transport", "busy", 2.5)

@@ -216,7 +216,7 @@ class Run:
             elif error[0] == ErrorKind.TIMEOUT and job.deadline is not None and now >= job.deadline:
                 self.resolve(index, timeout_outcome(job, self.started))
             else:
-                self.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration))
+                self.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1], *error[2:]), duration))
 
     def fail(self, indices: list[int], kind: ErrorKind, reason: str) -> None:
         for index in indices:

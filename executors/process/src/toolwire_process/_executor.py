@@ -449,7 +449,7 @@ class _Run:
             elif error[0] == ErrorKind.TIMEOUT and _past(jobs[index], time.monotonic()):
                 outcomes.resolve(index, timeout_outcome(jobs[index], self.started))
             else:
-                outcomes.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1]), duration))
+                outcomes.resolve(index, Outcome(None, ToolError(ErrorKind(error[0]), error[1], *error[2:]), duration))
 
     # -- deaths, deadlines and cancellations ---------------------------------------------------------
 

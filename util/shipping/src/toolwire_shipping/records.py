@@ -12,18 +12,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-Error = tuple[str, str]
-"""A failed call's `(error kind, message)`."""
+Error = tuple[str, str] | tuple[str, str, float]
+"""A failed call's `(error kind, message)`, and the seconds to wait before another attempt when the tool said."""
 
 TIMEOUT: Error = ("timeout", "the call passed its deadline")
 
 
 def error_record(exc: BaseException) -> Error:
-    """`(kind, message)` for a tool's exception, as `toolwire.error_from_exception` says once toolwire is
-    loaded in the worker (a tool that imported it may raise its `ToolCallError`); without importing it."""
+    """`(kind, message)` for a tool's exception (with its `retry_after`, when set), as
+    `toolwire.error_from_exception` says once toolwire is loaded in the worker (a tool that imported it may raise
+    its `ToolCallError`); without importing it."""
     executing = sys.modules.get("toolwire.executing")
     if executing is not None:
         error = executing.error_from_exception(exc)
+        if error.retry_after is not None:
+            return (str(error.kind), error.message, error.retry_after)
         return (str(error.kind), error.message)
     message = _message(exc)
     said = message.strip()

@@ -6,6 +6,8 @@ when a token is not cached) and read bodies, each over its own kind of httpx cli
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import http.cookiejar
 import json
 import os
@@ -23,7 +25,8 @@ from toolwire_openapi._client.origins import Origins, origin, same_origin
 from toolwire_openapi._client.redaction import redact, remember
 from toolwire_openapi._client.request import Operation, Prepared, prepare
 
-__all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
+__all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "retry_after", "token_failed",
+           "token_request"]
 
 _EXCERPT = 500
 _KINDS = {408: ErrorKind.TIMEOUT, 504: ErrorKind.TIMEOUT, 502: ErrorKind.TRANSPORT, 503: ErrorKind.TRANSPORT}
@@ -228,7 +231,10 @@ class Call:
             if status in (401, 403) and not self.service.trusted and self.service.has_secrets():
                 message += (f" (the auth and headers given to the loader were not sent: {self.service.base_url} is "
                             "on another origin than the spec; load with base_url= or trusted_origins= to send them)")
-            raise ToolCallError(self._scrub(message), _KINDS.get(status, ErrorKind.TOOL_ERROR))
+            wait = retry_after(response.headers.get("retry-after"))
+            if wait is not None:
+                message += f" (the service asks to wait {wait:g} s before trying again)"
+            raise ToolCallError(self._scrub(message), _KINDS.get(status, ErrorKind.TOOL_ERROR), retry_after=wait)
         if response.request.method == "HEAD":
             return {"status": status, "headers": dict(response.headers)}
         if not body:
@@ -316,6 +322,23 @@ def _token_from(scheme: Scheme, response: httpx.Response) -> Token:
 
 _TEXT_TYPES = ("application/xml", "application/javascript", "application/yaml", "application/x-yaml",
                "application/x-www-form-urlencoded", "application/graphql")
+
+
+def retry_after(value: str | None) -> float | None:
+    """The seconds a `Retry-After` header asks to wait (a number of seconds, or an HTTP date); None without one or
+    for one that is neither. Written here: httpx does not read it, and the rule is two lines of the RFC."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, round((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 3))
 
 
 def _excerpt(body: bytes, encoding: str | None) -> str:

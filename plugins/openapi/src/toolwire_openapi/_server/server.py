@@ -14,6 +14,7 @@ import asyncio
 import base64
 import itertools
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -242,8 +243,9 @@ def _b64(data: bytes) -> str:
 def _failed(result: ToolResult) -> Response:
     error = result.error
     assert error is not None
+    wait = {"retry-after": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
     return _problem(problem(STATUS.get(error.kind, 500), error.kind.value, error.message, tool=result.name,
-                            call_id=result.call_id))
+                            call_id=result.call_id), headers=wait)
 
 
 def _problem(body: dict[str, Any], headers: Any = None) -> Response:

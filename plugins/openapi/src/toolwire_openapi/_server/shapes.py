@@ -46,7 +46,8 @@ _RESULT_SCHEMA = {
         "call_id": {"type": "string"}, "name": {"type": "string"}, "is_error": {"type": "boolean"},
         "value": {"description": "The tool's value (JSON)"}, "content": {"type": "string"},
         "error": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
-            "kind": {"type": "string"}, "message": {"type": "string"}}, "required": ["kind", "message"]}]},
+            "kind": {"type": "string"}, "message": {"type": "string"}, "retry_after": {"type": "number"}},
+            "required": ["kind", "message"]}]},
         "duration_s": {"type": "number"}, "attempts": {"type": "integer"},
         "blocks": {"type": "array", "items": {"type": "object"},
                    "description": "The content as MCP content blocks, when it holds an image, a sound or a file"},
