@@ -355,15 +355,20 @@ class Outcomes:
 
     def resolve(self, index: int, outcome: Outcome) -> bool:
         """Give job `index` its outcome; False (and nothing done) when it already has one."""
-        filled = self.filled
-        if filled.setdefault(index, outcome) is not outcome:
+        if self.filled.setdefault(index, outcome) is not outcome:
             return False
+        self.settled(index, outcome)
+        return True
+
+    def settled(self, index: int, outcome: Outcome) -> None:
+        """The rest of `resolve` once `filled.setdefault(index, outcome) is outcome`: tell the job's listeners,
+        and `on_done()` after the last job. A backend's hot path may fill `filled` itself and call this only
+        when the job has listeners (`job._signals`) or was the last."""
         job = self.jobs[index]
         if job._signals is not None:
             job.report(outcome)
-        if len(filled) == len(self.jobs) and self._on_done is not None:
+        if len(self.filled) == len(self.jobs) and self._on_done is not None:
             self._on_done()
-        return True
 
     def resolve_all(self, indices: Sequence[int], outcomes: Iterable[Outcome]) -> None:
         """`resolve` for many jobs at once, in bulk when none of them has an outcome yet. Only for a run whose

@@ -54,7 +54,8 @@ class Run:
         Several threads drain one run at once: each takes the next index from the shared iterator.
         """
         jobs, outcomes, running, started = self.jobs, self.outcomes, self.running, self.started
-        filled, resolve, monotonic, set_call_id = outcomes.filled, outcomes.resolve, time.monotonic, set_current_call_id
+        filled, monotonic, set_call_id = outcomes.filled, time.monotonic, set_current_call_id
+        claim, last = filled.setdefault, len(jobs) - 1  # `outcomes.resolve`, with its rest called only when needed
         for index in self.sync_indices:
             running[index] = thread
             if index in filled:  # already timed out or cancelled: do not start it
@@ -81,7 +82,10 @@ class Run:
                         outcome = Outcome(value, None, finished - begun)
                 except BaseException as exc:  # SystemExit and such: the call's error, not the thread's end
                     outcome = Outcome(None, error_from_exception(exc), monotonic() - begun)
-            if not resolve(index, outcome) and index in self.abandoned:
+            if claim(index, outcome) is outcome:
+                if job._signals is not None or len(filled) > last:
+                    outcomes.settled(index, outcome)
+            elif index in self.abandoned:
                 return False
         return True
 
