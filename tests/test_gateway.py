@@ -5,10 +5,14 @@ real command, to the mcp SDK's client; upstream credentials never reach what the
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import sys
 from pathlib import Path
 
+import pytest
 from mcp import Client, StdioServerParameters
+from toolwire import ToolRegistry
 from toolwire_bench.servers import calculator_service, mcp_server
 
 SECRET = "s3cret-gateway-key-7731"
@@ -139,3 +143,44 @@ namespace = "up"
     assert set(tool.input_schema["properties"]) == {"id", "path"}
     assert json.loads(by_path.content[0].text) == {"path": "src/app.py"}
     assert both.is_error and "'oneOf'" in both.content[0].text  # refused before it reached the upstream
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_optional_source_that_cannot_be_loaded_is_left_out_and_the_gateway_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "gateway_tools.py").write_text(TOOLS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dead_server = json.dumps([sys.executable, "-c", "raise SystemExit(1)"])
+    entries = f"""
+[[tools]]
+loader = "native"
+source = "gateway_tools"
+
+[[tools]]
+loader = "mcp"
+source = {dead_server}
+transport = "stdio"
+namespace = "down"
+optional = true
+
+[[tools]]
+loader = "openapi"
+source = "http://127.0.0.1:{_closed_port()}/openapi.json"
+namespace = "gone"
+optional = true
+"""
+    config = tmp_path / "toolwire.toml"
+    config.write_text('[executor]\nbackend = "thread"\n' + entries)
+    with caplog.at_level(logging.WARNING, logger="toolwire"), ToolRegistry.from_config(config) as registry:
+        assert [tool.name for tool in registry.list()] == ["shout"]  # a down upstream used to stop the start
+    assert "'tools[1]' is left out (optional): could not connect to MCP server" in caplog.text
+    assert "'tools[2]' is left out (optional): http://127.0.0.1:" in caplog.text
+    config.write_text('[executor]\nbackend = "thread"\n' + entries.replace("optional = true\n", ""))
+    with pytest.raises(ConnectionError, match=r"toolwire.toml: 'tools\[1\]': could not connect to MCP server .*\(or "
+                                              r"set optional = true on the entry to start without it\)"):
+        ToolRegistry.from_config(config)

@@ -33,6 +33,7 @@ loader = "openapi"           # any installed loader
 source = "http://127.0.0.1:8000/openapi.json"
 namespace = "svc"
 headers = { Authorization = { env = "SVC_TOKEN" } }   # secrets: by environment variable name
+optional = true              # if it cannot be loaded at start, go on without it (a warning says why)
 ```
 
 Variables: `TOOLWIRE_EXECUTOR` (the backend), `TOOLWIRE_WORKERS`, `TOOLWIRE_TIMEOUT`,
@@ -265,6 +266,8 @@ def _tool_entry(where: Path | str, index: int, entry: Any, environ: Mapping[str,
     if "loader" not in entry:
         raise ConfigError(f"{where}: '{key}' needs a 'loader' (the name of an installed loader)")
     _typed(where, f"{key}.loader", entry["loader"], str)
+    if not isinstance(entry.get("optional", False), bool):
+        raise ConfigError(f"{where}: '{key}.optional' must be true or false, got {entry['optional']!r}")
     return {name: _resolve_env(where, f"{key}.{name}", value, environ) for name, value in entry.items()}
 
 

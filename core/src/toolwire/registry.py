@@ -115,8 +115,10 @@ class ToolRegistry:
     ) -> ToolRegistry:
         """A registry built from a config file: its backend, policies, and the tools its `[[tools]]` declare.
 
-        Errors name the file, the key and what would be accepted. `on_loading(index, entry)` hears of each
-        `[[tools]]` entry as its loading starts (starting a server can take seconds: show progress).
+        Errors name the file, the key and what would be accepted. An entry with `optional = true` that cannot
+        be loaded (its server does not answer, its spec cannot be fetched or read) is left out with a warning
+        instead. `on_loading(index, entry)` hears of each `[[tools]]` entry as its loading starts (starting a
+        server can take seconds: show progress).
         """
         config = load_config(path)
         registry = cls(config=config, **kwargs)
@@ -126,10 +128,19 @@ class ToolRegistry:
                     on_loading(index, entry)
                 options = dict(entry)
                 loader = options.pop("loader")
+                optional = options.pop("optional", False)
+                where = f"{config.source}: 'tools[{index}]'"
                 try:
                     registry.load(loader, options.pop("source", None), **options)
-                except (LookupError, TypeError, ValueError) as exc:
-                    raise ConfigError(f"{config.source}: 'tools[{index}]': {exc}") from exc
+                except (LookupError, TypeError) as exc:
+                    raise ConfigError(f"{where}: {exc}") from exc
+                except (OSError, ValueError) as exc:  # unreachable, unreadable: `optional` may start without it
+                    if optional:
+                        log.warning("%s is left out (optional): %s", where, exc)
+                        continue
+                    hint = " (or set optional = true on the entry to start without it)"
+                    raise (ConnectionError(f"{where}: {exc}{hint}") if isinstance(exc, ConnectionError) else
+                           ConfigError(f"{where}: {exc}{hint}")) from exc
         except BaseException:
             registry.close()
             raise
