@@ -17,7 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseToolkit, InjectedToolArg, InjectedToolCallId, ToolException, tool
 from toolwire import Image, Resource, Text, ToolRegistry, load_config
-from toolwire.testing import PIXEL, BatchSizes, add, media, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, registry_of
 from toolwire_langchain import langchain_tools
 
 TURN = [("ok", "add", {"a": 20, "b": 22}), ("bad", "add", {"a": "twenty", "b": 22}),
@@ -264,6 +264,18 @@ def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
     assert replies["thing"].status == "success" and "Opaque()" in replies["thing"].content
     for reply in replies.values():
         reply.model_dump_json()  # what a provider's client sends
+
+
+def test_the_model_reads_a_tools_own_content_and_the_result_cap_holds() -> None:
+    with ToolRegistry(executor="thread", max_result_chars=100) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("rich", "echo")])
+        agent = create_agent(scripted([("own", "rich", {"text": "hi"}), ("long", "echo", {"value": list(range(500))})]),
+                             tools=langchain_tools(registry))
+        replies = tool_messages(asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]})))
+    assert replies["own"].content == "hi"  # the model read the value meant for the program, {"text": "hi"}
+    long = replies["long"].content
+    assert long.startswith("[0,1,2,3,") and "characters; the first 100 are shown" in long
+    assert len(long) < 300  # it read all 500 numbers, past max_result_chars
 
 
 def test_images_audio_and_files_reach_the_model_as_langchain_content_blocks() -> None:

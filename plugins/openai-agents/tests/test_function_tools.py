@@ -17,7 +17,7 @@ from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 from toolwire import Tool, ToolRegistry
 from toolwire.formats import SchemaConversionError
-from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, pid, registry_of
 from toolwire_openai_agents import function_tools
 
 TURN = [("ok", "add", '{"a": 20, "b": 22}'), ("broken", "add", '{"a": 20,'), ("bad", "add", '{"a": "x", "b": 1}'),
@@ -183,3 +183,14 @@ def test_a_tool_taking_one_of_two_shapes_is_strict_too_and_a_strict_models_call_
         outputs = json.loads(run(Agent(name="a", model=model, tools=[strict])))
     assert outputs["c1"] == "{'path': 'a/b'}"  # the strict model's null for `id` dropped
     assert outputs["c2"].startswith("invalid_arguments:") and "'oneOf'" in outputs["c2"]
+
+
+def test_the_model_reads_a_tools_own_content_and_the_result_cap_holds() -> None:
+    with ToolRegistry(executor="thread", max_result_chars=100) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("rich", "echo")])
+        numbers = json.dumps({"value": list(range(500))})
+        model = ScriptedModel([("own", "rich", '{"text": "hi"}'), ("long", "echo", numbers)])
+        outputs = json.loads(run(Agent(name="a", model=model, tools=function_tools(registry))))
+    assert outputs["own"] == "hi"  # the model read the value meant for the program, {"text": "hi"}
+    assert outputs["long"].startswith("[0,1,2,3,") and "characters; the first 100 are shown" in outputs["long"]
+    assert len(outputs["long"]) < 300  # it read all 500 numbers, past max_result_chars

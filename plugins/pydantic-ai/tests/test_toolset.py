@@ -16,7 +16,7 @@ from pydantic_ai.messages import BinaryContent, ModelMessage, ModelResponse, Tex
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from toolwire import Tool, ToolRegistry
-from toolwire.testing import PIXEL, BatchSizes, add, media, pid, registry_of
+from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, pid, registry_of
 from toolwire_pydantic_ai import registry_toolset
 
 
@@ -179,3 +179,21 @@ def test_images_audio_and_files_reach_the_model_as_pydantic_ai_binary_content() 
     assert returned == [["the chart sales", BinaryContent(data=PIXEL, media_type="image/png"),
                          BinaryContent(data=b"RIFF0000WAVE", media_type="audio/wav"),
                          BinaryContent(data=b"%PDF-1.4 report", media_type="application/pdf")]]
+
+
+def test_the_model_reads_a_tools_own_content_and_the_result_cap_holds() -> None:
+    returned: dict[str, Any] = {}
+
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("rich", {"text": "hi"}, tool_call_id="own"),
+                                        ToolCallPart("echo", {"value": list(range(500))}, tool_call_id="long")])
+        returned.update({p.tool_call_id: p.content for p in messages[-1].parts if hasattr(p, "tool_call_id")})
+        return ModelResponse(parts=[TextPart("seen")])
+
+    with ToolRegistry(executor="thread", max_result_chars=100) as registry:
+        registry.add([tool for tool in conformance_tools() if tool.name in ("rich", "echo")])
+        Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go")
+    assert returned["own"] == "hi"  # the model read the value meant for the program, {"text": "hi"}
+    assert returned["long"].startswith("[0,1,2,3,") and "characters; the first 100 are shown" in returned["long"]
+    assert len(returned["long"]) < 300  # it read all 500 numbers, past max_result_chars

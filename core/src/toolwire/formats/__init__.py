@@ -33,6 +33,7 @@ __all__ = [
     "parse_calls",
     "rebased_references",
     "referenced",
+    "result_data",
     "result_text",
     "schema_problem",
 ]
@@ -256,6 +257,17 @@ def result_text(result: ToolResult) -> str:
     if result.error is not None:
         return str(result.error)
     return result.text
+
+
+def result_data(result: ToolResult, max_chars: int | None = None) -> Any:
+    """A successful result as data, for frameworks that hand their model JSON: the value (`json_value`) where the
+    content is just its text; else the content as text, which is what the model must read: a tool's own content
+    (`ToolOutput(value, content)`: the value is for the program), or content cut to `max_chars` (pass the
+    registry's `policy.max_result_chars`, so that the cap holds there too)."""
+    content = result.content
+    if result.value is None or type(content) is not str or (max_chars is not None and len(content) > max_chars):
+        return result.text
+    return json_value(result.value)
 
 
 def data_url(block: Image | Audio | Resource) -> str:

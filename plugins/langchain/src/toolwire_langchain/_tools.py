@@ -14,9 +14,9 @@ from toolwire.formats import (
     SCHEMA_MAPS,
     flat_root,
     has_media,
-    json_value,
     mapped_references,
     referenced,
+    result_data,
 )
 
 from toolwire_langchain._blocks import to_langchain
@@ -44,10 +44,11 @@ class RegistryTool(BaseTool):
     def _run(self, run_manager: Any = None, **arguments: Any) -> Any:
         [result] = self.registry.execute_tool_calls([ToolCall(_call_id(), self.name, arguments)],
                                                     executor=self.executor, timeout=self.timeout)
-        return _answer(result)
+        return _answer(result, self.registry.policy.max_result_chars)
 
     async def _arun(self, run_manager: Any = None, **arguments: Any) -> Any:
-        return _answer(await self.batcher.call(ToolCall(_call_id(), self.name, arguments)))
+        result = await self.batcher.call(ToolCall(_call_id(), self.name, arguments))
+        return _answer(result, self.registry.policy.max_result_chars)
 
 
 def langchain_tools(registry: ToolRegistry, *, executor: str | None = None,
@@ -113,11 +114,12 @@ def _call_id() -> str:
     return f"langchain-{next(_ids)}"
 
 
-def _answer(result: ToolResult) -> Any:
-    """A result as a LangChain tool's output: its value as JSON data, or its content as LangChain's standard
-    content blocks (text, image, file) when it holds more than text; an error raises `ToolException`."""
+def _answer(result: ToolResult, max_chars: int | None) -> Any:
+    """A result as a LangChain tool's output: its data (`toolwire.formats.result_data`), or its content as
+    LangChain's standard content blocks (text, image, file) when it holds more than text; an error raises
+    `ToolException`."""
     if result.error is not None:
         raise ToolException(str(result.error))
     if has_media(result):
         return [to_langchain(block) for block in result.content]
-    return json_value(result.value) if result.value is not None else result.text
+    return result_data(result, max_chars)

@@ -8,7 +8,7 @@ from typing import Any
 from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
 from toolwire import CallBatcher, ContentBlock, Image, Resource, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import Strictness, block_text, data_url, has_media, json_value
+from toolwire.formats import Strictness, block_text, data_url, has_media, result_data
 
 __all__ = ["function_tools"]
 
@@ -39,7 +39,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
             result = await batcher.call(ToolCall(call_id, name, arguments or "{}"), approved=held)
             if result.error is not None:
                 return str(result.error)
-            return _returned(result)
+            return _returned(result, registry.policy.max_result_chars)
 
         tools.append(FunctionTool(
             name=tool.name,
@@ -52,12 +52,12 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
     return tools
 
 
-def _returned(result: ToolResult) -> Any:
-    """A result as the SDK takes a tool's output: its value as JSON data, or its content as the SDK's text, image
-    and file outputs when it holds more than text (audio, which the SDK cannot send, as a note)."""
+def _returned(result: ToolResult, max_chars: int | None) -> Any:
+    """A result as the SDK takes a tool's output: its data (`toolwire.formats.result_data`), or its content as the
+    SDK's text, image and file outputs when it holds more than text (audio, which the SDK cannot send, as a note)."""
     if has_media(result):
         return [_output(block) for block in result.content]
-    return json_value(result.value) if result.value is not None else result.text
+    return result_data(result, max_chars)
 
 
 def _output(block: ContentBlock) -> ToolOutputText | ToolOutputImage | ToolOutputFileContent:

@@ -22,7 +22,7 @@ from toolwire import (
     ToolRegistry,
     ToolResult,
 )
-from toolwire.formats import block_text, flat_root, has_media, json_value
+from toolwire.formats import block_text, flat_root, has_media, result_data
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -76,7 +76,7 @@ class RegistryToolset(AbstractToolset[Any]):
         result = await self._batcher.call(ToolCall(call_id, name, tool_args), approved=approved)
         error = result.error
         if error is None:
-            return _returned(result)
+            return _returned(result, self.registry.policy.max_result_chars)
         if error.kind is ErrorKind.INVALID_ARGUMENTS:
             raise ModelRetry(error.message)
         if error.kind is ErrorKind.APPROVAL_PENDING and self.defer_approvals:
@@ -84,10 +84,10 @@ class RegistryToolset(AbstractToolset[Any]):
         raise ToolFailed(str(error))
 
 
-def _returned(result: ToolResult) -> Any:
+def _returned(result: ToolResult, max_chars: int | None) -> Any:
     if has_media(result):
         return [_part(block) for block in result.content]  # pydantic-ai sends media natively where the model takes it
-    return json_value(result.value) if result.value is not None else result.text
+    return result_data(result, max_chars)
 
 
 def _part(block: ContentBlock) -> str | BinaryContent:
