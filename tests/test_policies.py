@@ -325,6 +325,38 @@ def test_a_crashed_worker_is_retried_on_the_process_backend(tmp_path: Path) -> N
     assert (result.value, result.attempts) == ("survived", 2)
 
 
+# -- timeouts --------------------------------------------------------------------------------------------
+
+
+def test_a_tools_own_timeout_replaces_the_batchs_and_each_retry_gets_it(backend: str) -> None:
+    with make_registry(backend) as registry:
+        registry.load("native", span, name="quick", annotations=Annotations(read_only=True))
+        registry.load("native", span, name="patient")
+        registry.add_policy(match="quick", timeout=0.5, retries=1)
+        registry.add_policy(match="patient", timeout=float("inf"))
+        quick, patient, plain = registry.execute_tool_calls([
+            ToolCall("1", "quick", {"label": "q", "seconds": 5}),
+            ToolCall("2", "patient", {"label": "p", "seconds": 1.5}),
+            ToolCall("3", "quick", {"label": "fine", "seconds": 0.05}),
+        ], timeout=1)
+    assert (quick.error.kind, quick.attempts) == (ErrorKind.TIMEOUT, 2)
+    assert quick.duration_s < 0.9  # its last attempt had 0.5 s too: the batch gives 1 s
+    assert patient.error is None and patient.value[0] == "p"  # past the batch's 1 s: its tool has no limit
+    assert plain.value[0] == "fine"
+
+
+def test_the_shortest_timeout_of_the_matching_tables_holds_and_bad_ones_are_refused() -> None:
+    with make_registry("thread") as registry:
+        registry.load("native", span, name="slow", tags=["remote"])
+        registry.add_policy(match="slow", timeout=30)
+        registry.add_policy(tag="remote", timeout=0.3)
+        [result] = registry.execute_tool_calls([ToolCall("1", "slow", {"label": "s", "seconds": 3})])
+    assert result.error.kind == ErrorKind.TIMEOUT and result.duration_s < 2
+    for wrong, message in ((0, "must be more than 0 seconds"), ("10", "is a number of seconds")):
+        with pytest.raises((TypeError, ValueError), match=r"'policy.timeout' " + message):
+            registry.add_policy(match="*", timeout=wrong)
+
+
 # -- result caps -----------------------------------------------------------------------------------------
 
 

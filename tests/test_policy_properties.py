@@ -47,6 +47,7 @@ policies = st.fixed_dictionaries({
     "max_concurrency": st.sampled_from([None, 1, 2, 3]),
     "rate": st.sampled_from([None, "1000/s"]),
     "retries": st.integers(0, 2),
+    "timeout": st.sampled_from([None, 2.0, float("inf")]),  # a tool's own allowance in place of the batch's
 })
 
 
@@ -63,9 +64,9 @@ def registry_for(policy: dict[str, Any]) -> ToolRegistry:
         registry.load("native", function, name=name, annotations=hints)
     for name in policy["approval"]:
         registry.add_policy(match=name, requires_approval=True)
-    if policy["max_concurrency"] or policy["rate"] or policy["retries"]:
+    if policy["max_concurrency"] or policy["rate"] or policy["retries"] or policy["timeout"]:
         registry.add_policy(match="*", max_concurrency=policy["max_concurrency"], rate=policy["rate"],
-                            retries=policy["retries"])
+                            retries=policy["retries"], timeout=policy["timeout"])
     return registry
 
 

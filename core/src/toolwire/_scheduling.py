@@ -36,7 +36,7 @@ class Schedulable(Protocol):
 
     def refuse(self, index: int, kind: ErrorKind, message: str) -> None: ...
 
-    def fresh_deadline(self) -> float | None: ...
+    def fresh_deadline(self, index: int | None = None) -> float | None: ...
 
 caller_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "toolwire_caller_loop", default=None
@@ -104,7 +104,7 @@ class _Schedule:
             if self.restart:
                 for index in self.restart.intersection(ready):
                     self.restart.discard(index)
-                    dispatch.jobs[index] = replace(dispatch.jobs[index], deadline=dispatch.fresh_deadline())
+                    dispatch.jobs[index] = replace(dispatch.jobs[index], deadline=dispatch.fresh_deadline(index))
             ready = self.in_time(ready, now)
             wave, held = self.take_gates(ready, waiting)
             if wave:

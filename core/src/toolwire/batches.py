@@ -172,8 +172,9 @@ class Dispatch:
     Before `yield`, a wrapper shapes how the jobs run: `settle(i, outcome)` gives job `i` its outcome
     so that it does not run; `after(i, j)` starts job `i` only once job `j` has finished; `gate(i, g)`
     makes job `i` hold gate `g` while it runs; `retry(i, attempts, kinds)` runs a job again when it
-    fails with one of `kinds`; `revalidate(i, arguments)` replaces its arguments, validated again.
-    `gate` and `retry` also take a sequence of indices, for many jobs at once. After `yield`, `outcomes`
+    fails with one of `kinds`; `set_timeout(i, seconds)` gives it a time allowance of its own;
+    `revalidate(i, arguments)` replaces its arguments, validated again. `gate`, `retry` and `set_timeout`
+    also take a sequence of indices, for many jobs at once. After `yield`, `outcomes`
     holds one `Outcome` per job, `attempts` how many times each ran, and `on_outcome` has returned for each.
     """
 
@@ -193,6 +194,8 @@ class Dispatch:
     """The gates each job holds while it runs (`gate`): empty until one is set, then one tuple per job."""
     retries: list[RetrySpec | None] = field(default_factory=list)
     """How each job is retried (`retry`): empty until one is set, then one entry per job."""
+    timeouts: dict[int, float | None] = field(default_factory=dict)
+    """The jobs given a time allowance of their own (`set_timeout`), by index; the others have `timeout`."""
     on_outcome: Callable[[int, Outcome], None] | None = field(default=None, repr=False)
     """Told each job's final outcome as soon as it is known (the registry hands results out early)."""
     stash: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -272,9 +275,18 @@ class Dispatch:
         self.jobs[index] = replace(job, arguments=checked)
         return True
 
-    def fresh_deadline(self) -> float | None:
-        """A deadline `timeout` seconds from now (for a job that starts again)."""
-        return _deadline_in(self.timeout)
+    def set_timeout(self, index: int | Sequence[int], seconds: float | None) -> None:
+        """Give job `index` (or each job of a sequence of indices) `seconds` (None or inf: no limit) in place of
+        the batch's `timeout`: its deadline is that far from now, and each retry gets as long."""
+        limit = check_timeout(seconds)
+        deadline = _deadline_in(limit)
+        for i in [index] if isinstance(index, int) else index:
+            self.timeouts[i] = limit
+            self.jobs[i] = replace(self.jobs[i], deadline=deadline)
+
+    def fresh_deadline(self, index: int | None = None) -> float | None:
+        """A deadline for job `index` starting again now: its own allowance (`set_timeout`), else `timeout`."""
+        return _deadline_in(self.timeouts.get(index, self.timeout) if index is not None else self.timeout)
 
     def run(self, indices: list[int] | None = None) -> None:
         """Run the jobs at `indices` (default: every job without an outcome) on the executor, honouring

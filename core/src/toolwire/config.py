@@ -20,6 +20,7 @@ requires_approval = true
 max_concurrency = 1          # calls of the matched tools running at once, over every batch
 rate = "5/s"                 # calls started per second (or /min, /h), a token bucket
 retries = 2                  # for read-only or idempotent tools: transport, timeout and crashed failures
+timeout = 120                # seconds each call of the matched tools may take, instead of the batch's
 
 [serve]
 server = "mcp"               # `toolwire serve` without a name serves with this one
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolwire.executing import ExecutorConfig
+from toolwire.executing import ExecutorConfig, check_timeout
 from toolwire.tools import NAME_PATTERN, Tool
 
 __all__ = [
@@ -64,7 +65,7 @@ DEFAULT_TIMEOUT = 60.0
 _TOP_KEYS = ("executor", "policy", "separator", "serve", "tools")
 _POLICY_KEYS = ("max_result_chars", "ordering", "tools")
 _SELECTORS = ("match", "tag", "namespace", "source", "read_only", "destructive", "idempotent", "open_world")
-_SETTINGS = ("requires_approval", "max_concurrency", "rate", "retries")
+_SETTINGS = ("requires_approval", "max_concurrency", "rate", "retries", "timeout")
 ORDERINGS = ("annotated", "parallel", "sequential")
 DEFAULT_MAX_RESULT_CHARS = 100_000
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
@@ -84,7 +85,8 @@ class ToolPolicy:
     A tool matches when it passes every selector given: `match` (a glob on its name), `tag`, `namespace`,
     `source` (a glob on where it was loaded from), an annotation (`destructive = true`, `read_only`,
     `idempotent`, `open_world`), `names` (exact names). `max_concurrency` and `rate` are shared by every
-    tool the table matches.
+    tool the table matches. `timeout` is each call's allowance in seconds (`inf`: none) in place of the
+    batch's; with several, the shortest holds.
     """
 
     match: str | None = None
@@ -100,6 +102,7 @@ class ToolPolicy:
     max_concurrency: int | None = None
     rate: str | None = None
     retries: int | None = None
+    timeout: float | None = None
 
     def matches(self, tool: Tool) -> bool:
         """Whether this table applies to `tool`."""
@@ -166,6 +169,8 @@ def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolic
             rate_per_second(settings["rate"])
         except ValueError as exc:
             raise ValueError(f"'{where}.rate': {exc}") from None
+    if settings.get("timeout") is not None:
+        check_timeout(settings["timeout"], f"'{where}.timeout'")
     return ToolPolicy(**{key: (tuple(v) if key == "names" else v) for key, v in settings.items()})
 
 

@@ -230,7 +230,8 @@ class ToolRegistry:
 
     def add_policy(self, policy: Any = None, /, **settings: Any) -> None:
         """Add a per-tool policy, as a `[[policy.tools]]` table would: selectors (`match`, `tag`,
-        `namespace`, `source`) and settings (`requires_approval`, `max_concurrency`, `rate`, `retries`)."""
+        `namespace`, `source`) and settings (`requires_approval`, `max_concurrency`, `rate`, `retries`,
+        `timeout`)."""
         entry = policy if policy is not None else tool_policy(settings)
         self.policy = dataclasses.replace(self.policy, tools=(*self.policy.tools, entry))
 

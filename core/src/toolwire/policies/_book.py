@@ -23,11 +23,13 @@ __all__ = ["Bucket", "Slots", "ToolSettings", "book_for", "groups"]
 @dataclass(frozen=True, slots=True)
 class ToolSettings:
     """What the matching tables say of one tool: whether it needs approval, how many times it may run
-    (1 without retries), and the gates each of its calls must hold."""
+    (1 without retries), the gates each of its calls must hold, and its calls' time allowance (None: the
+    batch's)."""
 
     requires_approval: bool = False
     attempts: int = 1
     gates: tuple[Gate, ...] = ()
+    timeout: float | None = None
 
 
 _PLAIN = ToolSettings()
@@ -164,7 +166,8 @@ class Book:
         safe = tool.annotations.read_only is True or tool.annotations.idempotent is True
         gates = [gate for table in tables for gate in self._gates_of(table)]
         gates.sort(key=lambda gate: isinstance(gate, Bucket))  # tokens last: a slot refused spends none
-        return ToolSettings(approval, 1 + retries if safe else 1, tuple(gates))
+        timeout = min((table.timeout for table in tables if table.timeout is not None), default=None)
+        return ToolSettings(approval, 1 + retries if safe else 1, tuple(gates), timeout)
 
     def _gates_of(self, table: ToolPolicy) -> list[Gate]:
         with self._lock:
