@@ -1,6 +1,7 @@
 """A stdio MCP server written by hand that answers `garble` with a line that is not JSON-RPC (and nothing
 else), `echo` properly (each `<lone>` in the text sent as the escape of a lone surrogate, as JavaScript writes
-text cut inside an emoji), and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}`
+text cut inside an emoji), `measure` with the structured result its call gives (its output schema wants a
+number), and `answer` with whatever its call asks for (`{"result": ...}` or `{"error": ...}`
 sent as they are): what a broken or noisy server does to its client's stream. With `--looping-cursor`, its
 listing never ends: each page names the same next one."""
 
@@ -14,6 +15,9 @@ TOOLS = [
      "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
     {"name": "garble", "description": "Answer with garbage.", "inputSchema": {"type": "object", "properties": {}}},
     {"name": "answer", "description": "Answer with the result or error given.", "inputSchema": {"type": "object"}},
+    {"name": "measure", "description": "Answer `value` as the structured result its output schema declares a number.",
+     "inputSchema": {"type": "object"},
+     "outputSchema": {"type": "object", "properties": {"result": {"type": "number"}}, "required": ["result"]}},
 ]
 
 
@@ -44,6 +48,10 @@ def answer(message: dict) -> None:
         arguments = params.get("arguments") or {}
         field = "error" if "error" in arguments else "result"
         send({"jsonrpc": "2.0", "id": ident, field: arguments.get(field)})
+    elif method == "tools/call" and params.get("name") == "measure":
+        value = (params.get("arguments") or {}).get("value")
+        send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": json.dumps(value)}],
+                                                         "structuredContent": {"result": value}}})
     elif method == "tools/call":
         text = (params.get("arguments") or {}).get("text", "").replace("<lone>", "\ud83d")
         send({"jsonrpc": "2.0", "id": ident, "result": {"content": [{"type": "text", "text": text}], "isError": False}})

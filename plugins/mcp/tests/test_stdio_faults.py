@@ -41,10 +41,22 @@ def test_a_listing_whose_cursor_comes_back_ends_there(leak_check: None, caplog: 
     with caplog.at_level(logging.WARNING, logger="toolwire.mcp"), ToolRegistry(executor="thread") as registry:
         registry.load("mcp", [*GARBAGE_SERVER, "--looping-cursor"])  # listed until the load's deadline before
         assert time.monotonic() - started < 15
-        assert sorted(tool.name for tool in registry.list()) == ["answer", "echo", "garble"]
+        assert sorted(tool.name for tool in registry.list()) == ["answer", "echo", "garble", "measure"]
         [echoed] = registry.execute_tool_calls([ToolCall("e", "echo", {"text": "hi"})], timeout=30)
     assert echoed.value == "hi"
     assert "listed its tools in a loop (cursor 'again' came back)" in caplog.text
+
+
+def test_an_answer_that_does_not_fit_the_servers_own_output_schema_is_its_calls_error(leak_check: None) -> None:
+    with ToolRegistry(executor="thread") as registry:
+        registry.load("mcp", GARBAGE_SERVER)
+        wrong, right = registry.execute_tool_calls([ToolCall("w", "measure", {"value": None}),
+                                                    ToolCall("r", "measure", {"value": 2.5})], timeout=30)
+    assert wrong.error is not None and wrong.error.kind is ErrorKind.TOOL_ERROR
+    assert wrong.error.message == (  # it was the SDK's RuntimeError, its jsonschema report over six lines
+        f"'measure' on MCP server {' '.join(GARBAGE_SERVER)}: its answer does not fit the output schema the "
+        "server declared (value['result']: None is not of type 'number')")
+    assert right.value == {"result": 2.5}
 
 
 def test_the_servers_stderr_goes_to_the_logger(stdio_command: list[str], caplog: pytest.LogCaptureFixture,

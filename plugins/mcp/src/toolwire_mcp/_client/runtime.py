@@ -402,6 +402,13 @@ def _untaken(exc: Exception, name: str, source: str) -> ToolCallError | None:
     if _unparsed(exc):
         return ToolCallError(f"'{name}' on MCP server {source}: the MCP server's answer cannot be read: it is not a "
                              "JSON-RPC result or error")
+    from jsonschema.exceptions import ValidationError as Misfit  # what the SDK's output schema check raises from
+
+    misfit = exc.__cause__
+    if isinstance(exc, RuntimeError) and isinstance(misfit, Misfit):
+        where = "".join(f"[{step!r}]" for step in misfit.absolute_path)
+        return ToolCallError(f"'{name}' on MCP server {source}: its answer does not fit the output schema the server "
+                             f"declared ({'value' + where + ': ' if where else ''}{misfit.message})")
     return None
 
 
