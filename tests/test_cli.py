@@ -83,6 +83,22 @@ def test_call_prints_a_json_line_and_exits_by_success(project: Path) -> None:
     assert twice.returncode == 2 and "give the arguments once" in twice.stderr
 
 
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_call_and_run_print_nothing_but_results_on_stdout_whatever_a_tool_prints(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "noisy_tools.py").write_text(
+        'def noisy(x: int) -> int:\n    """Print, then answer."""\n    print("noise", x)\n    return x\n')
+    (tmp_path / "toolwire.toml").write_text(
+        f'[executor]\nbackend = "{backend}"\n\n[[tools]]\nloader = "native"\nsource = "noisy_tools"\n')
+    called = toolwire(tmp_path, "call", "noisy", '{"x": 1}')
+    batch = [{"id": f"c{i}", "type": "function", "function": {"name": "noisy", "arguments": f'{{"x": {i}}}'}}
+             for i in (2, 3)]
+    ran = toolwire(tmp_path, "run", "-", stdin=json.dumps(batch))
+    for done, values in ((called, [1]), (ran, [2, 3])):
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(line)["value"] for line in done.stdout.splitlines()] == values  # "noise 1" broke it
+        assert all(f"noise {value}" in done.stderr for value in values)
+
+
 def test_call_prints_json_that_strict_readers_take_infinities_and_nans_as_null(tmp_path: Path) -> None:
     (tmp_path / "cli_floats.py").write_text(
         "def spread(scale: float) -> dict:\n"

@@ -187,12 +187,29 @@ def _registry(config_path: str | None, executor: str | None = None, approve: Any
 
 
 def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None, yes: bool) -> None:
-    with _registry(config_path, approve=_approver(yes)) as registry:
-        results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
-    for result in results:
-        click.echo(_json_line(result.as_dict()))
+    with _stdout_for_results() as out:
+        with _registry(config_path, approve=_approver(yes)) as registry:
+            results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
+        for result in results:
+            out.write(_json_line(result.as_dict()) + "\n")
     if any(result.is_error for result in results):
         sys.exit(1)
+
+
+@contextmanager
+def _stdout_for_results() -> Iterator[Any]:
+    """Standard output for the result lines alone: while the command runs, whatever else writes to it (a tool's
+    `print`, on any backend, in this process or in the workers it starts) goes to standard error instead."""
+    sys.stdout.flush()
+    kept = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with open(os.dup(kept), "w", encoding="utf-8") as out:
+            yield out
+    finally:
+        sys.stdout.flush()
+        os.dup2(kept, 1)
+        os.close(kept)
 
 
 def _json_line(record: dict[str, Any]) -> str:
