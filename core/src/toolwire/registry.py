@@ -138,9 +138,10 @@ class ToolRegistry:
                     if optional:
                         log.warning("%s is left out (optional): %s", where, exc)
                         continue
-                    hint = " (or set optional = true on the entry to start without it)"
-                    raise (ConnectionError(f"{where}: {exc}{hint}") if isinstance(exc, ConnectionError) else
-                           ConfigError(f"{where}: {exc}{hint}")) from exc
+                    if isinstance(exc, ConnectionError):
+                        raise ConnectionError(f"{where}: {exc} (or set optional = true on the entry to start "
+                                              "without it)") from exc
+                    raise ConfigError(f"{where}: {exc}") from exc
         except BaseException:
             registry.close()
             raise
