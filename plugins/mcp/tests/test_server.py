@@ -213,6 +213,74 @@ async def test_a_value_json_cannot_carry_is_its_calls_error_and_text_arrives_men
             assert (await client.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28: InputRequiredResult; before: elicitation/create
+async def test_a_call_needing_approval_is_put_to_the_clients_user(registry: ToolRegistry, mode: str) -> None:
+    ran: list[int] = []
+
+    def wipe(a: int) -> int:
+        """Wipe disk `a`."""
+        ran.append(a)
+        return a
+
+    registry.register(wipe, requires_approval=True)
+    questions: list[str] = []
+
+    async def user(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message)
+        if '"a": 1' in params.message:
+            return types.ElicitResult(action="accept", content={"approve": True})
+        if '"a": 2' in params.message:
+            return types.ElicitResult(action="accept", content={"approve": False, "reason": "that disk holds backups"})
+        return types.ElicitResult(action="decline")
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url, mode=mode, elicitation_callback=user) as client:
+            approved = await client.call_tool("wipe", {"a": 1})
+            refused = await client.call_tool("wipe", {"a": 2})
+            declined = await client.call_tool("wipe", {"a": 3})
+            free = await client.call_tool("add", {"a": 1, "b": 2})
+        async with Client(server.url, mode=mode) as unasked:  # no elicitation: the call waits, as without a server
+            pending = await unasked.call_tool("wipe", {"a": 4})
+    assert ran == [1]
+    assert approved.structured_content == {"result": 1} and not approved.is_error
+    assert refused.is_error and refused.content[0].text == (
+        "denied: the user did not approve this call of 'wipe', so it did not run: that disk holds backups")
+    assert declined.is_error and declined.content[0].text.startswith("denied: the user did not approve this call")
+    assert free.structured_content == {"result": 3} and len(questions) == 3  # a tool without approval is not asked
+    assert "The model wants to run 'wipe', which needs your approval, with:" in questions[0]
+    assert pending.is_error and pending.content[0].text.startswith("approval_pending: 'wipe' needs the user's approval")
+
+
+async def test_an_approval_given_for_some_arguments_does_not_run_others(registry: ToolRegistry) -> None:
+    ran: list[int] = []
+
+    def wipe(a: int) -> int:
+        """Wipe disk `a`."""
+        ran.append(a)
+        return a
+
+    registry.register(wipe, requires_approval=True)
+    yes = {"toolwire_approval": types.ElicitResult(action="accept", content={"approve": True})}
+
+    async def user(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    with Serving(registry, transport="streamable-http") as server:
+        async with Client(server.url, elicitation_callback=user) as client:  # 2026-07-28: the client retries
+            asked = await client.session.call_tool("wipe", {"a": 1}, allow_input_required=True)
+            assert isinstance(asked, types.InputRequiredResult) and asked.request_state
+            other = await client.session.call_tool("wipe", {"a": 9}, input_responses=yes,
+                                                   request_state=asked.request_state, allow_input_required=True)
+            forged = await client.session.call_tool("wipe", {"a": 1}, input_responses=yes, request_state="x" * 64,
+                                                    allow_input_required=True)
+            answered = await client.session.call_tool("wipe", {"a": 1}, input_responses=yes,
+                                                      request_state=asked.request_state, allow_input_required=True)
+    assert isinstance(other, types.InputRequiredResult)  # the answer was for a = 1: asked again
+    assert isinstance(forged, types.InputRequiredResult)
+    assert isinstance(answered, types.CallToolResult) and answered.structured_content == {"result": 1}
+    assert ran == [1]
+
+
 async def test_a_call_does_not_list_every_tool(registry: ToolRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
     listed: list[int] = []
     list_tools = MCPRegistryServer._list_tools

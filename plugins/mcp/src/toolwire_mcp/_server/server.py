@@ -2,7 +2,8 @@
 
 Every call goes through the registry (validation, policies, the configured backend, its deadline), and
 calls that arrive together, from any number of clients, go out as one batch (`toolwire.CallBatcher`). A
-client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; the registry's
+client's `notifications/cancelled`, or a client gone mid-call, cancels that call alone; a call the registry's
+approval policy holds is put to the client's user (`asking`) when the client takes elicitation; the registry's
 tool changes reach the clients as `notifications/tools/list_changed`; progress a tool reports
 (`toolwire.report_progress`, or an upstream MCP server's) reaches the client that asked for it, from
 this process or from the workers of the process and dask backends.
@@ -23,6 +24,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
 
+from toolwire_mcp._server.asking import Asking
 from toolwire_mcp._server.shapes import OutputCheck, mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
@@ -84,6 +86,7 @@ class MCPRegistryServer(Server):
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._listed: tuple[int, dict[str, types.Tool]] | None = None
         self._checks: tuple[int, dict[str, OutputCheck | None]] = (-1, {})
+        self._asking = Asking()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bus: Any = None
 
@@ -124,17 +127,29 @@ class MCPRegistryServer(Server):
                                       for tool in self.registry.list(enabled=True)})
         return self._listed[1]
 
-    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams
+                         ) -> types.CallToolResult | types.InputRequiredResult:
         self._remember(ctx)
         call = ToolCall(f"mcp-{next(self._ids)}", params.name, dict(params.arguments or {}))
+        tool = self.registry.get(params.name) if params.name in self.registry else None
+        approved = False
+        if tool is not None and self.registry.approve is None and self.registry.policy.needs_approval(tool) \
+                and self._asking.can_ask(ctx):
+            answer = await self._asking.ask(ctx, params, tool)
+            if isinstance(answer, types.InputRequiredResult):
+                return answer
+            if answer is not True:  # denied, or the question failed: the registry says so in its own words
+                answers = {} if answer is None else {call.id: answer}
+                [result] = await self.registry.aexecute_tool_calls([call], approvals=answers)
+                return mcp_result(result, tool)
+            approved = True
         asked = (params.meta or {}).get("progress_token") is not None  # the client wants this call's progress
         stop = listen_progress(call.id, self._progress_to(ctx.session)) if asked else None
         try:
-            result = await self._batcher.call(call)
+            result = await self._batcher.call(call, approved=approved)
         finally:
             if stop is not None:
                 stop()
-        tool = self.registry.get(params.name) if params.name in self.registry else None
         return mcp_result(result, tool, self._output_check(params.name))
 
     def _output_check(self, name: str) -> OutputCheck | None:
