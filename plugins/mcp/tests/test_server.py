@@ -241,6 +241,16 @@ async def test_a_call_needing_approval_is_put_to_the_clients_user(registry: Tool
             free = await client.call_tool("add", {"a": 1, "b": 2})
         async with Client(server.url, mode=mode) as unasked:  # no elicitation: the call waits, as without a server
             pending = await unasked.call_tool("wipe", {"a": 4})
+        from fastmcp import Client as FastMCPClient
+
+        async def fast_user(message: str, response_type: Any, params: Any, context: Any) -> dict[str, Any]:
+            return {"approve": '"a": 5' in message}
+
+        async with FastMCPClient(server.url, elicitation_handler=fast_user) as fast:
+            fast_approved = await fast.call_tool("wipe", {"a": 5})
+            fast_refused = await fast.call_tool("wipe", {"a": 6}, raise_on_error=False)
+    assert (fast_approved.data, fast_refused.is_error) == (5, True)
+    ran.remove(5)
     assert ran == [1]
     assert approved.structured_content == {"result": 1} and not approved.is_error
     assert refused.is_error and refused.content[0].text == (
