@@ -198,6 +198,28 @@ def test_a_batch_in_any_providers_shape_gets_every_result_in_order(registry: Too
         assert (result["call_id"], result["value"], result["content"]) == ("t1", 10, "10")
 
 
+def test_calls_that_need_approval_are_resumed_with_approvals(registry: ToolRegistry) -> None:
+    ran: list[int] = []
+
+    def wipe(a: int) -> int:
+        """Wipe disk `a`."""
+        ran.append(a)
+        return a
+
+    registry.register(wipe, requires_approval=True)
+    calls = [{"type": "tool_use", "id": f"w{a}", "name": "wipe", "input": {"a": a}} for a in (1, 2)]
+    with served(registry) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        held = client.post("/calls", json=calls).json()["results"]
+        answers = {"w1": True, "w2": "that disk holds backups"}
+        resumed = client.post("/calls", json={"calls": calls, "approvals": answers}).json()["results"]
+        wrong = client.post("/calls", json={"calls": calls, "approvals": ["w1"]})
+    assert [r["error"]["kind"] for r in held] == ["approval_pending", "approval_pending"]
+    assert resumed[0]["value"] == 1 and ran == [1]  # there was no way to resume them over HTTP
+    assert resumed[1]["error"] == {"kind": "denied", "message": "the user did not approve this call of 'wipe', so it "
+                                                               "did not run: that disk holds backups"}
+    assert wrong.status_code == 422 and "'approvals' must map call ids" in wrong.json()["detail"]
+
+
 def test_the_document_is_valid_openapi_and_the_openapi_loader_calls_the_tools_back(registry: ToolRegistry) -> None:
     with served(registry) as server:
         document = httpx.get(f"{server.url}/openapi.json").json()

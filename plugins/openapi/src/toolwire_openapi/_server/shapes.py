@@ -97,7 +97,9 @@ def openapi_document(tools: Iterable[Tool], *, title: str, version: str, secured
         "summary": "Execute a batch of tool calls in any provider's shape",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "description": "The model's tool calls: a list of calls, an assistant message or a response, in the "
-                           "shape of OpenAI Chat or Responses, Anthropic or Gemini"}}}},
+                           "shape of OpenAI Chat or Responses, Anthropic or Gemini; or, to resume calls that need "
+                           "approval, {\"calls\": those, \"approvals\": {call id: true, false, a reason the model "
+                           "reads, or edited arguments}}"}}}},
         "responses": {"200": {"description": "One result per call, in order", "content": {"application/json": {
             "schema": {"type": "object", "properties": {"results": {
                 "type": "array", "items": {"$ref": "#/components/schemas/Result"}}}, "required": ["results"]}}}},
