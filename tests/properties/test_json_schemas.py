@@ -20,7 +20,7 @@ import jsonschema_rs
 from agents.strict_schema import ensure_strict_json_schema
 from anthropic import transform_schema
 from google.genai import types as genai
-from hypothesis import assume, event, given
+from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 from toolwire import Tool, ToolRegistry
 from toolwire._validation import SchemaValidator, _standard
@@ -131,6 +131,8 @@ def _tool(schema: dict[str, Any]) -> Tool:
 
 
 @given(parameters())
+@example({"type": "object", "properties": {}, "definitions": {  # a string's vacuous `properties`, closed as an object
+    "Old": {"type": "array", "items": {"allOf": [{"type": "string"}, {"properties": {}}]}}}})
 def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None:
     with ToolRegistry(executor="thread") as registry:
         try:

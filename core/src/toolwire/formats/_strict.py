@@ -199,9 +199,9 @@ class _Strict:
         if kind is not None:
             out["type"] = kind
         kinds = {kind} if isinstance(kind, str) else set(kind or ())
-        if "object" in kinds or "properties" in schema:
+        if "object" in kinds or (not kinds and "properties" in schema):  # a string's `properties` say nothing
             self._object(schema, out, path, root)
-        if "array" in kinds or "items" in schema:
+        if "array" in kinds or (not kinds and "items" in schema):
             self._array(schema, out, path)
         if not ({"type", "anyOf", "enum", "const"} & out.keys()):
             self.problems.append(f"{where}: a value of any type cannot be strict")
