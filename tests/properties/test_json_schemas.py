@@ -133,6 +133,9 @@ def _tool(schema: dict[str, Any]) -> Tool:
 @given(parameters())
 @example({"type": "object", "properties": {}, "definitions": {  # a string's vacuous `properties`, closed as an object
     "Old": {"type": "array", "items": {"allOf": [{"type": "string"}, {"properties": {}}]}}}})
+@example({"type": "object", "properties": {}, "definitions": {"Old": {"allOf": [{"const": None}, {"properties": {}}]}}})
+@example({"type": "object", "properties": {}, "definitions": {"Old": {"allOf": [
+    {"const": None}, {"type": "array", "items": {"const": None}}]}}})
 def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None:
     with ToolRegistry(executor="thread") as registry:
         try:

@@ -199,14 +199,16 @@ class _Strict:
         if kind is not None:
             out["type"] = kind
         kinds = {kind} if isinstance(kind, str) else set(kind or ())
-        if "object" in kinds or (not kinds and "properties" in schema):  # a string's `properties` say nothing
+        if "object" in kinds or ("properties" in schema and _may_be(schema, kinds, dict)):
             self._object(schema, out, path, root)
-        if "array" in kinds or (not kinds and "items" in schema):
+        if "array" in kinds or ("items" in schema and _may_be(schema, kinds, list)):
             self._array(schema, out, path)
         if not ({"type", "anyOf", "enum", "const"} & out.keys()):
             self.problems.append(f"{where}: a value of any type cannot be strict")
         if self.anthropic and ("enum" in out or "const" in out):  # the values say it all, as its SDK writes it
             out.pop("type", None)
+            for key in (*_BY_TYPE["object"], *_BY_TYPE["array"]):
+                out.pop(key, None)
             if "format" in out:
                 out["description"] = hint({**out, "format": out.pop("format")}, ("format",))
         if self.anthropic and isinstance(out.get("type"), list):
@@ -241,6 +243,15 @@ class _Strict:
             out["items"] = self.node(items, f"{path}/items")
         else:
             self.problems.append(f"{path}: an array without an items schema cannot be strict")
+
+
+def _may_be(schema: Mapping[str, Any], kinds: set[str], kind: type) -> bool:
+    """Whether a node whose `type` does not say so may still hold a `kind` value: its object or array keywords say
+    nothing when its type, `const` or `enum` rule such values out (a string's `properties`, merged from `allOf`)."""
+    if kinds:
+        return False
+    values = schema["enum"] if "enum" in schema else [schema["const"]] if "const" in schema else None
+    return not isinstance(values, list) or any(isinstance(value, kind) for value in values)
 
 
 def _types_split(schema: dict[str, Any]) -> dict[str, Any]:
