@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolwire.executing import ExecutorConfig, check_timeout
+from toolwire.executing import ExecutorConfig
 from toolwire.tools import NAME_PATTERN, Tool
 
 __all__ = [
@@ -169,8 +169,10 @@ def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolic
             rate_per_second(settings["rate"])
         except ValueError as exc:
             raise ValueError(f"'{where}.rate': {exc}") from None
-    if settings.get("timeout") is not None:
-        check_timeout(settings["timeout"], f"'{where}.timeout'")
+    timeout = settings.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+        raise ValueError(f"'{where}.timeout' must be a number of seconds above 0 (or inf for no limit), got "
+                         f"{type(timeout).__name__} {timeout!r}")
     return ToolPolicy(**{key: (tuple(v) if key == "names" else v) for key, v in settings.items()})
 
 
