@@ -22,7 +22,7 @@ from toolwire.config import ConfigError
 KEYS = ["executor", "backend", "workers", "timeout", "tools", "loader", "source", "namespace", "policy", "serve",
         "separator", "ordering", "max_concurrency", "rate", "retries", "max_result_chars", "match", "host", "port",
         "token_env", "transport", "server", "options", "memory_limit", "cpu_time_limit", "tags", "destructive",
-        "enabled", "names", "x"]
+        "enabled", "names", "optional", "x"]
 scalars = st.one_of(
     st.sampled_from([0, -1, 1, 2.5, -0.5, True, False, "", "x", "thread", "process", "dask", "20/s", "0/s", "1/0s",
                      "annotated", "parallel", "*", "native", "mcp", "openapi", "1GiB", "-1GiB", "none", 10**18, 10**20,
@@ -49,7 +49,7 @@ rule = table(
     match=st.sampled_from(["*", "fs_*"]), tag=text, namespace=text, source=text, read_only=st.booleans(),
     destructive=st.booleans(), idempotent=st.booleans(), open_world=st.booleans(), names=st.lists(text, max_size=2),
     requires_approval=st.booleans(), max_concurrency=st.integers(1, 10), rate=st.sampled_from(["20/s", "5/m"]),
-    retries=st.integers(0, 3),
+    retries=st.integers(0, 3), timeout=st.floats(0.1, 100) | st.just(float("inf")),
 )
 policy = table(ordering=st.sampled_from(["annotated", "parallel", "sequential"]), max_result_chars=st.integers(1),
                tools=st.lists(rule, max_size=3))
@@ -57,7 +57,7 @@ serve = table(server=st.sampled_from(["mcp", "http"]), transport=st.sampled_from
               host=st.sampled_from(["127.0.0.1", "::1", "0.0.0.0"]), port=st.integers(0, 65535), token_env=text,
               max_request_bytes=st.integers(1, 10**6))
 tool = table(loader=st.just("native"), source=st.sampled_from(["json", "math"]), namespace=st.sampled_from(["m", "n"]),
-             tags=st.lists(text, max_size=2), enabled=st.booleans())
+             tags=st.lists(text, max_size=2), enabled=st.booleans(), optional=st.booleans())
 valid_files = table(executor=executor, policy=policy, serve=serve, tools=st.lists(tool, max_size=2),
                     separator=st.sampled_from(["_", "-"]))
 
