@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import logging
 import os
 import threading
 import time
@@ -23,9 +24,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
-    "DEFAULT_HOST", "BearerOnly", "ServeError", "Server", "bearer_token", "in_background", "is_loopback", "serve_asgi",
-    "token_matches",
+    "DEFAULT_HOST", "BearerOnly", "OutputCheck", "ServeError", "Server", "bearer_token", "in_background",
+    "is_loopback", "serve_asgi", "token_matches",
 ]
+
+log = logging.getLogger("toolwire")
 
 DEFAULT_HOST = "127.0.0.1"
 """Where servers bind unless told otherwise: loopback only (another address needs a bearer token)."""
@@ -136,6 +139,44 @@ async def serve_asgi(server: Server, app: Any, host: str, port: int, path: str =
         served.should_exit = True
         await task
         raise
+
+
+class OutputCheck:
+    """A check of what a server sends for a tool's value against the output schema it declares for the tool:
+    clients that read the declaration (MCP's, generated HTTP clients) refuse a value that does not fit, so a
+    server answers such a call with an error (`misfit` says what did not fit) instead of the value.
+
+    `wrapper` names the property the value travels under when the declared schema wraps it (MCP's
+    `{"result": ...}`); a schema jsonschema-rs cannot read checks nothing.
+    """
+
+    def __init__(self, schema: Mapping[str, Any], *, wrapper: str | None = None) -> None:
+        import jsonschema_rs
+
+        self.wrapper = wrapper
+        try:
+            self._validator: Any = jsonschema_rs.validator_for(dict(schema))
+        except (jsonschema_rs.ValidationError, ValueError) as exc:
+            log.info("serving values unchecked: an output schema cannot be read: %s", exc)
+            self._validator = None
+
+    def misfit(self, name: str, sent: Any, value: Any) -> str | None:
+        """Why `sent` (the JSON data a server would send for `value`, the tool's own) does not fit, as the call's
+        error message; None when it fits."""
+        validator = self._validator
+        if validator is None or validator.is_valid(sent):
+            return None
+        error = next(iter(validator.iter_errors(sent)))
+        path = list(error.instance_path)
+        if self.wrapper is not None and path[:1] == [self.wrapper]:
+            path = path[1:]
+        where = "".join(f"[{step!r}]" for step in path)
+        nulls = " (NaN and infinite numbers are written as null)" if error.instance is None and value is not None \
+            else ""
+        message = (f"'{name}' returned a value that does not fit its output schema, which clients check: "
+                   f"{'value' + where + ': ' if where else ''}{error.message}{nulls}; return what the tool declares")
+        log.warning("%s", message)
+        return message
 
 
 def is_loopback(host: str) -> bool:

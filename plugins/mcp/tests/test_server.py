@@ -370,7 +370,7 @@ async def test_a_value_that_does_not_fit_its_output_schema_is_its_calls_error(re
             fast_answer = await fast.call_tool("find", {"name": "last"}, raise_on_error=False)
     assert all(answer.is_error for answer in answers.values())
     assert answers["mean"].content[0].text == (
-        "tool_error: 'mean' returned a value that does not fit its output schema, which MCP clients check: "
+        "tool_error: 'mean' returned a value that does not fit its output schema, which clients check: "
         'null is not of type "number" (NaN and infinite numbers are written as null); return what the tool declares')
     assert 'null is not of type "integer"; return' in answers["find"].content[0].text
     assert '"y" is a required property' in answers["origin"].content[0].text

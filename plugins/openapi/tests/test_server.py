@@ -198,6 +198,33 @@ def test_a_batch_in_any_providers_shape_gets_every_result_in_order(registry: Too
         assert (result["call_id"], result["value"], result["content"]) == ("t1", 10, "10")
 
 
+def find(name: str) -> int:
+    """An index, though the code forgets to return one for unknown names."""
+    return 0 if name == "first" else None  # type: ignore[return-value]
+
+
+def mean(values: list[float]) -> float:
+    """The mean (NaN for no values)."""
+    return sum(values) / len(values) if values else float("nan")
+
+
+def test_a_value_that_does_not_fit_the_documents_response_schema_is_its_calls_problem(registry: ToolRegistry) -> None:
+    registry.register(find)
+    registry.register(mean)
+    with served(registry) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        document = client.get("/openapi.json").json()
+        assert document["paths"]["/tools/find"]["post"]["responses"]["200"]["content"]["application/json"][
+            "schema"] == {"type": "integer"}  # what a generated client parses the answer as
+        found = client.post("/tools/find", json={"name": "first"})
+        missing = client.post("/tools/find", json={"name": "last"})  # it was a 200 with `null`
+        empty = client.post("/tools/mean", json={"values": []})
+        assert (found.status_code, found.json()) == (200, 0)
+    assert (missing.status_code, missing.json()["kind"]) == (500, "tool_error")
+    assert missing.json()["detail"] == ("'find' returned a value that does not fit its output schema, which clients "
+                                        'check: null is not of type "integer"; return what the tool declares')
+    assert empty.status_code == 500 and "(NaN and infinite numbers are written as null)" in empty.json()["detail"]
+
+
 def test_calls_that_need_approval_are_resumed_with_approvals(registry: ToolRegistry) -> None:
     ran: list[int] = []
 

@@ -22,10 +22,10 @@ from mcp.server.lowlevel import NotificationOptions
 from mcp.server.lowlevel import Server as LowLevelServer
 from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
-from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
+from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
 from toolwire_mcp._server.asking import Asking
-from toolwire_mcp._server.shapes import OutputCheck, mcp_result, mcp_tool, output_check
+from toolwire_mcp._server.shapes import mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class MCPRegistryServer(Server):
         checks = self._checks[1]
         if name not in checks:
             listed = self._listing().get(name)
-            checks[name] = output_check(listed.output_schema if listed is not None else None)
+            checks[name] = output_check(listed) if listed is not None else None
         return checks[name]
 
     def _remember(self, ctx: Any) -> None:

@@ -4,23 +4,20 @@ MCP (through 2025-11-25) wants an object at the root of an output schema and of 
 tool whose output is not an object has it wrapped as `{"result": ...}`, with the marker FastMCP uses
 (`x-fastmcp-wrap-result`), so that its clients hand the plain value back. Clients check structured content
 against the output schema and refuse a call whose content does not fit, so such a value is sent as the call's
-error instead (`output_check`).
+error instead (`output_check`, with `toolwire.serving.OutputCheck`).
 """
 
 from __future__ import annotations
 
 import base64
-import logging
-from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
 from toolwire import Audio, ErrorKind, Image, Resource, Text, Tool, ToolError, ToolResult
 from toolwire.formats import flat_root, json_value, rebased_references
+from toolwire.serving import OutputCheck
 
-__all__ = ["OutputCheck", "mcp_result", "mcp_tool", "output_check"]
-
-log = logging.getLogger("toolwire")
+__all__ = ["mcp_result", "mcp_tool", "output_check"]
 
 _WRAPPED = "x-fastmcp-wrap-result"
 """Marks an output schema whose value travels under `result` (the tool's output is not an object)."""
@@ -55,57 +52,31 @@ def output_schema(tool: Tool) -> dict[str, Any] | None:
             "required": ["result"], _WRAPPED: True, **rebased_references(definitions, "/properties/result", kept)}
 
 
-OutputCheck = Callable[[Any], Any]
-"""What `output_check` returns: given structured content, the first way it does not fit (a jsonschema-rs
-`ValidationError`), or None."""
-
-
-def output_check(schema: dict[str, Any] | None) -> OutputCheck | None:
-    """A check of structured content against `schema` (a listed output schema); None without a schema, or for
-    one jsonschema-rs cannot read (clients then judge alone)."""
-    if schema is None:
-        return None
-    import jsonschema_rs
-
-    try:
-        validator = jsonschema_rs.validator_for(schema)
-    except (jsonschema_rs.ValidationError, ValueError) as exc:
-        log.info("serving structured content unchecked: its output schema cannot be read: %s", exc)
-        return None
-    return lambda value: None if validator.is_valid(value) else next(iter(validator.iter_errors(value)), None)
+def output_check(tool: types.Tool) -> OutputCheck | None:
+    """The check of a listed tool's structured content against the output schema clients were given."""
+    schema = tool.output_schema
+    return None if schema is None else OutputCheck(schema, wrapper="result" if schema.get(_WRAPPED) else None)
 
 
 def mcp_result(result: ToolResult, tool: Tool | None, check: OutputCheck | None = None) -> types.CallToolResult:
     """A call's result as MCP sends it: an error as `is_error` with the message the model would read; a
     value as its content blocks plus, for a tool with an output schema or an object value, structured.
-    `check` (the tool's `output_check`) turns a value that does not fit the output schema into an error."""
+    `check` (`output_check`) turns a value that does not fit the output schema into an error."""
     if result.error is not None:
         return _error(result.error)
     content = [_block(block) for block in result.content] if not isinstance(result.content, str) else (
         [types.TextContent(text=result.content)] if result.content else [])
     structured = _structured(result.value, tool)
     if check is not None:
-        misfit = check(structured if structured is not None else json_value(result.value))
+        sent = structured if structured is not None else json_value(result.value)
+        misfit = check.misfit(result.name, sent, result.value)
         if misfit is not None:
-            return _error(_does_not_fit(result, misfit))
+            return _error(ToolError(ErrorKind.TOOL_ERROR, misfit))
     return types.CallToolResult(content=content, structured_content=structured)
 
 
 def _error(error: ToolError) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(text=str(error))], is_error=True)
-
-
-def _does_not_fit(result: ToolResult, misfit: Any) -> ToolError:
-    path = list(misfit.instance_path)
-    if path[:1] == ["result"]:  # the wrapper clients take off
-        path = path[1:]
-    where = "".join(f"[{step!r}]" for step in path)
-    nulls = " (NaN and infinite numbers are written as null)" if misfit.instance is None and (
-        result.value is not None) else ""
-    message = (f"'{result.name}' returned a value that does not fit its output schema, which MCP clients check: "
-               f"{'value' + where + ': ' if where else ''}{misfit.message}{nulls}; return what the tool declares")
-    log.warning("%s", message)
-    return ToolError(ErrorKind.TOOL_ERROR, message)
 
 
 def _structured(value: Any, tool: Tool | None) -> Any:

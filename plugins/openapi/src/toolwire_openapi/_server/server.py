@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import itertools
 import json
 import math
@@ -19,9 +20,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from toolwire import Audio, CallBatcher, ContentBlock, Image, Resource, Text, ToolCall
+from toolwire import Audio, CallBatcher, ContentBlock, ErrorKind, Image, Resource, Text, ToolCall, ToolError
 from toolwire.formats import has_media, json_value
-from toolwire.serving import DEFAULT_HOST, BearerOnly, Server, bearer_token, serve_asgi
+from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
 from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
 
@@ -78,6 +79,7 @@ class HTTPRegistryServer(Server):
         self._batcher = CallBatcher(registry)
         self._ids = itertools.count(1)
         self._document: tuple[int, bytes] | None = None
+        self._checks: tuple[int, dict[str, OutputCheck | None]] = (-1, {})
 
     async def arun(self) -> None:
         app: Any = self.app()
@@ -123,8 +125,26 @@ class HTTPRegistryServer(Server):
         call = ToolCall(f"http-{next(self._ids)}", name, text)
         result = await _unless_gone(request, self._batcher.call(call))
         if result.error is None:
-            return _answered(result)
+            misfit = self._misfit(result)
+            if misfit is None:
+                return _answered(result)
+            result = dataclasses.replace(result, value=None, content=misfit, is_error=True,
+                                         error=ToolError(ErrorKind.TOOL_ERROR, misfit))
         return _failed(result)
+
+    def _misfit(self, result: ToolResult) -> str | None:
+        """Why the value answered for `result` does not fit the 200 response the document declares for its tool."""
+        if result.value is None and not isinstance(result.content, str):
+            return None  # answered as its content blocks, which the document does not type
+        version = self.registry.version
+        if self._checks[0] != version:
+            self._checks = (version, {})
+        checks = self._checks[1]
+        if result.name not in checks:
+            tool = self.registry.get(result.name) if result.name in self.registry else None
+            checks[result.name] = OutputCheck(tool.output_schema) if tool is not None and tool.output_schema else None
+        check = checks[result.name]
+        return None if check is None else check.misfit(result.name, json_value(result.value), result.value)
 
     async def _calls(self, request: Request) -> Response:
         from starlette.responses import Response
