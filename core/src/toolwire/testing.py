@@ -180,9 +180,9 @@ async def async_fail_unreadable() -> None:
     raise Unreadable
 
 
-def fail_with(kind: str, message: str) -> None:
-    """Raise `ToolCallError(message, kind)`."""
-    raise ToolCallError(message, kind)
+def fail_with(kind: str, message: str, retry_after: float | None = None) -> None:
+    """Raise `ToolCallError(message, kind, retry_after=retry_after)`."""
+    raise ToolCallError(message, kind, retry_after=retry_after)
 
 
 def rich(text: str) -> ToolOutput:
@@ -300,8 +300,8 @@ _KIND = _schema({"kind": {"type": "string"}}, ["kind"])
 def conformance_tools() -> list[Tool]:
     """The tools the suite registers, built directly as `Tool`s with JSON schemas."""
     int_pair = _schema({"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"])
-    kind_and_message = _schema({"kind": {"type": "string"}, "message": {"type": "string"}},
-                               ["kind", "message"])
+    kind_and_message = _schema({"kind": {"type": "string"}, "message": {"type": "string"},
+                                "retry_after": {"type": "number"}}, ["kind", "message"])
     return [
         Tool("echo", "Return value after delay seconds.", _ANY_AND_DELAY, echo),
         Tool("async_echo", "Return value after delay seconds (async).", _ANY_AND_DELAY, async_echo),
@@ -488,10 +488,13 @@ class ExecutorConformance:
                                       ErrorKind.UNKNOWN_TOOL, ErrorKind.CANCELLED])
     def test_tool_call_error_kind_passes_through(self, registry: ToolRegistry, kind: ErrorKind) -> None:
         calls = [_call("e", "fail_with", kind=kind.value, message=f"reported as {kind.value}"),
+                 _call("w", "fail_with", kind=kind.value, message="later", retry_after=2.5),
                  _call("ok", "echo", value="fine")]
-        error, ok = registry.execute_tool_calls(calls)
+        error, waiting, ok = registry.execute_tool_calls(calls)
         assert error.error is not None
-        assert (error.error.kind, error.error.message) == (kind, f"reported as {kind.value}")
+        assert (error.error.kind, error.error.message, error.error.retry_after) == (
+            kind, f"reported as {kind.value}", None)
+        assert waiting.error is not None and (waiting.error.kind, waiting.error.retry_after) == (kind, 2.5)
         assert ok.value == "fine"
 
     # -- deadlines --------------------------------------------------------------------------------------
