@@ -16,7 +16,7 @@ import secrets
 from typing import Any
 
 import mcp_types as types
-from mcp_types.version import is_version_at_least
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
 
 __all__ = ["APPROVAL_SCHEMA", "Asking"]
@@ -34,7 +34,6 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 """The form the user answers: run the call or not, and why not."""
 
 _KEY = "toolwire_approval"
-_INPUT_REQUIRED_VERSION = "2026-07-28"
 _ARGUMENTS_SHOWN = 2000
 """How much of the arguments' JSON the question shows."""
 
@@ -85,8 +84,8 @@ class Asking:
 
 
 def _input_required(ctx: Any) -> bool:
-    version = getattr(ctx, "protocol_version", None)
-    return isinstance(version, str) and is_version_at_least(version, _INPUT_REQUIRED_VERSION)
+    """Whether the call came on a protocol that forbids server-to-client requests (2026-07-28 and later)."""
+    return getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
 
 
 def _verdict(answer: Any) -> bool | str | None:

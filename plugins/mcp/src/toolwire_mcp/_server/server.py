@@ -85,7 +85,8 @@ class MCPRegistryServer(Server):
         self._ids = itertools.count(1)
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._listed: tuple[int, dict[str, types.Tool]] | None = None
-        self._checks: tuple[int, dict[str, OutputCheck | None]] = (-1, {})
+        self._checks: dict[str, OutputCheck | None] = {}
+        """Each listed tool's output check, made on its first call (emptied with the listing)."""
         self._asking = Asking()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bus: Any = None
@@ -125,6 +126,7 @@ class MCPRegistryServer(Server):
         if self._listed is None or self._listed[0] != version:
             self._listed = (version, {tool.name: mcp_tool(tool, flat=self.flat_roots)
                                       for tool in self.registry.list(enabled=True)})
+            self._checks = {}
         return self._listed[1]
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams
@@ -154,14 +156,10 @@ class MCPRegistryServer(Server):
 
     def _output_check(self, name: str) -> OutputCheck | None:
         """The check of `name`'s structured content against the output schema clients were given."""
-        version = self.registry.version
-        if self._checks[0] != version:
-            self._checks = (version, {})
-        checks = self._checks[1]
-        if name not in checks:
-            listed = self._listing().get(name)
-            checks[name] = output_check(listed) if listed is not None else None
-        return checks[name]
+        listed = self._listing().get(name)  # first: a new listing empties the checks
+        if name not in self._checks:
+            self._checks[name] = output_check(listed) if listed is not None else None
+        return self._checks[name]
 
     def _remember(self, ctx: Any) -> None:
         """Keep the client's connection (while it lives) to tell it of tool changes later. The SDK hands

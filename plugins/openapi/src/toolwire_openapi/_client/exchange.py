@@ -25,8 +25,7 @@ from toolwire_openapi._client.origins import Origins, origin, same_origin
 from toolwire_openapi._client.redaction import redact, remember
 from toolwire_openapi._client.request import Operation, Prepared, prepare
 
-__all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "retry_after", "token_failed",
-           "token_request"]
+__all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
 
 _EXCERPT = 500
 _KINDS = {408: ErrorKind.TIMEOUT, 504: ErrorKind.TIMEOUT, 502: ErrorKind.TRANSPORT, 503: ErrorKind.TRANSPORT}
@@ -231,7 +230,7 @@ class Call:
             if status in (401, 403) and not self.service.trusted and self.service.has_secrets():
                 message += (f" (the auth and headers given to the loader were not sent: {self.service.base_url} is "
                             "on another origin than the spec; load with base_url= or trusted_origins= to send them)")
-            wait = retry_after(response.headers.get("retry-after"))
+            wait = _retry_after(response.headers.get("retry-after"))
             if wait is not None:
                 message += f" (the service asks to wait {wait:g} s before trying again)"
             raise ToolCallError(self._scrub(message), _KINDS.get(status, ErrorKind.TOOL_ERROR), retry_after=wait)
@@ -324,7 +323,7 @@ _TEXT_TYPES = ("application/xml", "application/javascript", "application/yaml", 
                "application/x-www-form-urlencoded", "application/graphql")
 
 
-def retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None) -> float | None:
     """The seconds a `Retry-After` header asks to wait (a number of seconds, or an HTTP date); None without one or
     for one that is neither. Written here: httpx does not read it, and the rule is two lines of the RFC."""
     if value is None:

@@ -124,27 +124,30 @@ class HTTPRegistryServer(Server):
         text = _text(await self._body(request)).strip() or "{}"
         call = ToolCall(f"http-{next(self._ids)}", name, text)
         result = await _unless_gone(request, self._batcher.call(call))
-        if result.error is None:
-            misfit = self._misfit(result)
-            if misfit is None:
-                return _answered(result)
-            result = dataclasses.replace(result, value=None, content=misfit, is_error=True,
-                                         error=ToolError(ErrorKind.TOOL_ERROR, misfit))
-        return _failed(result)
-
-    def _misfit(self, result: ToolResult) -> str | None:
-        """Why the value answered for `result` does not fit the 200 response the document declares for its tool."""
+        if result.error is not None:
+            return _failed(result)
         if result.value is None and not isinstance(result.content, str):
-            return None  # answered as its content blocks, which the document does not type
+            return _content_answer(result)  # the document does not type content blocks: nothing to check
+        from starlette.responses import Response
+
+        data = json_value(result.value)  # the answer: its value as JSON
+        check = self._output_check(result.name)
+        misfit = check.misfit(result.name, data, result.value) if check is not None else None
+        if misfit is not None:
+            return _failed(dataclasses.replace(result, value=None, content=misfit, is_error=True,
+                                               error=ToolError(ErrorKind.TOOL_ERROR, misfit)))
+        return Response(_json(data), media_type="application/json")
+
+    def _output_check(self, name: str) -> OutputCheck | None:
+        """The check of `name`'s answers against the 200 response the document declares for it."""
         version = self.registry.version
         if self._checks[0] != version:
             self._checks = (version, {})
         checks = self._checks[1]
-        if result.name not in checks:
-            tool = self.registry.get(result.name) if result.name in self.registry else None
-            checks[result.name] = OutputCheck(tool.output_schema) if tool is not None and tool.output_schema else None
-        check = checks[result.name]
-        return None if check is None else check.misfit(result.name, json_value(result.value), result.value)
+        if name not in checks:
+            tool = self.registry.get(name) if name in self.registry else None
+            checks[name] = OutputCheck(tool.output_schema) if tool is not None and tool.output_schema else None
+        return checks[name]
 
     async def _calls(self, request: Request) -> Response:
         from starlette.responses import Response
@@ -223,15 +226,13 @@ def _text(body: bytes) -> str:
         raise _Refused(400, f"the body is not UTF-8 text: {exc}") from None
 
 
-def _answered(result: ToolResult) -> Response:
-    """A call's answer: its value as JSON; without a value, its content: text as a JSON string, one image,
-    sound or file as itself (its bytes and media type, which the `openapi` loader reads back as that block),
-    anything else as MCP's content blocks (base64 `data`)."""
+def _content_answer(result: ToolResult) -> Response:
+    """The answer of a call with no value, only content blocks: text as a JSON string, one image, sound or file
+    as itself (its bytes and media type, which the `openapi` loader reads back as that block), anything else as
+    MCP's content blocks (base64 `data`)."""
     from starlette.responses import Response
 
     content = result.content
-    if result.value is not None or isinstance(content, str):
-        return Response(_json(json_value(result.value)), media_type="application/json")
     if all(isinstance(block, Text) for block in content):
         return Response(_json(result.text), media_type="application/json")
     if len(content) == 1 and isinstance(content[0], Image | Audio | Resource) and content[0].data is not None:
