@@ -227,6 +227,26 @@ def test_crash_reports_the_exit_code_and_the_rest_completes() -> None:
         executor.close()
 
 
+@pytest.mark.parametrize("at", [0, 1, 5])
+def test_calls_sent_behind_a_hung_call_run_on_a_free_worker(at: int) -> None:
+    """A worker that is free takes the calls not started yet from behind a hung one, so only the hung call
+    times out. (Quick calls are sent in chunks; those sharing a chunk with a hung call used to wait behind
+    it and end as "'add' did not finish within 3s", the other worker idle all along: in `toolwire serve`,
+    another client's call.)"""
+    import time
+
+    from toolwire.testing import hang
+
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(50)])  # known quick
+        deadline = time.monotonic() + 3
+        jobs = [Job(str(i), _tool("add", add), {"a": i, "b": 1}, deadline) for i in range(8)]
+        jobs[at] = Job("hung", _tool("hang", hang), {"seconds": 60}, deadline)
+        outcomes = executor.run(jobs)
+    assert outcomes[at].error is not None and outcomes[at].error.kind == ErrorKind.TIMEOUT
+    assert [o.value for i, o in enumerate(outcomes) if i != at] == [i + 1 for i in range(8) if i != at]
+
+
 def test_unpicklable_tool_names_the_object_and_suggests_threads(executor: ProcessExecutor) -> None:
     numbers = (n for n in range(3))  # generators do not pickle, even with dill
 
@@ -648,6 +668,36 @@ def test_cancelling_a_call_leaves_the_others_on_its_worker_running(kind: str) ->
     assert outcomes[cancelled].error is not None and outcomes[cancelled].error.kind == ErrorKind.CANCELLED
     assert [o.value for i, o in enumerate(outcomes) if i != cancelled] == [
         1.0 if i == 0 else 0.2 for i in range(3) if i != cancelled]
+
+
+def touch(path: str) -> str:
+    Path(path).touch()
+    return path
+
+
+def test_a_call_cancelled_before_its_worker_began_the_chunk_does_not_run(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call cancelled while its chunk waits for a worker that is still starting is skipped there. (The worker
+    compared the parent's count of cancels with its own reading when it began the chunk, so a cancel from
+    before that was never looked at, and the call ran: its side effects happened, its result was dropped.)"""
+    import threading
+    import time
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    options = {"preload": "slow_to_import"}  # its worker takes a second to begin the chunk sent to it
+    with ProcessExecutor(ExecutorConfig(workers=1, options=options)) as executor:
+        jobs = [Job(str(i), _tool("touch", touch), {"path": str(tmp_path / str(i))}) for i in range(8)]  # 2 a chunk
+        outcomes: list = []
+        running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        running.start()
+        time.sleep(0.3)  # sent, not begun
+        jobs[1].cancel("the client disconnected")
+        executor.cancel([jobs[1]])
+        running.join(30)
+    assert outcomes[1].error is not None and outcomes[1].error.kind == ErrorKind.CANCELLED
+    assert [o.value for i, o in enumerate(outcomes) if i != 1] == [str(tmp_path / str(i)) for i in range(8) if i != 1]
+    assert not (tmp_path / "1").exists()
 
 
 def test_closing_the_registry_while_another_thread_runs_a_batch_cancels_its_calls() -> None:

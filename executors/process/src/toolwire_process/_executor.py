@@ -350,6 +350,9 @@ class _Run:
         if self.pending:
             self.held += self.executor._claim(self, math.ceil(len(self.pending) / self.chunk_size))
         self.dispatch()
+        if not self.pending and self.sync and any(w.chunk is None for w in self.held):
+            self.steal()
+            self.dispatch()
         self.release_idle()
         busy = [w for w in self.held if w.chunk is not None]
         timeout = self.next_deadline()
@@ -392,13 +395,45 @@ class _Run:
         tools = [self.by_key[key].fields() for key in new]
         listened = [call_id for call_id in call_ids if call_id in self.listened] if self.listened else None
         message = pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids,
-                                scopes if any(scopes) else None, listened), pickle.HIGHEST_PROTOCOL)
+                                scopes if any(scopes) else None, listened, worker.log.mark()),
+                               pickle.HIGHEST_PROTOCOL)
         try:
             worker.send(chunk, message)
         except OSError:
             self.died(worker)
             return
         worker.known.update(new)
+
+    def steal(self) -> None:
+        """Take the back half of the calls not started yet from the busy worker that has most of them, for an
+        idle worker: no call waits behind a slow or hung one while a worker is free. The busy worker keeps the
+        call it runs (or, before it begins its chunk, its first)."""
+        victim, most = None, 0
+        for worker in self.held:
+            chunk = worker.chunk
+            if chunk is not None:
+                waiting = len(chunk.indices) - max(worker.log.running(chunk.id) + 1, 1)
+                if waiting > most:
+                    victim, most = worker, waiting
+        if victim is None:
+            return
+        chunk = victim.chunk
+        assert chunk is not None
+        cut = len(chunk.indices) - (most + 1) // 2
+        if not victim.log.cancel(chunk.id, cut, len(chunk.indices)):
+            return
+        kept = max(cut, victim.log.running(chunk.id) + 1)  # read after flagging: see `ParentLog.running`
+        taken = chunk.indices[kept:]
+        chunk.indices, chunk.given_up = chunk.indices[:kept], min(cut, chunk.given_up or cut)
+        for index in taken:
+            self.requeue(index)
+
+    def requeue(self, index: int) -> None:
+        """Send a call that has not run again, to the next free worker."""
+        self.pending.append(index)
+        deadline = self.jobs[index].deadline
+        if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
+            self.pending_deadline = deadline
 
     # -- receiving -----------------------------------------------------------------------------------
 
@@ -440,11 +475,16 @@ class _Run:
         if errors.count(None) == len(errors):  # all went well: their outcomes in bulk
             outcomes.resolve_all([indices[p] for p in positions], map(Outcome, values, repeat(None), durations))
             return
+        given_up = len(indices) if chunk.given_up is None else chunk.given_up
         for position, duration, value, error in records:
+            if position >= len(indices):  # taken by another worker
+                continue
             index = indices[position]
             if index in outcomes.filled:
                 continue
-            if error is None:
+            if position >= given_up and error == _log.CANCELLED:  # flagged for another worker as it began: sent again
+                self.requeue(index)
+            elif error is None:
                 outcomes.resolve(index, Outcome(value, None, duration))
             elif error[0] == ErrorKind.TIMEOUT and _past(jobs[index], time.monotonic()):
                 outcomes.resolve(index, timeout_outcome(jobs[index], self.started))
@@ -488,10 +528,7 @@ class _Run:
             self.resolve(index, Outcome(error=ToolError(ErrorKind.CRASHED, message)))
         else:
             self.resent[index] = sends
-            self.pending.appendleft(index)
-            deadline = self.jobs[index].deadline
-            if deadline is not None and (self.pending_deadline is None or deadline < self.pending_deadline):
-                self.pending_deadline = deadline
+            self.requeue(index)
 
     def abandon(self, reason: str) -> None:
         """Give every call without an outcome a `cancelled` one saying `reason`."""

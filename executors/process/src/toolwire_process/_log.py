@@ -35,6 +35,8 @@ SIZE = 64 * 1024 * 1024
 PICKLED = 0
 """A record's `error` when its `value` is the pickled value."""
 
+CANCELLED = ("cancelled", "the call was cancelled")
+"""A record's `error` for a call the parent cancelled (flagged): skipped before it began, or an async one stopped."""
 CANCEL_SLOTS = 65536
 """Positions of a chunk the parent can cancel without stopping its worker (beyond them, it stops the worker)."""
 _HEADER = struct.Struct("<qqq")
@@ -141,13 +143,21 @@ class ParentLog:
         current, started, _ = self.header()
         return started - 1 if current == chunk else -1
 
-    def cancel(self, chunk: int, position: int) -> bool:
-        """Flag the call at `position` of `chunk` as cancelled for the worker; False past `CANCEL_SLOTS`."""
-        if position >= CANCEL_SLOTS:
+    def cancel(self, chunk: int, position: int, stop: int | None = None) -> bool:
+        """Flag the call at `position` of `chunk` (or those from `position` to `stop`) as cancelled for the
+        worker; False past `CANCEL_SLOTS`."""
+        stop = position + 1 if stop is None else stop
+        if stop > CANCEL_SLOTS:
             return False
-        _INT.pack_into(self.memory, _SLOTS + 8 * position, chunk + 1)
-        _INT.pack_into(self.memory, CANCELS, _INT.unpack_from(self.memory, CANCELS)[0] + 1)
+        memory = self.memory
+        memory[_SLOTS + 8 * position:_SLOTS + 8 * stop] = _INT.pack(chunk + 1) * (stop - position)
+        _INT.pack_into(memory, CANCELS, _INT.unpack_from(memory, CANCELS)[0] + 1)
         return True
+
+    def mark(self) -> int:
+        """The low byte of the count of cancels, which the worker compares with its own reading before each call:
+        sent with a chunk, so that calls cancelled before the worker begins it are seen as cancelled too."""
+        return self.memory[CANCELS]
 
     def records(self, chunk: int) -> list[Record]:
         """The records of `chunk` not read yet, while its worker may still be writing (or is dead)."""

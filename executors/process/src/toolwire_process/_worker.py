@@ -78,18 +78,18 @@ class Worker:
                 except (EOFError, OSError):
                     return
                 try:
-                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened = loads(message)
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened, mark = loads(message)
                 except Exception as exc:  # arguments naming a class missing here: those calls fail alone
                     from toolwire_shipping.unloadable import tolerant_loads
 
-                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened = tolerant_loads(
+                    chunk, shipped, keys, arguments, deadlines, call_ids, scopes, listened, mark = tolerant_loads(
                         message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
                 stops = forward_progress(listened, self.send_progress) if listened else ()
                 started = time.monotonic()
                 try:
-                    self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes)
+                    self.run_chunk(chunk, keys, arguments, deadlines, call_ids, scopes, mark)
                 finally:
                     for stop in stops:
                         stop()
@@ -101,8 +101,10 @@ class Worker:
                 self._loop.close()
 
     def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any] | str],
-                  deadlines: list[float | None], call_ids: list[str], scopes: list[tuple[Any, ...]] | None = None
-                  ) -> None:
+                  deadlines: list[float | None], call_ids: list[str], scopes: list[tuple[Any, ...]] | None = None,
+                  mark: int | None = None) -> None:
+        """Run a chunk's calls in order, writing each one's record; `mark` is the parent's `ParentLog.mark()` when
+        it sent the chunk (default: read now)."""
         log = self.log
         log.begin(chunk)
         lookup = self.tools.get
@@ -110,12 +112,12 @@ class Worker:
         encode = _log.encode
         count = len(keys)
         position = 0
-        memory, mark = log.memory, _log.CANCELS
-        seen = memory[mark]  # the low byte of the parent's count of cancels: one byte read a call
+        memory, flags = log.memory, _log.CANCELS
+        seen = memory[flags] if mark is None else mark  # the low byte of the parent's count of cancels
         while position < count:
             log.started(position + 1)  # before the flag is read (see `ParentLog.running`)
-            if memory[mark] != seen and log.cancelled(chunk, position):  # cancelled before it started
-                self.record(chunk, encode(position, 0.0, None, _CANCELLED))
+            if memory[flags] != seen and log.cancelled(chunk, position):  # cancelled before it started
+                self.record(chunk, encode(position, 0.0, None, _log.CANCELLED))
                 position += 1
                 continue
             try:
@@ -130,7 +132,7 @@ class Worker:
                 group = [position]
                 while (group[-1] + 1 < count and type(arguments[group[-1] + 1]) is dict
                        and self._is_async(keys[group[-1] + 1])
-                       and not (memory[mark] != seen and log.cancelled(chunk, group[-1] + 1))):
+                       and not (memory[flags] != seen and log.cancelled(chunk, group[-1] + 1))):
                     group.append(group[-1] + 1)
                 log.started(group[-1] + 1)
                 self.wait(self.run_group(
@@ -242,7 +244,7 @@ class Worker:
             if not task_cancelled():  # the tool's own
                 value, error = None, error_record(exc)
             elif self.log.cancelled(chunk, position):  # by the parent, for this call alone
-                value, error = None, _CANCELLED
+                value, error = None, _log.CANCELLED
             elif deadline is None or time.monotonic() < deadline:
                 raise
             else:
@@ -267,7 +269,6 @@ class Worker:
             return
 
 
-_CANCELLED = ("cancelled", "the call was cancelled")
 _CANCEL_POLL_S = 0.01
 """How often a worker running async calls looks for calls the parent cancelled."""
 
