@@ -200,6 +200,20 @@ def test_close_closes_backends_and_the_context_manager_closes(serial, make_tool)
     assert serial.closed
 
 
+def test_a_closed_registry_refuses_batches_instead_of_starting_backends_nobody_closes(make_tool) -> None:
+    """After `close()`, a batch or `warm()` is an error that says what to do. (They used to start the backend
+    again, whose workers nothing would close.)"""
+    registry = ToolRegistry(executor="thread")
+    registry.add(make_tool())
+    registry.execute_tool_calls([call("1", "add")])
+    registry.close()
+    for use in (lambda: registry.execute_tool_calls([call("2", "add")]), registry.warm,
+                lambda: asyncio.run(registry.aexecute_tool_calls([call("3", "add")]))):
+        with pytest.raises(RuntimeError, match="ToolRegistry is closed.*create a new one"):
+            use()
+    registry.close()  # twice is fine
+
+
 def test_register_without_a_known_loader_is_a_type_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "1")
     with pytest.raises(TypeError, match="no installed loader recognises"):

@@ -34,6 +34,7 @@ class Backends:
         self.config = config
         self.given = executor if isinstance(executor, Executor) else None
         self.created: dict[str, Executor] = {}
+        self.closed = False
         self.by_argument = executor is not None
         if self.given is not None:
             self.default = self.given.name
@@ -77,6 +78,9 @@ class Backends:
         return self.config.source if self.config.source != "defaults" else "environment"
 
     def get(self, name: str | None = None) -> Executor:
+        if self.closed:
+            raise RuntimeError("this ToolRegistry is closed: its backends were stopped; create a new one (or "
+                               "close it after its last batch, as `with ToolRegistry(...) as registry:` does)")
         name = name or self.default
         if self.given is not None and name == self.given.name:
             return self.given
@@ -87,6 +91,7 @@ class Backends:
         return executor
 
     def close(self) -> None:
+        self.closed = True
         executors, self.created = list(self.created.values()), {}
         if self.given is not None:
             executors.append(self.given)
