@@ -209,7 +209,7 @@ def test_a_closed_registry_refuses_batches_instead_of_starting_backends_nobody_c
     registry.close()
     for use in (lambda: registry.execute_tool_calls([call("2", "add")]), registry.warm,
                 lambda: asyncio.run(registry.aexecute_tool_calls([call("3", "add")]))):
-        with pytest.raises(RuntimeError, match="ToolRegistry is closed.*create a new one"):
+        with pytest.raises(RuntimeError, match=r"ToolRegistry is closed.*create a new one"):
             use()
     registry.close()  # twice is fine
 

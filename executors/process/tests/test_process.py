@@ -247,6 +247,37 @@ def test_calls_sent_behind_a_hung_call_run_on_a_free_worker(at: int) -> None:
     assert [o.value for i, o in enumerate(outcomes) if i != at] == [i + 1 for i in range(8) if i != at]
 
 
+def test_a_worker_replaced_after_a_crash_takes_the_calls_waiting_behind_a_hung_one() -> None:
+    """The run's other worker dies (its last call crashes it) while calls wait behind a hung one: its
+    replacement takes them. (A run only took calls for the workers it held, and a dead one is given up.)"""
+    import time
+
+    from toolwire.testing import hang
+
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(50)])  # known quick
+        deadline = time.monotonic() + 3
+        jobs = [Job(str(i), _tool("add", add), {"a": i, "b": 1}, deadline) for i in range(8)]
+        jobs[0] = Job("hung", _tool("hang", hang), {"seconds": 60}, deadline)  # the first chunk: 0-3
+        jobs[7] = Job("boom", _tool("crash", crash), {"code": 3}, deadline)  # the last of the second: 4-7
+        outcomes = executor.run(jobs)
+    assert [o.error.kind for o in outcomes if o.error is not None] == [ErrorKind.TIMEOUT, ErrorKind.CRASHED]
+    assert [o.value for o in outcomes[1:7]] == [i + 1 for i in range(1, 7)]
+
+
+def test_calls_whose_worker_a_chunk_mate_crashed_run_however_many_crash() -> None:
+    """A call is sent again each time a call before it in its chunk crashes the worker, and runs in the end.
+    (Each such death counted as one of the three starts a call is allowed, and the call failed with "could not
+    start: 3 worker processes exited with code 3 before running it".)"""
+    with ProcessExecutor(ExecutorConfig(workers=1)) as executor:
+        executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(50)])  # known quick: one chunk
+        jobs = [Job(str(i), _tool("crash", crash), {"code": 3}) if i % 2 == 0 else
+                Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(10)]
+        outcomes = executor.run(jobs)
+    assert [o.error.kind for o in outcomes[::2] if o.error is not None] == [ErrorKind.CRASHED] * 5
+    assert [o.value for o in outcomes[1::2]] == [i + 1 for i in range(1, 10, 2)]
+
+
 def test_unpicklable_tool_names_the_object_and_suggests_threads(executor: ProcessExecutor) -> None:
     numbers = (n for n in range(3))  # generators do not pickle, even with dill
 

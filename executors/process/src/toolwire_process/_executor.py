@@ -61,7 +61,8 @@ CHUNKS_PER_WORKER = 4
 SHORT_CHUNK_S = 0.002
 """Calls expected to take less than this per chunk are sent in fewer, larger chunks (down to one per worker)."""
 MAX_STARTS = 3
-"""How many workers a call may be sent to without starting before it is reported `crashed`."""
+"""How many workers that end before starting any call of its chunk a call may be sent to before it is reported
+`crashed` (deaths a chunk-mate caused do not count)."""
 
 _live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
 
@@ -348,9 +349,9 @@ class _Run:
     def step(self) -> None:
         """Send what can be sent, then wait for a worker's message, a wake-up or the next deadline."""
         if self.pending:
-            self.held += self.executor._claim(self, math.ceil(len(self.pending) / self.chunk_size))
+            self.claim(math.ceil(len(self.pending) / self.chunk_size))
         self.dispatch()
-        if not self.pending and self.sync and any(w.chunk is None for w in self.held):
+        if not self.pending and self.sync:
             self.steal()
             self.dispatch()
         self.release_idle()
@@ -364,6 +365,12 @@ class _Run:
         if woken:
             self.settle_cancelled()
         self.expire()
+
+    def claim(self, wanted: int) -> bool:
+        """Hold up to `wanted` more of the pool's idle workers; whether there was one."""
+        workers = self.executor._claim(self, wanted)
+        self.held += workers
+        return bool(workers)
 
     def release_idle(self) -> None:
         """Give back the workers this run no longer needs (nothing left to send)."""
@@ -406,8 +413,8 @@ class _Run:
 
     def steal(self) -> None:
         """Take the back half of the calls not started yet from the busy worker that has most of them, for an
-        idle worker: no call waits behind a slow or hung one while a worker is free. The busy worker keeps the
-        call it runs (or, before it begins its chunk, its first)."""
+        idle worker (this run's, or the pool's): no call waits behind a slow or hung one while a worker is free.
+        The busy worker keeps the call it runs (or, before it begins its chunk, its first)."""
         victim, most = None, 0
         for worker in self.held:
             chunk = worker.chunk
@@ -415,7 +422,7 @@ class _Run:
                 waiting = len(chunk.indices) - max(worker.log.running(chunk.id) + 1, 1)
                 if waiting > most:
                     victim, most = worker, waiting
-        if victim is None:
+        if victim is None or (all(w.chunk is not None for w in self.held) and not self.claim(1)):
             return
         chunk = victim.chunk
         assert chunk is not None
@@ -507,7 +514,7 @@ class _Run:
                     continue
                 job = self.jobs[index]
                 if position >= started:
-                    self.retry(index, status)
+                    self.retry(index, status, counted=started == 0)
                 elif reason is None:
                     message = f"the worker process running '{job.tool.name}' {status}"
                     self.resolve(index, Outcome(error=ToolError(ErrorKind.CRASHED, message)))
@@ -520,7 +527,12 @@ class _Run:
             self.held.remove(worker)
         self.executor._replace(worker)
 
-    def retry(self, index: int, status: str) -> None:
+    def retry(self, index: int, status: str, *, counted: bool) -> None:
+        """Send a call its worker did not start again: `counted` when the worker ended before starting any call of
+        the chunk (no chunk-mate caused it), which a call survives `MAX_STARTS - 1` times."""
+        if not counted:
+            self.requeue(index)
+            return
         sends = self.resent.get(index, 0) + 1
         if sends >= MAX_STARTS:
             message = (f"'{self.jobs[index].tool.name}' could not start: "
