@@ -274,10 +274,14 @@ def earliest_deadline(deadlines: Sequence[float | None]) -> float | None:
     return min([deadline for deadline in deadlines if deadline is not None], default=None)
 
 
-def timeout_outcome(job: Job, started: float) -> Outcome:
-    """The outcome of a job that ran past its deadline."""
+def timeout_outcome(job: Job, started: float, *, ran: bool = True) -> Outcome:
+    """The outcome of a job past its deadline; `ran=False` for one that waited for a worker all that time."""
     allowed = max(0.0, job.deadline - started) if job.deadline is not None else 0.0
-    message = f"'{job.tool.name}' did not finish within {allowed:.3g}s"
+    if ran:
+        message = f"'{job.tool.name}' did not finish within {allowed:.3g}s"
+    else:
+        message = (f"'{job.tool.name}' did not start within {allowed:.3g}s: every worker of the backend was busy with "
+                   "other calls (give it more workers, or the calls more time)")
     return Outcome(error=ToolError(ErrorKind.TIMEOUT, message), duration_s=time.monotonic() - started)
 
 

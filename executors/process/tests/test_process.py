@@ -247,6 +247,24 @@ def test_calls_sent_behind_a_hung_call_run_on_a_free_worker(at: int) -> None:
     assert [o.value for i, o in enumerate(outcomes) if i != at] == [i + 1 for i in range(8) if i != at]
 
 
+def test_a_call_that_never_got_a_worker_says_so_at_its_deadline() -> None:
+    """Both workers hang: the calls sent behind them time out saying they did not start (they said they "did not
+    finish", as if they had been slow themselves)."""
+    import time
+
+    from toolwire.testing import hang
+
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(50)])  # known quick
+        deadline = time.monotonic() + 1
+        hung, quick = _tool("hang", hang), _tool("add", add)
+        outcomes = executor.run([Job(f"{i}", hung, {"seconds": 60}, deadline) if i % 2 == 0 else
+                                 Job(f"{i}", quick, {"a": 1, "b": 1}, deadline) for i in range(4)])
+    messages = [o.error.message.replace("0.999s", "1s") for o in outcomes if o.error is not None]
+    assert messages == ["'hang' did not finish within 1s", "'add' did not start within 1s: every worker of the "
+                        "backend was busy with other calls (give it more workers, or the calls more time)"] * 2
+
+
 def test_a_worker_replaced_after_a_crash_takes_the_calls_waiting_behind_a_hung_one() -> None:
     """The run's other worker dies (its last call crashes it) while calls wait behind a hung one: its
     replacement takes them. (A run only took calls for the workers it held, and a dead one is given up.)"""

@@ -108,6 +108,8 @@ def test_late_finish_is_dropped_and_hung_thread_is_replaced() -> None:
     try:
         outcomes = executor.run([job(hung, deadline_s=0.2), job(hung, deadline_s=0.2)])
         assert [o.error.kind if o.error else None for o in outcomes] == [ErrorKind.TIMEOUT] * 2
+        assert "'hung' did not finish within" in outcomes[0].error.message  # type: ignore[union-attr]
+        assert "'hung' did not start within" in outcomes[1].error.message  # type: ignore[union-attr]
         # the only worker is stuck: a fresh one runs the next batch
         assert [o.value for o in executor.run([job(plus, a=1, b=2)] * 3)] == [3, 3, 3]
         assert executor._pool is not None and executor._pool.abandoned == 1

@@ -604,7 +604,7 @@ class _Run:
                 if position < started:
                     kill = kill or _overdue(job, now)
                 elif job.deadline is not None and now >= job.deadline:
-                    self.resolve(index, timeout_outcome(job, self.started))
+                    self.resolve(index, timeout_outcome(job, self.started, ran=False))
             if kill:
                 worker.kill()
                 self.died(worker, reason="the worker process was stopped because another call on it "
@@ -616,7 +616,7 @@ class _Run:
             jobs = self.jobs
             for index in [i for i in self.pending if _past(jobs[i], now)]:
                 self.pending.remove(index)
-                self.resolve(index, timeout_outcome(jobs[index], self.started))
+                self.resolve(index, timeout_outcome(jobs[index], self.started, ran=False))
             self.pending_deadline = earliest_deadline([jobs[i].deadline for i in self.pending])
 
     def next_deadline(self) -> float | None:

@@ -66,7 +66,7 @@ class Run:
             deadline = job.deadline
             begun = monotonic()
             if deadline is not None and begun >= deadline:
-                outcome = timeout_outcome(job, started)
+                outcome = timeout_outcome(job, started, ran=False)
             else:
                 set_call_id(job.call_id)
                 try:
@@ -107,9 +107,11 @@ class Run:
         """Time out every unfinished job past its deadline; returns the threads left running them."""
         now = time.monotonic()
         jobs = self.jobs
+        running = self.running
         return [thread for index in self.outcomes.missing()
                 if (deadline := jobs[index].deadline) is not None and deadline <= now
-                for thread in self._claim(index, timeout_outcome(jobs[index], self.started))]
+                for thread in self._claim(index, timeout_outcome(
+                    jobs[index], self.started, ran=running[index] is not None or jobs[index].tool.is_async))]
 
     def cancel(self, indices: Sequence[int] | None = None) -> list[threading.Thread]:
         """Give unfinished jobs (`indices`, default all) a `cancelled` outcome; returns the threads left
