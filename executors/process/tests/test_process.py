@@ -409,6 +409,57 @@ def test_a_call_cancelled_before_it_starts_runs_only_where_its_parent_sees_it_ru
     assert late in ([], [seen["running"]])
 
 
+@example(count=3, instant="sent", at=0, cut=1)  # taken before the worker began: it ran them too
+@given(count=st.integers(2, 8), instant=st.sampled_from(["sent", "body", "lookup"]), at=st.integers(0, 7),
+       cut=st.integers(1, 7))
+def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
+        count: int, instant: str, at: int, cut: int) -> None:
+    """The parent takes calls for another worker as `_Run.steal` does (flags those from `cut` on in one step,
+    then reads which call runs; the worker keeps those up to that one), at any instant of a chunk: before the
+    worker begins it, while call `at` runs, or as the worker looks its tool up. None it did not keep runs; each
+    it kept runs or comes back `cancelled` (and is sent again); the worker writes one record per call."""
+    import mmap
+
+    from toolwire_process import _log
+    from toolwire_process._worker import Worker
+
+    at, cut = at % count, max(1, cut % count)
+    memory = mmap.mmap(-1, _log.SIZE)
+    worker, parent = Worker(None, memory), _log.ParentLog(memory)  # type: ignore[arg-type]
+    ran: list[int] = []
+    seen: dict[str, int] = {}
+
+    def act() -> None:
+        assert parent.cancel(7, cut, count)
+        seen["kept"] = max(cut, parent.running(7) + 1)
+
+    def call(position: int) -> Any:
+        def run() -> None:
+            if instant == "body" and position == at:
+                act()
+            ran.append(position)
+        return run
+
+    class Tools:
+        def get(self, key: str) -> tuple[Any, bool]:
+            if instant == "lookup" and int(key) == at:
+                act()
+            return call(int(key)), False
+
+    worker.tools = Tools()  # type: ignore[assignment]
+    keys = [str(position) for position in range(count)]
+    mark = parent.mark()  # sent with the chunk
+    if instant == "sent":
+        act()
+    worker.run_chunk(7, keys, [{}] * count, [None] * count, keys, None, mark)
+    records = parent.records(7)
+    memory.close()
+    assert sorted(record[0] for record in records) == list(range(count))
+    skipped = {record[0] for record in records if record[3] == _log.CANCELLED}
+    assert sorted(ran) == sorted(set(range(count)) - skipped)
+    assert set(range(seen["kept"], count)) <= skipped
+
+
 def test_each_invoker_is_serialised_once() -> None:
     shipper = Shipper()
     tool = _tool("add", add)
