@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +355,25 @@ def test_a_log_read_while_its_worker_writes_and_the_rest_in_one_step_give_every_
     memory.close()
 
 
+def _tools_acting_at(instant: str, at: int, act: Callable[[], None], ran: list[int]) -> Any:
+    """A worker's tool cache for keys "0", "1"...: each tool notes in `ran` that it ran; `act` is called as the
+    worker looks call `at`'s tool up (`instant == "lookup"`) or while that call runs (`"body"`)."""
+    def call(position: int) -> Any:
+        def run() -> None:
+            if instant == "body" and position == at:
+                act()
+            ran.append(position)
+        return run
+
+    class Tools:
+        def get(self, key: str) -> tuple[Any, bool]:
+            if instant == "lookup" and int(key) == at:
+                act()
+            return call(int(key)), False
+
+    return Tools()
+
+
 @example(count=2, instant="lookup", at=1, cancelled={1})  # the race the worker had: see below
 @example(count=3, instant="body", at=0, cancelled={0, 2})
 @given(count=st.integers(1, 6), instant=st.sampled_from(["body", "lookup"]), at=st.integers(0, 5),
@@ -386,20 +405,7 @@ def test_a_call_cancelled_before_it_starts_runs_only_where_its_parent_sees_it_ru
             parent.cancel(7, position)
         seen.update(began=set(ran), flagged=flagged, running=parent.running(7))
 
-    def call(position: int) -> Any:
-        def run() -> None:
-            if instant == "body" and position == at:
-                act()
-            ran.append(position)
-        return run
-
-    class Tools:
-        def get(self, key: str) -> tuple[Any, bool]:
-            if instant == "lookup" and int(key) == at:
-                act()
-            return call(int(key)), False
-
-    worker.tools = Tools()  # type: ignore[assignment]
+    worker.tools = _tools_acting_at(instant, at, act, ran)  # type: ignore[assignment]
     keys = [str(position) for position in range(count)]
     worker.run_chunk(7, keys, [{}] * count, [None] * count, keys)
     records.extend(record[0] for record in parent.records(7))
@@ -433,20 +439,7 @@ def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
         assert parent.cancel(7, cut, count)
         seen["kept"] = max(cut, parent.running(7) + 1)
 
-    def call(position: int) -> Any:
-        def run() -> None:
-            if instant == "body" and position == at:
-                act()
-            ran.append(position)
-        return run
-
-    class Tools:
-        def get(self, key: str) -> tuple[Any, bool]:
-            if instant == "lookup" and int(key) == at:
-                act()
-            return call(int(key)), False
-
-    worker.tools = Tools()  # type: ignore[assignment]
+    worker.tools = _tools_acting_at(instant, at, act, ran)  # type: ignore[assignment]
     keys = [str(position) for position in range(count)]
     mark = parent.mark()  # sent with the chunk
     if instant == "sent":
