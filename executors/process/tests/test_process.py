@@ -565,11 +565,12 @@ def test_interpreter_exit_without_close_leaves_no_workers(tmp_path: Path) -> Non
     assert not any(psutil.pid_exists(pid) for pid in pids)
 
 
-def start_and_hang(marker: str) -> None:
-    """Start a command that outlives its caller unless stopped, then hang."""
+def start_and_hang(marker: str, new_session: bool = False) -> None:
+    """Start a command that outlives its caller unless stopped (in a session of its own: `new_session`), then
+    hang."""
     import time
 
-    child = subprocess.Popen(["sleep", "60"])
+    child = subprocess.Popen(["sleep", "60"], start_new_session=new_session)
     Path(marker).write_text(str(child.pid))
     time.sleep(60)
 
@@ -588,20 +589,25 @@ def _gone(pid: int, within: float) -> bool:
     return False
 
 
-def test_a_command_a_hung_call_started_is_stopped_with_its_worker(tmp_path: Path) -> None:
-    """At the deadline the worker running the call is killed with its process group: the `sleep` the tool
-    started was left running, reparented to init, after its call had timed out and its registry was closed."""
+@pytest.mark.parametrize("new_session", [False, True])
+def test_a_command_a_hung_call_started_is_stopped_with_its_worker(tmp_path: Path, new_session: bool) -> None:
+    """At the deadline the worker running the call is killed with its process group and the processes it
+    started: the `sleep` the tool started was left running, reparented to init, after its call had timed out
+    and its registry was closed (until the group kill; started in a session of its own, until the kill of the
+    worker's descendants)."""
     marker = tmp_path / "child.pid"
     with ToolRegistry(executor="process") as registry:
         registry.register(start_and_hang)
-        [result] = registry.execute_tool_calls([ToolCall("c", "start_and_hang", {"marker": str(marker)})],
-                                               timeout=2.0)
+        [result] = registry.execute_tool_calls(
+            [ToolCall("c", "start_and_hang", {"marker": str(marker), "new_session": new_session})], timeout=2.0)
         assert result.error is not None and result.error.kind == ErrorKind.TIMEOUT
         assert _gone(int(marker.read_text()), within=5.0)
 
 
-def test_a_command_a_call_started_is_stopped_when_the_parent_dies(tmp_path: Path) -> None:
-    """A worker whose parent is gone leaves with its process group, though a tool hangs in it."""
+@pytest.mark.parametrize("new_session", [False, True])
+def test_a_command_a_call_started_is_stopped_when_the_parent_dies(tmp_path: Path, new_session: bool) -> None:
+    """A worker whose parent is gone leaves with its process group and the processes it started, though a tool
+    hangs in it."""
     marker = tmp_path / "child.pid"
     script = tmp_path / "killed.py"
     script.write_text(textwrap.dedent(f"""
@@ -612,7 +618,7 @@ def test_a_command_a_call_started_is_stopped_when_the_parent_dies(tmp_path: Path
 
         registry = ToolRegistry(executor="process")
         registry.register(start_and_hang)
-        call = ToolCall("c", "start_and_hang", {{"marker": {str(marker)!r}}})
+        call = ToolCall("c", "start_and_hang", {{"marker": {str(marker)!r}, "new_session": {new_session!r}}})
         threading.Thread(target=registry.execute_tool_calls, args=([call],), daemon=True).start()
         while not os.path.exists({str(marker)!r}):
             time.sleep(0.05)

@@ -14,9 +14,27 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psutil
+
 from toolwire_process import _log
 from toolwire_process._limits import Limits
 from toolwire_process._wire import Pipe
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """The processes `pid` started and those they started, while it runs (none once it has ended)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def stop_all(processes: list[psutil.Process]) -> None:
+    """Kill each of `processes` still running (psutil checks a pid was not reused)."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):  # gone already
+            process.kill()
+
 
 _BOOTSTRAP = "import sys; sys.path[:] = {path!r}; from toolwire_process._worker import main; main({args})"
 """The worker's `-c` program: the parent's `sys.path` and the arguments as literals (no json to import)."""
@@ -90,12 +108,15 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """Stop the worker now (it may be running a tool that never returns), and the processes its tools
-        started in its process group: a command a hung call ran would otherwise outlive it."""
+        started: a command a hung call ran would otherwise outlive it. Its process group goes at once; those in
+        a session of their own are found among its descendants first (once it is gone, they are init's)."""
+        strays = descendants(self.process.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):  # its own group: started in a session of its own
             os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        stop_all(strays)
 
     def exit_status(self) -> str:
         """How the worker ended: its exit code or the signal that killed it."""

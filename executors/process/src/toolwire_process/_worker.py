@@ -327,12 +327,15 @@ def _size(count: int) -> str:
 
 def _exit_with_parent(parent: int) -> None:
     """Leave when the parent is gone, even while a tool hangs (the pipe's EOF is not read then), with the
-    processes the tools started in this worker's process group, as when the parent stops a worker."""
+    processes the tools started, as when the parent stops a worker."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
             from _signal import SIGKILL  # not `signal` (enum...): imported only here
 
+            from toolwire_process._process import descendants, stop_all
+
+            stop_all(descendants(os.getpid()))  # those in a session of their own are not in the group
             os.killpg(0, SIGKILL)
 
 
