@@ -136,7 +136,8 @@ def prepare(tools: Mapping[str, Tool], call: ToolCall, deadline: float | None) -
     """The job for `call` (its tool resolved, its arguments validated), or why it cannot run."""
     name = call.name
     if not name:
-        return ToolError(ErrorKind.INVALID_ARGUMENTS, f"the call has no tool name: {call.arguments!s}")
+        return ToolError(ErrorKind.INVALID_ARGUMENTS, "the call has no tool name, or is not a call in a provider's "
+                         f"shape (OpenAI chat or Responses, Anthropic, Gemini): {call.arguments!s}")
     tool = tools.get(name)
     if tool is None:
         known = ", ".join(sorted(tools)[:20]) or "none"

@@ -228,7 +228,8 @@ def test_malformed_calls_are_their_own_invalid_arguments_results(registry: ToolR
     assert [r.call_id for r in results] == ["ok", "no_name", "bad_json", "not_object", "no_name_2", "", ""]
     assert results[2].error.message.endswith('not valid JSON (EOF while parsing an object at line 1 column 7): {"a": 1')
     assert results[3].error.message.endswith("must be a JSON object, got: [1, 2]")
-    assert results[5].error.message == "the call has no tool name: 42"
+    assert results[5].error.message == ("the call has no tool name, or is not a call in a provider's shape (OpenAI "
+                                        "chat or Responses, Anthropic, Gemini): 42")  # it said "no tool name" alone
 
 
 def test_a_response_without_calls_is_an_empty_batch(registry: ToolRegistry) -> None:
