@@ -265,6 +265,26 @@ def test_a_call_that_never_got_a_worker_says_so_at_its_deadline() -> None:
                         "backend was busy with other calls (give it more workers, or the calls more time)"] * 2
 
 
+def test_calls_behind_a_hung_call_are_taken_in_runs_with_async_tools_too() -> None:
+    """A batch mixing async tools (an MCP server's, say) and sync ones: the calls behind a hung sync call run
+    on the free worker, and the async call running before it goes on (taking calls never cancels one that
+    started)."""
+    import time
+
+    from toolwire.testing import hang
+
+    with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
+        executor.run([Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(50)])  # known quick
+        deadline = time.monotonic() + 4
+        tools = {"nap_async": _tool("nap_async", nap_async), "hang": _tool("hang", hang), "add": _tool("add", add)}
+        plan = [("nap_async", {"seconds": 0.5}), ("hang", {"seconds": 60}), ("add", {"a": 2, "b": 1}),
+                ("nap_async", {"seconds": 0.05})] + [("add", {"a": i, "b": 1}) for i in range(4, 8)]  # 4 a chunk
+        outcomes = executor.run([Job(str(i), tools[name], arguments, deadline)
+                                 for i, (name, arguments) in enumerate(plan)])
+    assert outcomes[1].error is not None and outcomes[1].error.kind == ErrorKind.TIMEOUT
+    assert [o.value for i, o in enumerate(outcomes) if i != 1] == [0.5, 3, 0.05, 5, 6, 7, 8]
+
+
 def test_a_worker_replaced_after_a_crash_takes_the_calls_waiting_behind_a_hung_one() -> None:
     """The run's other worker dies (its last call crashes it) while calls wait behind a hung one: its
     replacement takes them. (A run only took calls for the workers it held, and a dead one is given up.)"""
@@ -423,7 +443,7 @@ def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
     """The parent takes calls for another worker as `_Run.steal` does (flags those from `cut` on in one step,
     then reads which call runs; the worker keeps those up to that one), at any instant of a chunk: before the
     worker begins it, while call `at` runs, or as the worker looks its tool up. None it did not keep runs; each
-    it kept runs or comes back `cancelled` (and is sent again); the worker writes one record per call."""
+    it kept runs or comes back `taken` (and is sent again); the worker writes one record per call."""
     import mmap
 
     from toolwire_process import _log
@@ -436,7 +456,7 @@ def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
     seen: dict[str, int] = {}
 
     def act() -> None:
-        assert parent.cancel(7, cut, count)
+        assert parent.take(7, cut, count)
         seen["kept"] = max(cut, parent.running(7) + 1)
 
     worker.tools = _tools_acting_at(instant, at, act, ran)  # type: ignore[assignment]
@@ -448,7 +468,7 @@ def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
     records = parent.records(7)
     memory.close()
     assert sorted(record[0] for record in records) == list(range(count))
-    skipped = {record[0] for record in records if record[3] == _log.CANCELLED}
+    skipped = {record[0] for record in records if record[3] == _log.TAKEN}
     assert sorted(ran) == sorted(set(range(count)) - skipped)
     assert set(range(seen["kept"], count)) <= skipped
 

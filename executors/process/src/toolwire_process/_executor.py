@@ -284,7 +284,8 @@ class _Run:
         self.sync = not any(tool.is_async for tool in shipped)
         self.pending_deadline = earliest_deadline(deadlines)
         """No pending job's deadline is earlier than this (recomputed once it has passed)."""
-        concurrent = all(tool.is_async for tool in shipped)
+        self.concurrent = concurrent = all(tool.is_async for tool in shipped)
+        """Only async calls: each chunk's run together, so none waits behind another (no stealing)."""
         affinities = {tool.affinity for tool in shipped}
         if concurrent and len(affinities) == 1 and None not in affinities:
             self.chunk_size = len(self.pending)  # calls sharing one remote connection stay on one worker's
@@ -351,7 +352,7 @@ class _Run:
         if self.pending:
             self.claim(math.ceil(len(self.pending) / self.chunk_size))
         self.dispatch()
-        if not self.pending and self.sync:
+        if not self.pending and not self.concurrent:
             self.steal()
             self.dispatch()
         self.release_idle()
@@ -414,7 +415,7 @@ class _Run:
     def steal(self) -> None:
         """Take the back half of the calls not started yet from the busy worker that has most of them, for an
         idle worker (this run's, or the pool's): no call waits behind a slow or hung one while a worker is free.
-        The busy worker keeps the call it runs (or, before it begins its chunk, its first)."""
+        The busy worker keeps the calls it runs (or, before it begins its chunk, its first)."""
         victim, most = None, 0
         for worker in self.held:
             chunk = worker.chunk
@@ -427,11 +428,10 @@ class _Run:
         chunk = victim.chunk
         assert chunk is not None
         cut = len(chunk.indices) - (most + 1) // 2
-        if not victim.log.cancel(chunk.id, cut, len(chunk.indices)):
+        if not victim.log.take(chunk.id, cut, len(chunk.indices)):
             return
         kept = max(cut, victim.log.running(chunk.id) + 1)  # read after flagging: see `ParentLog.running`
-        taken = chunk.indices[kept:]
-        chunk.indices, chunk.given_up = chunk.indices[:kept], min(cut, chunk.given_up or cut)
+        taken, chunk.indices = chunk.indices[kept:], chunk.indices[:kept]
         for index in taken:
             self.requeue(index)
 
@@ -482,14 +482,13 @@ class _Run:
         if errors.count(None) == len(errors):  # all went well: their outcomes in bulk
             outcomes.resolve_all([indices[p] for p in positions], map(Outcome, values, repeat(None), durations))
             return
-        given_up = len(indices) if chunk.given_up is None else chunk.given_up
         for position, duration, value, error in records:
-            if position >= len(indices):  # taken by another worker
+            if position >= len(indices):  # taken for another worker
                 continue
             index = indices[position]
             if index in outcomes.filled:
                 continue
-            if position >= given_up and error == _log.CANCELLED:  # flagged for another worker as it began: sent again
+            if error == _log.TAKEN:  # taken as it began: kept here, skipped all the same
                 self.requeue(index)
             elif error is None:
                 outcomes.resolve(index, Outcome(value, None, duration))

@@ -6,7 +6,8 @@ the parent still has every finished call's result, and the header tells it which
 The parent cancels calls through it too: it writes `chunk id + 1` into the slot of each call it cancels (one
 int64 per position of the chunk, `CANCEL_SLOTS` of them) and adds one to the header's `cancels`; the worker
 skips a flagged call it has not started, and cancels a flagged async call that is running, so that cancelling
-one call does not stop a worker that runs others.
+one call does not stop a worker that runs others. It takes calls for another worker the same way, writing
+`-(chunk id + 1)`: the worker skips those it has not started and runs on those it has.
 
 Layout: `chunk id`, `calls started`, `end of records`, `cancels` (four int64), the cancel slots, then the
 records, each the tuple
@@ -37,6 +38,8 @@ PICKLED = 0
 
 CANCELLED = ("cancelled", "the call was cancelled")
 """A record's `error` for a call the parent cancelled (flagged): skipped before it began, or an async one stopped."""
+TAKEN = ("taken", "")
+"""A record's `error` for a call the parent took for another worker before this one began it (skipped here)."""
 CANCEL_SLOTS = 65536
 """Positions of a chunk the parent can cancel without stopping its worker (beyond them, it stops the worker)."""
 _HEADER = struct.Struct("<qqq")
@@ -105,6 +108,13 @@ class WorkerLog:
         """Whether the parent cancelled the call at `position` of `chunk`."""
         return position < CANCEL_SLOTS and _INT.unpack_from(self.memory, _SLOTS + 8 * position)[0] == chunk + 1
 
+    def skipped(self, chunk: int, position: int) -> Error | None:
+        """Why the call at `position` of `chunk` is not to be started (`CANCELLED`, `TAKEN`), or None."""
+        if position >= CANCEL_SLOTS:
+            return None
+        flag = _INT.unpack_from(self.memory, _SLOTS + 8 * position)[0]
+        return CANCELLED if flag == chunk + 1 else TAKEN if flag == -chunk - 1 else None
+
     def append(self, record: bytes) -> bool:
         """Write `record`; False when it does not fit (the caller sends it over the pipe instead)."""
         end = self.end
@@ -143,14 +153,20 @@ class ParentLog:
         current, started, _ = self.header()
         return started - 1 if current == chunk else -1
 
-    def cancel(self, chunk: int, position: int, stop: int | None = None) -> bool:
-        """Flag the call at `position` of `chunk` (or those from `position` to `stop`) as cancelled for the
-        worker; False past `CANCEL_SLOTS`."""
-        stop = position + 1 if stop is None else stop
+    def cancel(self, chunk: int, position: int) -> bool:
+        """Flag the call at `position` of `chunk` as cancelled for the worker; False past `CANCEL_SLOTS`."""
+        return self._flag(chunk + 1, position, position + 1)
+
+    def take(self, chunk: int, start: int, stop: int) -> bool:
+        """Flag the calls of `chunk` from `start` to `stop` as taken for another worker; False past
+        `CANCEL_SLOTS`."""
+        return self._flag(-chunk - 1, start, stop)
+
+    def _flag(self, flag: int, start: int, stop: int) -> bool:
         if stop > CANCEL_SLOTS:
             return False
         memory = self.memory
-        memory[_SLOTS + 8 * position:_SLOTS + 8 * stop] = _INT.pack(chunk + 1) * (stop - position)
+        memory[_SLOTS + 8 * start:_SLOTS + 8 * stop] = _INT.pack(flag) * (stop - start)
         _INT.pack_into(memory, CANCELS, _INT.unpack_from(memory, CANCELS)[0] + 1)
         return True
 

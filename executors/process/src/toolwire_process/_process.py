@@ -48,9 +48,6 @@ class Chunk:
     indices: list[int]
     deadline: float | None
     """The earliest deadline of the chunk's calls (plus a grace for async ones), `None` without one."""
-    given_up: int | None = None
-    """Where the calls flagged for other workers to take begin (`_Run.steal`): those from here on that the worker
-    skips go back to the run's queue; those past `indices` already have."""
 
 
 class WorkerProcess:

@@ -116,8 +116,8 @@ class Worker:
         seen = memory[flags] if mark is None else mark  # the low byte of the parent's count of cancels
         while position < count:
             log.started(position + 1)  # before the flag is read (see `ParentLog.running`)
-            if memory[flags] != seen and log.cancelled(chunk, position):  # cancelled before it started
-                self.record(chunk, encode(position, 0.0, None, _log.CANCELLED))
+            if memory[flags] != seen and (skipped := log.skipped(chunk, position)) is not None:  # cancelled, taken
+                self.record(chunk, encode(position, 0.0, None, skipped))
                 position += 1
                 continue
             try:
@@ -131,10 +131,11 @@ class Worker:
             if is_async:
                 group = [position]
                 while (group[-1] + 1 < count and type(arguments[group[-1] + 1]) is dict
-                       and self._is_async(keys[group[-1] + 1])
-                       and not (memory[flags] != seen and log.cancelled(chunk, group[-1] + 1))):
+                       and self._is_async(keys[group[-1] + 1])):
+                    log.started(group[-1] + 2)  # before its flag is read, as for the first
+                    if memory[flags] != seen and log.skipped(chunk, group[-1] + 1) is not None:
+                        break  # skipped as the next position
                     group.append(group[-1] + 1)
-                log.started(group[-1] + 1)
                 self.wait(self.run_group(
                     [(p, keys[p], arguments[p], deadlines[p], call_ids[p], scopes[p] if scopes else ())
                      for p in group], chunk))
