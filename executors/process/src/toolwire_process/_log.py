@@ -41,7 +41,7 @@ CANCELLED = ("cancelled", "the call was cancelled")
 TAKEN = ("taken", "")
 """A record's `error` for a call the parent took for another worker before this one began it (skipped here)."""
 CANCEL_SLOTS = 65536
-"""Positions of a chunk the parent can cancel without stopping its worker (beyond them, it stops the worker)."""
+"""Positions of a chunk the parent can flag (cancel, or take for another worker) without stopping its worker."""
 _HEADER = struct.Struct("<qqq")
 CANCELS = _HEADER.size
 """The offset of `cancels` (little-endian: its low byte first, which a worker reads before each call)."""

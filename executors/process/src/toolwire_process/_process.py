@@ -107,7 +107,7 @@ class WorkerProcess:
         """Stop the worker now (it may be running a tool that never returns), and the processes its tools
         started: a command a hung call ran would otherwise outlive it. Its process group goes at once; those in
         a session of their own are found among its descendants first (once it is gone, they are init's)."""
-        strays = descendants(self.process.pid)
+        strays = descendants(self.process.pid) if self.process.poll() is None else []  # ended: none to find
         with contextlib.suppress(ProcessLookupError, PermissionError):  # its own group: started in a session of its own
             os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
