@@ -24,6 +24,7 @@ from toolwire_openapi._client.auth import Credentials, Scheme, Secret, Token, ba
 from toolwire_openapi._client.origins import Origins, origin, same_origin
 from toolwire_openapi._client.redaction import redact, remember
 from toolwire_openapi._client.request import Operation, Prepared, prepare
+from toolwire_openapi._client.transport import StdlibTransport
 
 __all__ = ["Call", "Invoker", "Pool", "Service", "client_options", "pool_key", "token_failed", "token_request"]
 
@@ -94,12 +95,16 @@ def client_options(service: Service, *, asynchronous: bool = False) -> dict[str,
     itself drops only `Authorization`).
     """
     size = service.max_in_flight
-    return {
-        "timeout": service.timeout, "verify": service.verify, "follow_redirects": True, "trust_env": False,
-        "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
+    options: dict[str, Any] = {
+        "timeout": service.timeout, "follow_redirects": True, "trust_env": False,
         "cookies": http.cookiejar.CookieJar(policy=_NoCookies()),
         "event_hooks": {"request": [_aleave_secrets if asynchronous else _leave_secrets]},
     }
+    if asynchronous:
+        options.update(verify=service.verify, limits=httpx.Limits(max_connections=size, max_keepalive_connections=size))
+    else:
+        options["transport"] = StdlibTransport(verify=service.verify, max_idle=size)
+    return options
 
 
 def _leave_secrets(request: httpx.Request) -> None:
