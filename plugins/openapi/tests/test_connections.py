@@ -1,10 +1,13 @@
 """The sync client's connections (decision 0062): kept alive and reused, never reused once the server closed them,
 a GET sent again on a fresh connection when the server closes a reused one as it arrives (a POST is not), a body
-cut short is a `transport` error, and TLS is checked unless `verify=False`. The server is a raw socket server on
-127.0.0.1 that counts the connections it accepts (no HTTP framework closes a connection on cue)."""
+cut short is a `transport` error, TLS is checked unless `verify=False`, and none of it depends on descriptor
+numbers staying under `select`'s 1024. The server is a raw socket server on 127.0.0.1 that counts the
+connections it accepts (no HTTP framework closes a connection on cue)."""
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
 import ssl
 import threading
@@ -25,8 +28,9 @@ def spec(url: str) -> dict[str, Any]:
         return {"operationId": name, "responses": {"200": {"description": "ok"}}}
 
     return {"openapi": "3.0.3", "info": {"title": "keep-alive", "version": "1"}, "servers": [{"url": url}],
-            "paths": {"/ok": {"get": operation("ok"), "post": operation("post_ok")}, "/once": {"get": operation("once")},
-                      "/close_soon": {"get": operation("close_soon")}, "/short": {"get": operation("short")}}}
+            "paths": {"/ok": {"get": operation("ok"), "post": operation("post_ok")},
+                      "/once": {"get": operation("once")}, "/close_soon": {"get": operation("close_soon")},
+                      "/short": {"get": operation("short")}}}
 
 
 class KeepAliveServer:
@@ -163,3 +167,19 @@ def test_tls_is_verified_unless_told_not_to(registry: ToolRegistry) -> None:
         assert tls.accepted == 2
     finally:
         tls.close()
+
+
+def test_connections_are_reused_past_descriptor_1024(server: KeepAliveServer, registry: ToolRegistry) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    spare = [os.dup(0) for _ in range(1100)]  # the connection's descriptor comes above 1024: `select` refuses it
+    try:
+        registry.load("openapi", spec(server.url), timeout=5.0)
+        assert [call(registry, "ok").value for _ in range(5)] == [{"ok": True}] * 5
+        assert server.accepted == 1
+    finally:
+        for descriptor in spare:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -39,6 +39,7 @@ class StdlibTransport(httpx.BaseTransport):
         self._context: ssl.SSLContext | None = None
         self._max_idle = max_idle
         self._idle: dict[Origin, deque[tuple[Connection, float]]] = {}
+        self._closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -68,6 +69,7 @@ class StdlibTransport(httpx.BaseTransport):
             return httpx.Response(response.status, headers=headers, stream=stream, extensions=extensions)
 
     def close(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, {}
         for connections in idle.values():
             while connections:
@@ -102,7 +104,7 @@ class StdlibTransport(httpx.BaseTransport):
 
     def _give_back(self, origin: Origin, connection: Connection) -> None:
         idle = self._idle.setdefault(origin, deque())
-        if len(idle) < self._max_idle:
+        if len(idle) < self._max_idle and not self._closed:
             idle.append((connection, time.monotonic()))
         else:
             connection.close()
@@ -199,6 +201,10 @@ def _dropped(connection: Connection) -> bool:
     if sock is None:
         return True
     try:
+        if hasattr(select, "poll"):  # no limit on descriptor numbers, unlike `select`
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
