@@ -1,6 +1,7 @@
 """The sync client's connections (decision 0062): kept alive and reused, never reused once the server closed them,
 a GET sent again on a fresh connection when the server closes a reused one as it arrives (a POST is not), a body
-cut short is a `transport` error, TLS is checked unless `verify=False`, and none of it depends on descriptor
+cut short is a `transport` error, a request the server answers before reading it all gets that answer, TLS is
+checked unless `verify=False`, and none of it depends on descriptor
 numbers staying under `select`'s 1024. The server is a raw socket server on 127.0.0.1 that counts the
 connections it accepts (no HTTP framework closes a connection on cue)."""
 
@@ -27,16 +28,19 @@ def spec(url: str) -> dict[str, Any]:
     def operation(name: str) -> dict[str, Any]:
         return {"operationId": name, "responses": {"200": {"description": "ok"}}}
 
+    data = {"type": "object", "properties": {"data": {"type": "string"}}}
+    body = {"required": True, "content": {"application/json": {"schema": data}}}
     return {"openapi": "3.0.3", "info": {"title": "keep-alive", "version": "1"}, "servers": [{"url": url}],
             "paths": {"/ok": {"get": operation("ok"), "post": operation("post_ok")},
                       "/once": {"get": operation("once")}, "/close_soon": {"get": operation("close_soon")},
-                      "/short": {"get": operation("short")}}}
+                      "/short": {"get": operation("short")},
+                      "/refuse": {"post": {**operation("refuse"), "requestBody": body}}}}
 
 
 class KeepAliveServer:
     """Answers every request of a connection until told otherwise: `/once` closes the connection when its next
     request arrives, unanswered; `/close_soon` closes it 50 ms after answering; `/short` sends 10 of the 100
-    bytes its Content-Length says, then closes."""
+    bytes its Content-Length says, then closes; `POST /refuse` answers 413 and closes without reading the body."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.context = context
@@ -76,6 +80,10 @@ class KeepAliveServer:
                     return
                 pending += chunk
             head, pending = pending.split(b"\r\n\r\n", 1)
+            if head.startswith(b"POST /refuse"):  # answered before the body is read, then closed
+                conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"
+                             b"too large")
+                return
             length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                            if line.lower().startswith(b"content-length:")), 0)
             while len(pending) < length:
@@ -150,6 +158,14 @@ def test_a_body_cut_short_is_a_transport_error(server: KeepAliveServer, registry
     assert cut.error is not None and cut.error.kind is ErrorKind.TRANSPORT, cut
     assert "without sending complete message body" in cut.error.message
     assert call(registry, "ok").value == {"ok": True}
+
+
+def test_a_request_refused_before_it_is_all_sent_gets_its_answer(server: KeepAliveServer,
+                                                                  registry: ToolRegistry) -> None:
+    registry.load("openapi", spec(server.url), timeout=5.0)
+    [refused] = registry.execute_tool_calls([ToolCall("c", "refuse", {"data": "x" * 8_000_000})], timeout=10)
+    assert refused.error is not None and refused.error.kind is ErrorKind.TOOL_ERROR, refused  # not a broken pipe
+    assert refused.error.message.startswith("HTTP 413 Payload Too Large")
 
 
 def test_tls_is_verified_unless_told_not_to(registry: ToolRegistry) -> None:

@@ -124,10 +124,13 @@ class _Stale(Exception):
 
 def _exchange(connection: Connection, request: httpx.Request, body: bytes,
               timeouts: dict[str, float | None]) -> http.client.HTTPResponse:
-    """Send `request` and read the response's head."""
+    """Send `request` and read the response's head. A request that could not be sent whole may have been
+    answered all the same (a server refusing a large body with 413 closes without reading it), so the answer
+    is read first and the failure to send reported only if there is none, as httpcore does."""
     sock = connection.sock
     assert sock is not None
     sock.settimeout(timeouts.get("write"))
+    unsent: OSError | None = None
     try:
         connection.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
                               skip_accept_encoding=True)
@@ -137,23 +140,24 @@ def _exchange(connection: Connection, request: httpx.Request, body: bytes,
         connection.endheaders([body] if chunked else body or None, encode_chunked=chunked)
     except TimeoutError as exc:
         raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from None
-    except (BrokenPipeError, ConnectionResetError) as exc:
-        raise _Stale(httpx.WriteError(str(exc), request=request)) from None
     except OSError as exc:
-        raise httpx.WriteError(str(exc), request=request) from None
+        unsent = exc
     except (ValueError, http.client.HTTPException) as exc:  # a header or a path that cannot be sent as it is
         raise httpx.LocalProtocolError(str(exc), request=request) from None
     sock.settimeout(timeouts.get("read"))
     try:
         return connection.getresponse()
-    except TimeoutError as exc:
-        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from None
-    except (http.client.RemoteDisconnected, ConnectionResetError):
-        raise _Stale(httpx.RemoteProtocolError("Server disconnected without sending a response.",
-                                               request=request)) from None
-    except http.client.HTTPException as exc:  # a status line or headers that are not HTTP/1.1
-        raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from None
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
+        if unsent is not None:
+            error = httpx.WriteError(str(unsent), request=request)
+            raise (_Stale(error) if isinstance(unsent, BrokenPipeError | ConnectionResetError) else error) from None
+        if isinstance(exc, TimeoutError):
+            raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from None
+        if isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError):
+            raise _Stale(httpx.RemoteProtocolError("Server disconnected without sending a response.",
+                                                   request=request)) from None
+        if isinstance(exc, http.client.HTTPException):  # a status line or headers that are not HTTP/1.1
+            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from None
         raise httpx.ReadError(str(exc), request=request) from None
 
 
