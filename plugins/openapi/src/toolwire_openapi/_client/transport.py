@@ -57,7 +57,7 @@ class StdlibTransport(httpx.BaseTransport):
             except _Stale as stale:
                 connection.close()
                 if reused and request.method in _IDEMPOTENT:
-                    continue  # the server closed an idle connection as it was reused: once more on a fresh one
+                    continue  # the server closed an idle connection as it was reused: again on another one
                 raise stale.error from None
             except BaseException:
                 connection.close()
