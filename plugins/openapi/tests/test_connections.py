@@ -11,7 +11,7 @@ import os
 import resource
 import socket
 import ssl
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +20,8 @@ import pytest
 import trustme
 from toolwire import ErrorKind, ToolCall, ToolRegistry, load_config
 from toolwire_openapi import close_clients
+
+RawServer = sys.modules["toolwire_openapi_test_support"].RawServer  # loaded by conftest.py
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"ok": true}'
 
@@ -37,31 +39,18 @@ def spec(url: str) -> dict[str, Any]:
                       "/refuse": {"post": {**operation("refuse"), "requestBody": body}}}}
 
 
-class KeepAliveServer:
+class KeepAliveServer(RawServer):
     """Answers every request of a connection until told otherwise: `/once` closes the connection when its next
     request arrives, unanswered; `/close_soon` closes it 50 ms after answering; `/short` sends 10 of the 100
-    bytes its Content-Length says, then closes; `POST /refuse` answers 413 and closes without reading the body."""
+    bytes its Content-Length says, then closes; `POST /refuse` answers 413 and closes without reading the body.
+    With an SSL `context`, over TLS."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.context = context
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"{'https' if context else 'http'}://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.accepted = 0
-        self.threads = [threading.Thread(target=self._serve, daemon=True)]
-        self.threads[0].start()
+        self.scheme = "https" if context else "http"
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            thread = threading.Thread(target=self._connection, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _connection(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         try:
             if self.context is not None:
                 conn = self.context.wrap_socket(conn, server_side=True)
@@ -101,9 +90,6 @@ class KeepAliveServer:
                 time.sleep(0.05)
                 return
             close_next = path == b"/once"
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
+import sys
 from collections.abc import Iterator
 
 import pytest
 from toolwire import ErrorKind, ToolCall, ToolRegistry, load_config
 from toolwire.testing import no_leaks
 from toolwire_openapi import close_clients
+
+RawServer = sys.modules["toolwire_openapi_test_support"].RawServer  # loaded by conftest.py
 
 
 def spec(url: str) -> dict:
@@ -24,25 +26,14 @@ def spec(url: str) -> dict:
             "paths": {"/ok": get("ok"), "/stall": get("stall"), "/reset": get("reset")}}
 
 
-class FaultyServer:
+class FaultyServer(RawServer):
     """Answers /ok with JSON, /stall with half a body then silence, /reset with a TCP reset."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.open: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         request = b""
         while b"\r\n\r\n" not in request:
             chunk = conn.recv(4096)
@@ -63,7 +54,7 @@ class FaultyServer:
             conn.close()  # with linger 0: a reset
 
     def close(self) -> None:
-        self.sock.close()
+        super().close()
         for conn in self.open:
             conn.close()
         self.open.clear()
