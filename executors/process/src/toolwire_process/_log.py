@@ -106,7 +106,7 @@ class WorkerLog:
 
     def cancelled(self, chunk: int, position: int) -> bool:
         """Whether the parent cancelled the call at `position` of `chunk`."""
-        return position < CANCEL_SLOTS and _INT.unpack_from(self.memory, _SLOTS + 8 * position)[0] == chunk + 1
+        return self.skipped(chunk, position) is CANCELLED
 
     def skipped(self, chunk: int, position: int) -> Error | None:
         """Why the call at `position` of `chunk` is not to be started (`CANCELLED`, `TAKEN`), or None."""
