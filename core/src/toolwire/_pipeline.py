@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
@@ -188,6 +189,9 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
         if cap is not None and len(content) > cap:
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
+    inner = value.value if isinstance(value, ToolOutput) else value
+    if isinstance(inner, Iterator | AsyncIterator):
+        return _refused(call, outcome, attempts, cap, _unread(call.name, inner))
     try:
         if isinstance(value, ToolOutput):
             output, value = value, value.value
@@ -200,10 +204,14 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
         else:
             content = _text(value)
     except UNWRITABLE as exc:
-        error = ToolError(ErrorKind.TOOL_ERROR, _unwritable(call.name, exc))
-        return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
-                          attempts)
+        return _refused(call, outcome, attempts, cap, _unwritable(call.name, exc))
     return ToolResult(call.id, call.name, value, _capped(content, cap), False, None, outcome.duration_s, attempts)
+
+
+def _refused(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None, message: str) -> ToolResult:
+    """The `tool_error` result of a call whose value is not sent (`message` says why)."""
+    error = ToolError(ErrorKind.TOOL_ERROR, message)
+    return ToolResult(call.id, call.name, None, _capped(message, cap), True, error, outcome.duration_s, attempts)
 
 
 def make_results(calls: list[ToolCall], outcomes: list[Outcome], attempts: list[int],
@@ -247,6 +255,13 @@ def _unwritable(name: str, exc: BaseException) -> str:
     return (f"'{name}' returned a value that cannot be written as JSON ({exc}); return JSON-ready data: text "
             "rather than undecodable bytes, no reference cycles, less than 255 levels of nesting (binary data as "
             "Image, Audio or Resource blocks of a ToolOutput)")
+
+
+def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any]) -> str:
+    kind = f"{type(iterator).__module__}.{type(iterator).__qualname__}"
+    return (f"'{name}' returned an iterator ({kind}), which is not read: it may never end, and reading it here "
+            "would run past the call's deadline; return a list (a native tool written as a generator function "
+            "has what it yields collected as a list, within the deadline)")
 
 
 def _capped(content: str | tuple[ContentBlock, ...], cap: int | None) -> str | tuple[ContentBlock, ...]:

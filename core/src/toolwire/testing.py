@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -61,9 +62,9 @@ from toolwire.tools import (
 __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
     "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable", "async_hang",
-    "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "fail", "fail_base", "fail_unpicklable",
-    "fail_unreadable", "fail_with", "hang", "marked", "media", "no_leaks", "opaque", "pid", "registry_of", "rich",
-    "running", "undecodable_name", "unsendable", "which_call",
+    "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail", "fail_base",
+    "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "marked", "media", "no_leaks", "opaque",
+    "pid", "registry_of", "rich", "running", "undecodable_name", "unsendable", "which_call",
 ]
 
 HANG_S = 30.0
@@ -261,6 +262,16 @@ def opaque() -> dict[str, Any]:
     return {"thing": Opaque()}
 
 
+def endless() -> Iterator[int]:
+    """An iterator that never ends (a plain function returning it): read anywhere, it would never return."""
+    return itertools.count()
+
+
+def lazy(n: int = 3) -> Iterator[int]:
+    """A generator object returned by a plain function (it does not pickle)."""
+    return (i for i in range(n))
+
+
 class Unsendable:
     """An object whose pickling raises `SystemExit`: a backend that sends results between processes cannot."""
 
@@ -327,6 +338,8 @@ def conformance_tools() -> list[Tool]:
         Tool("async_marked", "The mark of the call's scope (async).", _schema({}), async_marked),
         Tool("undecodable_name", "A file name with a lone surrogate.", _schema({}), undecodable_name),
         Tool("opaque", "A value holding an object JSON does not know.", _schema({}), opaque),
+        Tool("endless", "An iterator that never ends.", _schema({}), endless),
+        Tool("lazy", "A generator object.", _schema({"n": {"type": "integer"}}), lazy),
     ]
 
 
@@ -483,6 +496,13 @@ class ExecutorConformance:
         assert "UnpicklableError" in bad.error.message and "opaque failure" in bad.error.message
         assert ok.value == 5 and not ok.is_error
         assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
+
+    @pytest.mark.parametrize("tool", ["endless", "lazy"])
+    def test_a_returned_iterator_is_refused_unread(self, registry: ToolRegistry, tool: str) -> None:
+        refused, ok = registry.execute_tool_calls([_call("it", tool), _call("ok", "add", a=2, b=3)])
+        assert refused.error is not None and refused.error.kind == ErrorKind.TOOL_ERROR
+        assert "iterator" in refused.error.message and "return a list" in refused.error.message
+        assert ok.value == 5 and not ok.is_error
 
     @pytest.mark.parametrize("kind", [ErrorKind.TOOL_ERROR, ErrorKind.TRANSPORT, ErrorKind.INVALID_ARGUMENTS,
                                       ErrorKind.UNKNOWN_TOOL, ErrorKind.CANCELLED])

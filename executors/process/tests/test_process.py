@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import psutil
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from toolwire import ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
+from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
 from toolwire.executing import listen_progress
 from toolwire.testing import add, crash
 from toolwire_process import ProcessExecutor
@@ -331,10 +332,11 @@ def test_unpicklable_tool_names_the_object_and_suggests_threads(executor: Proces
 
 
 def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
-    outcome, ok = executor.run([Job("1", _tool("generator", lambda: (n for n in range(3))), {}),
+    outcome, ok = executor.run([Job("1", _tool("lock", lambda: {"held": threading.Lock()}), {}),
                                 Job("2", _tool("add", add), {"a": 1, "b": 2})])
     assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR
-    assert "cannot be sent back" in outcome.error.message
+    assert outcome.error.message == ("the tool's return value (builtins.dict) cannot be sent back from the worker "
+                                     "process: TypeError: cannot pickle '_thread.lock' object")
     assert ok.value == 3
 
 
@@ -859,3 +861,27 @@ def test_an_infinite_timeout_is_no_deadline_and_one_of_0_nan_or_text_is_refused(
         for seconds, error in ((0, ValueError), (float("nan"), ValueError), ("5", TypeError)):
             with pytest.raises(error, match=r"^timeout (is|must be)"):  # 0 and nan timed the call out at once, or never
                 registry.execute_tool_calls([ToolCall("c", "add", {"a": 1, "b": 2})], timeout=seconds)
+
+
+def test_a_generator_function_is_collected_in_its_worker_and_stopped_there_at_its_deadline() -> None:
+    """What a generator function yields comes back as a list (a generator object does not pickle); one that
+    never ends is a call past its deadline, its worker replaced, and the next batch runs."""
+
+    def countdown(start: int) -> Iterator[int]:
+        yield from range(start, 0, -1)
+
+    def forever() -> Iterator[int]:
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    with ToolRegistry(config=Config(executor=ExecutorConfig("process", workers=2))) as registry:
+        registry.register(countdown)
+        registry.register(forever)
+        stopped, counted = registry.execute_tool_calls(
+            [ToolCall("f", "forever", {}), ToolCall("c", "countdown", {"start": 3})], timeout=1)
+        assert stopped.error is not None and stopped.error.kind == ErrorKind.TIMEOUT, stopped
+        assert counted.value == [3, 2, 1]
+        [again] = registry.execute_tool_calls([ToolCall("c", "countdown", {"start": 2})])
+        assert again.value == [2, 1]

@@ -47,6 +47,10 @@ def task_cancelled() -> bool:
 def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     """The error of a call whose return value cannot be pickled back to the parent."""
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if hasattr(type(value), "__next__") or hasattr(type(value), "__anext__"):
+        return ("tool_error", f"the tool returned an iterator ({kind}), which is not read or sent back from {where}: "
+                              "return a list (a native tool written as a generator function has what it yields "
+                              "collected as a list, within the deadline)")
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
                           f"{type(exc).__name__}: {_message(exc)}")
 
