@@ -6,6 +6,7 @@ import functools
 import inspect
 import types
 import warnings
+from collections import abc
 from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -15,11 +16,12 @@ from pydantic.json_schema import PydanticJsonSchemaWarning
 from toolwire import Annotations, Tool, ToolSource, is_async_callable
 
 from toolwire_native._docstrings import read_docs
-from toolwire_native._invoker import AsyncFunctionInvoker, FunctionInvoker
+from toolwire_native._invoker import AsyncFunctionInvoker, AsyncGeneratorInvoker, FunctionInvoker, GeneratorInvoker
 from toolwire_native._schema import SchemaGenerator, clean_schema, compatible, output_schema
 from toolwire_native._validator import ArgumentValidator
 
 _P = inspect.Parameter
+_GENERATORS = (abc.Iterator, abc.Iterable, abc.Generator, abc.AsyncIterator, abc.AsyncIterable, abc.AsyncGenerator)
 _SCHEMA_ERRORS = (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError, NameError,
                   RecursionError)
 _SELF_REFERENCE = ("its type refers to itself through a plain alias (such as Node = dict[str, 'Node']), which "
@@ -48,11 +50,14 @@ def build_tool(
         parameters, validator = _parameters(function, signature, docs.params)
     except _SCHEMA_ERRORS as exc:
         raise TypeError(f"cannot make a tool of {label}: {_first_line(exc)}") from None
-    returns = output_schema(signature.return_annotation)
+    yields = _yields(function)
+    returns = output_schema(_collected(signature.return_annotation) if yields else signature.return_annotation)
     if returns is not None and docs.returns and "description" not in returns:
         returns = {**returns, "description": docs.returns}
     invoker: Callable[..., Any]
-    if is_async_callable(function):
+    if yields is not None:
+        invoker = yields(function, tuple(validator.positional), validator.var_positional)
+    elif is_async_callable(function):
         invoker = AsyncFunctionInvoker(function, tuple(validator.positional), validator.var_positional)
     elif validator.positional or validator.var_positional is not None:
         invoker = FunctionInvoker(function, tuple(validator.positional), validator.var_positional)
@@ -68,6 +73,25 @@ def build_tool(
         output_schema=returns,
         validator=validator,
     )
+
+
+def _yields(function: Callable[..., Any]) -> type[GeneratorInvoker | AsyncGeneratorInvoker] | None:
+    """The invoker that collects what `function` yields, when it is a (sync or async) generator function, a
+    method or a partial of one."""
+    if inspect.isasyncgenfunction(function):
+        return AsyncGeneratorInvoker
+    if inspect.isgeneratorfunction(function):
+        return GeneratorInvoker
+    return None
+
+
+def _collected(annotation: Any) -> Any:
+    """The list a generator function's annotation (`Iterator[T]`, `Generator[T, ...]`, their async forms)
+    describes once collected: `list[T]`, or no annotation."""
+    args = get_args(annotation)
+    if get_origin(annotation) in _GENERATORS and args:
+        return list[args[0]]  # type: ignore[valid-type]
+    return inspect.Signature.empty
 
 
 def short_name(function: Callable[..., Any]) -> str:

@@ -29,6 +29,9 @@ class FunctionInvoker:
         self.keywords_only = not positional and var_positional is None
 
     def __call__(self, **kwargs: Any) -> Any:
+        return self._start(kwargs)
+
+    def _start(self, kwargs: dict[str, Any]) -> Any:
         if self.keywords_only:
             return self.function(**kwargs)
         args = self._split(kwargs)
@@ -62,7 +65,23 @@ class AsyncFunctionInvoker(FunctionInvoker):
     __slots__ = ()
 
     async def __call__(self, **kwargs: Any) -> Any:
-        if self.keywords_only:
-            return await self.function(**kwargs)
-        args = self._split(kwargs)
-        return await self.function(*args, **kwargs)
+        return await self._start(kwargs)
+
+
+class GeneratorInvoker(FunctionInvoker):
+    """`FunctionInvoker` for generator functions: returns the list of what the generator yields, read where
+    the tool runs, so that the call's deadline covers it and any worker can send it back."""
+
+    __slots__ = ()
+
+    def __call__(self, **kwargs: Any) -> list[Any]:
+        return list(self._start(kwargs))
+
+
+class AsyncGeneratorInvoker(FunctionInvoker):
+    """`GeneratorInvoker` for async generator functions: calling it returns a coroutine of the list."""
+
+    __slots__ = ()
+
+    async def __call__(self, **kwargs: Any) -> list[Any]:
+        return [item async for item in self._start(kwargs)]
