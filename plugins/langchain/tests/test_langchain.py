@@ -255,6 +255,23 @@ def test_the_loader_says_what_it_takes() -> None:
         registry.load("langchain", [multiply, print])
 
 
+def test_arguments_named_as_langchains_own_reach_the_tool() -> None:
+    """LangChain passes its callback manager as `run_manager` to a `_run` that names one, over the model's
+    argument of that name, and a `self` argument met the method's own `self` (TypeError, the turn lost)."""
+
+    def echo(run_manager: str, self: str, config: str = "-", callbacks: str = "-") -> str:
+        return "/".join((run_manager, self, config, callbacks))
+
+    arguments = {"run_manager": "a", "self": "b", "config": "c", "callbacks": "d"}
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(echo)
+        [tool] = langchain_tools(registry)
+        agent = create_agent(scripted([("1", "echo", arguments)]), tools=[tool])
+        replies = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
+        assert tool.invoke(arguments) == asyncio.run(tool.ainvoke(arguments)) == "a/b/c/d"
+    assert (replies["1"].content, replies["1"].status) == ("a/b/c/d", "success")
+
+
 def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
     with registry_of(["undecodable_name", "opaque"], EXECUTOR="thread") as registry:
         agent = create_agent(scripted([("name", "undecodable_name", {}), ("thing", "opaque", {})]),

@@ -41,12 +41,12 @@ class RegistryTool(BaseTool):
     timeout: float | None = None
     handle_tool_error: bool = True
 
-    def _run(self, run_manager: Any = None, **arguments: Any) -> Any:
+    def _run(self, /, **arguments: Any) -> Any:  # no `run_manager`: LangChain would put its own over the model's
         [result] = self.registry.execute_tool_calls([ToolCall(_call_id(), self.name, arguments)],
                                                     executor=self.executor, timeout=self.timeout)
         return _answer(result, self.registry.policy.max_result_chars)
 
-    async def _arun(self, run_manager: Any = None, **arguments: Any) -> Any:
+    async def _arun(self, /, **arguments: Any) -> Any:
         result = await self.batcher.call(ToolCall(_call_id(), self.name, arguments))
         return _answer(result, self.registry.policy.max_result_chars)
 
