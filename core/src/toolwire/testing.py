@@ -61,10 +61,11 @@ from toolwire.tools import (
 
 __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
-    "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable", "async_hang",
-    "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail", "fail_base",
-    "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "marked", "media", "no_leaks", "opaque",
-    "pid", "registry_of", "rich", "running", "undecodable_name", "unsendable", "which_call",
+    "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
+    "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail",
+    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "marked", "media", "no_leaks",
+    "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable",
+    "which_call",
 ]
 
 HANG_S = 30.0
@@ -282,6 +283,23 @@ class Unsendable:
 def unsendable() -> list[Any]:
     """A value holding an object whose pickling raises `SystemExit`."""
     return [Unsendable()]
+
+
+def _refuse(message: str) -> None:
+    raise RuntimeError(message)
+
+
+class Unrebuildable:
+    """An object that pickles, but whose unpickling raises: a backend that sends results between processes
+    cannot rebuild it where the results are read."""
+
+    def __reduce__(self) -> Any:
+        return (_refuse, ("not rebuilt",))
+
+
+def unrebuildable() -> dict[str, Any]:
+    """A value holding an object whose unpickling raises."""
+    return {"thing": Unrebuildable()}
 
 
 class BatchSizes:

@@ -135,6 +135,19 @@ def test_a_tool_that_cannot_be_shipped_is_that_calls_error(executor: DaskExecuto
     assert (good.error, good.value) == (None, 2)
 
 
+def test_a_result_the_client_cannot_rebuild_fails_its_call_alone(executor: DaskExecutor) -> None:
+    """The chunk's records used to be one pickle: one value whose unpickling raised failed every call of it."""
+    from toolwire.testing import unrebuildable
+
+    jobs = [Job(str(i), _tools()["add"], {"a": i, "b": 1}) for i in range(20)]
+    jobs[7] = Job("7", Tool("unrebuildable", "", _INTS, unrebuildable), {})
+    outcomes = executor.run(jobs)
+    error = outcomes[7].error
+    assert error is not None and error.kind == ErrorKind.TOOL_ERROR
+    assert error.message.startswith("the tool's return value cannot be rebuilt here: RuntimeError: not rebuilt (")
+    assert [o.value for i, o in enumerate(outcomes) if i != 7] == [i + 1 for i in range(20) if i != 7]
+
+
 def test_a_result_whose_pickling_raises_system_exit_is_that_calls_error(executor: DaskExecutor) -> None:
     from toolwire.testing import unsendable
 

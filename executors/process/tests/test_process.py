@@ -340,6 +340,19 @@ def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: Proc
     assert ok.value == 3
 
 
+def test_a_result_the_parent_cannot_rebuild_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
+    """Unpickling a value runs its own code in the parent; it raised out of the whole batch."""
+    from toolwire.testing import unrebuildable
+
+    jobs = [Job(str(i), _tool("add", add), {"a": i, "b": 1}) for i in range(20)]
+    jobs[7] = Job("7", _tool("unrebuildable", unrebuildable), {})
+    outcomes = executor.run(jobs)
+    error = outcomes[7].error
+    assert error is not None and error.kind == ErrorKind.TOOL_ERROR
+    assert error.message.startswith("the tool's return value cannot be rebuilt here: RuntimeError: not rebuilt (")
+    assert [o.value for i, o in enumerate(outcomes) if i != 7] == [i + 1 for i in range(20) if i != 7]
+
+
 def test_a_result_whose_pickling_raises_system_exit_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
     from toolwire.testing import unsendable
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from toolwire import ErrorKind, Job, Outcome, Outcomes, ToolError, cancelled_outcome, timeout_outcome
 from toolwire.executing import progress_listened_among
 from toolwire_shipping.packing import ShippedTool, UnshippableToolError
+from toolwire_shipping.records import unreadable
 
 from toolwire_dask import _worker
 
@@ -211,6 +212,11 @@ class Run:
         now = time.monotonic()
         for index, (value, error, duration) in zip(indices, records, strict=True):
             job = self.jobs[index]
+            if error == _worker.PICKLED:
+                try:
+                    value, error = pickle.loads(value), None
+                except (Exception, SystemExit) as exc:  # rebuilding a value runs its own code: this call's error
+                    error = unreadable(exc)
             if error is None:
                 self.resolve(index, Outcome(value, None, duration))
             elif error[0] == ErrorKind.TIMEOUT and job.deadline is not None and now >= job.deadline:

@@ -10,6 +10,7 @@ chunk of only async calls leaves the worker's thread pool (`secede`) while it wa
 from __future__ import annotations
 
 import asyncio
+import marshal
 import pickle
 import threading
 import time
@@ -219,17 +220,30 @@ class _SyncRunner:
                 self.next = index + 1
 
 
+PICKLED = 0
+"""A record's error when its value is pickled on its own (bytes), to be loaded alone where the results are read."""
+_PLAIN = (type(None), bool, int, float, str)
+
+
 def _dump(records: list[Record | None]) -> bytes:
-    try:
-        return pickle.dumps(records, pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # a value's __reduce__ may raise anything, SystemExit too
-        return pickle.dumps([_picklable(record) for record in records], pickle.HIGHEST_PROTOCOL)
+    """The records, pickled; each value that is not plain data (what `marshal` writes) pickled on its own first,
+    so that one the client cannot rebuild fails its own call there, and one that cannot be pickled here fails
+    its own call now."""
+    return pickle.dumps([record if record is None or type(record[0]) in _PLAIN or _marshals(record[0])
+                         else _pickled(record) for record in records], pickle.HIGHEST_PROTOCOL)
 
 
-def _picklable(record: Record | None) -> Record | None:
+def _marshals(value: Any) -> bool:
     try:
-        pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:
-        value = record[0] if record is not None else None
-        return (None, unsendable(value, exc, "the Dask worker"), record[2] if record is not None else 0.0)
-    return record
+        marshal.dumps(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _pickled(record: Record) -> Record:
+    value, _, duration = record
+    try:
+        return (pickle.dumps(value, pickle.HIGHEST_PROTOCOL), PICKLED, duration)
+    except BaseException as exc:  # a value's __reduce__ may raise anything, SystemExit too: this call's error alone
+        return (None, unsendable(value, exc, "the Dask worker"), duration)

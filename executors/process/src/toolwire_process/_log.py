@@ -25,7 +25,7 @@ import mmap
 import struct
 from _pickle import dumps, loads  # C pickle: no `pickle.py` (re, functools) in workers
 
-from toolwire_shipping.records import Error, unsendable
+from toolwire_shipping.records import Error, unreadable, unsendable
 
 TYPE_CHECKING = False  # the worker imports this module: it starts faster without typing
 if TYPE_CHECKING:
@@ -80,7 +80,12 @@ def parse(data: bytes, count: int) -> list[Record]:
 
 def _unpickled(record: Record) -> Record:
     position, duration, value, error = record
-    return (position, duration, loads(value), None) if error == PICKLED else record
+    if error != PICKLED:
+        return record
+    try:
+        return (position, duration, loads(value), None)
+    except (Exception, SystemExit) as exc:  # rebuilding a value runs its own code: this call's error alone
+        return (position, duration, None, unreadable(exc))
 
 
 class WorkerLog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["error_record", "forward_progress", "task_cancelled", "unsendable"]
+__all__ = ["error_record", "forward_progress", "task_cancelled", "unreadable", "unsendable"]
 
 TYPE_CHECKING = False  # workers import this module: it starts faster without typing
 if TYPE_CHECKING:
@@ -53,6 +53,13 @@ def unsendable(value: Any, exc: BaseException, where: str) -> Error:
                               "collected as a list, within the deadline)")
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
                           f"{type(exc).__name__}: {_message(exc)}")
+
+
+def unreadable(exc: BaseException) -> Error:
+    """The error of a call whose pickled return value the parent cannot load (rebuilding it runs the value's own
+    code, or needs a class the parent cannot import)."""
+    return ("tool_error", f"the tool's return value cannot be rebuilt here: {type(exc).__name__}: {_message(exc)} "
+                          "(return plain data, or objects of classes that load where the results are read)")
 
 
 def _message(exc: BaseException) -> str:
