@@ -1,6 +1,6 @@
 """No value a tool returns can break a batch or a response (decision 0046): bytes that are not UTF-8, text with
 lone surrogates, reference cycles, nesting past what JSON writers go to, objects whose `repr` raises, inside
-any containers, alone or in a `ToolOutput`, on the thread and process backends.
+any containers, alone or in a `ToolOutput`, iterators returned unread, on the thread and process backends.
 
 Properties: one result per call, in order; a value that can be written as JSON (text is mended, never refused)
 is a success, any other a `tool_error` that says so; every result encodes as UTF-8 JSON in `as_dict`, in every
@@ -13,6 +13,7 @@ import base64
 import json
 import pickle
 import re
+from collections import abc
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,7 +76,9 @@ def output(draw: st.DrawFn) -> ToolOutput:
     return ToolOutput(draw(st.one_of(st.none(), values, cycle())), tuple(draw(st.lists(blocks, max_size=3))))
 
 
-returns = st.one_of(values, cycle(), deep(), output())
+iterators = st.builds(iter, st.lists(values, max_size=3))  # returned, not yielded: refused unread (decision 0063)
+returns = st.one_of(values, cycle(), deep(), output(), iterators,
+                    st.builds(ToolOutput, iterators, st.lists(blocks, max_size=2).map(tuple)))
 
 
 @pytest.fixture(scope="module", params=["thread", "process"])
@@ -91,6 +94,8 @@ def writable(value: Any) -> bool:
         value = value.value
     if isinstance(value, str):
         return True
+    if isinstance(value, abc.Iterator):
+        return False
     for mend in (False, True):
         try:
             pydantic_core.to_json(mended(value) if mend else value, fallback=repr)
@@ -132,7 +137,8 @@ def test_whatever_a_tool_returns_every_result_encodes(registry: ToolRegistry, dr
             assert result.error is None, result.error
         else:
             assert result.error is not None and result.error.kind is ErrorKind.TOOL_ERROR
-            assert "cannot be" in result.error.message  # written as JSON, or sent back from the worker
+            assert "cannot be" in result.error.message or (  # written as JSON, or sent back from the worker
+                "returned an iterator" in result.error.message and "return a list" in result.error.message)
     from toolwire_mcp._server.shapes import mcp_result
 
     tools = {tool.name: tool for tool in registry.list()}
