@@ -579,8 +579,15 @@ async def test_on_the_process_backend_a_cancelled_call_kills_its_worker(process_
     workers = set(process_registry.executor().worker_pids())  # type: ignore[attr-defined]
     with Serving(process_registry, transport="streamable-http") as server:
         async with Client(server.url) as client:
-            running = asyncio.ensure_future(client.call_tool("hang", {"seconds": 60}))
-            await asyncio.sleep(1.0)
+            began = asyncio.Event()
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                began.set()
+
+            # `slow` reports progress as it begins, so the cancel finds it running (one second was not enough
+            # on a loaded machine: cancelled before it began, the call ran nowhere and no worker was replaced)
+            running = asyncio.ensure_future(client.call_tool("slow", {"seconds": 240}, progress_callback=on_progress))
+            await asyncio.wait_for(began.wait(), 30)
             running.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await running
