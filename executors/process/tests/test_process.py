@@ -744,20 +744,29 @@ def test_a_sync_call_past_its_cpu_time_limit_is_stopped() -> None:
     assert outcomes[1].value == 2 and time.monotonic() - started < 4.0
 
 
-def test_cancelling_a_running_sync_call_kills_only_its_worker() -> None:
+def test_cancelling_a_running_sync_call_kills_only_its_worker(tmp_path: Path) -> None:
     import threading
     import time
 
-    from toolwire.testing import hang
+    def began_then_hang(path: str) -> None:  # a closure: it travels by value
+        import pathlib
+        import time
 
+        pathlib.Path(path).touch()
+        time.sleep(60)
+
+    began = tmp_path / "began"
     with ProcessExecutor(ExecutorConfig(workers=2)) as executor:
         executor.warm()
         pids = set(executor.worker_pids())
-        jobs = [Job("stop", _tool("hang", hang), {"seconds": 60}, time.monotonic() + 90)]
+        jobs = [Job("stop", _tool("hang", began_then_hang), {"path": str(began)}, time.monotonic() + 90)]
         outcomes: list = []
         running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
         running.start()
-        time.sleep(0.5)
+        for _ in range(600):  # cancelled once it runs: before, a loaded machine could cancel it unstarted
+            if began.exists():
+                break
+            time.sleep(0.05)
         jobs[0].cancel("the client disconnected")
         executor.cancel(jobs)
         running.join(10)
