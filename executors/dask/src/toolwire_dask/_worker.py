@@ -10,7 +10,6 @@ chunk of only async calls leaves the worker's thread pool (`secede`) while it wa
 from __future__ import annotations
 
 import asyncio
-import marshal
 import pickle
 import threading
 import time
@@ -226,19 +225,10 @@ _PLAIN = (type(None), bool, int, float, str)
 
 
 def _dump(records: list[Record | None]) -> bytes:
-    """The records, pickled; each value that is not plain data (what `marshal` writes) pickled on its own first,
-    so that one the client cannot rebuild fails its own call there, and one that cannot be pickled here fails
-    its own call now."""
-    return pickle.dumps([record if record is None or type(record[0]) in _PLAIN or _marshals(record[0])
-                         else _pickled(record) for record in records], pickle.HIGHEST_PROTOCOL)
-
-
-def _marshals(value: Any) -> bool:
-    try:
-        marshal.dumps(value)
-    except ValueError:
-        return False
-    return True
+    """The records, pickled; each value that is not a plain scalar pickled on its own first, so that one the
+    client cannot rebuild fails its own call there, and one that cannot be pickled here fails its own call now."""
+    return pickle.dumps([record if record is None or type(record[0]) in _PLAIN else _pickled(record)
+                         for record in records], pickle.HIGHEST_PROTOCOL)
 
 
 def _pickled(record: Record) -> Record:
