@@ -47,9 +47,9 @@ def endless() -> Iterator[int]:
 @pytest.fixture
 def registry(serial):
     with ToolRegistry(executor=serial) as registry:
-        for tool in (countdown, letters, halting, endless, functools.partial(countdown, 2)):
-            registry.register(tool, name=None if not isinstance(tool, functools.partial) else "from_two")
-        registry.register(Listing())
+        for tool in (countdown, letters, halting, endless, Listing()):
+            registry.register(tool)
+        registry.register(functools.partial(countdown, 2), name="from_two")
         yield registry
 
 
