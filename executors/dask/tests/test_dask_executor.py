@@ -16,6 +16,7 @@ from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, Too
 from toolwire.executing import listen_progress
 from toolwire.testing import UnpicklableError, conformance_tools
 from toolwire_dask import DaskExecutor
+from toolwire_dask._cluster import start_local_cluster
 from toolwire_dask._run import CHUNKS_PER_THREAD
 
 _INTS = {"type": "object", "properties": {}}
@@ -68,10 +69,10 @@ def test_a_batch_is_sent_in_few_chunks_that_adapt_to_its_size(executor: DaskExec
 def test_each_tool_is_sent_to_the_cluster_once(executor: DaskExecutor, client: Client) -> None:
     add = _tools()["add"]
     executor.run([Job("1", add, {"a": 1, "b": 2})])
-    [first] = executor._scattered.values()
+    [first] = executor._held.values()
     assert [o.value for o in executor.run([Job(str(i), add, {"a": i, "b": 0}) for i in range(50)])] == list(
         range(50))
-    assert list(executor._scattered.values()) == [first]
+    assert list(executor._held.values()) == [first]
     key = executor._shipper.ship(add).key
     loaded = client.run(eval, f"{key!r} in __import__('toolwire_dask._worker', fromlist=['TOOLS']).TOOLS")
     assert set(loaded.values()) == {True}, loaded
@@ -98,6 +99,7 @@ def test_async_tools_run_on_the_workers_event_loop(executor: DaskExecutor) -> No
 @pytest.mark.parametrize(("chunk_size", "lost"), [(10, range(10, 20)), (1, range(17, 18))])
 def test_a_call_that_kills_its_worker_loses_its_chunk_and_nothing_else(client: Client, chunk_size: int,
                                                                        lost: range) -> None:
+    client.wait_for_workers(2, timeout=30)  # a worker another test ended may still be starting again
     options = {"chunk_size": chunk_size}
     with DaskExecutor(ExecutorConfig("dask", options=options), client=client) as executor:
         tools = _tools()
@@ -111,6 +113,18 @@ def test_a_call_that_kills_its_worker_loses_its_chunk_and_nothing_else(client: C
         client.wait_for_workers(2, timeout=30)
         assert [o.value for o in executor.run([Job(str(i), tools["add"], {"a": i, "b": i}) for i in range(10)])] == [
             2 * i for i in range(10)]
+
+
+def test_the_tools_survive_the_death_of_the_worker_holding_them() -> None:
+    """The only worker dies mid-batch, taking the cluster's copy of the tools with it: the calls after the
+    crash still run, on the worker the nanny starts in its place."""
+    with (start_local_cluster(1, threads_per_worker=1) as cluster, Client(cluster, set_as_default=False) as client,
+          DaskExecutor(ExecutorConfig("dask", options={"chunk_size": 1}), client=client) as executor):
+        tools = _tools()
+        jobs = [Job(str(i), tools["add"], {"a": i, "b": 1}) for i in range(6)]
+        jobs[2] = Job("boom", tools["crash"], {"code": 3})
+        outcomes = executor.run(jobs)
+        assert [o.error.kind if o.error else o.value for o in outcomes] == [1, 2, ErrorKind.CRASHED, 4, 5, 6]
 
 
 async def worker_pid() -> int:

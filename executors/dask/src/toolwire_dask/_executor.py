@@ -69,7 +69,7 @@ class DaskExecutor(Executor):
         self._owns_client = client is None
         self._cluster: LocalCluster | None = None
         self._shipper = Shipper()
-        self._scattered: dict[str, Future] = {}
+        self._held: dict[str, Future] = {}
         self._token = uuid.uuid4().hex[:12]  # keeps this executor's cluster-side copies apart from others'
         self._lock = threading.Lock()
         self._runs: set[Any] = set()
@@ -104,7 +104,7 @@ class DaskExecutor(Executor):
         client = self.client
         forms = self._ship(job.tool for job in jobs)
         tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
-        tool_futures = self._scatter(client, tools.values()) if tools else {}
+        tool_futures = self._hold(client, tools.values()) if tools else {}
         run = Run(client, jobs, forms, tool_futures, self.chunk_size, self._busy)
         if run.listened:
             self._hear_progress(client)
@@ -133,7 +133,7 @@ class DaskExecutor(Executor):
                 return
             self._closed = True
             client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
-            self._scattered.clear()
+            self._held.clear()
         if client is not None and self._owns_client:
             client.close()
         if cluster is not None:
@@ -160,18 +160,23 @@ class DaskExecutor(Executor):
                         shipped[id(tool)] = exc
         return shipped
 
-    def _scatter(self, client: Client, tools: Iterable[ShippedTool]) -> dict[str, Future]:
-        """The cluster-side copies of `tools`, sent to every worker once and kept while this executor lives."""
+    def _hold(self, client: Client, tools: Iterable[ShippedTool]) -> dict[str, Future]:
+        """The cluster-side copies of `tools`, sent once and kept while this executor lives.
+
+        Each copy is the result of a task (not scattered data), so the scheduler computes it again when the
+        worker holding it dies: a crashing tool cannot take the batch's tools down with it.
+        """
         with self._lock:
             missing = {f"toolwire-tool-{t.key}-{self._token}": t for t in tools
-                       if t.key not in self._scattered or self._scattered[t.key].status != "finished"}
+                       if t.key not in self._held or self._held[t.key].status in ("cancelled", "error")}
         if missing:  # plain fields travel: workers need no class of ours to read them
-            futures = client.scatter({name: t.fields() for name, t in missing.items()}, broadcast=True, hash=False)
+            futures = {name: client.submit(_worker.hold, t.fields(), key=name, pure=False)
+                       for name, t in missing.items()}
             with self._lock:
                 for name, future in futures.items():
-                    self._scattered[missing[name].key] = future
+                    self._held[missing[name].key] = future
         with self._lock:
-            return dict(self._scattered)
+            return dict(self._held)
 
 
 def _positive(name: str, value: Any) -> int | None:

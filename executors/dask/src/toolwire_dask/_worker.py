@@ -48,6 +48,11 @@ def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
             stop()
 
 
+def hold(fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A shipped tool's fields, as the result of the task that keeps them on the cluster."""
+    return fields
+
+
 PROGRESS_TOPIC = "toolwire-progress"
 """The Dask event topic progress travels on, as `[call id, progress, total, message]`."""
 
