@@ -901,6 +901,7 @@ def test_a_generator_function_is_collected_in_its_worker_and_stopped_there_at_it
     with ToolRegistry(config=Config(executor=ExecutorConfig("process", workers=2))) as registry:
         registry.register(countdown)
         registry.register(forever)
+        registry.executor().warm()  # the one-second deadline is for the calls, not for starting the workers
         stopped, counted = registry.execute_tool_calls(
             [ToolCall("f", "forever", {}), ToolCall("c", "countdown", {"start": 3})], timeout=1)
         assert stopped.error is not None and stopped.error.kind == ErrorKind.TIMEOUT, stopped
