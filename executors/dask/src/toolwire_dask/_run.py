@@ -4,8 +4,8 @@ Sync and async calls go in separate chunks. Each worker gets at most as many syn
 threads, so a worker holds only what it is running: when it dies, exactly those calls are reported
 `crashed` (once the scheduler gives up on the task), and the rest of the batch goes on on the other
 workers. Async chunks wait on the worker's event loop without holding a thread, so they are all sent at
-once, spread over the workers; async calls that all share one `Tool.affinity` (one remote server) go in a
-single chunk, to share one worker's connection.
+once, spread over the workers (each still needs a free thread to start on, before it leaves it); async calls
+that all share one `Tool.affinity` (one remote server) go in a single chunk, to share one worker's connection.
 """
 
 from __future__ import annotations
