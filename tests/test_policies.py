@@ -334,6 +334,7 @@ def test_a_tools_own_timeout_replaces_the_batchs_and_each_retry_gets_it(backend:
         registry.load("native", span, name="patient")
         registry.add_policy(match="quick", timeout=0.5, retries=1)
         registry.add_policy(match="patient", timeout=float("inf"))
+        registry.executor().warm()  # the batch's one second is for the calls, not for starting the workers
         quick, patient, plain = registry.execute_tool_calls([
             ToolCall("1", "quick", {"label": "q", "seconds": 5}),
             ToolCall("2", "patient", {"label": "p", "seconds": 1.5}),

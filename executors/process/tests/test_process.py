@@ -633,6 +633,7 @@ def test_a_command_a_hung_call_started_is_stopped_with_its_worker(tmp_path: Path
     marker = tmp_path / "child.pid"
     with ToolRegistry(executor="process") as registry:
         registry.register(start_and_hang)
+        registry.executor().warm()  # the two-second deadline is for the call, not for starting the workers
         [result] = registry.execute_tool_calls(
             [ToolCall("c", "start_and_hang", {"marker": str(marker), "new_session": new_session})], timeout=2.0)
         assert result.error is not None and result.error.kind == ErrorKind.TIMEOUT

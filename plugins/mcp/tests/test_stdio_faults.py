@@ -28,8 +28,9 @@ def leak_check() -> Iterator[None]:
 def test_garbage_on_stdout_costs_only_the_call_it_answered(backend: str, leak_check: None) -> None:
     with ToolRegistry(executor=backend) as registry:
         registry.load("mcp", GARBAGE_SERVER)
+        registry.executor().warm()  # the deadline is for the calls, not for starting the workers
         calls = [ToolCall("g", "garble", {}), *(ToolCall(f"e{i}", "echo", {"text": str(i)}) for i in range(3))]
-        garbled, *echoed = registry.execute_tool_calls(calls, timeout=2)
+        garbled, *echoed = registry.execute_tool_calls(calls, timeout=4)
         assert garbled.error is not None and garbled.error.kind is ErrorKind.TIMEOUT, garbled
         assert [result.value for result in echoed] == ["0", "1", "2"]
         [again] = registry.execute_tool_calls([ToolCall("a", "echo", {"text": "again"})], timeout=30)
