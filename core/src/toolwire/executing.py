@@ -27,6 +27,8 @@ __all__ = [
     "Job",
     "Outcome",
     "Outcomes",
+    "abandon_thread",
+    "call_abandoned",
     "call_invoker",
     "call_invoker_async",
     "cancelled_outcome",
@@ -198,6 +200,19 @@ def set_current_call_id(call_id: str | None) -> None:
     its invoker runs (an asyncio task has a context of its own; a thread reusing its context is set again
     for each call). `call_invoker` and `call_invoker_async` do it themselves."""
     _current_call_id.set(call_id)
+
+
+def abandon_thread(thread: threading.Thread) -> None:
+    """For executors that leave a thread to finish a call they gave up on (past its deadline, or cancelled) in
+    the background: mark `thread` so that code the call runs can stop early (`call_abandoned()`)."""
+    thread.toolwire_abandoned = True  # type: ignore[attr-defined]  # dies with the thread: no ident to forget
+
+
+def call_abandoned() -> bool:
+    """Whether the executor gave up on the call this thread runs: its outcome is already given (a `timeout` or
+    `cancelled`) and its result will be dropped. An invoker that runs on for long (the native loader's, reading a
+    generator function item by item) checks it to stop instead of running on in the background."""
+    return getattr(threading.current_thread(), "toolwire_abandoned", False)
 
 
 _progress: dict[str, Callable[[float, float | None, str | None], None]] = {}

@@ -127,6 +127,33 @@ def test_the_tools_survive_the_death_of_the_worker_holding_them() -> None:
         assert [o.error.kind if o.error else o.value for o in outcomes] == [1, 2, ErrorKind.CRASHED, 4, 5, 6]
 
 
+def forever(path: str) -> Iterator[int]:
+    """Yields until it is stopped, then says so in the file at `path`."""
+    try:
+        while True:
+            yield 0
+            time.sleep(0.001)
+    finally:
+        Path(path).write_text("stopped")
+
+
+def test_an_endless_generator_function_stops_in_its_worker_once_past_its_deadline(client: Client,
+                                                                                   tmp_path: Path) -> None:
+    """A Dask worker cannot stop a sync call past its deadline: its runner thread is marked abandoned, and
+    reading what the generator yields stops at the next item instead of filling the worker's memory."""
+    client.wait_for_workers(2, timeout=30)
+    said = tmp_path / "said"
+    with DaskExecutor(ExecutorConfig("dask"), client=client) as executor, ToolRegistry(executor=executor) as registry:
+        registry.register(forever)
+        executor.run([Job("warm", _tools()["add"], {"a": 1, "b": 1})])
+        [late] = registry.execute_tool_calls([ToolCall("1", "forever", {"path": str(said)})], timeout=2)
+    assert late.error is not None and late.error.kind == ErrorKind.TIMEOUT, late
+    ends = time.monotonic() + 10
+    while not said.exists() and time.monotonic() < ends:
+        time.sleep(0.05)
+    assert said.exists() and said.read_text() == "stopped"
+
+
 async def worker_pid() -> int:
     await asyncio.sleep(0.05)
     return os.getpid()

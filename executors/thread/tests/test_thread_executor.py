@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import toolwire_thread.plugin
-from toolwire import ErrorKind, ExecutorConfig, Job, Plugins, Tool, ToolCall, ToolRegistry
+from toolwire import ErrorKind, ExecutorConfig, Job, Plugins, Tool, ToolCall, ToolRegistry, call_abandoned
 from toolwire.config import Config
 from toolwire.loop import shared_loop
 from toolwire_thread import ThreadExecutor
@@ -286,6 +286,29 @@ def test_an_async_tool_that_ignores_cancellation_times_out_and_does_not_hold_up_
         assert shared_loop().thread.is_alive()
     finally:
         release.set()
+
+
+def test_a_thread_left_running_past_its_deadline_is_told_so() -> None:
+    """Python cannot stop a sync call: its thread is marked abandoned, so that code able to stop early
+    (`call_abandoned()`, which a generator function's invoker checks between items) does."""
+    told: list[bool] = []
+
+    def runs_on() -> str:
+        ends = time.monotonic() + 10
+        while not call_abandoned() and time.monotonic() < ends:
+            time.sleep(0.01)
+        told.append(call_abandoned())
+        return "late"
+
+    with make(workers=1) as executor:
+        [outcome] = executor.run([job(runs_on, deadline_s=0.3)])
+        assert outcome.error is not None and outcome.error.kind == ErrorKind.TIMEOUT
+        ends = time.monotonic() + 10
+        while not told and time.monotonic() < ends:
+            time.sleep(0.01)
+        assert told == [True]
+        assert [o.value for o in executor.run([job(plus, a=1, b=2)])] == [3]  # its replacement is not abandoned
+    assert not call_abandoned()
 
 
 def test_cancel_stops_a_running_async_call_and_gives_a_sync_one_its_outcome_at_once() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import threading
+import time
 from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
@@ -83,3 +85,25 @@ def test_the_output_schema_is_a_list_of_what_is_yielded(registry) -> None:
     assert registry.get("halting").output_schema == {"type": "array", "items": {"type": "integer"}}
     assert registry.get("pages").output_schema["items"]["additionalProperties"] == {"type": "integer"}
     assert registry.get("letters").is_async and not registry.get("countdown").is_async
+
+
+def test_an_endless_generator_function_stops_once_its_thread_is_abandoned_at_its_deadline() -> None:
+    """The thread backend cannot kill a sync call past its deadline: reading what the generator yields stops at
+    the next item instead, so it does not go on filling memory in the background."""
+    stopped = threading.Event()
+
+    def forever() -> Iterator[int]:
+        try:
+            while True:
+                yield 0
+                time.sleep(0.001)
+        finally:
+            stopped.set()
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(forever)
+        registry.register(countdown)
+        late, ok = registry.execute_tool_calls([call("1", "forever"), call("2", "countdown", start=2)], timeout=0.5)
+        assert late.error is not None and late.error.kind is ErrorKind.TIMEOUT
+        assert ok.value == [2, 1]
+        assert stopped.wait(10)

@@ -3,7 +3,8 @@
 Loaded invokers are kept per worker process (`TOOLS`), keyed by the content key the process backend
 uses, so each tool is loaded once per worker. Sync calls run one after another on a runner thread that
 the task's thread watches: a call past its deadline is reported `timeout` and left behind (Python cannot
-stop a thread), and a fresh runner goes on with the rest. Async calls run on the worker's event loop; a
+stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner goes on
+with the rest. Async calls run on the worker's event loop; a
 chunk of only async calls leaves the worker's thread pool (`secede`) while it waits, holding no thread.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
-from toolwire import set_current_call_id
+from toolwire import abandon_thread, set_current_call_id
 from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, task_cancelled, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
@@ -169,6 +170,7 @@ class _SyncRunner:
         self.next = 0
         self.generation = 0
         self.done = threading.Event()
+        self.thread: threading.Thread  # the runner thread of the current generation, set by `_start`
 
     def run(self) -> None:
         self._start()
@@ -186,14 +188,16 @@ class _SyncRunner:
                         self.records[self.calls[index][0]] = (None, TIMEOUT, 0.0)
                         self.next, self.generation = index + 1, generation + 1
                         self.done.clear()
+                        abandon_thread(self.thread)  # left to finish in the background: told, so it may stop
                         self._start()
                 continue
             later = [d for p, _ in self.calls[index:] if (d := self.deadlines[p]) is not None and d > now]
             self.done.wait(min(later) - now if later else None)
 
     def _start(self) -> None:
-        threading.Thread(target=self._serve, args=(self.generation,), daemon=True,
-                         name="toolwire-dask-call").start()
+        self.thread = threading.Thread(target=self._serve, args=(self.generation,), daemon=True,
+                                       name="toolwire-dask-call")
+        self.thread.start()
 
     def _serve(self, generation: int) -> None:
         calls, arguments, deadlines, records = self.calls, self.arguments, self.deadlines, self.records

@@ -18,6 +18,7 @@ from toolwire import (
     Outcome,
     Outcomes,
     ToolError,
+    abandon_thread,
     cancelled_outcome,
     earliest_deadline,
     enter_scopes,
@@ -123,11 +124,13 @@ class Run:
                                           cancelled_outcome(self.jobs[index], self.started))]
 
     def _claim(self, index: int, outcome: Outcome) -> list[threading.Thread]:
-        """Fill an empty slot for the caller; the thread running its job, if any, is abandoned."""
+        """Fill an empty slot for the caller; the thread running its job, if any, is abandoned (and told so: a
+        generator function's invoker stops reading)."""
         if not self.outcomes.resolve(index, outcome):
             return []
         thread = self.running[index]
         if thread is None or self.jobs[index].tool.is_async:
             return []
         self.abandoned[index] = thread
+        abandon_thread(thread)
         return [thread]

@@ -1,10 +1,12 @@
 """Invokers: the small picklable callables that run a native tool wherever an executor puts it.
 
-Process workers import this module to unpickle native tools, so it imports nothing (no `dataclasses`,
-`typing` or `inspect`): a worker is ready a few milliseconds sooner.
+Process workers import this module to unpickle native tools, so it imports nothing but `sys` (no
+`dataclasses`, `typing`, `inspect` or toolwire): a worker is ready a few milliseconds sooner.
 """
 
 from __future__ import annotations
+
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,12 +72,29 @@ class AsyncFunctionInvoker(FunctionInvoker):
 
 class GeneratorInvoker(FunctionInvoker):
     """`FunctionInvoker` for generator functions: returns the list of what the generator yields, read where
-    the tool runs, so that the call's deadline covers it and any worker can send it back."""
+    the tool runs, so that the call's deadline covers it and any worker can send it back.
+
+    Where a backend leaves a call past its deadline running in a thread (`toolwire.call_abandoned()`), reading
+    stops at the next item: an endless generator does not go on filling memory in the background.
+    """
 
     __slots__ = ()
 
     def __call__(self, **kwargs: Any) -> list[Any]:
-        return list(self._start(kwargs))
+        items = self._start(kwargs)
+        executing = sys.modules.get("toolwire.executing")
+        if executing is None:  # a process worker, which imports no toolwire: its worker is killed at the deadline
+            return list(items)
+        abandoned = executing.call_abandoned
+        collected: list[Any] = []
+        append = collected.append
+        for item in items:
+            append(item)
+            if abandoned():
+                items.close()
+                raise TimeoutError("the call was given up on (past its deadline, or cancelled); what it yields "
+                                   "is no longer read")
+        return collected
 
 
 class AsyncGeneratorInvoker(FunctionInvoker):
