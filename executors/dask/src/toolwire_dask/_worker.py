@@ -3,9 +3,9 @@
 Loaded invokers are kept per worker process (`TOOLS`), keyed by the content key the process backend
 uses, so each tool is loaded once per worker. Sync calls run one after another on a runner thread that
 the task's thread watches: a call past its deadline is reported `timeout` and left behind (Python cannot
-stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner goes on
-with the rest. Async calls run on the worker's event loop; a
-chunk of only async calls leaves the worker's thread pool (`secede`) while it waits, holding no thread.
+stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner
+goes on with the rest. Async calls run on the worker's event loop; a chunk of only async calls leaves the
+worker's thread pool (`secede`) while it waits, holding no thread.
 """
 
 from __future__ import annotations
