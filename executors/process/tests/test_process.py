@@ -854,16 +854,19 @@ def test_closing_the_registry_while_another_thread_runs_a_batch_cancels_its_call
     results: list[object] = []
     failures: list[BaseException] = []
 
+    added_done = threading.Event()
+
     def batch() -> None:
+        calls = [ToolCall("h", "hang", {"seconds": 30}), ToolCall("a", "add", {"a": 1, "b": 2})]
         try:
-            results.extend(registry.execute_tool_calls(
-                [ToolCall("h", "hang", {"seconds": 30}), ToolCall("a", "add", {"a": 1, "b": 2})], timeout=60))
+            results.extend(registry.execute_batch(registry.batch(
+                calls, timeout=60, on_result=lambda index, _: index == 1 and added_done.set())))
         except BaseException as exc:  # the test fails on it below
             failures.append(exc)
 
     running = threading.Thread(target=batch)
     running.start()
-    time.sleep(1.0)
+    assert added_done.wait(30)  # the batch runs: one call done, the other hanging
     started = time.monotonic()
     registry.close()
     running.join(10)
