@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolwire_bench._report import compare
+from rich.console import Console
+from toolwire_bench._report import compare, print_section, run_phase
 
 
 def _entry(side: str, backend: str, warm: float, scenario: str = "mcp-stdio") -> dict[str, Any]:
@@ -32,3 +33,20 @@ def test_over_http_the_process_backend_is_not_asked_to_beat_the_floor() -> None:
     results = [_entry("toolwire", "process", 1200, "mcp-http"), _entry("toolregistry", "async", 900, "mcp-http"),
                _entry("floor", "mcp-session", 1000, "mcp-http")]
     assert _targets(compare(results), "process") == {"warm ≥ 90% of floor": True, "warm > tr best": True}
+
+
+def test_a_table_that_fails_is_reported_in_its_place_with_every_error_of_a_group() -> None:
+    def measure() -> dict[str, Any]:
+        try:
+            raise ConnectionResetError("peer closed")
+        except ConnectionResetError as reset:
+            raise ExceptionGroup("unhandled errors in a TaskGroup", [reset, TimeoutError()]) from None
+
+    section = run_phase(measure)
+    console = Console(record=True, width=200)
+    print_section("serving", section, console)
+
+    assert section["failed"] == "ConnectionResetError: peer closed; TimeoutError"
+    assert "Traceback" in section["traceback"] and "peer closed" in section["traceback"]
+    assert console.export_text().strip() == "serving table failed: ConnectionResetError: peer closed; TimeoutError"
+    assert run_phase(lambda: {"rows": []}) == {"rows": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,8 @@ def _run_all(settings: Settings, planned: list[_harness.Measured], toolregistry:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 when every toolwire series ran and returned every value correctly."""
+    """Run the benchmark; 0 when every toolwire series ran and returned every value correctly and no table
+    failed. results.json is written after the main table and again after each other table."""
     from toolwire import ToolRegistry
 
     args = parser().parse_args(argv)
@@ -147,23 +148,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["parse_100_calls_us"] = _harness.parse_cost_us(settings.seed)
     report["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["results"] = [_harness.summarise(m) for m in planned]
-    if not args.no_overhead:
-        with console.status("measuring the overhead of policies and tracing"):
-            report["overhead"] = _overhead.measure(settings.repeats, 5 if args.quick else 200)
-    if not args.no_serving:
-        with console.status("measuring MCP and HTTP servers under 10 concurrent clients"):
-            report["serving"] = _serving.measure(2 if args.quick else settings.repeats,
-                                                 1_000 if args.quick else _serving.LONG_RUN)
-    if not args.no_frameworks:
-        with console.status("measuring the agent frameworks' tool execution against their toolwire adapters"):
-            report["frameworks"] = _frameworks.measure(settings.repeats, 1 if args.quick else 5)
     report["comparisons"] = _report.compare(report["results"])
-
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     _report.write_json(report, out / "results.json")
     _report.write_chart(report, out / "chart.png")
-    _report.print_report(report, console)
+    console.print(_report.table(report))
+
+    quick = args.quick
+    phases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = []
+    if not args.no_overhead:
+        phases.append(("overhead", "measuring the overhead of policies and tracing",
+                       lambda: _overhead.measure(settings.repeats, 5 if quick else 200)))
+    if not args.no_serving:
+        phases.append(("serving", "measuring MCP and HTTP servers under 10 concurrent clients",
+                       lambda: _serving.measure(2 if quick else settings.repeats,
+                                                1_000 if quick else _serving.LONG_RUN)))
+    if not args.no_frameworks:
+        phases.append(("frameworks", "measuring the agent frameworks' tool execution against their toolwire adapters",
+                       lambda: _frameworks.measure(settings.repeats, 1 if quick else 5)))
+    for key, description, measure in phases:  # each written and printed as it ends: a failure loses no other
+        with console.status(description):
+            report[key] = _report.run_phase(measure)
+        _report.write_json(report, out / "results.json")
+        _report.print_section(key, report[key], console)
     console.print(f"wrote {out / 'results.json'} and {out / 'chart.png'}")
     ours = [r for r in report["results"] if r["side"] == "toolwire" and r["status"] != "not installed"]
-    return 0 if all(r["status"] == "ok" and r["correct_rate"] == 1.0 for r in ours) else 1
+    failed = [key for key, _, _ in phases if "failed" in report[key]]
+    return 0 if not failed and all(r["status"] == "ok" and r["correct_rate"] == 1.0 for r in ours) else 1

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -285,12 +286,30 @@ def serving_table(serving: dict[str, Any]) -> Table:
     return out
 
 
-def print_report(report: dict[str, Any], console: Console) -> None:
-    """Print the tables."""
-    console.print(table(report))
-    if report.get("overhead"):
-        console.print(overhead_table(report["overhead"]))
-    if report.get("serving"):
-        console.print(serving_table(report["serving"]))
-    if report.get("frameworks"):
-        console.print(frameworks_table(report["frameworks"]))
+def run_phase(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What `measure()` returns, or `{"failed": why, "traceback": ...}` when it raises: one table's failure is
+    reported in its place and does not cost the tables measured before or after it."""
+    try:
+        return measure()
+    except Exception as error:
+        return {"failed": _describe(error), "traceback": "".join(traceback.format_exception(error))}
+
+
+def _describe(error: BaseException) -> str:
+    """`Type: message`, and for an exception group each exception in it, flattened."""
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in error.exceptions)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+_SECTIONS: dict[str, Callable[[dict[str, Any]], Table]] = {
+    "overhead": overhead_table, "serving": serving_table, "frameworks": frameworks_table}
+
+
+def print_section(key: str, section: dict[str, Any], console: Console) -> None:
+    """Print the `overhead`, `serving` or `frameworks` table, or why it failed."""
+    if "failed" in section:
+        console.print(f"[bold red]{key} table failed:[/] {escape(section['failed'])}")
+        return
+    console.print(_SECTIONS[key](section))
+
