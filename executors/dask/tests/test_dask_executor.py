@@ -89,6 +89,17 @@ def test_a_hanging_call_times_out_and_the_rest_of_its_chunk_runs(client: Client)
         assert [(o.error, o.value) for o in rest] == [(None, i) for i in range(9)]
 
 
+def test_the_calls_after_a_hanging_call_in_its_chunk_do_not_wait_for_it(client: Client) -> None:
+    with DaskExecutor(ExecutorConfig("dask", options={"chunk_size": 10}), client=client) as executor:
+        tools = _tools()
+        deadline = time.monotonic() + 3  # one deadline for the batch, as a registry gives
+        jobs = [Job("h", tools["hang"], {}, deadline)] + [Job(str(i), tools["echo"], {"value": i, "delay": 0.05},
+                                                              deadline) for i in range(9)]
+        hung, *rest = executor.run(jobs)
+        assert hung.error is not None and hung.error.kind == ErrorKind.TIMEOUT
+        assert [(o.error, o.value) for o in rest] == [(None, i) for i in range(9)]
+
+
 def test_async_tools_run_on_the_workers_event_loop(executor: DaskExecutor) -> None:
     tool = Tool("loop_check", "", _INTS, loop_check)
     outcomes = executor.run([Job(str(i), tool, {}) for i in range(4)])

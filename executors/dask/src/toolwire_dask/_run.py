@@ -36,6 +36,10 @@ POLL_S = 0.25
 """How often a batch looks for workers while the cluster has none."""
 REFRESH_S = 1.0
 """How often a running batch asks the scheduler which workers it has (workers come and go)."""
+DEADLINE_GRACE_S = 0.5
+"""How long after a call's deadline the run waits for its worker's report before reporting it timed out
+itself. The worker reports a call past its deadline at the deadline, in the results of its whole chunk: the
+grace lets the results of its chunk-mates arrive with it (when the worker cannot answer, they are late by this)."""
 
 
 class Busy:
@@ -98,8 +102,8 @@ class Run:
         self.in_flight: dict[Future, tuple[str | None, list[int]]] = {}
         self.busy = busy
         self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
-        self.by_deadline = sorted((job.deadline, index) for index, job in enumerate(jobs)
-                                  if job.deadline is not None)
+        self.by_expiry = sorted((job.deadline + DEADLINE_GRACE_S, index) for index, job in enumerate(jobs)
+                                if job.deadline is not None)
         self.next_expiring = 0
 
     @property
@@ -171,9 +175,9 @@ class Run:
 
     def next_finished(self, block: bool = True) -> Future | None:
         timeout = None
-        deadline = self.next_deadline()
-        if deadline is not None:
-            timeout = max(0.0, deadline - time.monotonic())
+        expiry = self.next_expiry()
+        if expiry is not None:
+            timeout = max(0.0, expiry - time.monotonic())
         if not self.in_flight and (self.pending or self.pending_async):
             timeout = POLL_S if timeout is None else min(timeout, POLL_S)
         try:
@@ -252,18 +256,19 @@ class Run:
             self.client.cancel(spent, reason="toolwire: every call in the chunk has its outcome")
 
     def expire(self) -> None:
+        """Report the calls whose deadline passed `DEADLINE_GRACE_S` ago timed out here."""
         now = time.monotonic()
         expired = False
-        while self.next_deadline() is not None and now >= self.by_deadline[self.next_expiring][0]:
-            index = self.by_deadline[self.next_expiring][1]
+        while (expiry := self.next_expiry()) is not None and now >= expiry:
+            index = self.by_expiry[self.next_expiring][1]
             self.resolve(index, timeout_outcome(self.jobs[index], self.started))
             expired = True
         if expired:
             self.drop_settled()
 
-    def next_deadline(self) -> float | None:
-        """The earliest deadline of a call without an outcome yet."""
-        by_deadline, filled = self.by_deadline, self.filled
-        while self.next_expiring < len(by_deadline) and by_deadline[self.next_expiring][1] in filled:
+    def next_expiry(self) -> float | None:
+        """When the next call without an outcome yet is reported timed out here."""
+        by_expiry, filled = self.by_expiry, self.filled
+        while self.next_expiring < len(by_expiry) and by_expiry[self.next_expiring][1] in filled:
             self.next_expiring += 1
-        return by_deadline[self.next_expiring][0] if self.next_expiring < len(by_deadline) else None
+        return by_expiry[self.next_expiring][0] if self.next_expiring < len(by_expiry) else None

@@ -4,7 +4,8 @@ Loaded invokers are kept per worker process (`TOOLS`), keyed by the content key 
 uses, so each tool is loaded once per worker. Sync calls run one after another on a runner thread that
 the task's thread watches: a call past its deadline is reported `timeout` and left behind (Python cannot
 stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner
-goes on with the rest. Async calls run on the worker's event loop; a chunk of only async calls leaves the
+goes on with the rest; a call that waits (hangs, sleeps, does I/O) gets another runner for the calls after
+it, so they do not wait with it. Async calls run on the worker's event loop; a chunk of only async calls leaves the
 worker's thread pool (`secede`) while it waits, holding no thread.
 """
 
@@ -156,8 +157,32 @@ async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str,
     await asyncio.gather(*(one(position, invoker) for position, invoker in calls))
 
 
+STALL_S = 0.1
+"""How long a chunk's sync calls may go without one starting before the watcher considers another runner."""
+MAX_RUNNERS = 32
+"""At most this many runner threads work on one chunk at a time (a timed-out call's thread not counted)."""
+
+
+class _Runner:
+    """One runner thread and the call it runs (`position`, None between calls)."""
+
+    __slots__ = ("abandoned", "position", "started", "thread")
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+        self.started = 0.0
+        self.abandoned = False
+        self.thread: threading.Thread
+
+
 class _SyncRunner:
-    """Sync calls in order on a runner thread, watched by the calling thread for deadlines."""
+    """Sync calls in order on runner threads, watched by the calling thread for deadlines.
+
+    One runner takes the calls one after another. When no call has started for `STALL_S` while the worker's
+    process used less than half a CPU (the runners wait: a call that hangs, sleeps or does I/O), another runner
+    takes the calls after theirs, up to `MAX_RUNNERS`: a call's chunk-mates do not wait for it, as on the
+    process backend's free workers (decision 0061). A call that spins the CPU still holds up the calls after it.
+    """
 
     def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
                  deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None]) -> None:
@@ -167,65 +192,88 @@ class _SyncRunner:
         self.call_ids = call_ids
         self.records = records
         self.lock = threading.Lock()
-        self.next = 0
-        self.generation = 0
+        self.next = 0  # the next call to start
+        self.finished = 0
+        self.runners: list[_Runner] = []
         self.done = threading.Event()
-        self.thread: threading.Thread  # the runner thread of the current generation, set by `_start`
 
     def run(self) -> None:
-        self._start()
         count = len(self.calls)
+        with self.lock:
+            self._start()
+        seen, since, cpu = 0, time.monotonic(), time.process_time()
         while True:
             with self.lock:
-                index, generation = self.next, self.generation
-            if index >= count:
-                return
-            now = time.monotonic()
-            deadline = self.deadlines[self.calls[index][0]]
-            if deadline is not None and now >= deadline:
-                with self.lock:
-                    if (self.next, self.generation) == (index, generation):
-                        self.records[self.calls[index][0]] = (None, TIMEOUT, 0.0)
-                        self.next, self.generation = index + 1, generation + 1
-                        self.done.clear()
-                        abandon_thread(self.thread)  # left to finish in the background: told, so it may stop
+                now = time.monotonic()
+                for runner in [r for r in self.runners if r.position is not None]:
+                    deadline = self.deadlines[runner.position]  # type: ignore[index]
+                    if deadline is not None and now >= deadline:
+                        self._time_out(runner, now)
+                if self.finished == count:
+                    return
+                if self.next != seen:
+                    seen, since, cpu = self.next, now, time.process_time()
+                elif self.next < count and now - since >= STALL_S:
+                    if time.process_time() - cpu < (now - since) / 2 and len(self.runners) < MAX_RUNNERS:
                         self._start()
-                continue
-            later = [d for p, _ in self.calls[index:] if (d := self.deadlines[p]) is not None and d > now]
-            self.done.wait(min(later) - now if later else None)
+                    since, cpu = now, time.process_time()
+                running = [d for r in self.runners if r.position is not None
+                           and (d := self.deadlines[r.position]) is not None]
+            wakes = [*running, now + STALL_S] if self.next < count else running
+            self.done.wait(max(0.0, min(wakes) - now) if wakes else None)
+
+    def _time_out(self, runner: _Runner, now: float) -> None:
+        """Report `runner`'s call as timed out and leave its thread behind, told so (it may stop); another
+        runner takes its place if calls remain."""
+        self._finish(runner.position, (None, TIMEOUT, now - runner.started))  # type: ignore[arg-type]
+        runner.abandoned = True
+        self.runners.remove(runner)
+        abandon_thread(runner.thread)
+        if self.next < len(self.calls):
+            self._start()
+
+    def _finish(self, position: int, record: Record) -> None:
+        self.records[position] = record
+        self.finished += 1
+        if self.finished == len(self.calls):
+            self.done.set()
 
     def _start(self) -> None:
-        self.thread = threading.Thread(target=self._serve, args=(self.generation,), daemon=True,
-                                       name="toolwire-dask-call")
-        self.thread.start()
+        runner = _Runner()
+        runner.thread = threading.Thread(target=self._serve, args=(runner,), daemon=True, name="toolwire-dask-call")
+        self.runners.append(runner)
+        runner.thread.start()
 
-    def _serve(self, generation: int) -> None:
-        calls, arguments, deadlines, records = self.calls, self.arguments, self.deadlines, self.records
-        monotonic = time.monotonic
+    def _serve(self, runner: _Runner) -> None:
+        calls, arguments, deadlines, call_ids = self.calls, self.arguments, self.deadlines, self.call_ids
+        lock, count, monotonic = self.lock, len(calls), time.monotonic
         while True:
-            with self.lock:
-                if generation != self.generation:
-                    return
+            with lock:
                 index = self.next
-                if index >= len(calls):
-                    self.done.set()
+                if index >= count:
+                    runner.position = None
                     return
-            position, invoker = calls[index]
+                self.next = index + 1
+                position, invoker = calls[index]
+                runner.position = position
+                runner.started = started = monotonic()
             deadline = deadlines[position]
-            started = monotonic()
             if deadline is not None and started >= deadline:
                 record: Record = (None, TIMEOUT, 0.0)
             else:
-                set_current_call_id(self.call_ids[position])
+                set_current_call_id(call_ids[position])
                 try:
                     record = (invoker(**arguments[position]), None, monotonic() - started)
                 except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
                     record = (None, error_record(exc), monotonic() - started)
-            with self.lock:
-                if generation != self.generation:
+            with lock:
+                if runner.abandoned:
                     return  # this call was reported as timed out and left behind
-                records[position] = record
-                self.next = index + 1
+                runner.position = None
+                self.records[position] = record  # `_finish`, inlined: this runs once a call
+                self.finished += 1
+                if self.finished == count:
+                    self.done.set()
 
 
 PICKLED = 0
