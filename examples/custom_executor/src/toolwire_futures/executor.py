@@ -29,7 +29,9 @@ class FuturesExecutor(Executor):
             try:
                 outcomes.append(future.result(timeout=job.remaining()))
             except FutureTimeout:
-                future.cancel()  # a call still running finishes in the background; its result is dropped
+                # A call still running finishes in the background; its result is dropped. Its thread is not
+                # marked (`toolwire.abandon_thread`): the pool would reuse it for other calls.
+                future.cancel()
                 outcomes.append(timeout_outcome(job, started))
         return outcomes
 
