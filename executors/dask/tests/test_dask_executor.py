@@ -5,6 +5,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 from distributed import Client, get_task_stream, get_worker
-from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
+from toolwire import Config, ErrorKind, ExecutorConfig, Job, Outcome, Tool, ToolCall, ToolRegistry, report_progress
 from toolwire.executing import listen_progress
 from toolwire.testing import UnpicklableError, conformance_tools
 from toolwire_dask import DaskExecutor
@@ -139,7 +140,8 @@ def test_the_tools_survive_the_death_of_the_worker_holding_them() -> None:
 
 
 def forever(path: str) -> Iterator[int]:
-    """Yields until it is stopped, then says so in the file at `path`."""
+    """Yields until it is stopped; says in the file at `path` that it started, then that it stopped."""
+    Path(path).write_text("started")
     try:
         while True:
             yield 0
@@ -159,10 +161,33 @@ def test_an_endless_generator_function_stops_in_its_worker_once_past_its_deadlin
         executor.run([Job("warm", _tools()["add"], {"a": 1, "b": 1})])
         [late] = registry.execute_tool_calls([ToolCall("1", "forever", {"path": str(said)})], timeout=2)
     assert late.error is not None and late.error.kind == ErrorKind.TIMEOUT, late
-    ends = time.monotonic() + 10
-    while not said.exists() and time.monotonic() < ends:
+    assert _reads(said, "stopped")
+
+
+def _reads(path: Path, text: str, within: float = 10) -> bool:
+    """Whether the file at `path` says `text` within `within` seconds."""
+    ends = time.monotonic() + within
+    while not (path.exists() and path.read_text() == text) and time.monotonic() < ends:
         time.sleep(0.05)
-    assert said.exists() and said.read_text() == "stopped"
+    return path.exists() and path.read_text() == text
+
+
+def test_a_cancelled_chunk_stops_an_endless_generator_function_in_its_worker(client: Client, tmp_path: Path) -> None:
+    """Dask does not stop a running task it cancels: the worker sees its task cancelled and marks the runner
+    threads abandoned, so reading what a generator yields stops (a call without a deadline would run for good)."""
+    said = tmp_path / "said"
+    with DaskExecutor(ExecutorConfig("dask"), client=client) as executor, ToolRegistry() as registry:
+        registry.register(forever)
+        tool = registry.get("forever")
+        jobs = [Job("1", tool, {"path": str(said)})]  # no deadline
+        outcomes: list[Outcome] = []
+        running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        running.start()
+        assert _reads(said, "started", 30)
+        executor.cancel(jobs)
+        running.join(10)
+    assert [o.error.kind if o.error else o.value for o in outcomes] == [ErrorKind.CANCELLED]
+    assert _reads(said, "stopped")
 
 
 async def worker_pid() -> int:

@@ -15,7 +15,7 @@ import asyncio
 import pickle
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -96,7 +96,7 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
         coroutine = _run_async(async_calls, arguments, local, call_ids, records)
         pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
     if sync_calls:
-        _SyncRunner(sync_calls, arguments, local, call_ids, records).run()
+        _SyncRunner(sync_calls, arguments, local, call_ids, records, _task_cancelled()).run()
     if pending_async is not None:
         if not sync_calls:
             from distributed import secede
@@ -104,6 +104,21 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
             secede()  # awaiting the event loop needs no thread: let the worker run another task meanwhile
         pending_async.result()
     return _dump(records)
+
+
+def _task_cancelled() -> Callable[[], bool]:
+    """Whether the client has cancelled the task this thread runs (Dask does not stop a running task: it
+    marks it cancelled and drops its result)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+
+    def cancelled() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state == "cancelled"
+
+    return cancelled
 
 
 def _within(invoker: Any, scopes: Sequence[Any], is_async: bool) -> Any:
@@ -158,7 +173,8 @@ async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str,
 
 
 STALL_S = 0.1
-"""How long a chunk's sync calls may go without one starting before the watcher considers another runner."""
+"""How long a chunk's sync calls may go without one starting before the watcher considers another runner;
+also how often it looks whether the client cancelled the chunk."""
 MAX_RUNNERS = 32
 """At most this many runner threads work on one chunk at a time (a timed-out call's thread not counted)."""
 
@@ -182,10 +198,13 @@ class _SyncRunner:
     process used less than half a CPU (the runners wait: a call that hangs, sleeps or does I/O), another runner
     takes the calls after theirs, up to `MAX_RUNNERS`: a call's chunk-mates do not wait for it, as on the
     process backend's free workers (decision 0061). A call that spins the CPU still holds up the calls after it.
+    Once `cancelled()`, the runners are left behind, told so, and start no other call.
     """
 
     def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
-                 deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None]) -> None:
+                 deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None],
+                 cancelled: Callable[[], bool]) -> None:
+        self.cancelled = cancelled
         self.calls = calls
         self.arguments = arguments
         self.deadlines = deadlines
@@ -211,6 +230,9 @@ class _SyncRunner:
                         self._time_out(runner, now)
                 if self.finished == count:
                     return
+                if self.cancelled():
+                    self._leave()
+                    return
                 if self.next != seen:
                     seen, since, cpu = self.next, now, time.process_time()
                 elif self.next < count and now - since >= STALL_S:
@@ -219,8 +241,7 @@ class _SyncRunner:
                     since, cpu = now, time.process_time()
                 running = [d for r in self.runners if r.position is not None
                            and (d := self.deadlines[r.position]) is not None]
-            wakes = [*running, now + STALL_S] if self.next < count else running
-            self.done.wait(max(0.0, min(wakes) - now) if wakes else None)
+            self.done.wait(max(0.0, min([*running, now + STALL_S]) - now))
 
     def _time_out(self, runner: _Runner, now: float) -> None:
         """Report `runner`'s call as timed out and leave its thread behind, told so (it may stop); another
@@ -231,6 +252,13 @@ class _SyncRunner:
         abandon_thread(runner.thread)
         if self.next < len(self.calls):
             self._start()
+
+    def _leave(self) -> None:
+        """Leave every runner behind, told so: the client no longer wants this chunk's results."""
+        self.next = len(self.calls)
+        for runner in self.runners:
+            runner.abandoned = True
+            abandon_thread(runner.thread)
 
     def _finish(self, position: int, record: Record) -> None:
         self.records[position] = record
