@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -172,14 +173,24 @@ def _reads(path: Path, text: str, within: float = 10) -> bool:
     return path.exists() and path.read_text() == text
 
 
-def test_a_cancelled_chunk_stops_an_endless_generator_function_in_its_worker(client: Client, tmp_path: Path) -> None:
-    """Dask does not stop a running task it cancels: the worker sees its task cancelled and marks the runner
-    threads abandoned, so reading what a generator yields stops (a call without a deadline would run for good)."""
+async def waits_forever(path: str) -> None:
+    """Awaits until it is cancelled; says in the file at `path` that it started, then that it stopped."""
+    Path(path).write_text("started")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        Path(path).write_text("stopped")
+
+
+@pytest.mark.parametrize("tool", [forever, waits_forever])
+def test_a_cancelled_chunk_stops_its_calls_in_its_worker(client: Client, tmp_path: Path, tool: Any) -> None:
+    """Dask does not stop a running task it cancels: the worker sees its task cancelled, cancels its async calls
+    and marks its sync runner threads abandoned, so reading what a generator yields stops (without a deadline,
+    either would run for good)."""
     said = tmp_path / "said"
     with DaskExecutor(ExecutorConfig("dask"), client=client) as executor, ToolRegistry() as registry:
-        registry.register(forever)
-        tool = registry.get("forever")
-        jobs = [Job("1", tool, {"path": str(said)})]  # no deadline
+        registry.register(tool)
+        jobs = [Job("1", registry.get(tool.__name__), {"path": str(said)})]  # no deadline
         outcomes: list[Outcome] = []
         running = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
         running.start()

@@ -118,8 +118,8 @@ class DaskExecutor(Executor):
 
     def cancel(self, jobs: Sequence[Job]) -> None:
         """Give these jobs a `cancelled` outcome at once; a chunk left with nothing to do is cancelled on the
-        cluster: its worker starts none of its calls, and leaves a sync call it runs to finish in the background
-        (marked abandoned, so a generator function stops reading), its result dropped."""
+        cluster: its worker starts none of its other calls, cancels its async calls, and leaves a sync call it
+        runs to finish in the background (marked abandoned, so a generator function stops reading)."""
         wanted = {id(job) for job in jobs}
         with self._lock:
             runs = list(self._runs)

@@ -5,13 +5,15 @@ uses, so each tool is loaded once per worker. Sync calls run one after another o
 the task's thread watches: a call past its deadline is reported `timeout` and left behind (Python cannot
 stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner
 goes on with the rest; a call that waits (hangs, sleeps, does I/O) gets another runner for the calls after
-it, so they do not wait with it. Async calls run on the worker's event loop; a chunk of only async calls leaves the
-worker's thread pool (`secede`) while it waits, holding no thread.
+it, so they do not wait with it. Async calls run on the worker's event loop; a chunk of only async calls
+leaves the worker's thread pool (`secede`) while it waits, holding no thread. A chunk whose task the client
+cancelled stops: its async calls are cancelled, its runners left behind, marked abandoned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import pickle
 import threading
 import time
@@ -91,19 +93,32 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
         if scopes is not None and scopes[position]:
             invoker = _within(invoker, scopes[position], is_async)
         (async_calls if is_async else sync_calls).append((position, invoker))
+    cancelled = _task_cancelled()
     pending_async = None
     if async_calls:
         coroutine = _run_async(async_calls, arguments, local, call_ids, records)
         pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
     if sync_calls:
-        _SyncRunner(sync_calls, arguments, local, call_ids, records, _task_cancelled()).run()
+        _SyncRunner(sync_calls, arguments, local, call_ids, records, cancelled).run()
     if pending_async is not None:
         if not sync_calls:
             from distributed import secede
 
             secede()  # awaiting the event loop needs no thread: let the worker run another task meanwhile
-        pending_async.result()
+        while not _finished(pending_async, STALL_S):
+            if cancelled():
+                pending_async.cancel()  # the client dropped this chunk: its async calls are cancelled
+                break
     return _dump(records)
+
+
+def _finished(future: concurrent.futures.Future[Any], timeout: float) -> bool:
+    """Whether `future` finished within `timeout` seconds (raising what it raised)."""
+    try:
+        future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        return False
+    return True
 
 
 def _task_cancelled() -> Callable[[], bool]:
