@@ -241,6 +241,18 @@ def _resolves(document: Any, ref: str) -> bool:
     return True
 
 
+def _dangling_dropped(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` without the local `$ref`s that do not resolve in it (drawn often; rejecting them cost time)."""
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items()
+                    if not (key == "$ref" and isinstance(value, str) and value.startswith("#")
+                            and not _resolves(document, value))}
+        return [strip(item) for item in node] if isinstance(node, list) else node
+
+    return strip(document)
+
+
 @given(parameters(), parameters())
 def test_the_served_document_resolves_every_reference_a_tools_schemas_make(
         schema: dict[str, Any], output: dict[str, Any]) -> None:
@@ -248,8 +260,8 @@ def test_the_served_document_resolves_every_reference_a_tools_schemas_make(
     there, and every component name is one OpenAPI allows."""
     from toolwire_openapi._server.shapes import openapi_document
 
+    schema, output = _dangling_dropped(schema), _dangling_dropped(output)
     assume(schema_problem(schema) is None and schema_problem(output) is None)
-    assume(all(_resolves(part, ref) for part in (schema, output) for ref in _references(part) if ref.startswith("#")))
     tool = Tool("t", "T.", schema, lambda **kwargs: kwargs, source=ToolSource("test"), output_schema=output)
     document = openapi_document([tool], title="t", version="1", secured=False)
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", name) for name in document["components"]["schemas"])
