@@ -265,14 +265,16 @@ def token(grant_type: Annotated[str, Form()], creds: Annotated[HTTPBasicCredenti
 # -- the echo server ------------------------------------------------------------------------------
 
 async def _echo(request: Request) -> JSONResponse:
+    """The request as it arrived; a request with an `X-Set-Cookie` header gets its value back as `Set-Cookie`."""
     body = await request.body()
+    cookie = request.headers.get("x-set-cookie")
     return JSONResponse({
         "method": request.method,
         "raw_path": request.scope["raw_path"].decode(),
         "query": request.scope["query_string"].decode(),
         "headers": {k.decode().lower(): v.decode() for k, v in request.scope["headers"]},
         "body": body.decode(errors="replace"),
-    })
+    }, headers={"Set-Cookie": cookie} if cookie else None)
 
 
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:

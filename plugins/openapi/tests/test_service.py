@@ -241,3 +241,16 @@ def test_a_large_batch_has_no_errors(registry: ToolRegistry, service, client: st
     results = registry.execute_tool_calls([ToolCall(str(i), "multiply", {"a": i, "b": 2}) for i in range(600)])
     assert [r.error for r in results if r.is_error] == []
     assert [r.value["result"] for r in results] == [2.0 * i for i in range(600)]
+
+
+def test_a_cookie_a_service_sets_is_not_sent_with_later_calls(registry: ToolRegistry, echo, client: str) -> None:
+    """Calls are independent, and a served registry's calls come from different clients: a shared HTTP client
+    must not carry one call's cookies (a session, say) into the next."""
+    spec = {"openapi": "3.1.0", "info": {"title": "jar", "version": "1"}, "paths": {"/visit": {"get": {
+        "operationId": "visit", "parameters": [{"name": "X-Set-Cookie", "in": "header", "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the request as the echo server saw it"}}}}}}
+    registry.load("openapi", spec, base_url=echo.url, client=client)
+    first = call(registry, "visit", **{"X-Set-Cookie": "session=alice; Path=/"})
+    assert not first.is_error, first.content
+    later = [call(registry, "visit") for _ in range(3)]  # a process backend's other worker too
+    assert [r.value["headers"].get("cookie") for r in later] == [None] * 3, [r.value for r in later]

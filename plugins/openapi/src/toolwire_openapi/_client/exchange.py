@@ -78,14 +78,15 @@ class Invoker:
         self.operation, self.service = state
 
 
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """Calls are independent: a shared client must not carry one call's cookies into the next."""
+class _NoCookies(http.cookiejar.CookieJar):
+    """Calls are independent: a shared client must not carry one call's cookies into the next. The jar keeps
+    none, and does not read `Set-Cookie` at all (httpx would parse every response's headers into a jar)."""
 
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
+    def add_cookie_header(self, request: Any) -> None:
+        return None
 
 
 def client_options(service: Service, *, asynchronous: bool = False) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def client_options(service: Service, *, asynchronous: bool = False) -> dict[str,
     size = service.max_in_flight
     options: dict[str, Any] = {
         "timeout": service.timeout, "follow_redirects": True, "trust_env": False,
-        "cookies": http.cookiejar.CookieJar(policy=_NoCookies()),
+        "cookies": _NoCookies(),
         "event_hooks": {"request": [_aleave_secrets if asynchronous else _leave_secrets]},
     }
     if asynchronous:
