@@ -1,6 +1,7 @@
 """No value a tool returns can break a batch or a response (decision 0046): bytes that are not UTF-8, text with
 lone surrogates, reference cycles, nesting past what JSON writers go to, objects whose `repr` raises, inside
-any containers, alone or in a `ToolOutput`, iterators returned unread, on the thread and process backends.
+any containers, alone or in a `ToolOutput`, iterators returned unread (alone or inside a value), on the thread and
+process backends.
 
 Properties: one result per call, in order; a value that can be written as JSON (text is mended, never refused)
 is a success, any other a `tool_error` that says so; every result encodes as UTF-8 JSON in `as_dict`, in every
@@ -44,6 +45,7 @@ keys = st.one_of(text, st.integers(), st.none(), st.tuples(st.integers(), st.int
 values = st.recursive(leaves, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=3),
     st.frozensets(st.one_of(st.integers(), text), max_size=3),
+    st.builds(iter, st.lists(inner, max_size=2)),  # inside a value: refused unread as well
 ), max_leaves=8)
 
 
@@ -94,7 +96,7 @@ def writable(value: Any) -> bool:
         value = value.value
     if isinstance(value, str):
         return True
-    if isinstance(value, abc.Iterator):
+    if holds_iterator(value):
         return False
     for mend in (False, True):
         try:
@@ -103,6 +105,16 @@ def writable(value: Any) -> bool:
             continue
         return True
     return False
+
+
+def holds_iterator(value: Any, path: frozenset[int] = frozenset()) -> bool:
+    """Whether `value` is an iterator or holds one (each container once along a path: cycles end)."""
+    if isinstance(value, abc.Iterator):
+        return True
+    if not isinstance(value, dict | list | tuple | frozenset) or id(value) in path:
+        return False
+    inner = value.values() if isinstance(value, dict) else value
+    return any(holds_iterator(item, path | {id(value)}) for item in inner)
 
 
 def mended(value: Any, path: frozenset[int] = frozenset()) -> Any:

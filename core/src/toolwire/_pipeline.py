@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
 from toolwire._blocks import valid_blocks
-from toolwire._json_ready import UNWRITABLE, json_text, valid_text
+from toolwire._json_ready import UNWRITABLE, iterator_within, json_text, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
@@ -192,6 +192,8 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     inner = value.value if isinstance(value, ToolOutput) else value
     if isinstance(inner, Iterator | AsyncIterator):
         return _refused(call, outcome, attempts, cap, _unread(call.name, inner))
+    if not isinstance(inner, str | int | float | None) and (found := iterator_within(inner)) is not None:
+        return _refused(call, outcome, attempts, cap, _unread(call.name, found[1], found[0]))
     try:
         if isinstance(value, ToolOutput):
             output, value = value, value.value
@@ -257,9 +259,10 @@ def _unwritable(name: str, exc: BaseException) -> str:
             "Image, Audio or Resource blocks of a ToolOutput)")
 
 
-def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any]) -> str:
+def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str = "") -> str:
     kind = f"{type(iterator).__module__}.{type(iterator).__qualname__}"
-    return (f"'{name}' returned an iterator ({kind}), which is not read: it may never end, and reading it here "
+    at = f" at '{where}' of its value" if where else ""
+    return (f"'{name}' returned an iterator ({kind}){at}, which is not read: it may never end, and reading it here "
             "would run past the call's deadline; return a list (a native tool written as a generator function "
             "has what it yields collected as a list, within the deadline)")
 

@@ -63,8 +63,8 @@ __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
     "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
     "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail",
-    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "marked", "media", "no_leaks",
-    "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable",
+    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "lazy_inside", "marked", "media",
+    "no_leaks", "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable",
     "which_call",
 ]
 
@@ -273,6 +273,11 @@ def lazy(n: int = 3) -> Iterator[int]:
     return (i for i in range(n))
 
 
+def lazy_inside(n: int = 3) -> dict[str, Any]:
+    """An iterator inside the value (`map` pickles, so it reaches the parent from any worker)."""
+    return {"rows": map(str, range(n))}
+
+
 class Unsendable:
     """An object whose pickling raises `SystemExit`: a backend that sends results between processes cannot."""
 
@@ -358,6 +363,7 @@ def conformance_tools() -> list[Tool]:
         Tool("opaque", "A value holding an object JSON does not know.", _schema({}), opaque),
         Tool("endless", "An iterator that never ends.", _schema({}), endless),
         Tool("lazy", "A generator object.", _schema({"n": {"type": "integer"}}), lazy),
+        Tool("lazy_inside", "An iterator inside the value.", _schema({"n": {"type": "integer"}}), lazy_inside),
     ]
 
 
@@ -515,11 +521,13 @@ class ExecutorConformance:
         assert ok.value == 5 and not ok.is_error
         assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
 
-    @pytest.mark.parametrize("tool", ["endless", "lazy"])
+    @pytest.mark.parametrize("tool", ["endless", "lazy", "lazy_inside"])
     def test_a_returned_iterator_is_refused_unread(self, registry: ToolRegistry, tool: str) -> None:
         refused, ok = registry.execute_tool_calls([_call("it", tool), _call("ok", "add", a=2, b=3)])
         assert refused.error is not None and refused.error.kind == ErrorKind.TOOL_ERROR
         assert "iterator" in refused.error.message and "return a list" in refused.error.message
+        if tool == "lazy_inside":
+            assert "at 'rows'" in refused.error.message
         assert ok.value == 5 and not ok.is_error
 
     @pytest.mark.parametrize("kind", [ErrorKind.TOOL_ERROR, ErrorKind.TRANSPORT, ErrorKind.INVALID_ARGUMENTS,
