@@ -344,3 +344,22 @@ def test_arguments_of_a_class_the_workers_cannot_import_fail_their_own_calls(
     assert error is not None and error.kind == ErrorKind.TOOL_ERROR
     assert error.message.startswith("the argument 'unit' holds a client_only_units.Unit, which the worker process "
                                     "cannot import (ModuleNotFoundError: No module named 'client_only_units')")
+
+
+@pytest.mark.parametrize("tool", ["hang", "async_hang"])
+def test_the_calls_of_a_chunk_that_finish_reach_the_client_before_the_one_it_waits_on(client: Client,
+                                                                                      tool: str) -> None:
+    with DaskExecutor(ExecutorConfig("dask", options={"chunk_size": 10}), client=client) as executor:
+        tools = _tools()
+        started = time.monotonic()
+        deadline = started + 4
+        quick = "async_echo" if tool == "async_hang" else "echo"
+        jobs = [Job(str(i), tools[quick], {"value": i, "delay": 0.05}, deadline) for i in range(5)]
+        jobs.insert(2, Job("h", tools[tool], {}, deadline))
+        reported: dict[str, float] = {}
+        for job in jobs:
+            job.on_report(lambda outcome, job=job: reported.setdefault(job.call_id, time.monotonic() - started))
+        outcomes = executor.run(jobs)
+        assert [o.value for o in outcomes if o.error is None] == list(range(5))
+        assert max(reported[str(i)] for i in range(5)) < 2.0, reported  # not at the hung call's deadline (4 s)
+        assert reported["h"] >= 4.0

@@ -11,7 +11,7 @@ from toolwire import Executor, ExecutorConfig, Job, Outcome, Tool, check_options
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
 from toolwire_dask import _cluster, _worker
-from toolwire_dask._run import Busy, Run
+from toolwire_dask._run import Busy, Run, hear_early
 
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
@@ -106,8 +106,7 @@ class DaskExecutor(Executor):
         tools = {form.key: form for form in forms.values() if isinstance(form, ShippedTool)}
         tool_futures = self._hold(client, tools.values()) if tools else {}
         run = Run(client, jobs, forms, tool_futures, self.chunk_size, self._busy)
-        if run.listened:
-            self._hear_progress(client)
+        self._hear(client)
         with self._lock:
             self._runs.add(run)
         try:
@@ -140,14 +139,16 @@ class DaskExecutor(Executor):
         if cluster is not None:
             cluster.close()
 
-    def _hear_progress(self, client: Client) -> None:
-        """Hand this process's listeners the progress workers send as events (subscribed once per client; a
-        client passed in keeps the handler, which only forwards to `report_progress`)."""
+    def _hear(self, client: Client) -> None:
+        """Hand this process's listeners the progress workers send as events, and the runs in flight the records
+        they send early (subscribed once per client; a client passed in keeps the handlers, which only forward
+        to `report_progress` and to the runs of this process)."""
         with self._lock:
             if self._hearing is client:
                 return
             self._hearing = client
         client.subscribe_topic(_worker.PROGRESS_TOPIC, _progress_event)
+        client.subscribe_topic(_worker.RESULTS_TOPIC, hear_early)
 
     def _ship(self, tools: Iterable[Tool]) -> dict[int, ShippedTool | UnshippableToolError]:
         """Each distinct tool's shipped form (or why it cannot be shipped), by `id(tool)`."""

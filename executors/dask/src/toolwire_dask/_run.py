@@ -6,6 +6,8 @@ threads, so a worker holds only what it is running: when it dies, exactly those 
 workers. Async chunks wait on the worker's event loop without holding a thread, so they are all sent at
 once, spread over the workers (each still needs a free thread to start on, before it leaves it); async calls
 that all share one `Tool.affinity` (one remote server) go in a single chunk, to share one worker's connection.
+A chunk that waits on some of its calls sends the records of the others as events (`hear_early`), settled here
+before the chunk returns.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolwire import ErrorKind, Job, Outcome, Outcomes, ToolError, cancelled_outcome, timeout_outcome
 from toolwire.executing import progress_listened_among
@@ -40,6 +42,25 @@ DEADLINE_GRACE_S = 0.5
 """How long after a call's deadline the run waits for its worker's report before reporting it timed out
 itself. The worker reports a call past its deadline at the deadline, in the results of its whole chunk: the
 grace lets the results of its chunk-mates arrive with it (when the worker cannot answer, they are late by this)."""
+
+
+WAITING: dict[object, Run] = {}
+"""The run each chunk in flight belongs to, by task key: where the records its worker sends early go."""
+
+
+def hear_early(event: tuple[float, list[Any]]) -> None:
+    """The handler of the `RESULTS_TOPIC` events (on the client's event loop): hand them to their run."""
+    _, (key, items) = event
+    run = WAITING.get(key)
+    if run is not None:
+        run.finished.put(Early(key, items))
+
+
+class Early(NamedTuple):
+    """Records of a chunk in flight that its worker sent before the chunk returned."""
+
+    key: str
+    items: list[list[Any]]
 
 
 class Busy:
@@ -101,7 +122,7 @@ class Run:
         self.async_chunk_size = len(self.pending_async) if shared and not chunk_size else self.chunk_size
         self.in_flight: dict[Future, tuple[str | None, list[int]]] = {}
         self.busy = busy
-        self.finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[Future | Early | None] = queue.SimpleQueue()
         self.by_expiry = sorted((job.deadline + DEADLINE_GRACE_S, index) for index, job in enumerate(jobs)
                                 if job.deadline is not None)
         self.next_expiring = 0
@@ -131,6 +152,8 @@ class Run:
                 self.settle_cancelled()
                 self.expire()
         finally:
+            for future in self.in_flight:
+                WAITING.pop(future.key, None)
             if self.in_flight:
                 self.client.cancel(list(self.in_flight), reason="toolwire: the batch no longer needs it")
                 for address, _ in self.in_flight.values():  # the cluster has them back (a hung thread aside)
@@ -169,11 +192,12 @@ class Run:
             _worker.run_chunk, {key: self.tool_futures[key] for key in set(keys)}, calls,
             key=f"toolwire-chunk-{uuid.uuid4().hex}", workers=[address], allow_other_workers=True, pure=False)
         self.in_flight[future] = (address if counted else None, indices)
+        WAITING[future.key] = self
         future.add_done_callback(self.finished.put)
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    def next_finished(self, block: bool = True) -> Future | None:
+    def next_finished(self, block: bool = True) -> Future | Early | None:
         timeout = None
         expiry = self.next_expiry()
         if expiry is not None:
@@ -185,10 +209,14 @@ class Run:
         except queue.Empty:
             return None
 
-    def take(self, future: Future) -> None:
+    def take(self, future: Future | Early) -> None:
+        if isinstance(future, Early):
+            self.take_early(future)
+            return
         placed = self.in_flight.pop(future, None)
         if placed is None:
             return
+        WAITING.pop(future.key, None)
         address, indices = placed
         if address is not None:
             self.busy.give(address)
@@ -211,6 +239,14 @@ class Run:
                           f"the Dask task running it failed: {type(exc).__name__}: {exc}")
         else:
             self.fail(indices, ErrorKind.CANCELLED, f"the Dask task running it was {future.status}")
+
+    def take_early(self, early: Early) -> None:
+        """Settle the calls whose records their worker sent before their chunk returned."""
+        indices = next((indices for future, (_, indices) in self.in_flight.items() if future.key == early.key), None)
+        if indices is None:
+            return
+        self.take_records([indices[position] for position, _ in early.items],
+                          [pickle.loads(blob) for _, blob in early.items])
 
     def take_records(self, indices: list[int], records: list[_worker.Record]) -> None:
         now = time.monotonic()

@@ -6,8 +6,9 @@ the task's thread watches: a call past its deadline is reported `timeout` and le
 stop a thread; it is marked abandoned, which stops a generator function's reading), and a fresh runner
 goes on with the rest; a call that waits (hangs, sleeps, does I/O) gets another runner for the calls after
 it, so they do not wait with it. Async calls run on the worker's event loop; a chunk of only async calls
-leaves the worker's thread pool (`secede`) while it waits, holding no thread. A chunk whose task the client
-cancelled stops: its async calls are cancelled, its runners left behind, marked abandoned.
+leaves the worker's thread pool (`secede`) while it waits, holding no thread. A chunk that waits on some of its
+calls sends the client the records of those that finish as events, before it returns. A chunk whose task the
+client cancelled stops: its async calls are cancelled, its runners left behind, marked abandoned.
 """
 
 from __future__ import annotations
@@ -93,13 +94,13 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
         if scopes is not None and scopes[position]:
             invoker = _within(invoker, scopes[position], is_async)
         (async_calls if is_async else sync_calls).append((position, invoker))
-    cancelled = _task_cancelled()
+    cancelled, early = _this_task(records)
     pending_async = None
     if async_calls:
         coroutine = _run_async(async_calls, arguments, local, call_ids, records)
         pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
     if sync_calls:
-        _SyncRunner(sync_calls, arguments, local, call_ids, records, cancelled).run()
+        _SyncRunner(sync_calls, arguments, local, call_ids, records, cancelled, early).run()
     if pending_async is not None:
         if not sync_calls:
             from distributed import secede
@@ -109,6 +110,7 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
             if cancelled():
                 pending_async.cancel()  # the client dropped this chunk: its async calls are cancelled
                 break
+            early.send()  # the chunk has waited STALL_S: what finished goes to the client now
     return _dump(records)
 
 
@@ -121,9 +123,16 @@ def _finished(future: concurrent.futures.Future[Any], timeout: float) -> bool:
     return True
 
 
-def _task_cancelled() -> Callable[[], bool]:
-    """Whether the client has cancelled the task this thread runs (Dask does not stop a running task: it
-    marks it cancelled and drops its result)."""
+RESULTS_TOPIC = "toolwire-results"
+"""The Dask event topic that brings the client, as `[chunk key, [[position, pickled record], ...]]`, the records
+of a chunk that waits on some of its calls, before the chunk returns."""
+EARLY_MAX_BYTES = 16_384
+"""A record larger than this, pickled, waits for its chunk's return (the scheduler keeps recent events)."""
+
+
+def _this_task(records: list[Record | None]) -> tuple[Callable[[], bool], _Early]:
+    """For the task this thread runs: whether the client has cancelled it (Dask does not stop a running task:
+    it marks it cancelled and drops its result), and the sender of its `records` that finish early."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -133,7 +142,29 @@ def _task_cancelled() -> Callable[[], bool]:
         task = worker.state.tasks.get(key)
         return task is None or task.state == "cancelled"
 
-    return cancelled
+    return cancelled, _Early(records, lambda items: worker.log_event(RESULTS_TOPIC, [key, items]))
+
+
+class _Early:
+    """Sends the records of a chunk that has waited `STALL_S` on some of its calls, each once, as they come:
+    the calls that finished do not wait for the chunk's slowest to reach the client."""
+
+    def __init__(self, records: list[Record | None], send: Callable[[list[list[Any]]], None]) -> None:
+        self.records = records
+        self._send = send
+        self.sent: set[int] = set()
+
+    def send(self) -> None:
+        """Send the records that finished since the last time (one too large waits for the chunk's return)."""
+        items = []
+        for position, record in enumerate(self.records):
+            if record is not None and position not in self.sent:
+                self.sent.add(position)
+                blob = pickle.dumps(record if type(record[0]) in _PLAIN else _pickled(record), pickle.HIGHEST_PROTOCOL)
+                if len(blob) <= EARLY_MAX_BYTES:
+                    items.append([position, blob])
+        if items:
+            self._send(items)
 
 
 def _within(invoker: Any, scopes: Sequence[Any], is_async: bool) -> Any:
@@ -213,13 +244,15 @@ class _SyncRunner:
     process used less than half a CPU (the runners wait: a call that hangs, sleeps or does I/O), another runner
     takes the calls after theirs, up to `MAX_RUNNERS`: a call's chunk-mates do not wait for it, as on the
     process backend's free workers (decision 0061). A call that spins the CPU still holds up the calls after it.
-    Once `cancelled()`, the runners are left behind, told so, and start no other call.
+    From the first such stall on, `early` sends what finished to the client every `STALL_S`. Once `cancelled()`,
+    the runners are left behind, told so, and start no other call.
     """
 
     def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
                  deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None],
-                 cancelled: Callable[[], bool]) -> None:
+                 cancelled: Callable[[], bool], early: _Early) -> None:
         self.cancelled = cancelled
+        self.early = early
         self.calls = calls
         self.arguments = arguments
         self.deadlines = deadlines
@@ -236,6 +269,7 @@ class _SyncRunner:
         with self.lock:
             self._start()
         seen, since, cpu = 0, time.monotonic(), time.process_time()
+        stalled = False
         while True:
             with self.lock:
                 now = time.monotonic()
@@ -250,12 +284,16 @@ class _SyncRunner:
                     return
                 if self.next != seen:
                     seen, since, cpu = self.next, now, time.process_time()
-                elif self.next < count and now - since >= STALL_S:
-                    if time.process_time() - cpu < (now - since) / 2 and len(self.runners) < MAX_RUNNERS:
+                elif now - since >= STALL_S:
+                    stalled = True
+                    if self.next < count and time.process_time() - cpu < (now - since) / 2 \
+                            and len(self.runners) < MAX_RUNNERS:
                         self._start()
                     since, cpu = now, time.process_time()
                 running = [d for r in self.runners if r.position is not None
                            and (d := self.deadlines[r.position]) is not None]
+            if stalled:
+                self.early.send()  # what finished before the stall, and since, goes to the client now
             self.done.wait(max(0.0, min([*running, now + STALL_S]) - now))
 
     def _time_out(self, runner: _Runner, now: float) -> None:
