@@ -136,6 +136,7 @@ def _tool(schema: dict[str, Any]) -> Tool:
 @example({"type": "object", "properties": {}, "definitions": {"Old": {"allOf": [{"const": None}, {"properties": {}}]}}})
 @example({"type": "object", "properties": {}, "definitions": {"Old": {"allOf": [
     {"const": None}, {"type": "array", "items": {"const": None}}]}}})
+@example({"type": "object", "properties": {}, "$defs": {"Node": {"type": "integer", "format": "date-time"}}})
 def test_every_valid_schema_converts_or_says_why(schema: dict[str, Any]) -> None:
     with ToolRegistry(executor="thread") as registry:
         try:

@@ -174,7 +174,9 @@ class _Strict:
             return self.node(merge_all_of(schema), path, root=root)
         if self.anthropic:
             out: dict[str, Any] = {k: schema[k] for k in _ANTHROPIC_KEEP if k in schema}
-            if out.get("format") in _ANTHROPIC_FORMATS:
+            kinds = schema.get("type")
+            strings = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+            if out.get("format") in _ANTHROPIC_FORMATS and strings:  # a string's format, as its SDK keeps it
                 schema = {k: v for k, v in schema.items() if k != "format"}  # kept: not a hint
             else:
                 out.pop("format", None)
