@@ -210,6 +210,11 @@ def ran(results: list) -> dict[str, tuple[float, float]]:  # type: ignore[type-a
     return {r.value[0]: (r.value[1], r.value[2]) for r in results}
 
 
+READ_S = 0.5
+"""How long the calls that must overlap run: on the process backend each worker loads the tool (importing this
+module) at its first call, so calls sent together start up to ~0.2 s apart on a loaded machine."""
+
+
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -217,8 +222,8 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
 def test_annotated_ordering_runs_writes_in_order_after_earlier_reads(backend: str) -> None:
     with ordering_registry(backend, "annotated") as registry:
         registry.warm()
-        calls = [ToolCall(label, tool, {"label": label}) for label, tool in
-                 [("r1", "read"), ("w1", "write"), ("r2", "read"), ("w2", "write"), ("r3", "read")]]
+        calls = [ToolCall(label, tool, {"label": label, "seconds": READ_S if tool == "read" else 0.15})
+                 for label, tool in [("r1", "read"), ("w1", "write"), ("r2", "read"), ("w2", "write"), ("r3", "read")]]
         spans = ran(registry.execute_tool_calls(calls))
     assert spans["w1"][0] >= spans["r1"][1]
     assert spans["w2"][0] >= spans["w1"][1] and spans["w2"][0] >= spans["r2"][1]
@@ -235,7 +240,8 @@ def test_sequential_ordering_runs_one_call_after_another(backend: str) -> None:
 def test_parallel_ordering_runs_writes_together(backend: str) -> None:
     with ordering_registry(backend, "parallel") as registry:
         registry.warm()
-        spans = ran(registry.execute_tool_calls([ToolCall(str(i), "write", {"label": str(i)}) for i in range(2)]))
+        calls = [ToolCall(str(i), "write", {"label": str(i), "seconds": READ_S}) for i in range(2)]
+        spans = ran(registry.execute_tool_calls(calls))
     assert overlap(spans["0"], spans["1"])
 
 

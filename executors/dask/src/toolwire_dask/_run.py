@@ -229,14 +229,14 @@ class Run:
                 return
             self.take_records(indices, records)
         elif future.status == "error":
-            exc = future.exception()
-            if type(exc).__name__ == "KilledWorker":
-                worker = getattr(getattr(exc, "last_worker", None), "address", "a worker")
+            failure = future.exception()
+            if type(failure).__name__ == "KilledWorker":
+                worker = getattr(getattr(failure, "last_worker", None), "address", "a worker")
                 self.fail(indices, ErrorKind.CRASHED, f"the Dask worker running it ({worker}) died")
                 self.refresh()
             else:
                 self.fail(indices, ErrorKind.TOOL_ERROR,
-                          f"the Dask task running it failed: {type(exc).__name__}: {exc}")
+                          f"the Dask task running it failed: {type(failure).__name__}: {failure}")
         else:
             self.fail(indices, ErrorKind.CANCELLED, f"the Dask task running it was {future.status}")
 
