@@ -1,10 +1,13 @@
-"""The `Server` base: which event loop a server runs on, and that it leaves no task or generator behind."""
+"""The `Server` base: which event loop a server runs on, that it leaves no task or generator behind, and that a
+registry starts its backend before it serves."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from toolwire import Config, ExecutorConfig, ToolRegistry
+from toolwire.hookspecs import ServerSpec, hookimpl
 from toolwire.serving import Server
 from toolwire.testing import running
 
@@ -62,3 +65,36 @@ def test_tasks_and_generators_a_server_leaves_are_ended_when_it_stops_in_the_bac
         pass
     assert server.task is not None and server.task.cancelled()
     assert server.closed == ["ticks"]
+
+
+class Probe(Server):
+    """Records the backend's worker processes when it starts serving, then stops."""
+
+    def __init__(self, registry: ToolRegistry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    async def arun(self) -> None:
+        SEEN.append(self.registry.executor().worker_pids())  # type: ignore[attr-defined]
+
+
+SEEN: list[list[int]] = []
+
+
+class ProbePlugin:
+    @hookimpl
+    def toolwire_servers(self) -> list[ServerSpec]:
+        return [ServerSpec("probe", Probe, "records the backend's workers when it starts")]
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_registry_starts_its_backend_before_it_serves(blocking: bool) -> None:
+    """The first client does not wait for the workers (~35 ms on the process backend, seconds for a cluster)."""
+    SEEN.clear()
+    with ToolRegistry(config=Config(executor=ExecutorConfig("process", workers=2))) as registry:
+        registry.plugins.register(ProbePlugin(), name="probe")
+        if blocking:
+            registry.serve("probe")
+        else:
+            asyncio.run(registry.aserve("probe"))
+    assert len(SEEN) == 1 and len(SEEN[0]) == 2, SEEN

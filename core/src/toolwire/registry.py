@@ -417,13 +417,18 @@ class ToolRegistry:
     def serve(self, server: str | None = None, /, **options: Any) -> None:
         """Serve this registry's tools with the named server (`"mcp"`, `"http"`...) until interrupted.
 
-        `server` and `options` default to the config's `[serve]` table; keywords given here win.
+        `server` and `options` default to the config's `[serve]` table; keywords given here win. The backend
+        is started (`warm`) before the server serves, so that the first client does not wait for it.
         """
-        self._server(server, options).run()
+        built = self._server(server, options)
+        self.warm()
+        built.run()
 
     async def aserve(self, server: str | None = None, /, **options: Any) -> None:
         """`serve` on the running event loop: serves until cancelled."""
-        await self._server(server, options).arun()
+        built = self._server(server, options)
+        await asyncio.to_thread(self.warm)
+        await built.arun()
 
     def _server(self, name: str | None, options: dict[str, Any]) -> Server:
         configured = self.config.serve
