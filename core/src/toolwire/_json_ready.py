@@ -95,18 +95,21 @@ def _walk(value: Any) -> tuple[str, Any] | None:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         where, node = stack.pop()
-        if _is_iterator(node):
+        if isinstance(node, dict):
+            pairs, step = node.items(), ".{}"
+        elif isinstance(node, _CONTAINERS):
+            pairs, step = enumerate(node), "[{}]"
+        elif _is_iterator(node):
             return where.lstrip("."), node
-        if id(node) in seen or not (isinstance(node, _CONTAINERS) or _is_dataclass(node)):
+        elif _is_dataclass(node):
+            pairs, step = ((field.name, getattr(node, field.name)) for field in dataclasses.fields(node)), ".{}"
+        else:
+            continue
+        if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, dict):
-            items = [(f"{where}.{key}", child) for key, child in node.items()]
-        elif isinstance(node, _CONTAINERS):
-            items = [(f"{where}[{index}]", child) for index, child in enumerate(node)]
-        else:
-            items = [(f"{where}.{field.name}", getattr(node, field.name)) for field in dataclasses.fields(node)]
-        stack += [item for item in reversed(items) if not isinstance(item[1], _PLAIN)]
+        inner = [(key, child) for key, child in pairs if not isinstance(child, _PLAIN)]
+        stack += [(where + step.format(key), child) for key, child in reversed(inner)]
     return None
 
 
