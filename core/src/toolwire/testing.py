@@ -63,9 +63,9 @@ __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
     "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
     "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail",
-    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "hang", "lazy", "lazy_inside", "marked", "media",
-    "no_leaks", "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable",
-    "which_call",
+    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "generator_inside", "hang", "lazy",
+    "lazy_inside", "marked", "media", "no_leaks", "opaque", "pid", "registry_of", "rich", "running",
+    "undecodable_name", "unrebuildable", "unsendable", "which_call",
 ]
 
 HANG_S = 30.0
@@ -278,6 +278,11 @@ def lazy_inside(n: int = 3) -> dict[str, Any]:
     return {"rows": map(str, range(n))}
 
 
+def generator_inside(n: int = 3) -> dict[str, Any]:
+    """A generator inside the value (it does not pickle)."""
+    return {"rows": (str(i) for i in range(n))}
+
+
 class Unsendable:
     """An object whose pickling raises `SystemExit`: a backend that sends results between processes cannot."""
 
@@ -364,6 +369,8 @@ def conformance_tools() -> list[Tool]:
         Tool("endless", "An iterator that never ends.", _schema({}), endless),
         Tool("lazy", "A generator object.", _schema({"n": {"type": "integer"}}), lazy),
         Tool("lazy_inside", "An iterator inside the value.", _schema({"n": {"type": "integer"}}), lazy_inside),
+        Tool("generator_inside", "A generator inside the value.", _schema({"n": {"type": "integer"}}),
+             generator_inside),
     ]
 
 
@@ -521,12 +528,12 @@ class ExecutorConformance:
         assert ok.value == 5 and not ok.is_error
         assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
 
-    @pytest.mark.parametrize("tool", ["endless", "lazy", "lazy_inside"])
+    @pytest.mark.parametrize("tool", ["endless", "lazy", "lazy_inside", "generator_inside"])
     def test_a_returned_iterator_is_refused_unread(self, registry: ToolRegistry, tool: str) -> None:
         refused, ok = registry.execute_tool_calls([_call("it", tool), _call("ok", "add", a=2, b=3)])
         assert refused.error is not None and refused.error.kind == ErrorKind.TOOL_ERROR
         assert "iterator" in refused.error.message and "return a list" in refused.error.message
-        if tool == "lazy_inside":
+        if tool.endswith("_inside"):
             assert "at 'rows'" in refused.error.message
         assert ok.value == 5 and not ok.is_error
 

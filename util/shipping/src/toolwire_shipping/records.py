@@ -45,14 +45,27 @@ def task_cancelled() -> bool:
 
 
 def unsendable(value: Any, exc: BaseException, where: str) -> Error:
-    """The error of a call whose return value cannot be pickled back to the parent."""
+    """The error of a call whose return value cannot be pickled back to the parent: for an iterator (a generator
+    does not pickle), alone or inside the value, where it is and what to return instead."""
+    iterator, at = value, ""
+    if not _is_iterator(value) and isinstance(value, dict | list | tuple | set | frozenset):
+        from toolwire.formats import iterator_within  # this error's path only: workers do not load toolwire otherwise
+
+        found = iterator_within(value)
+        if found is not None:
+            at, iterator = f" at '{found[0]}' of its value", found[1]
+    if _is_iterator(iterator):
+        kind = f"{type(iterator).__module__}.{type(iterator).__qualname__}"
+        return ("tool_error", f"the tool returned an iterator ({kind}){at}, which is not read or sent back from "
+                              f"{where}: return a list (a native tool written as a generator function has what it "
+                              "yields collected as a list, within the deadline)")
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
-    if hasattr(type(value), "__next__") or hasattr(type(value), "__anext__"):
-        return ("tool_error", f"the tool returned an iterator ({kind}), which is not read or sent back from {where}: "
-                              "return a list (a native tool written as a generator function has what it yields "
-                              "collected as a list, within the deadline)")
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
                           f"{type(exc).__name__}: {_message(exc)}")
+
+
+def _is_iterator(value: Any) -> bool:
+    return hasattr(type(value), "__next__") or hasattr(type(value), "__anext__")
 
 
 def unreadable(exc: BaseException) -> Error:
