@@ -64,6 +64,10 @@ def test_an_iterator_is_found_where_it_is(value: Any, where: str) -> None:
     assert found is not None and found == (where, ENDLESS)
 
 
+def test_a_value_that_is_an_iterator_is_found_at_the_top() -> None:
+    assert iterator_within(ENDLESS) == ("", ENDLESS)
+
+
 def test_the_first_in_order_is_named() -> None:
     first, second = iter([]), iter([])
     assert iterator_within({"a": [0, first], "b": second}) == ("a[1]", first)

@@ -60,8 +60,8 @@ def _valid_texts(value: Any, path: set[int], depth: int) -> Any:
 
 
 def iterator_within(value: Any) -> tuple[str, Any] | None:
-    """The first iterator in `value` (in its dicts, lists, tuples, sets, deques and dataclasses), and where it is
-    (`rows[2]`), or None.
+    """The first iterator in `value` (`value` itself, or in its dicts, lists, tuples, sets, deques and dataclasses),
+    and where it is (`rows[2]`; "" for `value` itself), or None.
 
     Writing a value as JSON reads every iterator in it, outside any deadline: one that never ends holds the
     process for good, and one read there is spent for whoever reads the value next. orjson looks, in C (it

@@ -190,8 +190,6 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
     inner = value.value if isinstance(value, ToolOutput) else value
-    if isinstance(inner, Iterator | AsyncIterator):
-        return _refused(call, outcome, attempts, cap, _unread(call.name, inner))
     if not isinstance(inner, str | int | float | None) and (found := iterator_within(inner)) is not None:
         return _refused(call, outcome, attempts, cap, _unread(call.name, found[1], found[0]))
     try:
@@ -259,7 +257,7 @@ def _unwritable(name: str, exc: BaseException) -> str:
             "Image, Audio or Resource blocks of a ToolOutput)")
 
 
-def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str = "") -> str:
+def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str) -> str:
     kind = f"{type(iterator).__module__}.{type(iterator).__qualname__}"
     at = f" at '{where}' of its value" if where else ""
     return (f"'{name}' returned an iterator ({kind}){at}, which is not read: it may never end, and reading it here "

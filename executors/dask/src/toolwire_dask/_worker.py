@@ -160,7 +160,7 @@ class _Early:
         for position, record in enumerate(self.records):
             if record is not None and position not in self.sent:
                 self.sent.add(position)
-                blob = pickle.dumps(record if type(record[0]) in _PLAIN else _pickled(record), pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps(_sendable(record), pickle.HIGHEST_PROTOCOL)
                 if len(blob) <= EARLY_MAX_BYTES:
                     items.append([position, blob])
         if items:
@@ -365,8 +365,13 @@ _PLAIN = (type(None), bool, int, float, str)
 def _dump(records: list[Record | None]) -> bytes:
     """The records, pickled; each value that is not a plain scalar pickled on its own first, so that one the
     client cannot rebuild fails its own call there, and one that cannot be pickled here fails its own call now."""
-    return pickle.dumps([record if record is None or type(record[0]) in _PLAIN else _pickled(record)
-                         for record in records], pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps([record if record is None else _sendable(record) for record in records],
+                        pickle.HIGHEST_PROTOCOL)
+
+
+def _sendable(record: Record) -> Record:
+    """`record` as it travels: a value that is not a plain scalar pickled on its own (`_pickled`)."""
+    return record if type(record[0]) in _PLAIN else _pickled(record)
 
 
 def _pickled(record: Record) -> Record:
