@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import pytest
+from pydantic import BaseModel, ConfigDict, RootModel
 from toolwire._json_ready import iterator_within
 
 
@@ -93,3 +95,30 @@ def test_an_async_iterator_is_an_iterator_too() -> None:
 
     gen = agen()
     assert iterator_within({"a": gen}) == ("a", gen)
+
+
+class Rows(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rows: Iterable[int]
+    label: str = "x"
+
+
+class Wrapped(BaseModel):
+    inner: list[Rows]
+
+
+@pytest.mark.parametrize(("make", "where"), [
+    (lambda: Rows(rows=[1, 2]), "rows"),
+    (lambda: Wrapped(inner=[Rows(rows=[1])]), "inner[0].rows"),
+    (lambda: {"big": 2**70, "model": Rows(rows=[1])}, "model.rows"),
+    (lambda: RootModel[Iterable[int]]([1]), "root"),
+])
+def test_the_lazy_iterator_of_a_models_iterable_field_is_found(make: Callable[[], Any], where: str) -> None:
+    found = iterator_within(make())
+    assert found is not None and found[0] == where and type(found[1]).__name__ == "ValidatorIterator"
+
+
+def test_a_models_extra_fields_are_looked_in_and_plain_models_have_none() -> None:
+    model = Rows.model_construct(rows=[1, 2], spare={"then": ENDLESS})
+    assert iterator_within(model) == ("spare.then", ENDLESS)
+    assert iterator_within(Wrapped.model_construct(inner=[Rows.model_construct(rows=[1])])) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import reprlib
+import sys
 from collections import deque
 from typing import Any
 
@@ -60,8 +61,9 @@ def _valid_texts(value: Any, path: set[int], depth: int) -> Any:
 
 
 def iterator_within(value: Any) -> tuple[str, Any] | None:
-    """The first iterator in `value` (`value` itself, or in its dicts, lists, tuples, sets, deques and dataclasses),
-    and where it is (`rows[2]`; "" for `value` itself), or None.
+    """The first iterator in `value` (`value` itself, or in its dicts, lists, tuples, sets, deques, dataclasses and
+    pydantic models, where a field typed `Iterable[...]` holds a lazy iterator), and where it is (`rows[2]`; ""
+    for `value` itself), or None.
 
     Writing a value as JSON reads every iterator in it, outside any deadline: one that never ends holds the
     process for good, and one read there is spent for whoever reads the value next. orjson looks, in C (it
@@ -82,7 +84,13 @@ def _unknown(obj: Any) -> Any:
         raise TypeError
     if isinstance(obj, _CONTAINERS):  # sets, deques, and subclasses it does not write as their base
         return dict(obj) if isinstance(obj, dict) else list(obj)
-    return None
+    return dict(obj) if _is_model(obj) else None
+
+
+def _is_model(obj: Any) -> bool:
+    """Whether `obj` is a pydantic model (iterating one gives its fields' names and values, extras included)."""
+    pydantic = sys.modules.get("pydantic")  # no model exists before pydantic is imported
+    return pydantic is not None and isinstance(obj, pydantic.BaseModel)
 
 
 def _is_iterator(obj: Any) -> bool:
@@ -103,6 +111,8 @@ def _walk(value: Any) -> tuple[str, Any] | None:
             return where.lstrip("."), node
         elif _is_dataclass(node):
             pairs, step = ((field.name, getattr(node, field.name)) for field in dataclasses.fields(node)), ".{}"
+        elif _is_model(node):
+            pairs, step = iter(node), ".{}"
         else:
             continue
         if id(node) in seen:

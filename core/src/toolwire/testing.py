@@ -64,7 +64,7 @@ __all__ = [
     "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
     "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail",
     "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "generator_inside", "hang", "lazy",
-    "lazy_inside", "marked", "media", "no_leaks", "opaque", "pid", "registry_of", "rich", "running",
+    "lazy_inside", "marked", "media", "model_inside", "no_leaks", "opaque", "pid", "registry_of", "rich", "running",
     "undecodable_name", "unrebuildable", "unsendable", "which_call",
 ]
 
@@ -283,6 +283,16 @@ def generator_inside(n: int = 3) -> dict[str, Any]:
     return {"rows": (str(i) for i in range(n))}
 
 
+def model_inside(n: int = 3) -> Any:
+    """A pydantic model whose `Iterable[str]` field holds the lazy iterator pydantic made of the list given."""
+    from pydantic import BaseModel  # here: the kit's workers import pydantic for this tool only
+
+    class Rows(BaseModel):
+        rows: Iterable[str]
+
+    return Rows(rows=[str(i) for i in range(n)])
+
+
 class Unsendable:
     """An object whose pickling raises `SystemExit`: a backend that sends results between processes cannot."""
 
@@ -371,6 +381,7 @@ def conformance_tools() -> list[Tool]:
         Tool("lazy_inside", "An iterator inside the value.", _schema({"n": {"type": "integer"}}), lazy_inside),
         Tool("generator_inside", "A generator inside the value.", _schema({"n": {"type": "integer"}}),
              generator_inside),
+        Tool("model_inside", "An iterator in a model's field.", _schema({"n": {"type": "integer"}}), model_inside),
     ]
 
 
@@ -528,7 +539,7 @@ class ExecutorConformance:
         assert ok.value == 5 and not ok.is_error
         assert registry.execute_tool_calls([_call("again", "add", a=1, b=1)])[0].value == 2
 
-    @pytest.mark.parametrize("tool", ["endless", "lazy", "lazy_inside", "generator_inside"])
+    @pytest.mark.parametrize("tool", ["endless", "lazy", "lazy_inside", "generator_inside", "model_inside"])
     def test_a_returned_iterator_is_refused_unread(self, registry: ToolRegistry, tool: str) -> None:
         refused, ok = registry.execute_tool_calls([_call("it", tool), _call("ok", "add", a=2, b=3)])
         assert refused.error is not None and refused.error.kind == ErrorKind.TOOL_ERROR

@@ -48,7 +48,7 @@ def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     """The error of a call whose return value cannot be pickled back to the parent: for an iterator (a generator
     does not pickle), alone or inside the value, where it is and what to return instead."""
     iterator, at = value, ""
-    if not _is_iterator(value) and isinstance(value, dict | list | tuple | set | frozenset):
+    if not _is_iterator(value):
         from toolwire.formats import iterator_within  # this error's path only: workers do not load toolwire otherwise
 
         found = iterator_within(value)
