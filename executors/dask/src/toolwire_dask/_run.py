@@ -252,7 +252,7 @@ class Run:
         now = time.monotonic()
         for index, (value, error, duration) in zip(indices, records, strict=True):
             job = self.jobs[index]
-            if error == _worker.PICKLED:
+            if isinstance(error, int):  # `_worker.PICKLED`: the value was pickled on its own
                 try:
                     value, error = pickle.loads(value), None
                 except (Exception, SystemExit) as exc:  # rebuilding a value runs its own code: this call's error

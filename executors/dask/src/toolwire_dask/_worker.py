@@ -30,8 +30,8 @@ from toolwire_shipping.unpacking import ToolCache
 TOOLS = ToolCache()
 _LOADING = threading.Lock()
 
-Record = tuple[Any, Error | None, float]
-"""One call's outcome as it travels back: (value, (kind, message) or None, duration in seconds)."""
+Record = tuple[Any, Error | int | None, float]
+"""One call's outcome as it travels back: (value, (kind, message), `PICKLED` or None, duration in seconds)."""
 
 
 def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
@@ -190,7 +190,7 @@ def _within(invoker: Any, scopes: Sequence[Any], is_async: bool) -> Any:
 def _worker_loop() -> asyncio.AbstractEventLoop:
     from distributed import get_worker
 
-    return get_worker().loop.asyncio_loop
+    return get_worker().loop.asyncio_loop  # type: ignore[attr-defined,no-any-return]  # tornado's AsyncIOLoop
 
 
 async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
