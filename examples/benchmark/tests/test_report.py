@@ -1,4 +1,4 @@
-"""The issues' MCP targets as the report reads them, on the thread and process backends."""
+"""The issues' targets as the report reads them: MCP on the thread and process backends, OpenAPI, failures."""
 
 from __future__ import annotations
 
@@ -50,3 +50,13 @@ def test_a_table_that_fails_is_reported_in_its_place_with_every_error_of_a_group
     assert "Traceback" in section["traceback"] and "peer closed" in section["traceback"]
     assert console.export_text().strip() == "serving table failed: ConnectionResetError: peer closed; TimeoutError"
     assert run_phase(lambda: {"rows": []}) == {"rows": []}
+
+
+def test_openapi_shows_the_services_capacity_against_toolregistrys_best_mode() -> None:
+    results = [_entry("toolwire", "thread", 1900, "openapi"), _entry("toolregistry", "thread", 2000, "openapi"),
+               _entry("toolregistry", "async", 1800, "openapi"), _entry("floor", "http.client", 1600, "openapi"),
+               _entry("floor", "http-capacity", 2400, "openapi")]
+    [row] = compare(results)
+    assert row["capacity_vs_best"] == 1.2 and row["floor"] == "http.client"
+    assert {t["target"]: t["met"] for t in row["targets"]} == {"warm ≥ 1.5× tr best": False,
+                                                               "warm ≥ 70% of floor": True}

@@ -12,6 +12,7 @@ from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from toolwire_bench import _floors
 from toolwire_bench.servers import McpEndpoint, calculator_service, mcp_server
 
 
@@ -28,6 +29,18 @@ def test_calculator_service_answers_and_refuses_division_by_zero() -> None:
         assert operations == {"add", "subtract", "multiply", "divide"}
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{base_url}/add?a=1&b=2", timeout=2)
+
+
+@pytest.mark.parametrize("floor", ["http.client", _floors.HTTP_CAPACITY])
+def test_the_openapi_floors_make_every_call_a_division_by_zero_failing(floor: str) -> None:
+    workload = [("add", 1, 2), ("divide", 1, 0), ("multiply", 6, 7)] * 20
+    with calculator_service() as base_url, _floors.build({"backend": floor, "endpoints": {"openapi": base_url}},
+                                                         workload) as run_batch:
+        for _ in range(2):  # the first batch opens the connections, the second reuses them
+            outcomes = run_batch()
+            assert outcomes[:3] == [(True, {"result": 3.0}), (False, {"detail": "division by zero"}),
+                                    (True, {"result": 42.0})]
+            assert outcomes == outcomes[:3] * 20
 
 
 async def _call(endpoint: McpEndpoint) -> tuple[set[str], object, bool, str]:

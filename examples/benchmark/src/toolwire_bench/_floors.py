@@ -5,6 +5,9 @@
   called directly, in one thread: the least any Python tool layer can do per call (the registry's own
   per-call cost is measured against it);
 - `http.client`: one keep-alive stdlib connection making the calls one after another;
+- `http-capacity`: the OpenAPI service's capacity, the calls made concurrently over `CAPACITY_CONNECTIONS`
+  keep-alive connections by the lean asyncio client (`_raw_http`, ~50 µs of CPU a call): about the most any
+  client can get from the service on this machine;
 - `mcp-session`: one bare `mcp` client session making the calls concurrently;
 - `dask-task-per-call`: one Dask task per call (`client.submit(fn, a, b)`, then `gather`) on a LocalCluster
   started by the dask backend's own code, so of the same kind as its: the naive use of Dask that the
@@ -27,8 +30,13 @@ from urllib.parse import urlsplit
 
 from toolwire_bench import arith
 from toolwire_bench._measure import BatchRunner, Outcome, Workload, openai_calls, run_spec
+from toolwire_bench._raw_http import RawClient
 
 BARE_LOOP = "bare-loop"
+"""The native scenarios' second floor: the calls parsed with `json.loads` and made directly, one thread."""
+HTTP_CAPACITY = "http-capacity"
+"""The OpenAPI scenario's second floor: the most the calculator service answers, to a lean concurrent client."""
+CAPACITY_CONNECTIONS = 16
 
 _Transport = Callable[[], AbstractAsyncContextManager[Any]]
 """Opens an MCP client transport: its read and write streams."""
@@ -45,6 +53,9 @@ def build(spec: dict[str, Any], workload: Workload) -> Iterator[BatchRunner]:
         yield _bare_loop(workload)
     elif floor == "http.client":
         with _http_floor(workload, endpoints["openapi"]) as run_batch:
+            yield run_batch
+    elif floor == HTTP_CAPACITY:
+        with _http_capacity(workload, endpoints["openapi"]) as run_batch:
             yield run_batch
     elif floor == "mcp-session":
         with _mcp_floor(workload, spec["scenario"], endpoints) as run_batch:
@@ -147,6 +158,27 @@ def _http_floor(workload: Workload, base_url: str) -> Iterator[BatchRunner]:
     finally:
         for connection in connections:
             connection.close()
+
+
+@contextmanager
+def _http_capacity(workload: Workload, base_url: str) -> Iterator[BatchRunner]:
+    targets = [f"/{op}?a={a}&b={b}" for op, a, b in workload]
+    loop = asyncio.new_event_loop()
+    clients: list[RawClient] = []
+
+    async def call_all() -> list[Outcome]:
+        if not clients:
+            clients.append(RawClient(base_url, CAPACITY_CONNECTIONS))
+            await clients[0].open()
+        answers = await asyncio.gather(*(clients[0].get(target) for target in targets))
+        return [(status == 200, body) for status, body in answers]
+
+    try:
+        yield lambda: loop.run_until_complete(call_all())
+    finally:
+        for client in clients:
+            loop.run_until_complete(client.close())
+        loop.close()
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolwire_bench import servers
+from toolwire_bench._floors import BARE_LOOP, HTTP_CAPACITY
 from toolwire_bench._measure import make_workload, openai_calls, tool_names
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ EXAMPLE_BACKENDS = frozenset({"futures"})
 DASK_WORKERS = 2
 """Worker processes of the dask backend's LocalCluster (and of its one-task-per-call floor) by default."""
 DASK_PER_CALL = "dask-task-per-call"
-BARE_LOOP = "bare-loop"
-"""The native scenarios' second floor: the calls parsed with `json.loads` and made directly, one thread."""
 """The floor the dask backend's chunking is judged against: one Dask task per call, on the same cluster."""
 TOOLREGISTRY_REQUIREMENT = "toolregistry[mcp]==0.19.0"
 _LOADER = {"openapi": "openapi", "mcp-stdio": "mcp", "mcp-sse": "mcp", "mcp-http": "mcp"}
@@ -134,6 +133,8 @@ def plan(settings: Settings, loaders: set[str], executors: set[str]) -> list[Mea
                 planned.append(Measured(Series("floor", floor_for(scenario), scenario, size)))
             if settings.floors and scenario.startswith("native"):
                 planned.append(Measured(Series("floor", BARE_LOOP, scenario, size)))
+            if settings.floors and scenario == "openapi":
+                planned.append(Measured(Series("floor", HTTP_CAPACITY, scenario, size)))
             if settings.floors and "dask" in settings.backends and scenario.startswith("native"):
                 per_call = Measured(Series("floor", DASK_PER_CALL, scenario, size))
                 if "dask" not in executors:

@@ -1,5 +1,6 @@
-"""A lean HTTP/1.1 JSON client for the serving benchmark: keep-alive connections over asyncio streams, one
-request at a time on each, a JSON answer read by its `Content-Length`, nothing validated.
+"""A lean HTTP/1.1 JSON client for the serving benchmark and the OpenAPI service's capacity: keep-alive
+connections over asyncio streams, one request at a time on each, a JSON answer read by its `Content-Length`,
+nothing validated.
 
 The mcp SDK's client and httpx each spend more CPU a call (1.5-2 ms here) than the servers measured, and
 share the machine's cores with them, so every server ran at about its clients' rate. This client costs a
@@ -25,7 +26,7 @@ _META = {"io.modelcontextprotocol/protocolVersion": MCP_PROTOCOL,
 
 
 class RawClient:
-    """`size` keep-alive connections to one server; `post` waits for a free one."""
+    """`size` keep-alive connections to one server; `post` and `get` wait for a free one."""
 
     def __init__(self, url: str, size: int) -> None:
         parts = urlsplit(url)
@@ -49,9 +50,16 @@ class RawClient:
         head = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
                    f"Accept: application/json, text/event-stream\r\n{head}Content-Length: {len(data)}\r\n\r\n")
+        return await self._exchange(request.encode() + data)
+
+    async def get(self, target: str) -> tuple[int, Any]:
+        """GET `target` (a path and query); the status and the decoded JSON answer (None when there is none)."""
+        return await self._exchange(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+
+    async def _exchange(self, request: bytes) -> tuple[int, Any]:
         reader, writer = await self._free.get()
         try:
-            writer.write(request.encode() + data)
+            writer.write(request)
             status, fields, payload = await _response(reader)
         except BaseException:
             writer.close()

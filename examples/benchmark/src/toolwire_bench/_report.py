@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from toolwire_bench._harness import BARE_LOOP, DASK_PER_CALL, LARGE_BATCH, SCENARIOS, floor_for
+from toolwire_bench._harness import BARE_LOOP, DASK_PER_CALL, HTTP_CAPACITY, LARGE_BATCH, SCENARIOS, floor_for
 
 _SIDE_ORDER = ("toolwire", "toolregistry", "floor")
 _BACKEND_ORDER = ("thread", "process", "dask", "async")
@@ -31,6 +31,7 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         floor = floors.get(floor_for(entry["scenario"]))
         per_call = floors.get(DASK_PER_CALL) if entry["backend"] == "dask" else None
         bare = floors.get(BARE_LOOP)
+        capacity = floors.get(HTTP_CAPACITY)
         same = toolregistry.get(entry["backend"])
         best = max(toolregistry.values(), key=lambda r: r["warm_cps"], default=None)
         versus = same or best
@@ -45,6 +46,7 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "floor_share_warm": _ratio(entry["warm_cps"], floor and floor["warm_cps"]),
             "ratio_warm_dask_per_call": _ratio(entry["warm_cps"], per_call and per_call["warm_cps"]),
             "cost_vs_bare_loop": _ratio(bare and bare["warm_cps"], entry["warm_cps"]),
+            "capacity_vs_best": _ratio(capacity and capacity["warm_cps"], best and best["warm_cps"]),
         }
         row["targets"] = _targets(entry, row, same is not None)
         comparisons.append(row)
@@ -130,12 +132,18 @@ def table(report: dict[str, Any]) -> Table:
                       _pct(comparison["floor_share_warm"]),
                       _target_text(comparison["targets"]) or _per_call_text(comparison) or _first_error(entry)]
             if comparison["cost_vs_bare_loop"] is not None:
-                cells[-1] = "\n".join(filter(None, [cells[-1], f"[dim]cost {_times(comparison['cost_vs_bare_loop'])} "
-                                                                "bare loop[/]"]))
+                cells[-1] = _dim_line(cells[-1], f"cost {_times(comparison['cost_vs_bare_loop'])} bare loop")
+            if comparison["capacity_vs_best"] is not None:  # the most any client could reach against tr
+                cells[-1] = _dim_line(cells[-1], f"the service's capacity: {_times(comparison['capacity_vs_best'])} "
+                                                 "tr best")
         else:
             cells += ["", "", _first_error(entry)]
         grid.add_row(*cells)
     return grid
+
+
+def _dim_line(cell: str, line: str) -> str:
+    return "\n".join(filter(None, [cell, f"[dim]{line}[/]"]))
 
 
 def _ordered(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,7 +233,7 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
 
 
 def _label(entry: dict[str, Any]) -> str:
-    if entry["side"] == "floor" and entry["backend"] not in (DASK_PER_CALL, BARE_LOOP):
+    if entry["side"] == "floor" and entry["backend"] not in (DASK_PER_CALL, BARE_LOOP, HTTP_CAPACITY):
         return "floor"
     return f"{entry['side']} {entry['backend']}"
 
