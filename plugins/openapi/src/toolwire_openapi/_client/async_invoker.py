@@ -10,6 +10,7 @@ import httpx
 
 from toolwire_openapi._client.auth import Scheme
 from toolwire_openapi._client.exchange import (
+    AsyncClient,
     Call,
     Invoker,
     Pool,
@@ -70,7 +71,7 @@ def _pool(service: Service) -> Pool[httpx.AsyncClient]:
     key = pool_key(service)
     pool = pools.get(key)
     if pool is None:
-        client = httpx.AsyncClient(**client_options(service, asynchronous=True))
+        client = AsyncClient(**client_options(service, asynchronous=True))
         pool = pools[key] = Pool(client, asyncio.Semaphore(service.max_in_flight), asyncio.Lock())
     return pool
 

@@ -15,6 +15,7 @@ import httpx
 from toolwire_openapi._client.auth import Scheme
 from toolwire_openapi._client.exchange import (
     Call,
+    Client,
     Invoker,
     Pool,
     Service,
@@ -74,7 +75,7 @@ def _pool(service: Service) -> Pool[httpx.Client]:
         with _pools_lock:
             pool = _pools.get(key)
             if pool is None:
-                client = httpx.Client(**client_options(service))
+                client = Client(**client_options(service))
                 pool = _pools[key] = Pool(client, threading.BoundedSemaphore(service.max_in_flight), threading.Lock())
     return pool
 
