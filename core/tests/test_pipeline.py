@@ -4,10 +4,13 @@ cancellation, and how the default backend is chosen and created."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import toolwire_thread.plugin
@@ -18,6 +21,7 @@ from toolwire import (
     Job,
     Outcome,
     Plugins,
+    Tool,
     ToolCall,
     ToolRegistry,
     UnknownPluginError,
@@ -377,3 +381,39 @@ def test_a_wave_takes_each_gate_once_for_all_its_jobs_and_gives_back_what_it_can
     assert _take((slots, tokens), 5) == 0 and slots.held == 2  # no token: the slots taken go back too
     legacy = Slots(1)  # acquire/release only: taken one at a time
     assert _take((legacy,), 3) == 1 and legacy.free == 0
+
+
+class _Later:
+    """An awaitable that is not a coroutine: no backend awaits what a plain function returns but coroutines."""
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return 1
+
+
+async def _doubled(x: int) -> int:
+    return 2 * x
+
+
+def test_an_awaitable_that_reaches_the_results_is_refused_saying_what_to_do() -> None:
+    class Inline(Executor):
+        """Calls each invoker directly, as an executor that does not await a returned coroutine."""
+
+        def run(self, jobs: Sequence[Job]) -> list[Outcome]:
+            return [Outcome(job.tool.invoker(**job.arguments)) for job in jobs]
+
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    registry = ToolRegistry(executor=Inline())
+    registry.add(Tool("later", "An awaitable.", schema, lambda x: _Later()))
+    registry.add(Tool("doubled", "A coroutine.", schema, lambda x: _doubled(x)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine left unawaited would warn when collected
+        later, doubled = registry.execute_tool_calls([ToolCall("l", "later", {"x": 1}),
+                                                      ToolCall("d", "doubled", {"x": 2})])
+        gc.collect()
+    for result, kind in ((later, "._Later)"), (doubled, "(builtins.coroutine)")):
+        assert result.error is not None and result.error.kind == ErrorKind.TOOL_ERROR
+        message = result.error.message
+        assert "returned an awaitable (" in message and kind in message, message
+        assert "did not await" in message and "async def" in message
+    assert call_invoker(Job("d", registry.get("doubled"), {"x": 2}, None)).value == 4  # the helper awaits it

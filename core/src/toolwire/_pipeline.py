@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
@@ -190,8 +191,11 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
     inner = value.value if isinstance(value, ToolOutput) else value
-    if not isinstance(inner, str | int | float | None) and (found := iterator_within(inner)) is not None:
-        return _refused(call, outcome, attempts, cap, _unread(call.name, found[1], found[0]))
+    if not isinstance(inner, str | int | float | None):
+        if hasattr(type(inner), "__await__"):
+            return _refused(call, outcome, attempts, cap, _unawaited(call.name, inner))
+        if (found := iterator_within(inner)) is not None:
+            return _refused(call, outcome, attempts, cap, _unread(call.name, found[1], found[0]))
     try:
         if isinstance(value, ToolOutput):
             output, value = value, value.value
@@ -263,6 +267,16 @@ def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str)
     return (f"'{name}' returned an iterator ({kind}){at}, which is not read: it may never end, and reading it here "
             "would run past the call's deadline; return a list (a native tool written as a generator function "
             "has what it yields collected as a list, within the deadline)")
+
+
+def _unawaited(name: str, awaitable: Any) -> str:
+    """The message for an awaitable that reached the results (a coroutine returned by a plain `def` is awaited by
+    the built-in backends, within the deadline): closed here if a coroutine, so it warns of nothing."""
+    if isinstance(awaitable, CoroutineType):
+        awaitable.close()
+    kind = f"{type(awaitable).__module__}.{type(awaitable).__qualname__}"
+    return (f"'{name}' returned an awaitable ({kind}) that this backend did not await; declare the tool `async def` "
+            "and await it there, or return its result")
 
 
 def _capped(content: str | tuple[ContentBlock, ...], cap: int | None) -> str | tuple[ContentBlock, ...]:

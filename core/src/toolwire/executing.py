@@ -11,12 +11,14 @@ import difflib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import Any
 
+from toolwire.loop import shared_loop
 from toolwire.tools import ErrorKind, Tool, ToolCallError, ToolError
 
 log = logging.getLogger("toolwire")
@@ -28,6 +30,7 @@ __all__ = [
     "Outcome",
     "Outcomes",
     "abandon_thread",
+    "await_returned",
     "call_abandoned",
     "call_invoker",
     "call_invoker_async",
@@ -301,7 +304,8 @@ def timeout_outcome(job: Job, started: float, *, ran: bool = True) -> Outcome:
 
 
 def call_invoker(job: Job) -> Outcome:
-    """Run a sync tool's invoker in this thread, inside the job's scopes, and capture its value or error."""
+    """Run a sync tool's invoker in this thread, inside the job's scopes, and capture its value or error; a
+    coroutine it returns is awaited (`await_returned`)."""
     started = time.monotonic()
     token = _current_call_id.set(job.call_id)
     try:
@@ -316,17 +320,44 @@ def call_invoker(job: Job) -> Outcome:
         return Outcome(error=error_from_exception(exc), duration_s=time.monotonic() - started)
     finally:
         _current_call_id.reset(token)
+    if type(value) is CoroutineType:
+        return await_returned(job, value, started)
     return Outcome(value=value, duration_s=time.monotonic() - started)
+
+
+def await_returned(job: Job, coroutine: Coroutine[Any, Any, Any], started: float,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Outcome:
+    """The outcome of a sync tool that returned a coroutine (a plain `def` around an async function, as a sync
+    decorator on one makes it): awaited on `loop` (default: toolwire's shared loop) inside the job's scopes and
+    deadline, this thread waiting for it, as pydantic-ai and FastMCP await what a plain function returns. `started`
+    is when the call began. On the loop's own thread, which cannot wait for itself, the coroutine is the value (and
+    refused where the result is written)."""
+    if loop is None:
+        loop = shared_loop().loop
+    if _running_loop() is loop:
+        return Outcome(value=coroutine, duration_s=time.monotonic() - started)
+    return asyncio.run_coroutine_threadsafe(_awaited(job, lambda: coroutine, started), loop).result()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def call_invoker_async(job: Job) -> Outcome:
     """Run an async tool's invoker on the running loop, inside the job's scopes, cancelled at its deadline."""
-    started = time.monotonic()
+    return await _awaited(job, lambda: job.tool.invoker(**job.arguments), time.monotonic())
+
+
+async def _awaited(job: Job, call: Callable[[], Awaitable[Any]], started: float) -> Outcome:
+    """The outcome of awaiting what `call` returns, inside the job's scopes, cancelled at its deadline."""
     token = _current_call_id.set(job.call_id)
     try:
         async with asyncio.timeout_at(_loop_deadline(job)):
             with enter_scopes(job.scopes):
-                value = await job.tool.invoker(**job.arguments)
+                value = await call()
     except TimeoutError:
         if job.deadline is not None and time.monotonic() >= job.deadline:
             return timeout_outcome(job, started)

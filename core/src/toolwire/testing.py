@@ -62,10 +62,10 @@ from toolwire.tools import (
 __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
     "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
-    "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "endless", "fail",
-    "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "generator_inside", "hang", "lazy",
-    "lazy_inside", "marked", "media", "model_inside", "no_leaks", "opaque", "pid", "registry_of", "rich", "running",
-    "undecodable_name", "unrebuildable", "unsendable", "which_call",
+    "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "echo_returned", "endless",
+    "fail", "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "generator_inside", "hang",
+    "hang_returned", "lazy", "lazy_inside", "marked", "media", "model_inside", "no_leaks", "opaque", "pid",
+    "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable", "which_call",
 ]
 
 HANG_S = 30.0
@@ -89,6 +89,11 @@ async def async_echo(value: Any = None, delay: float = 0.0) -> Any:
     """Return `value`, after awaiting `delay` seconds."""
     await asyncio.sleep(delay)
     return value
+
+
+def echo_returned(value: Any = None, delay: float = 0.0) -> Any:
+    """A plain function that returns `async_echo`'s coroutine (as a sync decorator on an async function does)."""
+    return async_echo(value, delay)
 
 
 def add(a: int, b: int) -> int:
@@ -123,6 +128,11 @@ async def async_hang(seconds: float | None = None) -> str:
     """Await for `seconds` (default `HANG_S`)."""
     await asyncio.sleep(HANG_S if seconds is None else seconds)
     return "finished late"
+
+
+def hang_returned(seconds: float | None = None) -> Any:
+    """A plain function that returns `async_hang`'s coroutine."""
+    return async_hang(seconds)
 
 
 def fail(message: str) -> None:
@@ -354,12 +364,14 @@ def conformance_tools() -> list[Tool]:
     return [
         Tool("echo", "Return value after delay seconds.", _ANY_AND_DELAY, echo),
         Tool("async_echo", "Return value after delay seconds (async).", _ANY_AND_DELAY, async_echo),
+        Tool("echo_returned", "Return async_echo's coroutine.", _ANY_AND_DELAY, echo_returned),
         Tool("add", "Add two integers.", int_pair, add),
         Tool("which_call", "The running call's id.", _schema({"delay": {"type": "number"}}), which_call),
         Tool("async_which_call", "The running call's id (async).", _schema({"delay": {"type": "number"}}),
              async_which_call),
         Tool("hang", "Sleep for a long time.", _SECONDS, hang),
         Tool("async_hang", "Sleep for a long time (async).", _SECONDS, async_hang),
+        Tool("hang_returned", "Return async_hang's coroutine.", _SECONDS, hang_returned),
         Tool("fail", "Raise ValueError.", _MESSAGE, fail),
         Tool("async_fail", "Raise ValueError (async).", _MESSAGE, async_fail),
         Tool("fail_unpicklable", "Raise an exception that does not pickle.", _MESSAGE, fail_unpicklable),
@@ -576,6 +588,17 @@ class ExecutorConformance:
         assert slow.error is not None and slow.error.kind == ErrorKind.TIMEOUT, slow
         assert slow.value is None
         assert [(r.value, r.error) for r in (fast, fast2, fast3)] == [("a", None), ("b", None), (2, None)]
+
+    def test_a_coroutine_a_plain_function_returns_is_awaited_within_its_deadline(self, registry: ToolRegistry) -> None:
+        registry.warm()
+        started = time.monotonic()
+        calls = [_call("a", "echo_returned", value="x", delay=0.05), _call("h", "hang_returned"),
+                 _call("ok", "add", a=2, b=3)]
+        awaited, hung, ok = registry.execute_tool_calls(calls, timeout=DEADLINE_S)
+        assert time.monotonic() - started < PROMPT_S
+        assert (awaited.value, awaited.error) == ("x", None)
+        assert hung.error is not None and hung.error.kind == ErrorKind.TIMEOUT, hung
+        assert (ok.value, ok.error) == (5, None)
 
     def test_run_reports_timeout_at_each_jobs_own_deadline(self, executor: Executor) -> None:
         tools = _tools()

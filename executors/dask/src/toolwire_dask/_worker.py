@@ -18,8 +18,9 @@ import concurrent.futures
 import pickle
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
+from types import CoroutineType
 from typing import Any
 
 from toolwire import abandon_thread, set_current_call_id
@@ -100,7 +101,7 @@ def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any
         coroutine = _run_async(async_calls, arguments, local, call_ids, records)
         pending_async = asyncio.run_coroutine_threadsafe(coroutine, _worker_loop())
     if sync_calls:
-        _SyncRunner(sync_calls, arguments, local, call_ids, records, cancelled, early).run()
+        _SyncRunner(sync_calls, arguments, local, call_ids, records, cancelled, early, _worker_loop()).run()
     if pending_async is not None:
         if not sync_calls:
             from distributed import secede
@@ -196,26 +197,30 @@ def _worker_loop() -> asyncio.AbstractEventLoop:
 async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
                      deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None]) -> None:
     async def one(position: int, invoker: Any) -> None:
-        set_current_call_id(call_ids[position])  # this task's own context
-        deadline = deadlines[position]
-        started = time.monotonic()
-        when = None if deadline is None else asyncio.get_running_loop().time() + (deadline - started)
-        try:
-            async with asyncio.timeout_at(when):
-                value = await invoker(**arguments[position])
-        except TimeoutError as exc:
-            past = deadline is not None and time.monotonic() >= deadline
-            records[position] = (None, TIMEOUT if past else error_record(exc), time.monotonic() - started)
-        except asyncio.CancelledError as exc:
-            if task_cancelled():
-                raise
-            records[position] = (None, error_record(exc), time.monotonic() - started)
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
-            records[position] = (None, error_record(exc), time.monotonic() - started)
-        else:
-            records[position] = (value, None, time.monotonic() - started)
+        records[position] = await _awaited(lambda: invoker(**arguments[position]), deadlines[position],
+                                           call_ids[position])
 
     await asyncio.gather(*(one(position, invoker) for position, invoker in calls))
+
+
+async def _awaited(call: Callable[[], Awaitable[Any]], deadline: float | None, call_id: str) -> Record:
+    """The record of awaiting what `call` returns, cancelled at `deadline`."""
+    set_current_call_id(call_id)  # this task's own context
+    started = time.monotonic()
+    when = None if deadline is None else asyncio.get_running_loop().time() + (deadline - started)
+    try:
+        async with asyncio.timeout_at(when):
+            value = await call()
+    except TimeoutError as exc:
+        past = deadline is not None and time.monotonic() >= deadline
+        return (None, TIMEOUT if past else error_record(exc), time.monotonic() - started)
+    except asyncio.CancelledError as exc:
+        if task_cancelled():
+            raise
+        return (None, error_record(exc), time.monotonic() - started)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
+        return (None, error_record(exc), time.monotonic() - started)
+    return (value, None, time.monotonic() - started)
 
 
 STALL_S = 0.1
@@ -250,8 +255,10 @@ class _SyncRunner:
 
     def __init__(self, calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],
                  deadlines: list[float | None], call_ids: Sequence[str], records: list[Record | None],
-                 cancelled: Callable[[], bool], early: _Early) -> None:
+                 cancelled: Callable[[], bool], early: _Early, loop: asyncio.AbstractEventLoop) -> None:
         self.cancelled = cancelled
+        self.loop = loop
+        """The worker's loop, where a coroutine a sync call returns is awaited (runner threads cannot look it up)."""
         self.early = early
         self.calls = calls
         self.arguments = arguments
@@ -347,6 +354,10 @@ class _SyncRunner:
                     record = (invoker(**arguments[position]), None, monotonic() - started)
                 except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
                     record = (None, error_record(exc), monotonic() - started)
+                if type(record[0]) is CoroutineType:  # from a plain `def` (a sync decorator on an async function)
+                    record = asyncio.run_coroutine_threadsafe(
+                        _awaited(lambda returned=record[0]: returned, deadline, call_ids[position]),
+                        self.loop).result()
             with lock:
                 if runner.abandoned:
                     return  # this call was reported as timed out and left behind

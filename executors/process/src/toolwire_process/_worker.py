@@ -30,11 +30,25 @@ if TYPE_CHECKING:
     from collections.abc import Coroutine
     from typing import Any
 
+    Call = tuple[Any, ...]
+    """An async call as `run_async` takes it after the chunk: position, key, arguments, deadline, call id, scopes,
+    and the coroutine a sync call returned, if any."""
+
 
 MEMORY_EXIT = 75
 """The exit status of a worker that stopped after a call passed its memory limit."""
 READY = marshal.dumps(("ready",))
 """The worker's first message, once started (and its `preload` modules imported)."""
+
+
+async def _probe() -> None:
+    return None
+
+
+_probed = _probe()
+_COROUTINE = type(_probed)
+"""`types.CoroutineType`, made as `types` makes it (importing `types` costs a worker's start ~0.4 ms)."""
+_probed.close()
 
 
 class Worker:
@@ -158,7 +172,11 @@ class Worker:
                                       "raise the process backend's cpu_time_limit")
             except BaseException as exc:  # SystemExit, KeyboardInterrupt and the like: this call's error alone
                 value, error = None, error_record(exc)
-            self.record(chunk, encode(position, monotonic() - started, value, error))
+            if type(value) is _COROUTINE:  # from a plain `def` (a sync decorator on an async function): awaited
+                self.wait(self.run_group([(position, keys[position], arguments[position], deadlines[position],
+                                           call_ids[position], scopes[position] if scopes else (), value)], chunk))
+            else:
+                self.record(chunk, encode(position, monotonic() - started, value, error))
             position += 1
 
     def guarded(self, invoker: Any, arguments: dict[str, Any], scopes: tuple[Any, ...]) -> Any:
@@ -193,8 +211,7 @@ class Worker:
         except Exception:
             return False
 
-    async def run_group(self, calls: list[tuple[int, str, dict[str, Any], float | None, str, tuple[Any, ...]]],
-                        chunk: int) -> None:
+    async def run_group(self, calls: list[Call], chunk: int) -> None:
         """Run async calls together; one timer per deadline cancels those still running then."""
         import asyncio
 
@@ -228,7 +245,9 @@ class Worker:
             asyncio.get_running_loop().call_later(_CANCEL_POLL_S, self._watch_cancels, chunk, calls, tasks, cancels)
 
     async def run_async(self, chunk: int, position: int, key: str, arguments: dict[str, Any],
-                        deadline: float | None, call_id: str, scopes: tuple[Any, ...]) -> None:
+                        deadline: float | None, call_id: str, scopes: tuple[Any, ...],
+                        returned: Coroutine[Any, Any, Any] | None = None) -> None:
+        """Run an async call (or await the coroutine a sync one `returned`) and write its record."""
         import asyncio
         from contextlib import ExitStack
 
@@ -239,7 +258,7 @@ class Worker:
             with ExitStack() as stack:
                 for scope in scopes:
                     stack.enter_context(scope)
-                value = await invoker(**arguments)
+                value = await (invoker(**arguments) if returned is None else returned)
             error = None
         except asyncio.CancelledError as exc:
             if not task_cancelled():  # the tool's own

@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from types import CoroutineType
 
 from toolwire import (
     ErrorKind,
@@ -19,6 +20,7 @@ from toolwire import (
     Outcomes,
     ToolError,
     abandon_thread,
+    await_returned,
     cancelled_outcome,
     earliest_deadline,
     enter_scopes,
@@ -55,7 +57,7 @@ class Run:
         Several threads drain one run at once: each takes the next index from the shared iterator.
         """
         jobs, outcomes, running, started = self.jobs, self.outcomes, self.running, self.started
-        filled, monotonic, set_call_id = outcomes.filled, time.monotonic, set_current_call_id
+        filled, monotonic, set_call_id, coroutine = outcomes.filled, time.monotonic, set_current_call_id, CoroutineType
         claim, last = filled.setdefault, len(jobs) - 1  # `outcomes.resolve`, with its rest called only when needed
         for index in self.sync_indices:
             running[index] = thread
@@ -77,7 +79,9 @@ class Run:
                     else:
                         value = job.tool.invoker(**job.arguments)
                     finished = monotonic()
-                    if deadline is not None and finished > deadline:  # a late finish is a timeout
+                    if type(value) is coroutine:  # from a plain `def` (a sync decorator on an async function)
+                        outcome = await_returned(job, value, begun)
+                    elif deadline is not None and finished > deadline:  # a late finish is a timeout
                         outcome = timeout_outcome(job, started)
                     else:
                         outcome = Outcome(value, None, finished - begun)
