@@ -589,7 +589,7 @@ class ExecutorConformance:
         assert slow.value is None
         assert [(r.value, r.error) for r in (fast, fast2, fast3)] == [("a", None), ("b", None), (2, None)]
 
-    def test_a_coroutine_a_plain_function_returns_is_awaited_within_its_deadline(self, registry: ToolRegistry) -> None:
+    def test_a_coroutine_a_plain_function_returns_is_awaited_until_its_time_is_up(self, registry: ToolRegistry) -> None:
         registry.warm()
         started = time.monotonic()
         calls = [_call("a", "echo_returned", value="x", delay=0.05), _call("h", "hang_returned"),
