@@ -330,13 +330,25 @@ def await_returned(job: Job, coroutine: Coroutine[Any, Any, Any], started: float
     """The outcome of a sync tool that returned a coroutine (a plain `def` around an async function, as a sync
     decorator on one makes it): awaited on `loop` (default: toolwire's shared loop) inside the job's scopes and
     deadline, this thread waiting for it, as pydantic-ai and FastMCP await what a plain function returns. `started`
-    is when the call began. On the loop's own thread, which cannot wait for itself, the coroutine is the value (and
-    refused where the result is written)."""
+    is when the call began. Once the backend abandons this thread (`abandon_thread`: the call was cancelled, or
+    overran), the coroutine is cancelled too. On the loop's own thread, which cannot wait for itself, the coroutine
+    is the value (and refused where the result is written)."""
     if loop is None:
         loop = shared_loop().loop
     if _running_loop() is loop:
         return Outcome(value=coroutine, duration_s=time.monotonic() - started)
-    return asyncio.run_coroutine_threadsafe(_awaited(job, lambda: coroutine, started), loop).result()
+    future = asyncio.run_coroutine_threadsafe(_awaited(job, lambda: coroutine, started), loop)
+    while True:
+        try:
+            return future.result(_ABANDON_POLL_S)
+        except TimeoutError:
+            if call_abandoned():  # its outcome is given already: this one is dropped
+                future.cancel()
+                return cancelled_outcome(job, started)
+
+
+_ABANDON_POLL_S = 0.05
+"""How often a thread awaiting a returned coroutine looks whether its backend abandoned it."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -361,3 +361,28 @@ def test_a_finished_run_is_not_kept_alive_by_the_waiting_threads() -> None:
         assert alive() is None, "a pool thread holds the finished run's jobs"
     finally:
         executor.close()
+
+
+def test_cancelling_a_call_whose_plain_function_returned_a_coroutine_cancels_the_coroutine() -> None:
+    started, stopped = threading.Event(), threading.Event()
+
+    async def waits() -> str:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return "never"
+
+    with ThreadExecutor(ExecutorConfig("thread", workers=2)) as executor:
+        jobs = [job(lambda: waits()), job(lambda: "quick")]  # a plain function returning a coroutine
+        outcomes: list[Any] = []
+        runner = threading.Thread(target=lambda: outcomes.extend(executor.run(jobs)))
+        runner.start()
+        assert started.wait(10)
+        jobs[0].cancel("the client went away")
+        executor.cancel(jobs[:1])
+        runner.join(10)
+        assert stopped.wait(2), "the coroutine ran on after its call was cancelled"
+    assert [o.error.kind if o.error else o.value for o in outcomes] == ["cancelled", "quick"]
