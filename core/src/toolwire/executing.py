@@ -496,8 +496,9 @@ class Executor:
     """Base class of execution backends: subclass it and implement `run`.
 
     `run(jobs)` returns one `Outcome` per job, in the jobs' order, and returns by the latest deadline.
-    `arun` defaults to running `run` in a thread; `warm` starts resources eagerly; `close` frees them;
-    `cancel(jobs)` stops jobs another thread is running (a backend that can do it overrides it).
+    `arun` defaults to running `run` in a thread; `warm` starts resources eagerly and `prepare` loads tools where
+    calls will run; `close` frees them; `cancel(jobs)` stops jobs another thread is running (a backend that can do
+    it overrides it).
     """
 
     name: str = "executor"
@@ -520,6 +521,13 @@ class Executor:
 
     def warm(self) -> None:
         """Start workers, pools or connections now instead of on first use."""
+
+    def prepare(self, tools: Sequence[Tool]) -> None:
+        """Make `tools` ready wherever this backend runs calls, as their first calls would (for a backend whose
+        workers load tools: load them there, and call `prepare()` on each invoker that has one, such as an MCP
+        tool's, which opens its session), so that no first call pays for it. A tool that fails to load or
+        prepare is left for its first call to report. The default does nothing: calls run where the tools are.
+        """
 
     def close(self) -> None:
         """Release every resource; the executor may not be used afterwards."""

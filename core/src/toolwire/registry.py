@@ -418,7 +418,8 @@ class ToolRegistry:
         """Serve this registry's tools with the named server (`"mcp"`, `"http"`...) until interrupted.
 
         `server` and `options` default to the config's `[serve]` table; keywords given here win. The backend
-        is started (`warm`) before the server serves, so that the first client does not wait for it.
+        is started and the tools prepared in it (`warm`) before the server serves, so that the first client does
+        not wait for them.
         """
         built = self._server(server, options)
         self.warm()
@@ -441,8 +442,11 @@ class ToolRegistry:
         return self.plugins.get("server", name).factory(self, **options)
 
     def warm(self, executor: str | None = None) -> None:
-        """Start the backend's workers now rather than at the first batch."""
-        self.executor(executor).warm()
+        """Start the backend's workers now rather than at the first batch, and make the enabled tools ready in
+        them (`Executor.prepare`: loaded, MCP sessions open), so that no first call waits for it."""
+        backend = self.executor(executor)
+        backend.warm()
+        backend.prepare(self.list(enabled=True))
 
     def close(self) -> None:
         """Close every backend and loader this registry opened."""

@@ -912,3 +912,40 @@ def test_a_generator_function_is_collected_in_its_worker_and_stopped_there_at_it
         assert counted.value == [3, 2, 1]
         [again] = registry.execute_tool_calls([ToolCall("c", "countdown", {"start": 2})])
         assert again.value == [2, 1]
+
+
+class Prepares:
+    """A tool whose invoker can be prepared: each worker that prepares it leaves a file named by its pid."""
+
+    def __init__(self, folder: str, kind: str) -> None:
+        self.folder, self.kind = folder, kind
+
+    def prepare(self) -> Any:
+        if self.kind == "fails":
+            raise RuntimeError("cannot prepare here")
+        if self.kind == "async":
+            return self._prepared()
+        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
+        return None
+
+    async def _prepared(self) -> None:
+        await asyncio.sleep(0)
+        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
+
+    def __call__(self) -> str:
+        return self.kind
+
+
+def test_warm_prepares_every_tool_in_every_worker_before_any_call(tmp_path: Path) -> None:
+    registry = ToolRegistry(config=Config(executor=ExecutorConfig(backend="process", workers=2)))
+    for kind in ("sync", "async", "fails"):
+        registry.add(_tool(kind, Prepares(str(tmp_path), kind)))
+    with registry:
+        registry.warm()
+        workers = registry.executor().worker_pids()  # type: ignore[attr-defined]
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            f"{kind}-{pid}" for kind in ("sync", "async") for pid in workers)
+        results = registry.execute_tool_calls([ToolCall(kind, kind, {}) for kind in ("sync", "async", "fails")])
+        assert [(r.value, r.error) for r in results] == [("sync", None), ("async", None), ("fails", None)]
+        registry.warm()  # again: nothing to prepare, nothing prepared twice
+        assert len(list(tmp_path.iterdir())) == 4

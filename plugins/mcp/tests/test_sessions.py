@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import psutil
 import pytest
-from toolwire import ErrorKind, ToolCall, ToolOutput, ToolRegistry
+from toolwire import Config, ErrorKind, ExecutorConfig, ToolCall, ToolOutput, ToolRegistry
 from toolwire_mcp import MCPLoader, close_sessions
 
 
@@ -121,3 +121,16 @@ def test_values_come_back_with_their_content(arith) -> None:
     value = asyncio.run(tool.invoker(a=2, b=3))
     assert isinstance(value, ToolOutput) and value.value == {"total": 5}
     close_sessions()
+
+
+def test_warm_opens_each_process_workers_session_before_any_call(stdio_command: list[str]) -> None:
+    config = Config(executor=ExecutorConfig(backend="process", workers=2))
+    with ToolRegistry(config=config) as registry:
+        registry.load("mcp", stdio_command)  # the parent's own session, to list the tools
+        registry.warm()
+        workers = registry.executor().worker_pids()  # type: ignore[attr-defined]
+        owners = {server.ppid() for server in server_processes()}
+        assert set(workers) <= owners, "a worker has no session of its own before its first call"
+        started = len(server_processes())
+        results = registry.execute_tool_calls([ToolCall(str(i), "pid", {}) for i in range(20)], timeout=30)
+        assert all(not r.is_error for r in results) and len(server_processes()) == started

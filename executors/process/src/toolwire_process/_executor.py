@@ -50,6 +50,8 @@ OPTIONS: Mapping[str, type | tuple[type, ...]] = {
     "memory_limit": (str, int), "cpu_time_limit": (int, float),
 }
 READY_TIMEOUT_S = 60.0
+PREPARE_TIMEOUT_S = 30.0
+"""How long `prepare` waits for the workers to load and prepare the tools (an MCP session's own connect timeout)."""
 MAX_WORKERS = 1024
 """The most worker processes one executor starts (all of them at its first batch); more is a typo, or a cluster."""
 ASYNC_GRACE_S = 0.05
@@ -122,6 +124,41 @@ class ProcessExecutor(Executor):
                 worker.wait_ready(READY_TIMEOUT_S)
         finally:
             self._release(workers)
+
+    def prepare(self, tools: Sequence[Tool]) -> None:
+        """Ship `tools` to every idle worker, which loads them and calls each invoker's `prepare()`, and wait until
+        each is done (up to `PREPARE_TIMEOUT_S`; a worker that takes longer is replaced). A worker busy with a run
+        loads them with its next chunk that needs them, as before."""
+        forms = [form for form in self._ship(set(tools)).values() if isinstance(form, ShippedTool)]
+        with self._lock:
+            self._check_open()
+            self._start_workers()
+            workers = [w for w in self._slots if w is not None and w.owner is None]
+            for worker in workers:
+                worker.owner = self
+        try:
+            sent = [worker for worker in workers if self._send_tools(worker, forms)]
+            deadline = time.monotonic() + PREPARE_TIMEOUT_S
+            for worker in sent:
+                if not _wait_done(worker, deadline):
+                    self._replace(worker)
+        finally:
+            self._release(workers)
+
+    def _send_tools(self, worker: WorkerProcess, forms: list[ShippedTool]) -> bool:
+        """Send `worker` the tools it lacks, in a chunk of no calls; whether it was sent one."""
+        new = [form for form in forms if form.key not in worker.known]
+        if not new or not worker.wait_ready(READY_TIMEOUT_S):
+            return False
+        chunk = Chunk(next(self._chunk_ids), [], None)
+        message = pickle.dumps((chunk.id, [form.fields() for form in new], [], [], [], [], None, None,
+                                worker.log.mark()), pickle.HIGHEST_PROTOCOL)
+        try:
+            worker.send(chunk, message)
+        except OSError:
+            return False
+        worker.known.update(form.key for form in new)
+        return True
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         if not jobs:
@@ -623,6 +660,20 @@ class _Run:
         if self.pending and self.pending_deadline is not None:
             candidates.append(self.pending_deadline)
         return min(candidates, default=None)
+
+
+def _wait_done(worker: WorkerProcess, deadline: float) -> bool:
+    """Wait until `worker` says its chunk of no calls is done; False if it died or `deadline` passed."""
+    while True:
+        try:
+            if not select.select([worker.conn], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return False
+            message = marshal.loads(worker.conn.recv())
+        except (EOFError, OSError, ValueError):
+            return False
+        if message[0] == "done":
+            worker.chunk = None
+            return True
 
 
 def _readable(workers: list[WorkerProcess], wake: int, timeout: float | None) -> tuple[list[WorkerProcess], bool]:

@@ -100,6 +100,8 @@ class Worker:
                         message, exc, 3)
                 for fields in shipped:
                     self.tools.load(*fields)
+                if not keys:  # tools alone (`ProcessExecutor.prepare`): made ready as their first calls would
+                    self.prepare([fields[0] for fields in shipped])
                 stops = forward_progress(listened, self.send_progress) if listened else ()
                 started = time.monotonic()
                 try:
@@ -113,6 +115,19 @@ class Worker:
             if self._loop is not None:
                 self._loop.run_until_complete(self._loop.shutdown_asyncgens())
                 self._loop.close()
+
+    def prepare(self, keys: list[str]) -> None:
+        """Call `prepare()` on the invokers of `keys` that have one (an MCP tool's opens its session); a tool that
+        fails to load or prepare is left for its first call to report."""
+        for key in keys:
+            try:
+                prepare = getattr(self.tools.get(key)[0], "prepare", None)
+                if prepare is not None:
+                    returned = prepare()
+                    if type(returned) is _COROUTINE:
+                        self.wait(returned)
+            except Exception:  # reported by the first call, which meets it again
+                continue
 
     def run_chunk(self, chunk: int, keys: list[str], arguments: list[dict[str, Any] | str],
                   deadlines: list[float | None], call_ids: list[str], scopes: list[tuple[Any, ...]] | None = None,

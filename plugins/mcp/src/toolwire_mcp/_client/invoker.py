@@ -49,6 +49,13 @@ class MCPInvoker:
     async def __call__(self, **arguments: Any) -> Any:
         return await runtime.run(self._call(arguments))
 
+    async def prepare(self) -> None:
+        """Open this process's session to the server now rather than at the first call (`Executor.prepare`)."""
+        await runtime.run(self._open())
+
+    async def _open(self) -> None:
+        await runtime.session(self.connection).client()
+
     async def _call(self, arguments: dict[str, Any]) -> Any:
         callback, call_id = self.on_progress, current_call_id()
         progress = None
