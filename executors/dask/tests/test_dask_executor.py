@@ -363,3 +363,39 @@ def test_the_calls_of_a_chunk_that_finish_reach_the_client_before_the_one_it_wai
         assert [o.value for o in outcomes if o.error is None] == list(range(5))
         assert max(reported[str(i)] for i in range(5)) < 1.5, reported  # not at the hung call's deadline (2.5 s)
         assert reported["h"] >= 2.5
+
+
+class Prepares:
+    """A tool whose invoker can be prepared: each worker that prepares it leaves a file named by its pid."""
+
+    def __init__(self, folder: str, kind: str) -> None:
+        self.folder, self.kind = folder, kind
+
+    def prepare(self) -> None:
+        if self.kind == "fails":
+            raise RuntimeError("cannot prepare here")
+        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
+
+    def __call__(self) -> str:
+        return self.kind
+
+
+class PreparesAsync(Prepares):
+    async def prepare(self) -> None:  # type: ignore[override]
+        await asyncio.sleep(0)
+        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
+
+
+def test_warm_prepares_every_tool_on_every_worker_before_any_call(client: Client, tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {}}
+    folder = str(tmp_path)
+    invokers = [Prepares(folder, "sync"), PreparesAsync(folder, "async"), Prepares(folder, "fails")]
+    with ToolRegistry(executor=DaskExecutor(ExecutorConfig("dask"), client=client)) as registry:
+        for invoker in invokers:
+            registry.add(Tool(invoker.kind, "", schema, invoker))
+        registry.warm()
+        workers = client.run(os.getpid).values()
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            f"{kind}-{pid}" for kind in ("sync", "async") for pid in workers)
+        results = registry.execute_tool_calls([ToolCall(kind, kind, {}) for kind in ("sync", "async", "fails")])
+        assert [(r.value, r.error) for r in results] == [("sync", None), ("async", None), ("fails", None)]

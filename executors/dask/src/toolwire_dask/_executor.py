@@ -98,6 +98,13 @@ class DaskExecutor(Executor):
         """Connect to the scheduler (or start the `LocalCluster`) and wait for a worker."""
         self.client.wait_for_workers(1, timeout=self.connect_timeout)
 
+    def prepare(self, tools: Sequence[Tool]) -> None:
+        """Load `tools` on every worker now and call each invoker's `prepare()` there (`Client.run`); a worker
+        that joins later loads them with its first task that needs them, as before."""
+        forms = [form for form in self._ship(tools).values() if isinstance(form, ShippedTool)]
+        if forms:
+            self.client.run(_worker.prepare, [form.fields() for form in forms])
+
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         if not jobs:
             return []

@@ -18,12 +18,12 @@ import concurrent.futures
 import pickle
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import ExitStack
 from types import CoroutineType
 from typing import Any
 
-from toolwire import abandon_thread, set_current_call_id
+from toolwire import abandon_thread, is_async_callable, set_current_call_id
 from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, task_cancelled, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
@@ -54,6 +54,36 @@ def run_chunk(tools: dict[str, tuple[Any, ...]], calls: bytes) -> bytes:
             stop()
 
 
+async def prepare(tools: list[tuple[Any, ...]]) -> None:
+    """Load `tools` (their `ShippedTool.fields()`) here and call each invoker's `prepare()`, awaited when async (an
+    MCP tool's opens this worker's session), as their first calls would: `DaskExecutor.prepare`, run by
+    `Client.run` on the worker's loop. A tool that fails to load or prepare is left for its first call to report."""
+    await asyncio.to_thread(_load, tools)
+    for fields in tools:
+        try:
+            prepare = getattr(TOOLS.get(fields[0])[0], "prepare", None)
+            if prepare is not None:
+                if is_async_callable(prepare):
+                    await prepare()
+                else:
+                    await asyncio.to_thread(prepare)
+        except Exception:  # reported by the first call, which meets it again
+            continue
+
+
+def _given(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
+    """What makes `awaitable`, as `_awaited` takes it: `awaitable` itself."""
+    return lambda: awaitable
+
+
+def _load(tools: Iterable[tuple[Any, ...]]) -> None:
+    for shipped in tools:
+        if shipped[0] not in TOOLS:
+            with _LOADING:
+                if shipped[0] not in TOOLS:
+                    TOOLS.load(*shipped)
+
+
 def hold(fields: tuple[Any, ...]) -> tuple[Any, ...]:
     """A shipped tool's fields, as the result of the task that keeps them on the cluster."""
     return fields
@@ -73,11 +103,7 @@ def _forward_progress(call_ids: list[str]) -> list[Any]:
 
 def _run(tools: dict[str, tuple[Any, ...]], keys: list[str], arguments: list[Any], deadlines: list[float | None],
          call_ids: list[str], scopes: list[Any] | None) -> bytes:
-    for key, shipped in tools.items():
-        if key not in TOOLS:
-            with _LOADING:
-                if key not in TOOLS:
-                    TOOLS.load(*shipped)
+    _load(tools.values())
     offset = time.monotonic() - time.time()
     local = [None if d is None else d + offset for d in deadlines]
     records: list[Record | None] = [None] * len(keys)
@@ -356,7 +382,7 @@ class _SyncRunner:
                     record = (None, error_record(exc), monotonic() - started)
                 if type(record[0]) is CoroutineType:  # from a plain `def` (a sync decorator on an async function)
                     record = asyncio.run_coroutine_threadsafe(
-                        _awaited(lambda returned=record[0]: returned, deadline, call_ids[position]),
+                        _awaited(_given(record[0]), deadline, call_ids[position]),
                         self.loop).result()
             with lock:
                 if runner.abandoned:
