@@ -213,7 +213,9 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
 
 
 def _refused(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None, message: str) -> ToolResult:
-    """The `tool_error` result of a call whose value is not sent (`message` says why)."""
+    """The `tool_error` result of a call whose value is not sent (`message` says why, mended with `valid_text`: it
+    may quote the value's text, such as the key an iterator is under)."""
+    message = valid_text(message)
     error = ToolError(ErrorKind.TOOL_ERROR, message)
     return ToolResult(call.id, call.name, None, _capped(message, cap), True, error, outcome.duration_s, attempts)
 
