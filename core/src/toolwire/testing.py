@@ -60,12 +60,12 @@ from toolwire.tools import (
 )
 
 __all__ = [
-    "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "UnpicklableError", "Unreadable",
-    "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base", "async_fail_unreadable",
-    "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo", "echo_returned", "endless",
-    "fail", "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with", "generator_inside", "hang",
-    "hang_returned", "lazy", "lazy_inside", "marked", "media", "model_inside", "no_leaks", "opaque", "pid",
-    "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable", "which_call",
+    "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "Prepares", "UnpicklableError",
+    "Unreadable", "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base",
+    "async_fail_unreadable", "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo",
+    "echo_returned", "endless", "fail", "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with",
+    "generator_inside", "hang", "hang_returned", "lazy", "lazy_inside", "marked", "media", "model_inside", "no_leaks",
+    "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable", "which_call",
 ]
 
 HANG_S = 30.0
@@ -301,6 +301,34 @@ def model_inside(n: int = 3) -> Any:
         rows: Iterable[str]
 
     return Rows(rows=[str(i) for i in range(n)])
+
+
+class Prepares:
+    """A tool whose invoker can be prepared (`Executor.prepare`): each process that prepares it leaves a file named
+    `{kind}-{pid}` in `folder`. `kind` "async" prepares in the coroutine `prepare()` returns; "fails" raises."""
+
+    def __init__(self, folder: str, kind: str) -> None:
+        self.folder, self.kind = folder, kind
+
+    def prepare(self) -> Any:
+        """Leave this process's file (from the coroutine returned, for "async"); raise for "fails"."""
+        if self.kind == "fails":
+            raise RuntimeError("cannot prepare here")
+        if self.kind == "async":
+            return self._prepared()
+        self._mark()
+        return None
+
+    async def _prepared(self) -> None:
+        await asyncio.sleep(0)
+        self._mark()
+
+    def _mark(self) -> None:
+        with open(os.path.join(self.folder, f"{self.kind}-{os.getpid()}"), "w"):
+            pass
+
+    def __call__(self) -> str:
+        return self.kind
 
 
 class Unsendable:

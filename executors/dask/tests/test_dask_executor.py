@@ -16,7 +16,7 @@ import pytest
 from distributed import Client, get_task_stream, get_worker
 from toolwire import Config, ErrorKind, ExecutorConfig, Job, Outcome, Tool, ToolCall, ToolRegistry, report_progress
 from toolwire.executing import listen_progress
-from toolwire.testing import UnpicklableError, conformance_tools
+from toolwire.testing import Prepares, UnpicklableError, conformance_tools
 from toolwire_dask import DaskExecutor
 from toolwire_dask._cluster import start_local_cluster
 from toolwire_dask._run import CHUNKS_PER_THREAD
@@ -365,31 +365,10 @@ def test_the_calls_of_a_chunk_that_finish_reach_the_client_before_the_one_it_wai
         assert reported["h"] >= 2.5
 
 
-class Prepares:
-    """A tool whose invoker can be prepared: each worker that prepares it leaves a file named by its pid."""
-
-    def __init__(self, folder: str, kind: str) -> None:
-        self.folder, self.kind = folder, kind
-
-    def prepare(self) -> None:
-        if self.kind == "fails":
-            raise RuntimeError("cannot prepare here")
-        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
-
-    def __call__(self) -> str:
-        return self.kind
-
-
-class PreparesAsync(Prepares):
-    async def prepare(self) -> None:  # type: ignore[override]
-        await asyncio.sleep(0)
-        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
-
-
 def test_warm_prepares_every_tool_on_every_worker_before_any_call(client: Client, tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {}}
     folder = str(tmp_path)
-    invokers = [Prepares(folder, "sync"), PreparesAsync(folder, "async"), Prepares(folder, "fails")]
+    invokers = [Prepares(folder, kind) for kind in ("sync", "async", "fails")]
     with ToolRegistry(executor=DaskExecutor(ExecutorConfig("dask"), client=client)) as registry:
         for invoker in invokers:
             registry.add(Tool(invoker.kind, "", schema, invoker))

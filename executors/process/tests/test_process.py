@@ -20,7 +20,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from toolwire import Config, ErrorKind, ExecutorConfig, Job, Tool, ToolCall, ToolRegistry, report_progress
 from toolwire.executing import listen_progress
-from toolwire.testing import add, crash
+from toolwire.testing import Prepares, add, crash
 from toolwire_process import ProcessExecutor
 from toolwire_process._process import WorkerProcess
 from toolwire_shipping.packing import Shipper
@@ -912,28 +912,6 @@ def test_a_generator_function_is_collected_in_its_worker_and_stopped_there_at_it
         assert counted.value == [3, 2, 1]
         [again] = registry.execute_tool_calls([ToolCall("c", "countdown", {"start": 2})])
         assert again.value == [2, 1]
-
-
-class Prepares:
-    """A tool whose invoker can be prepared: each worker that prepares it leaves a file named by its pid."""
-
-    def __init__(self, folder: str, kind: str) -> None:
-        self.folder, self.kind = folder, kind
-
-    def prepare(self) -> Any:
-        if self.kind == "fails":
-            raise RuntimeError("cannot prepare here")
-        if self.kind == "async":
-            return self._prepared()
-        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
-        return None
-
-    async def _prepared(self) -> None:
-        await asyncio.sleep(0)
-        Path(self.folder, f"{self.kind}-{os.getpid()}").touch()
-
-    def __call__(self) -> str:
-        return self.kind
 
 
 def test_warm_prepares_every_tool_in_every_worker_before_any_call(tmp_path: Path) -> None:

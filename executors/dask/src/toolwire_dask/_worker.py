@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from types import CoroutineType
 from typing import Any
 
-from toolwire import abandon_thread, is_async_callable, set_current_call_id
+from toolwire import abandon_thread, set_current_call_id
 from toolwire_shipping.records import TIMEOUT, Error, error_record, forward_progress, task_cancelled, unsendable
 from toolwire_shipping.unloadable import tolerant_loads
 from toolwire_shipping.unpacking import ToolCache
@@ -63,10 +63,9 @@ async def prepare(tools: list[tuple[Any, ...]]) -> None:
         try:
             prepare = getattr(TOOLS.get(fields[0])[0], "prepare", None)
             if prepare is not None:
-                if is_async_callable(prepare):
-                    await prepare()
-                else:
-                    await asyncio.to_thread(prepare)
+                returned = await asyncio.to_thread(prepare)  # an `async def` one only makes its coroutine there
+                if type(returned) is CoroutineType:
+                    await returned
         except Exception:  # reported by the first call, which meets it again
             continue
 
