@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ from toolwire import (
     Outcome,
     Outcomes,
     Tool,
+    await_returned,
     cancelled_outcome,
     check_options,
     earliest_deadline,
@@ -119,3 +122,26 @@ def test_the_earliest_deadline_ignores_jobs_without_one() -> None:
     assert earliest_deadline([3.0, None]) == 3.0
     assert earliest_deadline([None, None]) is None
     assert earliest_deadline([]) is None
+
+
+async def _twice(x: int) -> int:
+    return 2 * x
+
+
+def test_a_returned_coroutine_is_awaited_on_the_given_loop_but_not_on_its_own_thread() -> None:
+    job = Job("c", Tool("twice", "", {"type": "object"}, _twice), {"x": 3})
+    with contextlib.closing(asyncio.new_event_loop()) as loop:
+        runner = threading.Thread(target=loop.run_forever)
+        runner.start()
+        try:
+            assert await_returned(job, _twice(3), time.monotonic(), loop).value == 6
+            on_its_thread = asyncio.run_coroutine_threadsafe(_from_the_loop(job, loop), loop).result(10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            runner.join(10)
+    assert asyncio.iscoroutine(on_its_thread.value)  # left as the value, to be refused where results are written
+    on_its_thread.value.close()
+
+
+async def _from_the_loop(job: Job, loop: asyncio.AbstractEventLoop) -> Outcome:
+    return await_returned(job, _twice(3), time.monotonic(), loop)
