@@ -113,12 +113,7 @@ class ProcessExecutor(Executor):
 
     def warm(self) -> None:
         """Start every worker and wait until each has started and imported its `preload` modules."""
-        with self._lock:
-            self._check_open()
-            self._start_workers()
-            workers = [w for w in self._slots if w is not None and w.owner is None]
-            for worker in workers:
-                worker.owner = self  # nobody sends it a chunk while it gets ready
+        workers = self._hold_idle()
         try:
             for worker in workers:
                 worker.wait_ready(READY_TIMEOUT_S)
@@ -130,12 +125,7 @@ class ProcessExecutor(Executor):
         each is done (up to `PREPARE_TIMEOUT_S`; a worker that takes longer is replaced). A worker busy with a run
         loads them with its next chunk that needs them, as before."""
         forms = [form for form in self._ship(set(tools)).values() if isinstance(form, ShippedTool)]
-        with self._lock:
-            self._check_open()
-            self._start_workers()
-            workers = [w for w in self._slots if w is not None and w.owner is None]
-            for worker in workers:
-                worker.owner = self
+        workers = self._hold_idle()
         try:
             sent = [worker for worker in workers if self._send_tools(worker, forms)]
             deadline = time.monotonic() + PREPARE_TIMEOUT_S
@@ -151,8 +141,7 @@ class ProcessExecutor(Executor):
         if not new or not worker.wait_ready(READY_TIMEOUT_S):
             return False
         chunk = Chunk(next(self._chunk_ids), [], None)
-        message = pickle.dumps((chunk.id, [form.fields() for form in new], [], [], [], [], None, None,
-                                worker.log.mark()), pickle.HIGHEST_PROTOCOL)
+        message = _chunk_message(chunk, worker, [form.fields() for form in new])
         try:
             worker.send(chunk, message)
         except OSError:
@@ -214,6 +203,17 @@ class ProcessExecutor(Executor):
                 if worker is not None:
                     worker.close(wait=0)
                 self._slots[index] = WorkerProcess(self.preload, self.limits)
+
+    def _hold_idle(self) -> list[WorkerProcess]:
+        """Every worker (started now if need be) that is idle, held by the executor itself: nobody sends it a chunk
+        until `_release`."""
+        with self._lock:
+            self._check_open()
+            self._start_workers()
+            workers = [w for w in self._slots if w is not None and w.owner is None]
+            for worker in workers:
+                worker.owner = self
+        return workers
 
     def _claim(self, run: _Run, wanted: int) -> list[WorkerProcess]:
         """Up to `wanted` idle workers, now `run`'s."""
@@ -439,9 +439,8 @@ class _Run:
         chunk = Chunk(next(self.executor._chunk_ids), indices, earliest)
         tools = [self.by_key[key].fields() for key in new]
         listened = [call_id for call_id in call_ids if call_id in self.listened] if self.listened else None
-        message = pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids,
-                                scopes if any(scopes) else None, listened, worker.log.mark()),
-                               pickle.HIGHEST_PROTOCOL)
+        message = _chunk_message(chunk, worker, tools, keys, arguments, deadlines, call_ids,
+                                 scopes if any(scopes) else None, listened)
         try:
             worker.send(chunk, message)
         except OSError:
@@ -660,6 +659,15 @@ class _Run:
         if self.pending and self.pending_deadline is not None:
             candidates.append(self.pending_deadline)
         return min(candidates, default=None)
+
+
+def _chunk_message(chunk: Chunk, worker: WorkerProcess, tools: list[tuple[Any, ...]], keys: Sequence[str] = (),
+                   arguments: Sequence[Any] = (), deadlines: Sequence[float | None] = (), call_ids: Sequence[str] = (),
+                   scopes: Sequence[Any] | None = None, listened: list[str] | None = None) -> bytes:
+    """What `worker` is sent for `chunk`, as `Worker.serve` reads it: the tools it lacks, then per call its tool's
+    key, arguments, deadline, call id and scopes; the calls whose progress is listened to; the log's mark."""
+    return pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids, scopes, listened, worker.log.mark()),
+                        pickle.HIGHEST_PROTOCOL)
 
 
 def _wait_done(worker: WorkerProcess, deadline: float) -> bool:
