@@ -35,9 +35,10 @@ def test_idle_connections_beyond_the_keepalive_limit_are_closed(
     options = {} if keepalive is None else {"keepalive_connections": keepalive}
     with ToolRegistry(executor="thread") as registry:
         registry.load("mcp", url, transport="streamable-http", namespace="m", **options)
-        calls = [ToolCall(f"c{i}", "m_slow", {"seconds": 0.5}) for i in range(CONCURRENT)]
+        # long enough that every call is still running when the last connection opens on a loaded machine
+        calls = [ToolCall(f"c{i}", "m_slow", {"seconds": 1.5}) for i in range(CONCURRENT)]
         results = registry.execute_tool_calls(calls, timeout=30)
-        assert [r.value for r in results] == [{"result": "slept 0.5"}] * CONCURRENT
+        assert [r.value for r in results] == [{"result": "slept 1.5"}] * CONCURRENT
         assert watched.most_open >= CONCURRENT  # the calls ran at once, each on its own connection
         idle = KEEPALIVE_CONNECTIONS if keepalive is None else keepalive
         assert _settled(lambda: watched.open) == idle + 1  # and the stream the server's notifications come on
