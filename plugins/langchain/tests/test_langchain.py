@@ -15,8 +15,15 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseToolkit, InjectedToolArg, InjectedToolCallId, ToolException, tool
-from toolwire import Image, Resource, Text, ToolRegistry, load_config
+from langchain_core.tools import (
+    BaseToolkit,
+    InjectedToolArg,
+    InjectedToolCallId,
+    StructuredTool,
+    ToolException,
+    tool,
+)
+from toolwire import Image, Resource, Text, ToolCall, ToolRegistry, load_config
 from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, registry_of
 from toolwire_langchain import langchain_tools
 
@@ -199,6 +206,25 @@ def test_langchain_tools_and_toolkits_run_in_workers(backend: str) -> None:
     assert value["w"] != os.getpid()
     assert "not today" in str(results[3].error)
     assert results[4].error is not None and results[4].error.kind.value == "invalid_arguments"
+
+
+def test_a_tool_whose_argument_model_is_pydantic_v1_and_local_runs_in_a_worker() -> None:
+    from pydantic.v1 import BaseModel as ModelV1  # LangChain still takes v1 models as `args_schema`
+
+    class Pair(ModelV1):
+        a: int
+        b: int
+
+    def total(a: int, b: int) -> int:
+        return a + b
+
+    summed = StructuredTool.from_function(total, name="total", description="Adds.", args_schema=Pair)
+    with ToolRegistry(executor="process") as registry:
+        registry.load("langchain", [summed])
+        good, bad = registry.execute_tool_calls([ToolCall("1", "total", {"a": 1, "b": 2}),
+                                                 ToolCall("2", "total", {"a": "one", "b": 2})], timeout=60)
+    assert good.value == 3, good
+    assert bad.error is not None and bad.error.kind.value == "invalid_arguments"
 
 
 @tool
