@@ -22,6 +22,7 @@ __all__ = [
     "SchemaConversionError",
     "Strictness",
     "block_text",
+    "content_blocks",
     "data_url",
     "dialect_of",
     "flat_root",
@@ -285,6 +286,13 @@ def has_media(result: ToolResult) -> bool:
         not all(isinstance(block, Text) for block in content)
 
 
+def content_blocks(result: ToolResult) -> tuple[ContentBlock, ...]:
+    """A successful result's content blocks; () for a plain text result and for an error."""
+    if result.error is not None or isinstance(result.content, str):
+        return ()
+    return result.content
+
+
 def block_text(block: ContentBlock) -> str:
     """A content block as text, for a provider or framework that cannot carry it: a text block's text, a
     resource's text, or a note naming what is not shown."""
@@ -331,7 +339,7 @@ def rebased_references(schema: Any, at: str, moved: Mapping[str, str] | None = N
     return rewrite(schema)
 
 
-def schema_problem(schema: Mapping[str, Any]) -> str | None:
+def schema_problem(schema: dict[str, Any]) -> str | None:
     """What makes `schema` (a tool's parameters) invalid JSON Schema 2020-12, and where in it; None when it is
     valid. A provider refuses a request holding such a tool, and every other tool with it: loaders check the
     schemas they did not generate themselves."""

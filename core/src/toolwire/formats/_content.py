@@ -1,4 +1,4 @@
-"""Helpers the built-in dialects share: call construction, argument text, content blocks."""
+"""Helpers the built-in dialects share: call construction, argument text, base64."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from toolwire.formats import parse_arguments
-from toolwire.tools import ContentBlock, ToolCall, ToolResult
+from toolwire.tools import ToolCall
 
-__all__ = ["arguments_text", "b64", "blocks", "make_call"]
+__all__ = ["arguments_text", "b64", "make_call"]
 
 
 def make_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
@@ -28,13 +28,6 @@ def arguments_text(call: ToolCall) -> str:
         return json.dumps(call.arguments, ensure_ascii=False, default=str)
     except (RecursionError, ValueError):  # nested past the limit: the call never ran and its result says why
         return "{}"
-
-
-def blocks(result: ToolResult) -> tuple[ContentBlock, ...]:
-    """A successful result's content blocks; () for plain text results and for errors."""
-    if result.error is not None or isinstance(result.content, str):
-        return ()
-    return result.content
 
 
 def b64(data: bytes) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, block_text, has_media, result_text
-from toolwire.formats._content import b64, blocks, make_call
+from toolwire.formats import Dialect, block_text, content_blocks, has_media, result_text
+from toolwire.formats._content import b64, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Image, Resource, Text, Tool, ToolCall, ToolResult
 
@@ -86,7 +86,7 @@ class Anthropic(Dialect):
         for result in results:
             block: dict[str, Any] = {"type": "tool_result", "tool_use_id": result.call_id}
             if has_media(result):
-                block["content"] = [_block(b) for b in blocks(result)]
+                block["content"] = [_block(b) for b in content_blocks(result)]
             else:
                 block["content"] = result_text(result)
             if result.is_error:

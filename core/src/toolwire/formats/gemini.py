@@ -7,8 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import GENERATED_ID_PREFIX, Dialect, SchemaConversionError, Strictness, block_text, json_value
-from toolwire.formats._content import blocks, make_call
+from toolwire.formats import (
+    GENERATED_ID_PREFIX,
+    Dialect,
+    SchemaConversionError,
+    Strictness,
+    block_text,
+    content_blocks,
+    json_value,
+)
+from toolwire.formats._content import make_call
 from toolwire.formats._gemini_schema import gemini_schema
 from toolwire.tools import Audio, Image, Resource, Text, Tool, ToolCall, ToolResult
 
@@ -107,7 +115,7 @@ def _response(result: ToolResult) -> dict[str, Any]:
     if result.error is not None:
         response["response"] = {"error": str(result.error)}
         return response
-    media = [b for b in blocks(result)
+    media = [b for b in content_blocks(result)
              if isinstance(b, Image | Audio) or (isinstance(b, Resource) and b.data)]
     if isinstance(result.content, tuple):
         texts = [b for b in result.content if isinstance(b, Text | Resource) and b not in media]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, _unrecognised, data_url, result_text
-from toolwire.formats._content import arguments_text, b64, blocks, make_call
+from toolwire.formats import Dialect, _unrecognised, content_blocks, data_url, result_text
+from toolwire.formats._content import arguments_text, b64, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Audio, Image, Resource, Tool, ToolCall, ToolResult
 
@@ -102,7 +102,7 @@ class OpenAIChat(Dialect):
         attachments: list[dict[str, Any]] = []
         for result in results:
             messages.append({"role": "tool", "tool_call_id": result.call_id, "content": result_text(result)})
-            parts = [part for block in blocks(result) if (part := _media_part(block)) is not None]
+            parts = [part for block in content_blocks(result) if (part := _media_part(block)) is not None]
             if parts:
                 attachments.append({"type": "text", "text": f"Attachments of tool call {result.call_id}:"})
                 attachments.extend(parts)

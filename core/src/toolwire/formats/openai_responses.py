@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire.formats import Dialect, _unrecognised, block_text, data_url, has_media, result_text
-from toolwire.formats._content import arguments_text, blocks, make_call
+from toolwire.formats import (
+    Dialect,
+    _unrecognised,
+    block_text,
+    content_blocks,
+    data_url,
+    has_media,
+    result_text,
+)
+from toolwire.formats._content import arguments_text, make_call
 from toolwire.formats._strict import json_schema_parameters
 from toolwire.tools import Image, Resource, Text, Tool, ToolCall, ToolResult
 
@@ -80,7 +88,7 @@ class OpenAIResponses(Dialect):
             )
         for result in results:
             output: str | list[dict[str, Any]] = (
-                [_part(block) for block in blocks(result)] if has_media(result) else result_text(result)
+                [_part(block) for block in content_blocks(result)] if has_media(result) else result_text(result)
             )
             items.append({"type": "function_call_output", "call_id": result.call_id, "output": output})
         return items

@@ -12,6 +12,7 @@ from toolwire import CallBatcher, ToolCall, ToolRegistry, ToolResult
 from toolwire.formats import (
     DATA_KEYWORDS,
     SCHEMA_MAPS,
+    content_blocks,
     flat_root,
     has_media,
     mapped_references,
@@ -121,5 +122,5 @@ def _answer(result: ToolResult, max_chars: int | None) -> Any:
     if result.error is not None:
         raise ToolException(str(result.error))
     if has_media(result):
-        return [to_langchain(block) for block in result.content]
+        return [to_langchain(block) for block in content_blocks(result)]
     return result_data(result, max_chars)

@@ -8,7 +8,7 @@ from typing import Any
 from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
 from toolwire import CallBatcher, ContentBlock, Image, Resource, ToolCall, ToolRegistry, ToolResult
-from toolwire.formats import Strictness, block_text, data_url, has_media, result_data
+from toolwire.formats import Strictness, block_text, content_blocks, data_url, has_media, result_data
 
 __all__ = ["function_tools"]
 
@@ -56,7 +56,7 @@ def _returned(result: ToolResult, max_chars: int | None) -> Any:
     """A result as the SDK takes a tool's output: its data (`toolwire.formats.result_data`), or its content as the
     SDK's text, image and file outputs when it holds more than text (audio, which the SDK cannot send, as a note)."""
     if has_media(result):
-        return [_output(block) for block in result.content]
+        return [_output(block) for block in content_blocks(result)]
     return result_data(result, max_chars)
 
 

@@ -22,7 +22,7 @@ from toolwire import (
     ToolRegistry,
     ToolResult,
 )
-from toolwire.formats import block_text, flat_root, has_media, result_data
+from toolwire.formats import block_text, content_blocks, flat_root, has_media, result_data
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -85,8 +85,8 @@ class RegistryToolset(AbstractToolset[Any]):
 
 
 def _returned(result: ToolResult, max_chars: int | None) -> Any:
-    if has_media(result):
-        return [_part(block) for block in result.content]  # pydantic-ai sends media natively where the model takes it
+    if has_media(result):  # pydantic-ai sends media natively where the model takes it
+        return [_part(block) for block in content_blocks(result)]
     return result_data(result, max_chars)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 from toolwire import Audio, CallBatcher, ContentBlock, ErrorKind, Image, Resource, Text, ToolCall, ToolError
-from toolwire.formats import has_media, json_value
+from toolwire.formats import content_blocks, has_media, json_value
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
 from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
@@ -232,7 +232,7 @@ def _content_answer(result: ToolResult) -> Response:
     MCP's content blocks (base64 `data`)."""
     from starlette.responses import Response
 
-    content = result.content
+    content = content_blocks(result)
     if all(isinstance(block, Text) for block in content):
         return Response(_json(result.text), media_type="application/json")
     if len(content) == 1 and isinstance(content[0], Image | Audio | Resource) and content[0].data is not None:
@@ -246,7 +246,7 @@ def _with_blocks(result: ToolResult) -> dict[str, Any]:
     """`result.as_dict()`, with its content as MCP's content blocks (`blocks`) when it holds more than text."""
     answer = result.as_dict()
     if has_media(result):
-        answer["blocks"] = [_block(block) for block in result.content]
+        answer["blocks"] = [_block(block) for block in content_blocks(result)]
     return answer
 
 
