@@ -38,7 +38,7 @@ class Backends:
         self.by_argument = executor is not None
         if self.given is not None:
             self.default = self.given.name
-        elif executor is not None:
+        elif isinstance(executor, str):
             self.default = executor
         elif config.backend_named:
             self.default = config.executor.backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from typing import Any
 
 from toolwire._json_ready import valid_text
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text
@@ -24,5 +25,6 @@ def _valid_block(block: ContentBlock) -> ContentBlock:
     texts = [getattr(block, name) for name in fields]
     if all(text is None or text.isascii() for text in texts):
         return block
-    return dataclasses.replace(block, **{name: None if text is None else valid_text(text)
-                                         for name, text in zip(fields, texts, strict=True)})
+    mended: dict[str, Any] = {name: None if text is None else valid_text(text)
+                              for name, text in zip(fields, texts, strict=True)}
+    return dataclasses.replace(block, **mended)

@@ -13,6 +13,7 @@ import re
 import reprlib
 import sys
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import pydantic_core
@@ -103,6 +104,7 @@ def _walk(value: Any) -> tuple[str, Any] | None:
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         where, node = stack.pop()
+        pairs: Iterable[tuple[Any, Any]]
         if isinstance(node, dict):
             pairs, step = node.items(), ".{}"
         elif isinstance(node, _CONTAINERS):

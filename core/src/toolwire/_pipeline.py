@@ -34,7 +34,7 @@ log = logging.getLogger("toolwire")
 
 @hookimpl(trylast=True)
 def toolwire_execute(batch: Batch) -> list[ToolResult]:
-    registry = batch.registry
+    registry: Any = batch.registry  # a ToolRegistry: its own pipeline reads its catalog and plugins too
     assert registry is not None, "a Batch reaches the pipeline through a registry"
     calls = batch.calls
     results: list[ToolResult | None] = [None] * len(calls)
@@ -69,13 +69,13 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
         dispatch.on_outcome = _early_results(dispatch, positions, results, on_result, cap)
     outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=dispatch)
     if not failed and on_result is None:
-        results = make_results(calls, outcomes, dispatch.attempts, cap)
+        batch.results = make_results(calls, outcomes, dispatch.attempts, cap)
     else:
         attempts = dispatch.attempts
         for j, index in enumerate(positions):
             if results[index] is None:
                 results[index] = make_result(job_calls[j], outcomes[j], attempts[j], cap)
-    batch.results = results  # type: ignore[assignment]
+        batch.results = results  # type: ignore[assignment]
     return batch.results
 
 
@@ -116,7 +116,8 @@ def prepare_all(tools: Mapping[str, Tool], calls: list[ToolCall], deadline: floa
         if found is _UNKNOWN:
             tool = tools.get(name)
             validate_json = getattr(tool.validator, "validate_json", None) if tool is not None else None
-            found = fast[name] = (tool, validate_json) if validate_json is not None and tool.enabled else None
+            found = fast[name] = (tool, validate_json) if tool is not None and tool.enabled \
+                and validate_json is not None else None
         if found is not None and text is not None and "null" not in text \
                 and (len(text) <= limit or text.count("{") + text.count("[") <= limit):  # too short to nest deeper
             try:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from toolwire.executing import Executor, Job, Outcome, cancelled_outcome, earliest_deadline
 from toolwire.tools import ErrorKind, ToolError
@@ -73,7 +73,7 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
         return
     if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
         if fresh and dispatch.on_outcome is None and not _signalled(dispatch.jobs):
-            dispatch.outcomes = _run(dispatch.executor, dispatch.jobs)  # the common case: all at once
+            dispatch.outcomes = cast(list[Outcome | None], _run(dispatch.executor, dispatch.jobs))  # all at once
             dispatch.attempts = [1] * len(todo)
             return
         _wave(dispatch, todo, [])
@@ -96,7 +96,7 @@ class _Schedule:
             now = time.monotonic()
             waiting: list[int] = []
             if dispatch.waits_for or self.not_before:
-                ready = []
+                ready: list[int] = []
                 for index in pending:
                     (ready if self.ready(index, now) else waiting).append(index)
             else:

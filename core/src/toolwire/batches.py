@@ -286,7 +286,7 @@ class Dispatch:
 
     def fresh_deadline(self, index: int | None = None) -> float | None:
         """A deadline for job `index` starting again now: its own allowance (`set_timeout`), else `timeout`."""
-        return _deadline_in(self.timeouts.get(index, self.timeout))
+        return _deadline_in(self.timeout if index is None else self.timeouts.get(index, self.timeout))
 
     def run(self, indices: list[int] | None = None) -> None:
         """Run the jobs at `indices` (default: every job without an outcome) on the executor, honouring

@@ -15,6 +15,7 @@ results = await asyncio.gather(*(batcher.call(call) for call in calls))   # one 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from toolwire.executing import check_timeout
 from toolwire.tools import ToolResult
 
 if TYPE_CHECKING:
+    from toolwire.batches import Batch
     from toolwire.registry import ToolRegistry
 
 __all__ = ["CallBatcher"]
@@ -100,7 +102,7 @@ class CallBatcher:
         batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, approvals=approved,
                                     on_result=deliver)
         for index, future in enumerate(futures):
-            future.add_done_callback(lambda f, i=index: batch.cancel([i]) if f.cancelled() else None)
+            future.add_done_callback(functools.partial(_cancel_when_cancelled, batch, index))
         try:
             results = await self.registry.aexecute_batch(batch)
         except Exception as exc:  # the batch itself failed (a closed registry): every caller hears it
@@ -115,3 +117,9 @@ class CallBatcher:
 def _resolve(future: asyncio.Future[ToolResult], result: ToolResult) -> None:
     if not future.done():
         future.set_result(result)
+
+
+def _cancel_when_cancelled(batch: Batch, index: int, future: asyncio.Future[ToolResult]) -> None:
+    """A caller that stopped waiting (its task cancelled) cancels its own call in the batch."""
+    if future.cancelled():
+        batch.cancel([index])

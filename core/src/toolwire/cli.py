@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -76,7 +76,7 @@ def tools(config_path: str | None, dialect: str | None, strict: str | None, as_j
     """The tools the config yields, as a table or as a provider's schemas."""
     with _registry(config_path) as registry:
         if dialect:
-            strictness = "auto" if strict == "auto" else strict == "all"
+            strictness: bool | Literal["auto"] = "auto" if strict == "auto" else strict == "all"
             click.echo(json.dumps(registry.schemas(format=dialect, strict=strictness), indent=2))
             return
         if as_json:

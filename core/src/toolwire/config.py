@@ -173,7 +173,8 @@ def tool_policy(settings: Mapping[str, Any], where: str = "policy") -> ToolPolic
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
         raise ValueError(f"'{where}.timeout' must be a number of seconds above 0 (or inf for no limit), got "
                          f"{type(timeout).__name__} {timeout!r}")
-    return ToolPolicy(**{key: (tuple(v) if key == "names" else v) for key, v in settings.items()})
+    checked: dict[str, Any] = {key: (tuple(v) if key == "names" else v) for key, v in settings.items()}
+    return ToolPolicy(**checked)
 
 
 def policy_config(table: Mapping[str, Any], where: str = "policy") -> PolicyConfig:

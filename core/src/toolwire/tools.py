@@ -157,7 +157,7 @@ class ToolOutput:
     content: tuple[ContentBlock, ...] = ()
 
     def __post_init__(self) -> None:
-        content = self.content
+        content: Any = self.content  # what the tool gave, checked here
         if type(content) is not tuple:
             content = (content,) if type(content) in _BLOCK_FIELDS else content
             if not isinstance(content, tuple | list):

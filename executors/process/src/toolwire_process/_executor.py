@@ -590,14 +590,14 @@ class _Run:
             cancelled.add(self._cancelled.popleft())
         if not cancelled:
             return
-        running = [w for w in self.held if w.chunk is not None and cancelled & set(w.chunk.indices)]
-        for worker in running:  # what finished before the cancellation keeps its own outcome
-            self.take(worker.chunk, worker.log.records(worker.chunk.id))  # type: ignore[union-attr]
+        running = [(w, chunk) for w in self.held if (chunk := w.chunk) is not None and cancelled & set(chunk.indices)]
+        for worker, chunk in running:  # what finished before the cancellation keeps its own outcome
+            self.take(chunk, worker.log.records(chunk.id))
         unfinished = {index for index in cancelled if index not in self.outcomes.filled}
         for index in unfinished:
             self.resolve(index, cancelled_outcome(self.jobs[index], self.started))
         self.pending = deque(i for i in self.pending if i not in cancelled)
-        for worker in running:
+        for worker, _ in running:
             if self._must_stop(worker, unfinished):
                 worker.kill()
                 self.died(worker, reason="the worker process was stopped because another call on it was "
@@ -716,8 +716,8 @@ def _picked(columns: tuple[list[Any], ...], indices: list[int]) -> list[list[Any
 
 
 def _earliest(jobs: Sequence[Job], indices: list[int]) -> float | None:
-    deadlines = [jobs[i].deadline + (ASYNC_GRACE_S if jobs[i].tool.is_async else 0.0)
-                 for i in indices if jobs[i].deadline is not None]
+    deadlines = [deadline + (ASYNC_GRACE_S if jobs[i].tool.is_async else 0.0)
+                 for i in indices if (deadline := jobs[i].deadline) is not None]
     return min(deadlines, default=None)
 
 

@@ -149,9 +149,12 @@ class Worker:
                 self.record(chunk, encode(position, 0.0, None, skipped))
                 position += 1
                 continue
+            given = arguments[position]
+            if isinstance(given, str):  # arguments it could not load (toolwire_shipping.unloadable): the message
+                self.record(chunk, encode(position, 0.0, None, ("tool_error", given)))
+                position += 1
+                continue
             try:
-                if type(arguments[position]) is str:  # arguments it could not load (toolwire_shipping.unloadable)
-                    raise ValueError(arguments[position])
                 invoker, is_async = lookup(keys[position])
             except Exception as exc:
                 self.record(chunk, encode(position, 0.0, None, ("tool_error", str(exc))))
@@ -172,12 +175,12 @@ class Worker:
                 continue
             started = monotonic()
             _set_call_id(call_ids[position])
+            error: tuple[Any, ...] | None = None
             try:
                 if self.cpu_seconds is not None or (scopes is not None and scopes[position]):
-                    value = self.guarded(invoker, arguments[position], scopes[position] if scopes else ())
+                    value = self.guarded(invoker, given, scopes[position] if scopes else ())
                 else:
-                    value = invoker(**arguments[position])
-                error = None
+                    value = invoker(**given)
             except MemoryError:  # past the memory limit: this call's error, then a fresh worker takes over
                 self.record(chunk, encode(position, monotonic() - started, None, self.out_of_memory()))
                 os._exit(MEMORY_EXIT)
@@ -366,7 +369,7 @@ def _exit_with_parent(parent: int) -> None:
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
-            from _signal import SIGKILL  # not `signal` (enum...): imported only here
+            from _signal import SIGKILL  # type: ignore[import-not-found]  # not `signal` (enum...), no stubs
 
             from toolwire_process._process import descendants, stop_all
 

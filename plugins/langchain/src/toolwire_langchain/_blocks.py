@@ -31,8 +31,8 @@ def from_langchain(value: Any) -> Any:
     if not isinstance(value, list) or not any(isinstance(item, dict) and item.get("type") in ("image", "file")
                                               for item in value):
         return value
-    blocks = [_block(item) for item in value]
-    return value if None in blocks else ToolOutput(None, blocks)
+    blocks = [block for item in value if (block := _block(item)) is not None]
+    return ToolOutput(None, tuple(blocks)) if len(blocks) == len(value) else value
 
 
 def _block(item: Any) -> ContentBlock | None:

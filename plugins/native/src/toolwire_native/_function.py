@@ -194,6 +194,7 @@ def _validator(
             positional[param.name] = param.default
         if param.name in hidden:
             continue
+        default: Any
         if param.kind is _P.VAR_POSITIONAL:
             annotation, default = list[annotation], []  # type: ignore[valid-type]
         else:
@@ -205,8 +206,7 @@ def _validator(
         text = None if _has_description(annotation) else described.get(param.name)
         attr = param.name if _safe_field_name(param.name) else f"p{index}"
         hints[attr] = annotation
-        extras = {"description": text} if text else {}
-        namespace[attr] = pydantic.Field(default, alias=param.name, **extras)
+        namespace[attr] = pydantic.Field(default, alias=param.name, description=text or None)
         fields[param.name] = attr
     if extra is not None:
         hints["__pydantic_extra__"] = dict[str, extra]  # type: ignore[valid-type]

@@ -8,7 +8,7 @@ import inspect
 import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from toolwire import Annotations, Tool
 
@@ -17,7 +17,7 @@ from toolwire_native._function import build_tool
 __all__ = ["NativeLoader", "is_single_callable"]
 
 
-def is_single_callable(source: Any) -> bool:
+def is_single_callable(source: Any) -> TypeGuard[Callable[..., Any]]:
     """Whether `source` becomes one tool (a function, method, builtin or `functools.partial`)."""
     return inspect.isroutine(source) or isinstance(source, functools.partial)
 

@@ -109,7 +109,7 @@ def _rebuild_typeddict(typeddict: Any) -> Any:
             fields[key] = Required[hint] if key in typeddict.__required_keys__ else NotRequired[hint]
     finally:
         _building.discard(typeddict)
-    rebuilt = typing_extensions.TypedDict(typeddict.__name__, fields)  # type: ignore[operator]
+    rebuilt = typing_extensions.TypedDict(typeddict.__name__, fields)  # type: ignore[misc]  # built at run time
     rebuilt.__doc__ = typeddict.__doc__
     rebuilt.__module__ = typeddict.__module__
     return rebuilt

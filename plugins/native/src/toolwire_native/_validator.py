@@ -92,7 +92,7 @@ class ArgumentValidator:
                 return False
             kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
             fields[name] = kind if info.is_required() else NotRequired[kind]
-        arguments = TypedDict(f"{self.model.__name__}_text", fields)  # type: ignore[operator]
+        arguments = TypedDict(f"{self.model.__name__}_text", fields)  # type: ignore[misc]  # built at run time
         arguments.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
         try:
             return pydantic.TypeAdapter(arguments).validator.validate_json
@@ -129,7 +129,7 @@ class ArgumentValidator:
 
     def _explain(self, exc: pydantic.ValidationError) -> str:
         problems: list[str] = []
-        union_errors: dict[str, list[dict[str, Any]]] = {}
+        union_errors: dict[str, list[Mapping[str, Any]]] = {}
         for error in exc.errors(include_url=False):
             loc = error["loc"]
             if loc and loc[0] in self.unions and len(loc) > 1:

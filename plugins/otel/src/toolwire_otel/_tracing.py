@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry import context, metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 from toolwire import Tool, ToolCall, ToolResult, hookimpl
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Outcome
@@ -39,7 +40,8 @@ _dispatched: ContextVar[set[int] | None] = ContextVar("toolwire_otel_dispatched"
 @hookimpl(wrapper=True, tryfirst=True)
 def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[ToolResult]]:
     """The batch's span, current while it runs; spans for the calls that never ran (not valid)."""
-    attributes = {"toolwire.executor": batch.executor, "toolwire.batch.size": len(batch.calls)}
+    attributes: dict[str, AttributeValue] = {"toolwire.executor": batch.executor,
+                                             "toolwire.batch.size": len(batch.calls)}
     with _tracer.start_as_current_span("execute_tools", kind=SpanKind.INTERNAL, attributes=attributes) as span:
         if not span.is_recording():
             return (yield)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Coroutine
@@ -70,9 +71,9 @@ class Bridge:
                 call.coro.close()
                 continue
             call.task = self.loop.create_task(call.coro)
-            call.task.add_done_callback(lambda _task, call=call: self._finished(call))
+            call.task.add_done_callback(functools.partial(self._finished, call))
 
-    def _finished(self, call: _Call) -> None:
+    def _finished(self, call: _Call, _task: asyncio.Task[Any]) -> None:
         if not self._outboxes:
             self._hold_until = time.monotonic() + _HOLD
         self._outboxes.setdefault(call.caller, []).append(call)

@@ -16,10 +16,10 @@ from toolwire_mcp._client.limits import Framer, Oversized, too_large
 __all__ = ["FailedRequestsAnswered", "MessagesLimited"]
 
 
-class _Wrapper:
+class _Wrapper(httpx2.AsyncBaseTransport):
     """An httpx transport around another, which it opens and closes."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self._inner = inner
 
     async def __aenter__(self) -> Any:

@@ -58,13 +58,13 @@ class MCPInvoker:
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
         callback, call_id = self.on_progress, current_call_id()
-        progress = None
+        listener = None
         if callback is not None or progress_listened(call_id):  # ask the server for progress only then
 
-            async def progress(value: float, total: float | None, message: str | None) -> None:
-                report_progress(value, total, message, call_id=call_id)  # a toolwire server serving it hears
+            async def listener(progress: float, total: float | None, message: str | None) -> None:
+                report_progress(progress, total, message, call_id=call_id)  # a toolwire server serving it hears
                 if callback is not None:
-                    outcome = callback(Progress(call_id, self.tool, arguments, value, total, message))
+                    outcome = callback(Progress(call_id, self.tool, arguments, progress, total, message))
                     if inspect.isawaitable(outcome):
                         await outcome
 
@@ -75,5 +75,5 @@ class MCPInvoker:
                                 f"{self.connection.detail} ({exc}); send valid Unicode text",
                                 ErrorKind.INVALID_ARGUMENTS) from None
         session = runtime.session(self.connection)
-        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=progress)
+        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener)
         return value_from_result(result)

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from toolwire import Audio, ContentBlock, Image, Resource, Text, ToolCallError, ToolOutput
 
 if TYPE_CHECKING:
-    from mcp.types import CallToolResult
+    from mcp.types import (
+        AudioContent,
+        BlobResourceContents,
+        CallToolResult,
+        EmbeddedResource,
+        ImageContent,
+        ResourceLink,
+        TextContent,
+        TextResourceContents,
+    )
 
 __all__ = ["value_from_result"]
 
@@ -28,7 +37,8 @@ def value_from_result(result: CallToolResult) -> Any:
 
 
 @functools.cache
-def _content_types() -> tuple[type, ...]:
+def _content_types() -> tuple[type[TextContent], type[ImageContent], type[AudioContent], type[EmbeddedResource],
+                              type[BlobResourceContents], type[TextResourceContents], type[ResourceLink]]:
     """The `mcp.types` content classes, imported on first use rather than with this module."""
     from mcp.types import (
         AudioContent,
@@ -37,13 +47,16 @@ def _content_types() -> tuple[type, ...]:
         ImageContent,
         ResourceLink,
         TextContent,
+        TextResourceContents,
     )
 
-    return TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, ResourceLink
+    return (TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, TextResourceContents,
+            ResourceLink)
 
 
 def _block(item: Any) -> ContentBlock | None:
-    TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, ResourceLink = _content_types()
+    (TextContent, ImageContent, AudioContent, EmbeddedResource, BlobResourceContents, TextResourceContents,
+     ResourceLink) = _content_types()
     if isinstance(item, TextContent):
         return Text(item.text)
     if isinstance(item, ImageContent):
@@ -52,9 +65,10 @@ def _block(item: Any) -> ContentBlock | None:
         return Audio(_decoded(item.data, "audio"), item.mime_type)
     if isinstance(item, EmbeddedResource):
         contents = item.resource
+        if isinstance(contents, TextResourceContents):
+            return Resource(str(contents.uri), contents.mime_type, text=contents.text)
         if isinstance(contents, BlobResourceContents):
             return Resource(str(contents.uri), contents.mime_type, data=_decoded(contents.blob, "resource"))
-        return Resource(str(contents.uri), contents.mime_type, text=contents.text)
     if isinstance(item, ResourceLink):
         return Resource(str(item.uri), item.mime_type)
     return None

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from toolwire import ToolCallError
 from toolwire.loop import shared_loop
@@ -31,7 +31,9 @@ from toolwire_mcp._client.transports import client_target
 
 if TYPE_CHECKING:
     from mcp import Client
-    from mcp.types import CallToolResult
+    from mcp.shared.dispatcher import ProgressFnT
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CallToolResult, InputRequiredResult
     from mcp.types import Tool as MCPTool
 
 __all__ = ["ToolsListener", "close_sessions", "rekey", "run", "run_sync", "session"]
@@ -177,7 +179,7 @@ class _Session:
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, retry: bool,
-        progress: Callable[[float, float | None, str | None], Any] | None,
+        progress: ProgressFnT | None,
     ) -> CallToolResult:
         """Call a tool; a transport failure reconnects, and is retried once when `retry` is set."""
         attempts = 2 if retry else 1
@@ -332,7 +334,7 @@ class _Session:
 
 async def _call(
     client: Client, name: str, arguments: dict[str, Any],
-    progress: Callable[[float, float | None, str | None], Any] | None,
+    progress: ProgressFnT | None,
 ) -> CallToolResult:
     """`client.call_tool`, with the session called directly in the common case of a one-round call.
 
@@ -350,11 +352,12 @@ async def _call(
         return await client.call_tool(name, arguments, progress_callback=progress)
     if isinstance(result, CallToolResult):
         return result
-    return await client.call_tool(name, arguments, progress_callback=progress, request_state=result.request_state)
+    resumed = cast("InputRequiredResult", result)  # the other answer `allow_input_required` lets through
+    return await client.call_tool(name, arguments, progress_callback=progress, request_state=resumed.request_state)
 
 
 @functools.cache
-def _call_names() -> tuple[Any, ...]:
+def _call_names() -> tuple[type[MCPError], type[CallToolResult], int]:
     """What `_call` needs from `mcp`, imported on first use rather than with this module."""
     from mcp.shared.exceptions import MCPError
     from mcp.types import CallToolResult

@@ -37,6 +37,8 @@ async def stdio_transport(connection: Connection, errlog: TextIO) -> AsyncIterat
         command=command, args=list(connection.args), env=sdk.get_default_environment() | dict(connection.env or ()),
         errlog=errlog, cwd=connection.cwd,
     )
+    stdout, stdin = process.stdout, process.stdin
+    assert stdout is not None and stdin is not None, "the SDK opens the server's stdin and stdout as pipes"
     to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](0)
     writer_done = anyio.Event()
@@ -45,7 +47,7 @@ async def stdio_transport(connection: Connection, errlog: TextIO) -> AsyncIterat
         framer = Framer(limit, rb"\n")
         try:
             async with to_session:
-                async for chunk in process.stdout:
+                async for chunk in stdout:
                     for line in framer.feed(chunk):
                         message = _message(line, limit, source)
                         if message is not None:
@@ -60,7 +62,7 @@ async def stdio_transport(connection: Connection, errlog: TextIO) -> AsyncIterat
             async with from_session:
                 async for session_message in from_session:
                     body = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    await process.stdin.send((body + "\n").encode())
+                    await stdin.send((body + "\n").encode())
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             await to_session.aclose()  # the server stopped reading: end the session, not hang a request
         finally:

@@ -68,7 +68,7 @@ def _http_client(headers: dict[str, str] | None = None, timeout: Any = None, aut
     if not isinstance(timeout, httpx2.Timeout):
         timeout = httpx2.Timeout(timeout, read=300.0 if timeout is not None else None)
     limits = httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=keepalive)
-    transport: Any = httpx2.AsyncHTTPTransport(limits=limits)
+    transport: httpx2.AsyncBaseTransport = httpx2.AsyncHTTPTransport(limits=limits)
     if limit is not None:
         transport = MessagesLimited(transport, *limit)
         headers = {**(headers or {}), "Accept-Encoding": "identity"}

@@ -201,6 +201,7 @@ class MCPRegistryServer(Server):
             await server.run(Answering(read, write), write, server.create_initialization_options())
 
     async def _serve_http(self, server: LowLevelServer) -> None:
+        app: Any
         if self.transport == "streamable-http":
             app = server.streamable_http_app(streamable_http_path=self.path, host=self.host,
                                              max_request_body_size=self.max_request_bytes)

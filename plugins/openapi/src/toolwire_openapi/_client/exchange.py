@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -76,6 +76,10 @@ class Invoker:
 
     def __setstate__(self, state: tuple[Operation, Service]) -> None:
         self.operation, self.service = state
+
+    if TYPE_CHECKING:  # each subclass calls the operation, sync or async
+
+        def __call__(self, **arguments: Any) -> Any: ...
 
 
 class _NoCookies(httpx.Cookies):

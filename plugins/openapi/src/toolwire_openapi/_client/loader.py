@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from toolwire import Tool
@@ -15,6 +15,9 @@ from toolwire_openapi._client.document import read
 from toolwire_openapi._client.operations import build_tools
 from toolwire_openapi._client.origins import Origins, parse_origin
 from toolwire_openapi._client.selection import METHODS, Selection
+
+if TYPE_CHECKING:
+    from toolwire_openapi._client.exchange import Invoker
 
 __all__ = ["OpenAPILoader"]
 
@@ -113,6 +116,7 @@ class OpenAPILoader:
                 for name in self.headers:
                     request.headers.pop(name, None)
 
+        invoker: type[Invoker]
         if self.client == "async":
             from toolwire_openapi._client.async_invoker import AsyncOpenAPIInvoker as invoker
         else:

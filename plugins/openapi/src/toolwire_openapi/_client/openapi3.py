@@ -23,7 +23,7 @@ class OpenAPI3:
                variables: Mapping[str, str]) -> str:
         """The operation's server URL, its variables filled in (relative when the spec names it so)."""
         servers = raw.get("servers") or item.get("servers") or contents.get("servers") or [{"url": "/"}]
-        server = servers[0] if isinstance(servers[0], Mapping) else {"url": str(servers[0])}
+        server: Mapping[str, Any] = servers[0] if isinstance(servers[0], Mapping) else {"url": str(servers[0])}
         url = str(server.get("url", "/"))
         for name, variable in (server.get("variables") or {}).items():
             value = variables.get(name, variable.get("default", "") if isinstance(variable, Mapping) else "")

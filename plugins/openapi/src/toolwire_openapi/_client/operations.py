@@ -170,8 +170,8 @@ def _tool(path: str, method: str, raw: Mapping[str, Any], item: Mapping[str, Any
     arguments = _parameters(item, item_where, raw, where, version)
     body = version.body(arguments, raw, contents, where)
     if body is not None:
-        media, schema, required, files, description = body
-        arguments.extend(body_arguments(media, schema, required, description))
+        media, schema, body_required, files, description = body
+        arguments.extend(body_arguments(media, schema, body_required, description))
     else:
         media, files = "", frozenset()
     name_arguments(arguments)
@@ -252,7 +252,7 @@ def _parameter(raw: Any, where: Location, version: Version) -> Argument | None:
     name, place = raw.get("name"), raw.get("in")
     if not isinstance(name, str) or not name:
         raise SpecError(f"{where}: a parameter needs a 'name'")
-    if place not in version.places:
+    if not isinstance(place, str) or place not in version.places:
         raise SpecError(f"{where}: parameter '{name}' has 'in: {place}' (expected path, query, header or cookie)")
     if place == "header" and name.lower() in _IGNORED_HEADERS:
         return None

@@ -89,7 +89,7 @@ class StdlibTransport(httpx.BaseTransport):
             connection.close()
         scheme, host, port = origin
         if scheme == "https":
-            connection: Connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl())
+            connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl())
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
