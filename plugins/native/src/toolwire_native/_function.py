@@ -206,7 +206,8 @@ def _validator(
         text = None if _has_description(annotation) else described.get(param.name)
         attr = param.name if _safe_field_name(param.name) else f"p{index}"
         hints[attr] = annotation
-        namespace[attr] = pydantic.Field(default, alias=param.name, description=text or None)
+        extras: dict[str, Any] = {"description": text} if text else {}  # None would hide an Annotated Field's
+        namespace[attr] = pydantic.Field(default, alias=param.name, **extras)
         fields[param.name] = attr
     if extra is not None:
         hints["__pydantic_extra__"] = dict[str, extra]  # type: ignore[valid-type]
