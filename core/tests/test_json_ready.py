@@ -1,6 +1,6 @@
-"""`iterator_within` finds an iterator inside a value before anything writes (and so reads) it, and where it is,
-whatever else the value holds: what orjson writes, and what it refuses (big integers, lone surrogates, odd keys,
-cycles, nesting past its limit), which is walked in Python."""
+"""`lazy_within` finds an iterator or an awaitable inside a value before anything writes (and so reads or drops)
+it, and where it is, whatever else the value holds: what orjson writes, and what it refuses (big integers, lone
+surrogates, odd keys, cycles, nesting past its limit), which is walked in Python."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from pydantic import BaseModel, ConfigDict, RootModel
-from toolwire._json_ready import iterator_within
+from toolwire._json_ready import lazy_within
 
 
 class Pair(NamedTuple):
@@ -62,17 +62,17 @@ FOUND = [
 
 @pytest.mark.parametrize(("value", "where"), FOUND)
 def test_an_iterator_is_found_where_it_is(value: Any, where: str) -> None:
-    found = iterator_within(value)
+    found = lazy_within(value)
     assert found is not None and found == (where, ENDLESS)
 
 
 def test_a_value_that_is_an_iterator_is_found_at_the_top() -> None:
-    assert iterator_within(ENDLESS) == ("", ENDLESS)
+    assert lazy_within(ENDLESS) == ("", ENDLESS)
 
 
 def test_the_first_in_order_is_named() -> None:
     first, second = iter([]), iter([])
-    assert iterator_within({"a": [0, first], "b": second}) == ("a[1]", first)
+    assert lazy_within({"a": [0, first], "b": second}) == ("a[1]", first)
 
 
 @pytest.mark.parametrize("value", [
@@ -80,13 +80,13 @@ def test_the_first_in_order_is_named() -> None:
     {"text": "\udcff"}, [{1, 2}, frozenset()], Row([1]),
 ])
 def test_values_without_iterators_have_none(value: Any) -> None:
-    assert iterator_within(value) is None
+    assert lazy_within(value) is None
 
 
 @pytest.mark.parametrize(("value", "where"), [([Row(ENDLESS)], "[0].cells"), (Row(ENDLESS), "cells"),
                                               (Row([2**70, ENDLESS]), "cells[1]")])
 def test_an_iterator_in_a_dataclass_is_found_too(value: Any, where: str) -> None:
-    assert iterator_within(value) == (where, ENDLESS)
+    assert lazy_within(value) == (where, ENDLESS)
 
 
 def test_an_async_iterator_is_an_iterator_too() -> None:
@@ -94,7 +94,19 @@ def test_an_async_iterator_is_an_iterator_too() -> None:
         yield 1
 
     gen = agen()
-    assert iterator_within({"a": gen}) == ("a", gen)
+    assert lazy_within({"a": gen}) == ("a", gen)
+
+
+def test_an_awaitable_is_lazy_too() -> None:
+    async def later() -> int:
+        return 1
+
+    coroutine = later()
+    try:
+        assert lazy_within({"a": [1, coroutine]}) == ("a[1]", coroutine)
+        assert lazy_within(coroutine) == ("", coroutine)
+    finally:
+        coroutine.close()
 
 
 class Rows(BaseModel):
@@ -114,11 +126,11 @@ class Wrapped(BaseModel):
     (lambda: RootModel[Iterable[int]]([1]), "root"),
 ])
 def test_the_lazy_iterator_of_a_models_iterable_field_is_found(make: Callable[[], Any], where: str) -> None:
-    found = iterator_within(make())
+    found = lazy_within(make())
     assert found is not None and found[0] == where and type(found[1]).__name__ == "ValidatorIterator"
 
 
 def test_a_models_extra_fields_are_looked_in_and_plain_models_have_none() -> None:
     model = Rows.model_construct(rows=[1, 2], spare={"then": ENDLESS})
-    assert iterator_within(model) == ("spare.then", ENDLESS)
-    assert iterator_within(Wrapped.model_construct(inner=[Rows.model_construct(rows=[1])])) is None
+    assert lazy_within(model) == ("spare.then", ENDLESS)
+    assert lazy_within(Wrapped.model_construct(inner=[Rows.model_construct(rows=[1])])) is None

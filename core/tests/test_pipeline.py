@@ -406,14 +406,16 @@ def test_an_awaitable_that_reaches_the_results_is_refused_saying_what_to_do() ->
     registry = ToolRegistry(executor=Inline())
     registry.add(Tool("later", "An awaitable.", schema, lambda x: _Later()))
     registry.add(Tool("doubled", "A coroutine.", schema, lambda x: _doubled(x)))
+    registry.add(Tool("inside", "A coroutine in a value.", schema, lambda x: {"then": [x, _doubled(x)]}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a coroutine left unawaited would warn when collected
-        later, doubled = registry.execute_tool_calls([ToolCall("l", "later", {"x": 1}),
-                                                      ToolCall("d", "doubled", {"x": 2})])
+        later, doubled, inside = registry.execute_tool_calls([
+            ToolCall("l", "later", {"x": 1}), ToolCall("d", "doubled", {"x": 2}), ToolCall("i", "inside", {"x": 3})])
         gc.collect()
-    for result, kind in ((later, "._Later)"), (doubled, "(builtins.coroutine)")):
+    for result, kind in ((later, "._Later)"), (doubled, "(builtins.coroutine)"), (inside, "(builtins.coroutine)")):
         assert result.error is not None and result.error.kind == ErrorKind.TOOL_ERROR
         message = result.error.message
         assert "returned an awaitable (" in message and kind in message, message
         assert "did not await" in message and "async def" in message
+    assert "at 'then[1]' of its value" in inside.error.message, inside  # not its repr as a successful value
     assert call_invoker(Job("d", registry.get("doubled"), {"x": 2}, None)).value == 4  # the helper awaits it

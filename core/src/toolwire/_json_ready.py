@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic_core
 
-__all__ = ["UNWRITABLE", "iterator_within", "json_text", "json_value", "valid_text", "valid_texts"]
+__all__ = ["UNWRITABLE", "json_text", "json_value", "lazy_within", "valid_text", "valid_texts"]
 
 UNWRITABLE = (ValueError, RecursionError)
 """What `json_text` raises for a value that cannot be written (pydantic-core's errors are `ValueError`s)."""
@@ -61,15 +61,16 @@ def _valid_texts(value: Any, path: set[int], depth: int) -> Any:
         path.discard(id(value))
 
 
-def iterator_within(value: Any) -> tuple[str, Any] | None:
-    """The first iterator in `value` (`value` itself, or in its dicts, lists, tuples, sets, deques, dataclasses and
+def lazy_within(value: Any) -> tuple[str, Any] | None:
+    """The first lazy value in `value` (`value` itself, or in its dicts, lists, tuples, sets, deques, dataclasses and
     pydantic models, where a field typed `Iterable[...]` holds a lazy iterator), and where it is (`rows[2]`; ""
-    for `value` itself), or None.
+    for `value` itself), or None. Lazy is an iterator, or an awaitable (a coroutine nobody awaited).
 
     Writing a value as JSON reads every iterator in it, outside any deadline: one that never ends holds the
-    process for good, and one read there is spent for whoever reads the value next. orjson looks, in C (it
-    writes no iterator, and asks `default` about each); a value it cannot write for another reason (an integer
-    past 64 bits, a lone surrogate, a reference cycle) is walked here."""
+    process for good, and one read there is spent for whoever reads the value next; an awaitable would be written
+    as its `repr`, its work never done. orjson looks, in C (it writes neither, and asks `default` about each); a
+    value it cannot write for another reason (an integer past 64 bits, a lone surrogate, a reference cycle) is
+    walked here."""
     import orjson  # on the first structured result, not at start-up (~5 ms)
 
     try:
@@ -80,8 +81,8 @@ def iterator_within(value: Any) -> tuple[str, Any] | None:
 
 
 def _unknown(obj: Any) -> Any:
-    """What orjson writes for an object it does not know (it stops at an iterator)."""
-    if _is_iterator(obj):
+    """What orjson writes for an object it does not know (it stops at a lazy value)."""
+    if _is_lazy(obj):
         raise TypeError
     if isinstance(obj, _CONTAINERS):  # sets, deques, and subclasses it does not write as their base
         return dict(obj) if isinstance(obj, dict) else list(obj)
@@ -94,12 +95,13 @@ def _is_model(obj: Any) -> bool:
     return pydantic is not None and isinstance(obj, pydantic.BaseModel)
 
 
-def _is_iterator(obj: Any) -> bool:
-    return hasattr(type(obj), "__next__") or hasattr(type(obj), "__anext__")
+def _is_lazy(obj: Any) -> bool:
+    kind = type(obj)
+    return hasattr(kind, "__next__") or hasattr(kind, "__anext__") or hasattr(kind, "__await__")
 
 
 def _walk(value: Any) -> tuple[str, Any] | None:
-    """`iterator_within` in Python: depth first, in order, each container once."""
+    """`lazy_within` in Python: depth first, in order, each container once."""
     seen: set[int] = set()
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
@@ -109,7 +111,7 @@ def _walk(value: Any) -> tuple[str, Any] | None:
             pairs, step = node.items(), ".{}"
         elif isinstance(node, _CONTAINERS):
             pairs, step = enumerate(node), "[{}]"
-        elif _is_iterator(node):
+        elif _is_lazy(node):
             return where.lstrip("."), node
         elif _is_dataclass(node):
             pairs, step = ((field.name, getattr(node, field.name)) for field in dataclasses.fields(node)), ".{}"

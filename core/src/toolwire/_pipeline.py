@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
 from toolwire._blocks import valid_blocks
-from toolwire._json_ready import UNWRITABLE, iterator_within, json_text, valid_text
+from toolwire._json_ready import UNWRITABLE, json_text, lazy_within, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
@@ -192,11 +192,11 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
             content = _capped(content, cap)
         return ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, attempts)
     inner = value.value if isinstance(value, ToolOutput) else value
-    if not isinstance(inner, str | int | float | None):
-        if hasattr(type(inner), "__await__"):
-            return _refused(call, outcome, attempts, cap, _unawaited(call.name, inner))
-        if (found := iterator_within(inner)) is not None:
-            return _refused(call, outcome, attempts, cap, _unread(call.name, found[1], found[0]))
+    if not isinstance(inner, str | int | float | None) and (found := lazy_within(inner)) is not None:
+        where, lazy = found
+        unsent = _unawaited(call.name, lazy, where) if hasattr(type(lazy), "__await__") else \
+            _unread(call.name, lazy, where)
+        return _refused(call, outcome, attempts, cap, unsent)
     try:
         if isinstance(value, ToolOutput):
             output, value = value, value.value
@@ -272,14 +272,16 @@ def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str)
             "has what it yields collected as a list, within the deadline)")
 
 
-def _unawaited(name: str, awaitable: Any) -> str:
-    """The message for an awaitable that reached the results (a coroutine returned by a plain `def` is awaited by
-    the built-in backends, within the deadline): closed here if a coroutine, so it warns of nothing."""
+def _unawaited(name: str, awaitable: Any, where: str) -> str:
+    """The message for an awaitable that reached the results, alone or inside the value (a coroutine returned by a
+    plain `def` is awaited by the built-in backends, within the deadline): closed here if a coroutine, so it warns
+    of nothing."""
     if isinstance(awaitable, CoroutineType):
         awaitable.close()
     kind = f"{type(awaitable).__module__}.{type(awaitable).__qualname__}"
-    return (f"'{name}' returned an awaitable ({kind}) that this backend did not await; declare the tool `async def` "
-            "and await it there, or return its result")
+    at = f" at '{where}' of its value" if where else ""
+    return (f"'{name}' returned an awaitable ({kind}){at} that this backend did not await; declare the tool `async "
+            "def` and await it there, or return its result")
 
 
 def _capped(content: str | tuple[ContentBlock, ...], cap: int | None) -> str | tuple[ContentBlock, ...]:

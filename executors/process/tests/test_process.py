@@ -340,6 +340,18 @@ def test_result_that_cannot_be_sent_back_is_that_calls_tool_error(executor: Proc
     assert ok.value == 3
 
 
+def test_a_coroutine_inside_a_result_is_named_where_it_is_and_not_awaited(executor: ProcessExecutor) -> None:
+    from toolwire.testing import async_echo
+
+    outcome, ok = executor.run([Job("1", _tool("inside", lambda: {"then": [1, async_echo(2)]}), {}),
+                                Job("2", _tool("add", add), {"a": 1, "b": 2})])
+    assert outcome.error is not None and outcome.error.kind == ErrorKind.TOOL_ERROR
+    assert outcome.error.message == ("the tool returned an awaitable (builtins.coroutine) at 'then[1]' of its value "
+                                     "that the worker process did not await: declare the tool `async def` and await "
+                                     "it there, or return its result")
+    assert ok.value == 3
+
+
 def test_a_result_the_parent_cannot_rebuild_is_that_calls_tool_error(executor: ProcessExecutor) -> None:
     """Unpickling a value runs its own code in the parent; it raised out of the whole batch."""
     from toolwire.testing import unrebuildable

@@ -10,7 +10,7 @@ import base64
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from toolwire._json_ready import iterator_within, json_value, valid_texts
+from toolwire._json_ready import json_value, lazy_within, valid_texts
 from toolwire._schemas import DATA_KEYWORDS, SCHEMA_MAPS, Refs, flat_root, mapped_references
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
@@ -27,8 +27,8 @@ __all__ = [
     "dialect_of",
     "flat_root",
     "has_media",
-    "iterator_within",
     "json_value",
+    "lazy_within",
     "mapped_references",
     "omit_strict_nulls",
     "parse_arguments",

@@ -46,19 +46,25 @@ def task_cancelled() -> bool:
 
 def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     """The error of a call whose return value cannot be pickled back to the parent: for an iterator (a generator
-    does not pickle), alone or inside the value, where it is and what to return instead."""
-    iterator, at = value, ""
+    does not pickle) or an awaitable nobody awaited, alone or inside the value, where it is and what to return
+    instead."""
+    lazy, at = value, ""
     if not _is_iterator(value):
-        from toolwire.formats import iterator_within  # this error's path only: workers do not load toolwire otherwise
+        from toolwire.formats import lazy_within  # this error's path only: workers do not load toolwire otherwise
 
-        found = iterator_within(value)
+        found = lazy_within(value)
         if found is not None:
-            at, iterator = f" at '{found[0]}' of its value", found[1]
-    if _is_iterator(iterator):
-        kind = f"{type(iterator).__module__}.{type(iterator).__qualname__}"
+            at, lazy = f" at '{found[0]}' of its value" if found[0] else "", found[1]
+    kind = f"{type(lazy).__module__}.{type(lazy).__qualname__}"
+    if _is_iterator(lazy):
         return ("tool_error", f"the tool returned an iterator ({kind}){at}, which is not read or sent back from "
                               f"{where}: return a list (a native tool written as a generator function has what it "
                               "yields collected as a list, within the deadline)")
+    if hasattr(type(lazy), "__await__"):
+        if hasattr(lazy, "close"):
+            lazy.close()  # a coroutine: it warns of nothing when collected
+        return ("tool_error", f"the tool returned an awaitable ({kind}){at} that {where} did not await: declare "
+                              "the tool `async def` and await it there, or return its result")
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     return ("tool_error", f"the tool's return value ({kind}) cannot be sent back from {where}: "
                           f"{type(exc).__name__}: {_message(exc)}")
