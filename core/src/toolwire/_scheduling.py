@@ -73,7 +73,7 @@ def run_jobs(dispatch: Schedulable, indices: Iterable[int]) -> None:
         return
     if not (dispatch.waits_for or dispatch.gates or dispatch.retries):
         if fresh and dispatch.on_outcome is None and not _signalled(dispatch.jobs):
-            dispatch.outcomes = cast(list[Outcome | None], _run(dispatch.executor, dispatch.jobs))  # all at once
+            dispatch.outcomes = cast("list[Outcome | None]", _run(dispatch.executor, dispatch.jobs))  # all at once
             dispatch.attempts = [1] * len(todo)
             return
         _wave(dispatch, todo, [])
