@@ -94,8 +94,8 @@ class Job:
     `scopes` are picklable context managers a backend enters around the invoker wherever it runs (a
     tracing plugin puts the call's trace context there); `enter_scopes` does it.
 
-    Two signals travel with a job. `cancel(reason)` asks the backend to stop it: a backend that supports
-    it registers `on_cancel` and gives the job a `cancelled` outcome as soon as it can. `report(outcome)`
+    Two signals travel with a job. `cancel(reason)` marks it cancelled: a job not started never starts, and
+    the registry then calls the backend's `Executor.cancel` with the jobs it runs. `report(outcome)`
     tells whoever waits for this one call that its outcome is known, before the rest of the batch ends:
     backends call it as each job finishes, and the registry calls it for any job left unreported.
     """
@@ -117,19 +117,11 @@ class Job:
         return None if self._signals is None else self._signals.cancelled
 
     def cancel(self, reason: str = "the call was cancelled") -> None:
-        """Ask the backend running this job to stop it; later calls do nothing."""
+        """Mark the job cancelled (`reason` is why); later calls do nothing. The registry asks the backend to stop
+        it (`Executor.cancel`)."""
         signals = self._signals_()
         if signals.cancelled is None:
             signals.cancelled = reason
-            for callback in signals.cancel_callbacks:
-                callback(self)
-
-    def on_cancel(self, callback: Callable[[Job], None]) -> None:
-        """Call `callback(job)` when the job is cancelled (at once if it already was)."""
-        signals = self._signals_()
-        signals.cancel_callbacks.append(callback)
-        if signals.cancelled is not None:
-            callback(self)
 
     def report(self, outcome: Outcome) -> None:
         """Hand this job's outcome to its listeners (once; later reports are ignored)."""
@@ -153,12 +145,11 @@ class _Signals:
     """A job's cancellation and report listeners; most jobs never need one (a plain class: a batch whose
     results are handed out early makes one per job)."""
 
-    __slots__ = ("cancel_callbacks", "cancelled", "report_callbacks", "reported")
+    __slots__ = ("cancelled", "report_callbacks", "reported")
 
     def __init__(self) -> None:
         self.cancelled: str | None = None
         self.reported = False
-        self.cancel_callbacks: list[Callable[[Job], None]] = []
         self.report_callbacks: list[Callable[[Outcome], None]] = []
 
 
