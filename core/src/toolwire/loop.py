@@ -25,7 +25,7 @@ from collections.abc import Callable
 __all__ = ["BackgroundLoop", "shared_loop"]
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+class _Selector(selectors.DefaultSelector):
     """Calls each hook with the poll's timeout every time the loop is about to poll for I/O."""
 
     def __init__(self) -> None:

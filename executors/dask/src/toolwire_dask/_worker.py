@@ -216,7 +216,7 @@ def _within(invoker: Any, scopes: Sequence[Any], is_async: bool) -> Any:
 def _worker_loop() -> asyncio.AbstractEventLoop:
     from distributed import get_worker
 
-    return get_worker().loop.asyncio_loop  # type: ignore[attr-defined,no-any-return]  # tornado's AsyncIOLoop
+    return get_worker().loop.asyncio_loop  # type: ignore[attr-defined]  # tornado's AsyncIOLoop
 
 
 async def _run_async(calls: list[tuple[int, Any]], arguments: Sequence[dict[str, Any]],

@@ -50,7 +50,8 @@ _START = _SLOTS + 8 * CANCEL_SLOTS
 _INT = struct.Struct("<q")
 _LIST = struct.Struct("<ci")  # marshal's list: its type code and length
 
-Record = tuple[int, float, "Any", "Error | None"]
+Record = tuple[int, float, "Any", "Error | int | None"]
+"""position, duration, value, error: the error is `PICKLED` while the value is still pickled."""
 
 
 def encode(position: int, duration: float, value: Any, error: Error | None) -> bytes:

@@ -57,7 +57,7 @@ class AsyncLangChainInvoker(LangChainInvoker):
 
     __slots__ = ()
 
-    async def __call__(self, **arguments: Any) -> Any:  # type: ignore[override]
+    async def __call__(self, **arguments: Any) -> Any:
         return _output(await self.tool.ainvoke(self._input(arguments)))
 
 

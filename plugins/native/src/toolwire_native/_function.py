@@ -210,7 +210,7 @@ def _validator(
         namespace[attr] = pydantic.Field(default, alias=param.name, **extras)
         fields[param.name] = attr
     if extra is not None:
-        hints["__pydantic_extra__"] = dict[str, extra]  # type: ignore[valid-type]
+        hints["__pydantic_extra__"] = dict[str, extra]
     namespace["__annotations__"] = hints
     namespace["__module__"] = getattr(function, "__module__", None) or __name__
     namespace["model_config"] = pydantic.ConfigDict(extra="forbid" if extra is None else "allow")

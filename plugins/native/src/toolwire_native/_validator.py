@@ -70,7 +70,7 @@ class ArgumentValidator:
                 self.validate_json = validator  # type: ignore[method-assign]  # later calls: pydantic-core only
         try:
             if validator is not False:
-                return validator(text)  # type: ignore[no-any-return]
+                return validator(text)
             validated = self.model.__pydantic_validator__.validate_json(text)
         except pydantic.ValidationError as exc:
             raise ValueError(str(exc)) from None

@@ -78,5 +78,5 @@ class Answering:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await self._read.__aexit__(*exc_info)  # type: ignore[no-any-return]
+        return await self._read.__aexit__(*exc_info)
 
