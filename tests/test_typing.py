@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 USER_CODE = '''
+from agents import Agent
+
 from toolwire import ExecutorConfig, Tool, ToolRegistry, ToolResult
 from toolwire_dask import DaskExecutor
 from toolwire_mcp import MCPLoader
 from toolwire_native import NativeLoader
+from toolwire_openai_agents import function_tools
 from toolwire_openapi import OpenAPILoader
 from toolwire_process import ProcessExecutor
 from toolwire_thread import ThreadExecutor
@@ -48,6 +51,10 @@ def main() -> list[str]:
 
 async def in_async_code(registry: ToolRegistry, calls: list[dict[str, object]]) -> list[ToolResult]:
     return await registry.aexecute_tool_calls(calls, timeout=5.0)
+
+
+def an_agents_sdk_agent(registry: ToolRegistry) -> Agent[None]:
+    return Agent(name="tools", tools=function_tools(registry))
 '''
 
 

@@ -110,7 +110,7 @@ def _pydantic_ai(side: str, work: Any, registry: Any) -> Any:
 
 
 def _openai_agents(side: str, work: Any, registry: Any) -> Any:
-    from agents import Agent, Model, ModelResponse, RunConfig, Runner, Usage, function_tool
+    from agents import Agent, Model, ModelResponse, RunConfig, Runner, Tool, Usage, function_tool
     from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
     class Turn(Model):
@@ -130,6 +130,7 @@ def _openai_agents(side: str, work: Any, registry: Any) -> Any:
         def stream_response(self, *args: Any, **kwargs: Any) -> Any:
             raise NotImplementedError
 
+    tools: list[Tool]
     if side == "own":
         tools = [function_tool(work)]
     else:
@@ -160,7 +161,7 @@ def _langchain(side: str, work: Any, registry: Any) -> Any:
 
         tools = langchain_tools(registry)
     agent = create_agent(model, tools=tools)
-    def run() -> list[str]:
+    def run() -> list[Any]:
         state = asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]}))
         return [message.content for message in state["messages"] if isinstance(message, ToolMessage)]
 

@@ -38,19 +38,24 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "scenario": entry["scenario"], "size": entry["size"], "backend": entry["backend"],
             "versus": versus["backend"] if versus else None,
-            "ratio_warm": _ratio(entry["warm_cps"], versus and versus["warm_cps"]),
-            "ratio_cold": _ratio(entry["cold_cps"], versus and versus["cold_cps"]),
+            "ratio_warm": _ratio(entry["warm_cps"], _rate(versus, "warm_cps")),
+            "ratio_cold": _ratio(entry["cold_cps"], _rate(versus, "cold_cps")),
             "best_toolregistry_mode": best["backend"] if best else None,
-            "ratio_warm_best": _ratio(entry["warm_cps"], best and best["warm_cps"]),
+            "ratio_warm_best": _ratio(entry["warm_cps"], _rate(best, "warm_cps")),
             "floor": floor["backend"] if floor else None,
-            "floor_share_warm": _ratio(entry["warm_cps"], floor and floor["warm_cps"]),
-            "ratio_warm_dask_per_call": _ratio(entry["warm_cps"], per_call and per_call["warm_cps"]),
-            "cost_vs_bare_loop": _ratio(bare and bare["warm_cps"], entry["warm_cps"]),
-            "capacity_vs_best": _ratio(capacity and capacity["warm_cps"], best and best["warm_cps"]),
+            "floor_share_warm": _ratio(entry["warm_cps"], _rate(floor, "warm_cps")),
+            "ratio_warm_dask_per_call": _ratio(entry["warm_cps"], _rate(per_call, "warm_cps")),
+            "cost_vs_bare_loop": _ratio(_rate(bare, "warm_cps"), entry["warm_cps"]),
+            "capacity_vs_best": _ratio(_rate(capacity, "warm_cps"), _rate(best, "warm_cps")),
         }
         row["targets"] = _targets(entry, row, same is not None)
         comparisons.append(row)
     return comparisons
+
+
+def _rate(row: dict[str, Any] | None, key: str) -> float | None:
+    """A contender's calls per second (`warm_cps` or `cold_cps`), or None when there is no such contender."""
+    return None if row is None else row[key]
 
 
 def _ratio(ours: float | None, theirs: float | None) -> float | None:

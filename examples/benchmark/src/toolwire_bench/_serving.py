@@ -198,7 +198,7 @@ async def _operation_paths(url: str) -> dict[str, str]:
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         document = (await client.get("/openapi.json")).json()
-    return {operation.get("operationId"): path for path, item in document["paths"].items()
+    return {operation.get("operationId", ""): path for path, item in document["paths"].items()
             for operation in item.values() if isinstance(operation, dict)}
 
 

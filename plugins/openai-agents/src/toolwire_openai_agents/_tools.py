@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from agents import FunctionTool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
+from agents import FunctionTool, Tool, ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from agents.tool_context import ToolContext
 from toolwire import CallBatcher, ContentBlock, Image, Resource, ToolCall, ToolRegistry, ToolResult
 from toolwire.formats import Strictness, block_text, content_blocks, data_url, has_media, result_data
@@ -14,7 +14,7 @@ __all__ = ["function_tools"]
 
 
 def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
-                   strict: Strictness = False, defer_approvals: bool = False) -> list[FunctionTool]:
+                   strict: Strictness = False, defer_approvals: bool = False) -> list[Tool]:
     """The registry's enabled tools as function tools sharing one batcher (so one turn's calls form one
     batch). `executor` and `timeout` override the registry's backend and per-call deadline; `strict`
     asks for OpenAI's strict schemas (the registry's `strict` conversion of each tool's schema; "auto":
@@ -29,7 +29,7 @@ def function_tools(registry: ToolRegistry, *, executor: str | None = None, timeo
     strict_schemas = {} if not strict else {
         schema["name"]: schema["parameters"] for schema in registry.schemas("openai-responses", strict=strict)
         if schema["strict"]}
-    tools = []
+    tools: list[Tool] = []
     for tool in registry.list(enabled=True):
         held = defer_approvals and registry.policy.needs_approval(tool)
 
