@@ -62,6 +62,22 @@ class Unprintable:
         raise RuntimeError("no repr")
 
 
+class Unawaited:
+    """Unpickled where the tool runs, a coroutine nobody awaited (a tool that forgot an `await`)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (unawaited, ())
+
+
+def unawaited() -> Any:
+    """The coroutine an `Unawaited` becomes."""
+    return _later()
+
+
+async def _later() -> str:
+    return "awaited"
+
+
 def nap(tag: str, ms: int) -> str:
     """Sleep `ms` milliseconds, then return `tag`."""
     time.sleep(ms / 1000)
