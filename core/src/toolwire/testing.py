@@ -559,13 +559,13 @@ class ExecutorConformance:
         assert "ValueError" in bad.error.message and "no such city" in bad.error.message
 
     def test_any_exception_from_a_tool_is_that_calls_error_alone(self, registry: ToolRegistry) -> None:
-        calls = [_call(f"{tool} {kind}", tool, kind=kind) for tool in ("fail_base", "async_fail_base")
-                 for kind in _BASE_EXCEPTIONS]
+        pairs = [(tool, kind) for tool in ("fail_base", "async_fail_base") for kind in _BASE_EXCEPTIONS]
+        calls = [_call(f"{tool} {kind}", tool, kind=kind) for tool, kind in pairs]
         unreadable = [_call("unreadable", "fail_unreadable"), _call("async unreadable", "async_fail_unreadable")]
         *failed, ok = registry.execute_tool_calls([*calls, *unreadable, _call("ok", "add", a=2, b=3)],
                                                   timeout=PROMPT_S)
         assert ok.value == 5
-        expected = [f"{kind}: from the tool" for _ in ("fail_base", "async_fail_base") for kind in _BASE_EXCEPTIONS]
+        expected = [f"{kind}: from the tool" for _, kind in pairs]
         expected += ["Unreadable: (its message cannot be read: str() raised RuntimeError)"] * 2
         for result, message in zip(failed, expected, strict=True):
             assert result.error is not None and result.error.kind == ErrorKind.TOOL_ERROR, result

@@ -9,7 +9,6 @@ from typing import Any
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, BaseToolkit, InjectedToolArg, InjectedToolCallId
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel
 from toolwire import Text, Tool, ToolCallError, ToolOutput, ToolSource, current_call_id
 
 from toolwire_langchain._blocks import from_langchain
@@ -95,7 +94,7 @@ def _portable(tool: BaseTool) -> BaseTool:
     schema = tool.args_schema
     importable = isinstance(schema, type) and getattr(sys.modules.get(schema.__module__), schema.__qualname__, None)
     if isinstance(schema, type) and importable is not schema:
-        json_schema = schema.model_json_schema() if issubclass(schema, BaseModel) else schema.schema()  # or v1's
+        json_schema = schema.model_json_schema() if hasattr(schema, "model_json_schema") else schema.schema()  # v1
         return tool.model_copy(update={"args_schema": json_schema})
     return tool
 
