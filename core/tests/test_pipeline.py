@@ -419,3 +419,19 @@ def test_an_awaitable_that_reaches_the_results_is_refused_saying_what_to_do() ->
         assert "did not await" in message and "async def" in message
     assert "at 'then[1]' of its value" in inside.error.message, inside  # not its repr as a successful value
     assert call_invoker(Job("d", registry.get("doubled"), {"x": 2}, None)).value == 4  # the helper awaits it
+
+
+def test_every_coroutine_of_a_refused_value_is_closed_so_none_warns() -> None:
+    """A value is refused for its first lazy part; the coroutines elsewhere in it were left to warn "never awaited"
+    when collected."""
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    registry = ToolRegistry(executor="thread")
+    registry.add(Tool("two", "Two coroutines.", schema, lambda x: {"a": _doubled(x), "b": [_doubled(x + 1)]}))
+    registry.add(Tool("rows", "An iterator, then a coroutine.", schema, lambda x: [iter([x]), {"c": _doubled(x)}]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        two, rows = registry.execute_tool_calls([ToolCall("t", "two", {"x": 1}), ToolCall("r", "rows", {"x": 2})])
+        gc.collect()
+    assert "awaitable (builtins.coroutine) at 'a' of its value" in two.error.message, two
+    assert "iterator (builtins.list_iterator) at '[0]' of its value" in rows.error.message, rows
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -13,12 +13,13 @@ import re
 import reprlib
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from types import CoroutineType
 from typing import Any
 
 import pydantic_core
 
-__all__ = ["UNWRITABLE", "json_text", "json_value", "lazy_within", "valid_text", "valid_texts"]
+__all__ = ["UNWRITABLE", "close_coroutines", "json_text", "json_value", "lazy_within", "valid_text", "valid_texts"]
 
 UNWRITABLE = (ValueError, RecursionError)
 """What `json_text` raises for a value that cannot be written (pydantic-core's errors are `ValueError`s)."""
@@ -76,8 +77,16 @@ def lazy_within(value: Any) -> tuple[str, Any] | None:
     try:
         orjson.dumps(value, default=_unknown, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return _walk(value)
+        return next(_lazies(value), None)
     return None
+
+
+def close_coroutines(value: Any) -> None:
+    """Close every coroutine in `value` (itself, or where `lazy_within` looks): a value refused for holding one is
+    dropped, and each coroutine in it would otherwise warn "never awaited" when collected."""
+    for _, lazy in _lazies(value):
+        if isinstance(lazy, CoroutineType):
+            lazy.close()
 
 
 def _unknown(obj: Any) -> Any:
@@ -100,8 +109,8 @@ def _is_lazy(obj: Any) -> bool:
     return hasattr(kind, "__next__") or hasattr(kind, "__anext__") or hasattr(kind, "__await__")
 
 
-def _walk(value: Any) -> tuple[str, Any] | None:
-    """`lazy_within` in Python: depth first, in order, each container once."""
+def _lazies(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every lazy value in `value` and where it is, in Python: depth first, in order, each container once."""
     seen: set[int] = set()
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
@@ -112,7 +121,8 @@ def _walk(value: Any) -> tuple[str, Any] | None:
         elif isinstance(node, _CONTAINERS):
             pairs, step = enumerate(node), "[{}]"
         elif _is_lazy(node):
-            return where.lstrip("."), node
+            yield where.lstrip("."), node
+            continue
         elif _is_dataclass(node):
             pairs, step = ((field.name, getattr(node, field.name)) for field in dataclasses.fields(node)), ".{}"
         elif _is_model(node):
@@ -124,7 +134,6 @@ def _walk(value: Any) -> tuple[str, Any] | None:
         seen.add(id(node))
         inner = [(key, child) for key, child in pairs if not isinstance(child, _PLAIN)]
         stack += [(where + step.format(key), child) for key, child in reversed(inner)]
-    return None
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset, deque)

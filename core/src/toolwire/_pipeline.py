@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
 from toolwire._blocks import valid_blocks
-from toolwire._json_ready import UNWRITABLE, json_text, lazy_within, valid_text
+from toolwire._json_ready import UNWRITABLE, close_coroutines, json_text, lazy_within, valid_text
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
@@ -196,6 +195,7 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
         where, lazy = found
         unsent = _unawaited(call.name, lazy, where) if hasattr(type(lazy), "__await__") else \
             _unread(call.name, lazy, where)
+        close_coroutines(inner)  # the value is dropped: none of its coroutines will run, and none warns so
         return _refused(call, outcome, attempts, cap, unsent)
     try:
         if isinstance(value, ToolOutput):
@@ -274,10 +274,7 @@ def _unread(name: str, iterator: Iterator[Any] | AsyncIterator[Any], where: str)
 
 def _unawaited(name: str, awaitable: Any, where: str) -> str:
     """The message for an awaitable that reached the results, alone or inside the value (a coroutine returned by a
-    plain `def` is awaited by the built-in backends, within the deadline): closed here if a coroutine, so it warns
-    of nothing."""
-    if isinstance(awaitable, CoroutineType):
-        awaitable.close()
+    plain `def` is awaited by the built-in backends, within the deadline)."""
     kind = f"{type(awaitable).__module__}.{type(awaitable).__qualname__}"
     at = f" at '{where}' of its value" if where else ""
     return (f"'{name}' returned an awaitable ({kind}){at} that this backend did not await; declare the tool `async "

@@ -144,3 +144,19 @@ def test_error_records_without_toolwire_and_with_it() -> None:
     assert error_record(ToolCallError("no such city", "invalid_arguments")) == ("invalid_arguments", "no such city")
     busy = pickle.loads(pickle.dumps(ToolCallError("busy", "transport", retry_after=2.5)))  # as a worker sends it
     assert error_record(busy) == ("transport", "busy", 2.5)
+
+
+def test_a_value_refused_for_an_awaitable_has_every_coroutine_in_it_closed() -> None:
+    """A worker drops the value it cannot send: each coroutine in it would warn "never awaited" when collected."""
+    import inspect
+
+    from toolwire_shipping.records import unsendable
+
+    async def later() -> int:
+        return 1
+
+    first, second, third = later(), later(), later()
+    value = {"rows": [1, first], "more": (second, {"deep": third})}
+    kind, message = unsendable(value, TypeError("cannot pickle 'coroutine' object"), "the worker process")
+    assert kind == "tool_error" and "awaitable (builtins.coroutine) at 'rows[1]' of its value" in message
+    assert [inspect.getcoroutinestate(c) for c in (first, second, third)] == [inspect.CORO_CLOSED] * 3

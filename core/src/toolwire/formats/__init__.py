@@ -10,7 +10,7 @@ import base64
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from toolwire._json_ready import json_value, lazy_within, valid_texts
+from toolwire._json_ready import close_coroutines, json_value, lazy_within, valid_texts
 from toolwire._schemas import DATA_KEYWORDS, SCHEMA_MAPS, Refs, flat_root, mapped_references
 from toolwire.tools import Audio, ContentBlock, Image, Resource, Text, Tool, ToolCall, ToolResult
 
@@ -22,6 +22,7 @@ __all__ = [
     "SchemaConversionError",
     "Strictness",
     "block_text",
+    "close_coroutines",
     "content_blocks",
     "data_url",
     "dialect_of",

@@ -50,19 +50,18 @@ def unsendable(value: Any, exc: BaseException, where: str) -> Error:
     instead."""
     lazy, at = value, ""
     if not _is_iterator(value):
-        from toolwire.formats import lazy_within  # this error's path only: workers do not load toolwire otherwise
+        from toolwire.formats import close_coroutines, lazy_within  # this path only: workers do not load toolwire
 
         found = lazy_within(value)
         if found is not None:
             at, lazy = f" at '{found[0]}' of its value" if found[0] else "", found[1]
+            close_coroutines(value)  # the value is dropped: none of its coroutines will run, and none warns so
     kind = f"{type(lazy).__module__}.{type(lazy).__qualname__}"
     if _is_iterator(lazy):
         return ("tool_error", f"the tool returned an iterator ({kind}){at}, which is not read or sent back from "
                               f"{where}: return a list (a native tool written as a generator function has what it "
                               "yields collected as a list, within the deadline)")
     if hasattr(type(lazy), "__await__"):
-        if hasattr(lazy, "close"):
-            lazy.close()  # a coroutine: it warns of nothing when collected
         return ("tool_error", f"the tool returned an awaitable ({kind}){at} that {where} did not await: declare "
                               "the tool `async def` and await it there, or return its result")
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
