@@ -378,3 +378,13 @@ def test_warm_prepares_every_tool_on_every_worker_before_any_call(client: Client
             f"{kind}-{pid}" for kind in ("sync", "async") for pid in workers)
         results = registry.execute_tool_calls([ToolCall(kind, kind, {}) for kind in ("sync", "async", "fails")])
         assert [(r.value, r.error) for r in results] == [("sync", None), ("async", None), ("fails", None)]
+
+
+def test_with_prepare_false_warm_leaves_the_tools_to_their_first_tasks(client: Client, tmp_path: Path) -> None:
+    executor = DaskExecutor(ExecutorConfig("dask", options={"prepare": False}), client=client)
+    with ToolRegistry(executor=executor) as registry:
+        registry.add(Tool("sync", "", {"type": "object", "properties": {}}, Prepares(str(tmp_path), "sync")))
+        registry.warm()
+        assert list(tmp_path.iterdir()) == []
+        [result] = registry.execute_tool_calls([ToolCall("s", "sync", {})])
+        assert (result.value, result.error) == ("sync", None)

@@ -939,3 +939,19 @@ def test_warm_prepares_every_tool_in_every_worker_before_any_call(tmp_path: Path
         assert [(r.value, r.error) for r in results] == [("sync", None), ("async", None), ("fails", None)]
         registry.warm()  # again: nothing to prepare, nothing prepared twice
         assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_with_prepare_false_warm_starts_the_workers_and_leaves_the_tools_to_their_first_calls(tmp_path: Path) -> None:
+    config = ExecutorConfig(backend="process", workers=2, options={"prepare": False})
+    with ToolRegistry(config=Config(executor=config)) as registry:
+        registry.add(_tool("sync", Prepares(str(tmp_path), "sync")))
+        registry.warm()
+        assert len(registry.executor().worker_pids()) == 2  # type: ignore[attr-defined]
+        assert list(tmp_path.iterdir()) == []
+        [result] = registry.execute_tool_calls([ToolCall("s", "sync", {})])
+        assert (result.value, result.error) == ("sync", None)
+
+
+def test_prepare_must_be_true_or_false() -> None:
+    with pytest.raises(ValueError, match="option 'prepare' of the process executor must be bool, got 'no'"):
+        ProcessExecutor(ExecutorConfig(backend="process", options={"prepare": "no"}))

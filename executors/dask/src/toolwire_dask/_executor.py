@@ -20,7 +20,7 @@ __all__ = ["DaskExecutor"]
 
 OPTIONS: dict[str, type | tuple[type, ...]] = {
     "chunk_size": object, "connect_timeout": object, "scheduler": object, "threads_per_worker": object,
-    "memory_limit": (str, int),
+    "memory_limit": (str, int), "prepare": bool,
 }
 """The options `ExecutorConfig.options` may hold (their values are checked where they are read)."""
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
@@ -36,7 +36,8 @@ class DaskExecutor(Executor):
     started at first use and closed by `close`. Options: `scheduler`, `connect_timeout` (seconds),
     `chunk_size` (calls per task; by default it adapts to the batch and the cluster's threads),
     `threads_per_worker` and `memory_limit` (per worker, e.g. "2GiB": Dask's nanny restarts a worker past
-    it, and its calls are `crashed`) for the `LocalCluster`. Runs from several threads share the cluster.
+    it, and its calls are `crashed`) for the `LocalCluster`; `prepare` (default true): false leaves `prepare`
+    undone, each worker loading a tool at its first task. Runs from several threads share the cluster.
     """
 
     name = "dask"
@@ -56,6 +57,8 @@ class DaskExecutor(Executor):
             raise ValueError(f"a local Dask cluster has at most {MAX_LOCAL_WORKERS} workers (each is a process on "
                              f"this machine), got {self.workers}; for more, a cluster's 'scheduler' address")
         self.chunk_size = _positive("chunk_size", options.get("chunk_size"))
+        self.prepares: bool = options.get("prepare", True)
+        """Whether `prepare` loads the tools on the workers (option `prepare`)."""
         self.threads_per_worker = _positive("threads_per_worker", options.get("threads_per_worker"))
         timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
@@ -100,7 +103,10 @@ class DaskExecutor(Executor):
 
     def prepare(self, tools: Sequence[Tool]) -> None:
         """Load `tools` on every worker now and call each invoker's `prepare()` there (`Client.run`); a worker
-        that joins later loads them with its first task that needs them, as before."""
+        that joins later loads them with its first task that needs them, as before. Nothing, with the option
+        `prepare = false`."""
+        if not self.prepares:
+            return
         forms = [form for form in self._ship(tools).values() if isinstance(form, ShippedTool)]
         if forms:
             self.client.run(_worker.prepare, [form.fields() for form in forms])

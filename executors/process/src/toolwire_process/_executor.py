@@ -47,7 +47,7 @@ __all__ = ["ProcessExecutor"]
 
 OPTIONS: Mapping[str, type | tuple[type, ...]] = {
     "max_calls_per_worker": int, "max_memory_mb": int, "preload": (str, list, tuple),
-    "memory_limit": (str, int), "cpu_time_limit": (int, float),
+    "memory_limit": (str, int), "cpu_time_limit": (int, float), "prepare": bool,
 }
 READY_TIMEOUT_S = 60.0
 PREPARE_TIMEOUT_S = 30.0
@@ -77,7 +77,9 @@ class ProcessExecutor(Executor):
     (heavy tool modules), so `warm()` leaves workers ready to run them; `memory_limit` ("1GiB", "512MiB",
     bytes, or "none"; default: 80% of the machine's memory shared out over the workers) is a hard limit
     on each worker's memory, past which the call is `resource_exhausted` and the worker replaced;
-    `cpu_time_limit` (seconds, default none) limits the CPU time of each sync call the same way.
+    `cpu_time_limit` (seconds, default none) limits the CPU time of each sync call the same way; `prepare`
+    (default true): false leaves `prepare` undone, each worker loading a tool (and opening its MCP session) at
+    its first call.
     """
 
     name = "process"
@@ -100,6 +102,8 @@ class ProcessExecutor(Executor):
         if not all(isinstance(name, str) for name in preload):
             raise ValueError(f"the process executor's 'preload' must be module names, got {preload!r}")
         self.preload = tuple(preload)
+        self.prepares: bool = options.get("prepare", True)
+        """Whether `prepare` loads the tools in the workers (option `prepare`)."""
         self.limits = Limits.from_options(options.get("memory_limit"), options.get("cpu_time_limit"), self.workers)
         self._slots: list[WorkerProcess | None] = [None] * self.workers
         self._shipper = Shipper()
@@ -123,7 +127,9 @@ class ProcessExecutor(Executor):
     def prepare(self, tools: Sequence[Tool]) -> None:
         """Ship `tools` to every idle worker, which loads them and calls each invoker's `prepare()`, and wait until
         each is done (up to `PREPARE_TIMEOUT_S`; a worker that takes longer is replaced). A worker busy with a run
-        loads them with its next chunk that needs them, as before."""
+        loads them with its next chunk that needs them, as before. Nothing, with the option `prepare = false`."""
+        if not self.prepares:
+            return
         forms = [form for form in self._ship(set(tools)).values() if isinstance(form, ShippedTool)]
         workers = self._hold_idle()
         try:
