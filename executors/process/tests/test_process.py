@@ -467,7 +467,7 @@ def test_a_call_cancelled_before_it_starts_runs_only_where_its_parent_sees_it_ru
        cut=st.integers(1, 7))
 def test_calls_taken_for_another_worker_never_run_where_they_were_taken_from(
         count: int, instant: str, at: int, cut: int) -> None:
-    """The parent takes calls for another worker as `_Run.steal` does (flags those from `cut` on in one step,
+    """The parent takes calls for another worker as `Run.steal` does (flags those from `cut` on in one step,
     then reads which call runs; the worker keeps those up to that one), at any instant of a chunk: before the
     worker begins it, while call `at` runs, or as the worker looks its tool up. None it did not keep runs; each
     it kept runs or comes back `taken` (and is sent again); the worker writes one record per call."""

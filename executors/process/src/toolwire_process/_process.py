@@ -6,6 +6,7 @@ import contextlib
 import marshal
 import mmap
 import os
+import pickle
 import select
 import signal
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 
@@ -97,8 +99,14 @@ class WorkerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def send(self, chunk: Chunk, message: bytes) -> None:
-        """Hand `chunk` to the worker; raises `OSError` if the worker is gone."""
+    def send(self, chunk: Chunk, tools: list[tuple[Any, ...]], keys: Sequence[str] = (), arguments: Sequence[Any] = (),
+             deadlines: Sequence[float | None] = (), call_ids: Sequence[str] = (), scopes: Sequence[Any] | None = None,
+             listened: list[str] | None = None) -> None:
+        """Hand `chunk` to the worker, as `Worker.serve` reads it: the tools it lacks, then per call its tool's key,
+        arguments, deadline, call id and scopes; the calls whose progress is listened to; the log's mark. Raises
+        `OSError` if the worker is gone."""
+        message = pickle.dumps((chunk.id, tools, keys, arguments, deadlines, call_ids, scopes, listened,
+                                self.log.mark()), pickle.HIGHEST_PROTOCOL)
         self.chunk = chunk
         self.log.reset()
         self.conn.send(message)
