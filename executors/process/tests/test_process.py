@@ -955,3 +955,14 @@ def test_with_prepare_false_warm_starts_the_workers_and_leaves_the_tools_to_thei
 def test_prepare_must_be_true_or_false() -> None:
     with pytest.raises(ValueError, match="option 'prepare' of the process executor must be bool, got 'no'"):
         ProcessExecutor(ExecutorConfig(backend="process", options={"prepare": "no"}))
+
+
+def test_a_run_on_a_closed_executor_is_refused_and_leaves_no_descriptor_open() -> None:
+    executor = ProcessExecutor(ExecutorConfig(backend="process", workers=1))
+    executor.close()
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    for _ in range(20):
+        with pytest.raises(RuntimeError, match="the process executor is closed"):
+            executor.run([Job("1", _tool("add", add), {"a": 1, "b": 2})])
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
