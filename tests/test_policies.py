@@ -1,4 +1,5 @@
-"""Policies on the thread and process backends: approval, ordering, limits, retries, result caps.
+"""Policies on the thread and process backends: approval, ordering, limits, retries, result caps (and all of them
+at once on the dask backend).
 
 Each policy holds in the parent, so the same test runs on both backends; tools record when they ran
 (time.monotonic is one clock for every process of the machine) or leave marks in files.
@@ -382,3 +383,40 @@ def test_results_have_a_cap_by_default() -> None:
         registry.register(long_text)
         [result] = registry.execute_tool_calls([ToolCall("1", "long_text", {"size": 150_000})])
     assert len(result.value) == 150_000 and "the first 100,000 are shown" in result.content
+
+
+# -- on a cluster ----------------------------------------------------------------------------------------
+
+
+def test_every_policy_holds_on_the_dask_backend(tmp_path: Path) -> None:
+    """The policies live in the parent, so a cluster backend gets them too: approval (a denial, an edit),
+    annotated ordering, a concurrency limit, retries and a result cap in one batch on a local Dask cluster."""
+    pytest.importorskip("toolwire_dask")
+
+    def approve(pending: list[ToolCall]) -> dict[str, bool | str | dict[str, Any]]:
+        return {"w1": True, "w2": {"label": "w2 edited", "seconds": 0.15}, "w3": "not this one"}
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "dask", "TOOLWIRE_WORKERS": "2"})
+    with ToolRegistry(config=config, approve=approve, ordering="annotated", max_result_chars=100) as registry:
+        registry.load("native", span, name="read", annotations=Annotations(read_only=True), max_concurrency=1)
+        registry.load("native", span, name="write", annotations=Annotations(read_only=False), requires_approval=True)
+        registry.load("native", flaky, name="safe", annotations=Annotations(read_only=True), retries=2)
+        registry.register(long_text)
+        registry.warm()
+        results = registry.execute_tool_calls([
+            ToolCall("r1", "read", {"label": "r1", "seconds": 0.15}),
+            ToolCall("w1", "write", {"label": "w1", "seconds": 0.15}),
+            ToolCall("r2", "read", {"label": "r2", "seconds": 0.15}),
+            ToolCall("w2", "write", {"label": "w2", "seconds": 0.15}),
+            ToolCall("w3", "write", {"label": "w3"}),
+            ToolCall("s", "safe", {"path": str(tmp_path / "flaky"), "failures": 2}),
+            ToolCall("t", "long_text", {"size": 500}),
+        ])
+    r1, w1, r2, w2, w3, safe, text = results
+    assert [r.call_id for r in results] == ["r1", "w1", "r2", "w2", "w3", "s", "t"]
+    assert w3.error.kind == ErrorKind.DENIED and "not this one" in w3.content
+    assert w2.value[0] == "w2 edited"
+    assert w1.value[1] >= r1.value[2] and w2.value[1] >= w1.value[2] and w2.value[1] >= r2.value[2]
+    assert not overlap(r1.value[1:], r2.value[1:])  # at most one `read` at a time
+    assert (safe.value, safe.attempts) == (3, 3)
+    assert len(text.value) == 500 and "the first 100 are shown" in text.content
