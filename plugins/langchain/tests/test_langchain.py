@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -23,6 +25,8 @@ from langchain_core.tools import (
     ToolException,
     tool,
 )
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 from toolwire import Image, Resource, Text, ToolCall, ToolRegistry, load_config
 from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, registry_of
 from toolwire_langchain import langchain_tools
@@ -75,6 +79,110 @@ def test_the_sync_path_runs_each_call_on_the_backend_too(process_registry: ToolR
     replies = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
     assert replies["ok"].content == "42" and replies["bad"].status == "error"
     assert int(replies["pid1"].content) != os.getpid()
+
+
+def test_a_call_keeps_the_models_call_id() -> None:
+    """toolwire's call ids were the adapter's own (`langchain-7`), so results, policies and traces did not
+    name the model's call."""
+    with registry_of(["which_call"], EXECUTOR="thread") as registry:
+        agent = create_agent(scripted([("m1", "which_call", {}), ("m2", "which_call", {})]),
+                             tools=langchain_tools(registry))
+        sync = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
+        agent = create_agent(scripted([("m3", "which_call", {})]), tools=langchain_tools(registry))
+        together = tool_messages(asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]})))
+    assert [sync["m1"].content, sync["m2"].content, together["m3"].content] == ["m1", "m2", "m3"]
+
+
+def written(path: str, text: str) -> str:
+    """Write `text` to the file `path` (a call that must not run before it is approved)."""
+    Path(path).write_text(text)
+    return text
+
+
+def approval_registry() -> ToolRegistry:
+    registry = ToolRegistry(executor="thread")
+    registry.register(written)
+    registry.register(add)
+    registry.add_policy(match="written", requires_approval=True)
+    return registry
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_with_defer_approvals_a_held_call_pauses_the_agent_until_a_decision_resumes_it(path: str,
+                                                                                        tmp_path: Path) -> None:
+    files = {name: str(tmp_path / name) for name in ("c1", "c2", "edited", "c3")}
+    turn = [("c1", "written", {"path": files["c1"], "text": "one"}),
+            ("c2", "written", {"path": files["c2"], "text": "two"}),
+            ("c3", "written", {"path": files["c3"], "text": "three"}), ("c4", "add", {"a": 2, "b": 3})]
+    with approval_registry() as registry:
+        agent = create_agent(scripted(turn), tools=langchain_tools(registry, defer_approvals=True),
+                             checkpointer=InMemorySaver())
+        config: Any = {"configurable": {"thread_id": path}}
+
+        def run(given: Any) -> dict[str, Any]:
+            if path == "sync":
+                return agent.invoke(given, config)
+            return asyncio.run(agent.ainvoke(given, config))
+
+        paused = run({"messages": [HumanMessage("go")]})
+        asked = {interruption.value["tool_call_id"]: interruption for interruption in paused["__interrupt__"]}
+        assert sorted(asked) == ["c1", "c2", "c3"] and not any(Path(f).exists() for f in files.values())
+        assert asked["c2"].value == {
+            "type": "tool_approval", "tool_call_id": "c2", "name": "written", "args": turn[1][2],
+            "description": f'Tool execution requires approval\n\nTool: written\nArgs: {json.dumps(turn[1][2])}'}
+        assert tool_messages(paused)["c4"].content == "5"  # a call nobody holds ran at once
+        done = run(Command(resume={
+            asked["c1"].id: {"type": "approve"},
+            asked["c2"].id: {"type": "edit", "edited_action": {"name": "written",
+                                                              "args": {"path": files["edited"], "text": "2"}}},
+            asked["c3"].id: {"type": "reject", "message": "not that file"}}))
+    replies = tool_messages(done)
+    assert (replies["c1"].status, replies["c1"].content, replies["c2"].content) == ("success", "one", "2")
+    assert replies["c3"].status == "error" and replies["c3"].content.startswith("denied: ") \
+        and replies["c3"].content.endswith(": not that file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c1", "edited"]
+    assert done["messages"][-1].content == "done"
+
+
+def test_a_held_call_resumes_with_toolwires_own_answers_or_a_persons_reply(tmp_path: Path) -> None:
+    answers: list[Any] = [True, "no: it is Sunday", {"path": str(tmp_path / "other"), "text": "x"},
+                          {"decisions": [{"type": "approve"}]}, {"type": "respond", "message": "I did it myself"}]
+    replies = []
+    with approval_registry() as registry:
+        for index, answer in enumerate(answers):
+            call = ("c", "written", {"path": str(tmp_path / f"f{index}"), "text": "y"})
+            agent = create_agent(scripted([call]), tools=langchain_tools(registry, defer_approvals=True),
+                                 checkpointer=InMemorySaver())
+            config: Any = {"configurable": {"thread_id": str(index)}}
+            assert agent.invoke({"messages": [HumanMessage("go")]}, config)["__interrupt__"]
+            replies.append(tool_messages(agent.invoke(Command(resume=answer), config))["c"])
+    assert [(reply.status, reply.content) for reply in replies] == [
+        ("success", "y"),
+        ("error", "denied: the user did not approve this call of 'written', so it did not run: no: it is Sunday"),
+        ("success", "x"), ("success", "y"), ("success", "I did it myself")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f0", "f3", "other"]
+
+
+def test_a_decision_it_cannot_read_says_what_it_takes(tmp_path: Path) -> None:
+    with approval_registry() as registry:
+        agent = create_agent(scripted([("c", "written", {"path": str(tmp_path / "f"), "text": "y"})]),
+                             tools=langchain_tools(registry, defer_approvals=True), checkpointer=InMemorySaver())
+        config: Any = {"configurable": {"thread_id": "t"}}
+        agent.invoke({"messages": [HumanMessage("go")]}, config)
+        renamed = {"type": "edit", "edited_action": {"name": "add", "args": {"a": 1, "b": 2}}}
+        with pytest.raises(ValueError, match=r"resume a held call of 'written' with a decision: .*the arguments may "
+                                             r"change, not the tool.*got \{'type': 'edit'"):
+            agent.invoke(Command(resume=renamed), config)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_defer_approvals_a_held_call_tells_the_model_approval_is_pending(tmp_path: Path) -> None:
+    with approval_registry() as registry:
+        agent = create_agent(scripted([("c", "written", {"path": str(tmp_path / "f"), "text": "y"})]),
+                             tools=langchain_tools(registry))
+        reply = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))["c"]
+    assert reply.status == "error" and reply.content.startswith("approval_pending: ")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_tools_keep_names_descriptions_and_schemas() -> None:
