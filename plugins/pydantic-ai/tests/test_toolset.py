@@ -121,9 +121,10 @@ def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:
 
 def test_calls_that_need_approval_can_go_through_pydantic_ais_deferred_approvals() -> None:
     """With `defer_approvals=True`, a call toolwire's policy holds for approval ends the run with pydantic-ai's
-    `DeferredToolRequests`; the next run, given `DeferredToolResults`, runs the approved call (once) and tells
-    the model of the denied one, which never runs. Without it the model only read "approval pending"."""
-    from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolDenied
+    `DeferredToolRequests`; the next run, given `DeferredToolResults`, runs the approved call (once, with the
+    arguments a person edited if so) and tells the model of the denied one, which never runs. Without it the model
+    only read "approval pending"."""
+    from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
 
     def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         if len(messages) == 1:
@@ -152,8 +153,12 @@ def test_calls_that_need_approval_can_go_through_pydantic_ais_deferred_approvals
                                                                              ("c2", {"a": 3, "b": 4})]
         answers = DeferredToolResults(approvals={"c1": True, "c2": ToolDenied("not that one")})
         second = agent.run_sync(message_history=first.all_messages(), deferred_tool_results=answers)
+        edited = DeferredToolResults(approvals={"c1": ToolApproved(override_args={"a": 10, "b": "2"}),
+                                                "c2": ToolDenied("no")})
+        third = agent.run_sync(message_history=first.all_messages(), deferred_tool_results=edited)
     assert second.output == "success: 3 | denied: not that one"
-    assert ran == [1]
+    assert third.output == "success: 12 | denied: no"  # edited arguments are validated (and coerced) again
+    assert ran == [1, 10]
 
 
 def test_values_a_model_cannot_take_as_they_are_reach_it_as_json_data() -> None:
