@@ -9,6 +9,7 @@ policies work: they see resolved, validated jobs and shape how they run.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,11 @@ class Batch:
     """Answers given for calls that need approval, by call id (`execute_tool_calls(approvals=...)`)."""
     on_result: Callable[[int, ToolResult], None] | None = field(default=None, repr=False)
     """Told each call's final result (its index, the result) as soon as it is known."""
+    contexts: Mapping[int, contextvars.Context] | None = field(default=None, repr=False)
+    """Where each call came from, when the batch gathers calls from several callers (`CallBatcher`: a server's
+    requests, an agent's tasks): the context its caller submitted it in, by `id()` of its `ToolCall`. A tracing
+    plugin parents the call's span in its caller's trace. `None` for a batch made in one place, whose own
+    context is its callers'."""
     _cancelled: dict[int | None, str] = field(default_factory=dict, repr=False)
     _jobs: tuple[list[int], list[Job]] = field(default=([], []), repr=False)
     _executor: Executor | None = field(default=None, repr=False)

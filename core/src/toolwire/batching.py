@@ -15,6 +15,7 @@ results = await asyncio.gather(*(batcher.call(call) for call in calls))   # one 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import weakref
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class _Pending:
 
     calls: list[Any] = field(default_factory=list)
     futures: list[asyncio.Future[ToolResult]] = field(default_factory=list)
+    contexts: list[contextvars.Context] = field(default_factory=list)
     approved: dict[str, bool] = field(default_factory=dict)
     scheduled: bool = False
     seen: int = 0
@@ -73,6 +75,7 @@ class CallBatcher:
         future: asyncio.Future[ToolResult] = loop.create_future()
         pending.calls.append(parsed[0])
         pending.futures.append(future)
+        pending.contexts.append(contextvars.copy_context())  # the caller's (its trace, for one)
         if approved:
             pending.approved[parsed[0].id] = True
         if not pending.scheduled:
@@ -88,12 +91,12 @@ class CallBatcher:
             loop.call_soon(self._flush, loop)
             return
         self._pending[loop] = _Pending()
-        task = loop.create_task(self._run(pending.calls, pending.futures, pending.approved))
+        task = loop.create_task(self._run(pending.calls, pending.futures, pending.contexts, pending.approved))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
     async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]],
-                   approved: dict[str, bool]) -> None:
+                   contexts: list[contextvars.Context], approved: dict[str, bool]) -> None:
         loop = asyncio.get_running_loop()
 
         def deliver(index: int, result: ToolResult) -> None:  # from whichever thread knows the result first
@@ -101,6 +104,7 @@ class CallBatcher:
 
         batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, approvals=approved,
                                     on_result=deliver)
+        batch.contexts = {id(call): context for call, context in zip(batch.calls, contexts, strict=True)}
         for index, future in enumerate(futures):
             future.add_done_callback(functools.partial(_cancel_when_cancelled, batch, index))
         try:

@@ -222,3 +222,65 @@ def test_without_a_recording_provider_nothing_is_traced(
     results = threads.execute_tool_calls([call("c2", "add", a=1, b=2)])
     assert results[0].value == 3 and scopes.seen[1] == ()
     assert {span.attributes.get("gen_ai.tool.call.id") for span in spans.get_finished_spans()} == {"c1", None}
+
+
+async def test_each_served_call_is_traced_in_its_own_clients_trace(spans: InMemorySpanExporter) -> None:
+    """A server gathers its clients' calls into batches (`CallBatcher`); each call's span is in the trace of the
+    client that asked (under the mcp SDK's span for the request, which carries the client's trace context),
+    linked to its batch's span, which starts a trace of its own. All of them were in the trace of the client
+    whose call came first."""
+    pytest.importorskip("toolwire_mcp")
+    from mcp import Client
+    from toolwire.testing import running
+
+    tracer = trace.get_tracer("a host")
+
+    async def ask(client: Any, host: str, a: int) -> int:
+        with tracer.start_as_current_span(host) as span:
+            await client.call_tool("add", {"a": a, "b": 1})
+            return span.get_span_context().trace_id
+
+    with registry("thread") as reg, running(reg.plugins.get("server", "mcp").factory(
+            reg, transport="streamable-http", port=0)) as server:
+        async with Client(server.url) as first, Client(server.url) as second:
+            hosts = await asyncio.gather(*(ask(client, f"host {i}", i) for i, client in enumerate([first, second] * 3)))
+    finished = spans.get_finished_spans()
+    calls = [s for s in finished if s.name == "execute_tool add"]
+    batches = {s.context.span_id: s for s in finished if s.name == "execute_tools"}
+    assert len(calls) == 6 and len(set(hosts)) == 6
+    assert sorted(s.context.trace_id for s in calls) == sorted(hosts)  # one call in each client's trace
+    for span in calls:
+        parent = next(s for s in finished if s.context.span_id == span.parent.span_id)
+        assert parent.name == "tools/call add" and parent.kind == trace.SpanKind.SERVER
+        [link] = span.links
+        assert link.context.span_id in batches
+    assert all(batch.parent is None for batch in batches.values())
+
+
+async def test_through_a_gateway_the_upstream_servers_span_continues_the_clients_trace(
+    spans: InMemorySpanExporter,
+) -> None:
+    """Host -> `toolwire serve mcp` -> an upstream MCP server: one trace, the upstream's span for the call a child
+    of toolwire's `execute_tool` span (the mcp SDK's client sends the trace context current where the call runs)."""
+    pytest.importorskip("toolwire_mcp")
+    from mcp import Client
+    from mcp.server import MCPServer
+    from toolwire.testing import running
+
+    upstream = MCPServer("upstream")
+
+    @upstream.tool()
+    def multiply(a: int, b: int) -> int:
+        return a * b
+
+    with registry("thread") as reg, running(reg.plugins.get("server", "mcp").factory(
+            reg, transport="streamable-http", port=0)) as server:
+        reg.load("mcp", upstream, namespace="up")
+        async with Client(server.url) as client:
+            with trace.get_tracer("a host").start_as_current_span("host") as host:
+                result = await client.call_tool("up_multiply", {"a": 6, "b": 7})
+    assert result.structured_content == {"result": 42}
+    in_trace = {s.name: s for s in spans.get_finished_spans()
+                if s.context.trace_id == host.get_span_context().trace_id}
+    assert in_trace["tools/call multiply"].parent.span_id == in_trace["execute_tool up_multiply"].context.span_id
+    assert in_trace["execute_tool up_multiply"].parent.span_id == in_trace["tools/call up_multiply"].context.span_id

@@ -7,15 +7,16 @@ span does not record, and nothing else is done.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context, metrics, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 from toolwire import Tool, ToolCall, ToolResult, hookimpl
 from toolwire.batches import Batch, Dispatch
@@ -35,27 +36,37 @@ _duration = metrics.get_meter("toolwire").create_histogram(
     "toolwire.call.duration", unit="s",
     description="How long each tool call ran, by tool and error type; its count is the number of calls")
 _dispatched: ContextVar[set[int] | None] = ContextVar("toolwire_otel_dispatched", default=None)
+_callers: ContextVar[Mapping[int, contextvars.Context] | None] = ContextVar("toolwire_otel_callers", default=None)
+"""A gathered batch's `Batch.contexts`, for the calls' spans."""
 
 
 @hookimpl(wrapper=True, tryfirst=True)
 def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[ToolResult]]:
-    """The batch's span, current while it runs; spans for the calls that never ran (not valid)."""
+    """The batch's span, current while it runs; spans for the calls that never ran (not valid).
+
+    A batch gathered from several callers (`Batch.contexts`: a server's requests) belongs to none of their
+    traces: its span starts a trace of its own, and each call's span is a child of its own caller's span (the
+    request's, in the client's trace), linked to the batch's."""
     attributes: dict[str, AttributeValue] = {"toolwire.executor": batch.executor,
                                              "toolwire.batch.size": len(batch.calls)}
-    with _tracer.start_as_current_span("execute_tools", kind=SpanKind.INTERNAL, attributes=attributes) as span:
+    own = context.Context() if batch.contexts is not None else None  # a root, not the first caller's child
+    with _tracer.start_as_current_span("execute_tools", context=own, kind=SpanKind.INTERNAL,
+                                       attributes=attributes) as span:
         if not span.is_recording():
             return (yield)
         dispatched: set[int] = set()
-        token = _dispatched.set(dispatched)
+        tokens = _dispatched.set(dispatched), _callers.set(batch.contexts)
         try:
             results = yield
         finally:
-            _dispatched.reset(token)
+            _dispatched.reset(tokens[0])
+            _callers.reset(tokens[1])
         errors = 0
+        batch_span = context.get_current()
         for call, result in zip(batch.calls, results, strict=False):
             errors += result.is_error
             if id(call) not in dispatched:
-                _never_ran(call, result, batch.executor)
+                _never_ran(call, result, batch.executor, *_parent(call, batch.contexts, batch_span, span))
         span.set_attribute("toolwire.batch.errors", errors)
         return results
 
@@ -68,13 +79,17 @@ def toolwire_dispatch(dispatch: Dispatch) -> Generator[None, list[Outcome], list
     if dispatched is None:
         return (yield)
     capture = _capturing()
-    parent = context.get_current()
+    batch_context = context.get_current()
+    callers = _callers.get()
+    batch_span = trace.get_current_span(batch_context) if callers is not None else None
     executor = dispatch.executor.name
     spans: list[Any] = []
     for call, job in zip(dispatch.calls, dispatch.jobs, strict=True):
         dispatched.add(id(call))
+        parent, links = _parent(call, callers, batch_context, batch_span) if callers is not None \
+            else (batch_context, None)
         span = _tracer.start_span(f"execute_tool {job.tool.name}", context=parent, kind=SpanKind.INTERNAL,
-                                  attributes=_attributes(job.tool, call.id, executor))
+                                  attributes=_attributes(job.tool, call.id, executor), links=links)
         if capture:
             span.set_attribute("gen_ai.tool.call.arguments", _json(job.arguments))
         job.scopes = (*job.scopes, TraceScope(trace.set_span_in_context(span, parent)))  # a job is the batch's own
@@ -135,10 +150,24 @@ def _end(span: Any, tool: str, outcome: Outcome | None, executor: str, capture: 
     _duration.record(outcome.duration_s if outcome is not None else 0.0, metric)
 
 
-def _never_ran(call: ToolCall, result: ToolResult, executor: str) -> None:
+def _parent(call: ToolCall, callers: Mapping[int, contextvars.Context] | None, batch_context: context.Context,
+            batch_span: Any) -> tuple[context.Context, list[Link] | None]:
+    """Where the span of `call` goes: in its caller's trace, linked to the batch's span, when the batch gathered
+    calls from callers of their own and this one's caller had a span; else under the batch's span."""
+    caller = callers.get(id(call)) if callers is not None else None
+    if caller is not None:
+        parent = caller.run(context.get_current)
+        if trace.get_current_span(parent).get_span_context().is_valid:
+            return parent, [Link(batch_span.get_span_context())]
+    return batch_context, None
+
+
+def _never_ran(call: ToolCall, result: ToolResult, executor: str, parent: context.Context | None = None,
+               links: list[Link] | None = None) -> None:
     """A span for a call that never reached a backend (an unknown tool, invalid arguments)."""
     now = time.time_ns()
-    span = _tracer.start_span(f"execute_tool {call.name}", kind=SpanKind.INTERNAL, start_time=now, attributes={
+    span = _tracer.start_span(f"execute_tool {call.name}", context=parent, kind=SpanKind.INTERNAL, start_time=now,
+                              links=links, attributes={
         "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name, "gen_ai.tool.call.id": call.id,
         "toolwire.executor": executor})
     error = result.error
