@@ -44,18 +44,19 @@ _callers: ContextVar[Mapping[int, contextvars.Context] | None] = ContextVar("too
 def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[ToolResult]]:
     """The batch's span, current while it runs; spans for the calls that never ran (not valid).
 
-    A batch gathered from several callers (`Batch.contexts`: a server's requests) belongs to none of their
-    traces: its span starts a trace of its own, and each call's span is a child of its own caller's span (the
-    request's, in the client's trace), linked to the batch's."""
+    A batch gathered from callers in different spans (`Batch.contexts`: a server's requests) belongs to none of
+    their traces: its span starts a trace of its own, and each call's span is a child of its own caller's span
+    (the request's, in the client's trace), linked to the batch's. Callers all in one span (an agent's turn)
+    have the batch under that span, as a batch made in one place does."""
     attributes: dict[str, AttributeValue] = {"toolwire.executor": batch.executor,
                                              "toolwire.batch.size": len(batch.calls)}
-    own = context.Context() if batch.contexts is not None else None  # a root, not the first caller's child
+    callers, own = _gathered(batch.contexts)
     with _tracer.start_as_current_span("execute_tools", context=own, kind=SpanKind.INTERNAL,
                                        attributes=attributes) as span:
         if not span.is_recording():
             return (yield)
         dispatched: set[int] = set()
-        tokens = _dispatched.set(dispatched), _callers.set(batch.contexts)
+        tokens = _dispatched.set(dispatched), _callers.set(callers)
         try:
             results = yield
         finally:
@@ -66,7 +67,7 @@ def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[Too
         for call, result in zip(batch.calls, results, strict=False):
             errors += result.is_error
             if id(call) not in dispatched:
-                _never_ran(call, result, batch.executor, *_parent(call, batch.contexts, batch_span, span))
+                _never_ran(call, result, batch.executor, *_parent(call, callers, batch_span, span))
         span.set_attribute("toolwire.batch.errors", errors)
         return results
 
@@ -148,6 +149,20 @@ def _end(span: Any, tool: str, outcome: Outcome | None, executor: str, capture: 
         span.set_attribute("toolwire.attempts", attempts)
     span.end()
     _duration.record(outcome.duration_s if outcome is not None else 0.0, metric)
+
+
+def _gathered(contexts: Mapping[int, contextvars.Context] | None
+              ) -> tuple[Mapping[int, contextvars.Context] | None, context.Context | None]:
+    """For a batch's span: the callers' contexts when they are in different spans, and where the batch's span
+    goes (`None`: the current context; an empty one: a trace of its own; else the one span they share)."""
+    if not contexts:
+        return None, None
+    parents = [caller.run(context.get_current) for caller in contexts.values()]
+    spans = {(span.trace_id, span.span_id) for span in
+             (trace.get_current_span(parent).get_span_context() for parent in parents)}
+    if len(spans) == 1:
+        return None, parents[0]
+    return contexts, context.Context()
 
 
 def _parent(call: ToolCall, callers: Mapping[int, contextvars.Context] | None, batch_context: context.Context,
