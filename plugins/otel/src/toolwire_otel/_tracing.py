@@ -36,6 +36,8 @@ _duration = metrics.get_meter("toolwire").create_histogram(
     "toolwire.call.duration", unit="s",
     description="How long each tool call ran, by tool and error type; its count is the number of calls")
 _dispatched: ContextVar[set[int] | None] = ContextVar("toolwire_otel_dispatched", default=None)
+_UNSET = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+"""The API's providers until an SDK is set: they record nothing."""
 _callers: ContextVar[Mapping[int, contextvars.Context] | None] = ContextVar("toolwire_otel_callers", default=None)
 """A gathered batch's `Batch.contexts`, for the calls' spans."""
 
@@ -155,8 +157,8 @@ def _gathered(contexts: Mapping[int, contextvars.Context] | None
               ) -> tuple[Mapping[int, contextvars.Context] | None, context.Context | None]:
     """For a batch's span: the callers' contexts when they are in different spans, and where the batch's span
     goes (`None`: the current context; an empty one: a trace of its own; else the one span they share)."""
-    if not contexts:
-        return None, None
+    if not contexts or isinstance(trace.get_tracer_provider(), _UNSET):
+        return None, None  # nothing records: no need to look
     parents = [caller.run(context.get_current) for caller in contexts.values()]
     spans = {(span.trace_id, span.span_id) for span in
              (trace.get_current_span(parent).get_span_context() for parent in parents)}
