@@ -21,17 +21,25 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
-    "DEFAULT_HOST", "BearerOnly", "OutputCheck", "ServeError", "Server", "bearer_token", "in_background",
-    "is_loopback", "serve_asgi", "token_matches",
+    "DEFAULT_HOST", "TRACE_HEADERS", "BearerOnly", "OutputCheck", "ServeError", "Server", "bearer_token",
+    "in_background", "is_loopback", "serve_asgi", "token_matches", "trace_headers",
 ]
 
 log = logging.getLogger("toolwire")
 
 DEFAULT_HOST = "127.0.0.1"
 """Where servers bind unless told otherwise: loopback only (another address needs a bearer token)."""
+
+TRACE_HEADERS = ("traceparent", "tracestate")
+"""The W3C trace context headers a server passes on (`trace_headers`)."""
+trace_headers: ContextVar[Mapping[str, str] | None] = ContextVar("toolwire_trace_headers", default=None)
+"""The W3C trace context (`TRACE_HEADERS`) of the HTTP request a server is answering, set where it handles the
+request: a tracing plugin continues the client's trace from it where no span of the request is current (an
+application nobody instrumented). Only these headers: nothing else of a request reaches the plugins."""
 
 
 class ServeError(ValueError):

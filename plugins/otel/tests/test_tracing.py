@@ -351,3 +351,35 @@ async def test_through_a_gateway_the_upstream_servers_span_continues_the_clients
     assert upstreams.context.trace_id == host.get_span_context().trace_id
     assert ancestors(upstreams, finished) == ["execute_tool up_multiply", "execute_tools", "tools/call up_multiply",
                                               "MCP send tools/call up_multiply", "host"]
+
+
+async def test_a_served_http_request_continues_the_trace_its_client_sent(spans: InMemorySpanExporter) -> None:
+    """`toolwire serve http` reads a request's `traceparent`: its calls' spans are in the client's trace, under the
+    client's span, on `POST /tools/{name}` (calls gathered from several requests) and `POST /calls` alike."""
+    pytest.importorskip("toolwire_openapi")
+    import httpx
+    from opentelemetry import propagate
+    from toolwire.testing import running
+
+    tracer = trace.get_tracer("a host")
+
+    async def ask(client: httpx.AsyncClient, host: str, a: int) -> None:
+        with tracer.start_as_current_span(host):
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            if host == "whole batch":
+                answer = await client.post("/calls", json=[call("w", "add", a=a, b=1)], headers=headers)
+            else:
+                answer = await client.post("/tools/add", json={"a": a, "b": 1}, headers=headers)
+            assert answer.status_code == 200, answer.text
+
+    hosts = ["host 0", "host 1", "host 2", "whole batch"]
+    with registry("thread") as reg, running(reg.plugins.get("server", "http").factory(reg, port=0)) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            await asyncio.gather(*(ask(client, host, a) for a, host in enumerate(hosts)))
+            await batch_ended(spans)
+    finished = spans.get_finished_spans()
+    calls = [s for s in finished if s.name == "execute_tool add"]
+    assert len(calls) == len(hosts)
+    under = sorted(tuple(name for name in ancestors(s, finished) if name in hosts) for s in calls)
+    assert under == sorted((host,) for host in hosts)  # each call under its own client's span

@@ -15,13 +15,14 @@ from collections.abc import Generator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from opentelemetry import context, metrics, trace
+from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 from toolwire import Tool, ToolCall, ToolResult, hookimpl
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import Outcome
 from toolwire.formats import json_value
+from toolwire.serving import trace_headers
 
 from toolwire_otel._scope import TraceScope
 
@@ -157,14 +158,26 @@ def _gathered(contexts: Mapping[int, contextvars.Context] | None
               ) -> tuple[Mapping[int, contextvars.Context] | None, context.Context | None]:
     """For a batch's span: the callers' contexts when they are in different spans, and where the batch's span
     goes (`None`: the current context; an empty one: a trace of its own; else the one span they share)."""
-    if not contexts or isinstance(trace.get_tracer_provider(), _UNSET):
+    if isinstance(trace.get_tracer_provider(), _UNSET):
         return None, None  # nothing records: no need to look
-    parents = [caller.run(context.get_current) for caller in contexts.values()]
+    if not contexts:
+        return None, _continued() if trace_headers.get() is not None else None
+    parents = [caller.run(_continued) for caller in contexts.values()]
     spans = {(span.trace_id, span.span_id) for span in
              (trace.get_current_span(parent).get_span_context() for parent in parents)}
     if len(spans) == 1:
         return None, parents[0]
     return contexts, context.Context()
+
+
+def _continued() -> context.Context:
+    """The current context; where no span is current in it but a served request carried a trace in
+    (`toolwire.serving.trace_headers`), that trace's remote span as the parent."""
+    current = context.get_current()
+    headers = trace_headers.get()
+    if headers is None or trace.get_current_span(current).get_span_context().is_valid:
+        return current
+    return propagate.extract(headers, context=current)
 
 
 def _parent(call: ToolCall, callers: Mapping[int, contextvars.Context] | None, batch_context: context.Context,
@@ -173,7 +186,7 @@ def _parent(call: ToolCall, callers: Mapping[int, contextvars.Context] | None, b
     calls from callers of their own and this one's caller had a span; else under the batch's span."""
     caller = callers.get(id(call)) if callers is not None else None
     if caller is not None:
-        parent = caller.run(context.get_current)
+        parent = caller.run(_continued)
         if trace.get_current_span(parent).get_span_context().is_valid:
             return parent, [Link(batch_span.get_span_context())]
     return batch_context, None

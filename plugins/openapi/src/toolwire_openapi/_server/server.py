@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 import pydantic_core
 from toolwire import Audio, CallBatcher, ContentBlock, ErrorKind, Image, Resource, Text, ToolCall, ToolError
 from toolwire.formats import content_blocks, has_media, json_value
-from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
+from toolwire.serving import (
+    DEFAULT_HOST,
+    TRACE_HEADERS,
+    BearerOnly,
+    OutputCheck,
+    Server,
+    bearer_token,
+    serve_asgi,
+    trace_headers,
+)
 
 from toolwire_openapi._server.shapes import STATUS, openapi_document, problem
 
@@ -123,6 +132,7 @@ class HTTPRegistryServer(Server):
         name = request.path_params["name"]
         text = _text(await self._body(request)).strip() or "{}"
         call = ToolCall(f"http-{next(self._ids)}", name, text)
+        _carry_trace(request)
         result = await _unless_gone(request, self._batcher.call(call))
         if result.error is not None:
             return _failed(result)
@@ -167,6 +177,7 @@ class HTTPRegistryServer(Server):
             calls = self.registry.parse_calls(payload)
         except (TypeError, ValueError) as exc:
             raise _Refused(422, str(exc)) from None
+        _carry_trace(request)
         results = await _unless_gone(request, self.registry.aexecute_tool_calls(calls, approvals=approvals))
         return Response(_json({"results": [_with_blocks(result) for result in results]}), media_type="application/json")
 
@@ -292,3 +303,11 @@ def _version() -> str:
         return version("toolwire-openapi")
     except PackageNotFoundError:
         return "0"
+
+
+def _carry_trace(request: Request) -> None:
+    """Pass the request's W3C trace context on to the batch its call joins (`toolwire.serving.trace_headers`), in
+    the request's own context (each request is handled in a task of its own)."""
+    headers = {name: value for name in TRACE_HEADERS if (value := request.headers.get(name)) is not None}
+    if headers:
+        trace_headers.set(headers)
