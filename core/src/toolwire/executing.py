@@ -42,6 +42,7 @@ __all__ = [
     "enter_scopes",
     "error_from_exception",
     "listen_progress",
+    "outgoing_headers",
     "progress_listened",
     "progress_listened_among",
     "report_progress",
@@ -178,6 +179,13 @@ class Outcome:
 
 
 _current_call_id: ContextVar[str | None] = ContextVar("toolwire_current_call_id", default=None)
+
+outgoing_headers: ContextVar[Callable[[], Mapping[str, str]] | None] = ContextVar("toolwire_outgoing_headers",
+                                                                                default=None)
+"""Where a call runs: what gives the headers that the requests it makes should carry, or `None`. A tracing
+plugin's job scope sets it (the call's W3C trace context, so that the service called continues the call's
+trace); a loader's HTTP client adds what it gives to each request it makes for the call (the `openapi` loader's
+does; the mcp SDK's client carries the trace itself). A function, called only by a call that makes a request."""
 
 
 def current_call_id() -> str | None:

@@ -383,3 +383,37 @@ async def test_a_served_http_request_continues_the_trace_its_client_sent(spans: 
     assert len(calls) == len(hosts)
     under = sorted(tuple(name for name in ancestors(s, finished) if name in hosts) for s in calls)
     assert under == sorted((host,) for host in hosts)  # each call under its own client's span
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_an_openapi_service_a_call_reaches_continues_the_calls_trace(backend: str,
+                                                                    spans: InMemorySpanExporter) -> None:
+    """The `openapi` loader's requests carry the call's W3C trace context (`traceparent`), from any backend: the
+    service's spans are the call's children (the mcp SDK's client does the same for MCP servers)."""
+    pytest.importorskip("toolwire_openapi")
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from toolwire.serving import Server, serve_asgi
+    from toolwire.testing import running
+
+    document = {"openapi": "3.1.0", "info": {"title": "heard", "version": "1"}, "paths": {"/heard": {"get": {
+        "operationId": "heard", "responses": {"200": {"description": "the traceparent the service heard"}}}}}}
+
+    async def heard(request: Any) -> JSONResponse:
+        return JSONResponse({"traceparent": request.headers.get("traceparent")})
+
+    async def spec(request: Any) -> JSONResponse:
+        return JSONResponse(document)
+
+    class Service(Server):
+        async def arun(self) -> None:
+            app = Starlette(routes=[Route("/heard", heard), Route("/openapi.json", spec)])
+            await serve_asgi(self, app, "127.0.0.1", 0)
+
+    with running(Service()) as service, registry(backend) as reg:
+        reg.load("openapi", f"{service.url}/openapi.json")
+        [result] = reg.execute_tool_calls([call("h", "heard")])
+    [span] = [s for s in spans.get_finished_spans() if s.name == "execute_tool heard"]
+    ids = span.get_span_context()
+    assert result.value == {"traceparent": f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"}

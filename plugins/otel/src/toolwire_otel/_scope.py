@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import context, propagate
+from toolwire.executing import outgoing_headers
 
 __all__ = ["TraceScope"]
 
 
 class TraceScope:
     """Makes a call's span the current span around its invoker, so that spans a tool starts are its
-    children. In this process (the thread backend) it attaches the span's context as it is; pickled for
-    a worker (process, Dask) it travels as W3C trace context, injected when it is pickled."""
+    children, and its W3C trace context the headers of the requests the call makes (`outgoing_headers`), so
+    that the services it calls continue its trace. In this process (the thread backend) it attaches the span's
+    context as it is; pickled for a worker (process, Dask) it travels as W3C trace context, injected when it is
+    pickled."""
 
     __slots__ = ("_carrier", "_context", "_tokens")
 
@@ -22,15 +25,21 @@ class TraceScope:
         self._tokens: list[Any] = []
 
     def __reduce__(self) -> tuple[Any, ...]:
-        carrier = self._carrier
-        if carrier is None:
-            carrier = {}
+        return (TraceScope, (None, self.headers()))
+
+    def headers(self) -> dict[str, str]:
+        """The span's W3C trace context (`traceparent`, `tracestate`), as request headers."""
+        if self._carrier is None:
+            carrier: dict[str, str] = {}
             propagate.inject(carrier, context=self._context)
-        return (TraceScope, (None, carrier))
+            self._carrier = carrier
+        return self._carrier
 
     def __enter__(self) -> None:
         current = self._context if self._context is not None else propagate.extract(self._carrier or {})
-        self._tokens.append(context.attach(current))
+        self._tokens.append((context.attach(current), outgoing_headers.set(self.headers)))
 
     def __exit__(self, *exc_info: object) -> None:
-        context.detach(self._tokens.pop())
+        attached, headers = self._tokens.pop()
+        outgoing_headers.reset(headers)
+        context.detach(attached)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 from toolwire import Audio, ErrorKind, Image, Resource, Text, ToolCallError, ToolOutput
+from toolwire.executing import outgoing_headers
 
 from toolwire_openapi._client.auth import Credentials, Scheme, Secret, Token, basic
 from toolwire_openapi._client.origins import Origins, origin, same_origin
@@ -219,6 +220,10 @@ class Call:
                 self.secrets.append(secret.value)
         if prepared.cookies:
             prepared.headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in prepared.cookies)
+        outgoing = outgoing_headers.get()
+        if outgoing is not None:  # the call's trace context, from a tracing plugin
+            for name, value in outgoing().items():
+                prepared.headers.setdefault(name, value)
         if self.secrets:
             remember(self.secrets)
         extensions = None
