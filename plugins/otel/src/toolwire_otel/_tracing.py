@@ -66,11 +66,11 @@ def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[Too
             _dispatched.reset(tokens[0])
             _callers.reset(tokens[1])
         errors = 0
-        batch_span = context.get_current()
+        batch_context = context.get_current()
         for call, result in zip(batch.calls, results, strict=False):
             errors += result.is_error
             if id(call) not in dispatched:
-                _never_ran(call, result, batch.executor, *_parent(call, callers, batch_span, span))
+                _never_ran(call, result, batch.executor, *_parent(call, callers, batch_context, span))
         span.set_attribute("toolwire.batch.errors", errors)
         return results
 
@@ -90,8 +90,7 @@ def toolwire_dispatch(dispatch: Dispatch) -> Generator[None, list[Outcome], list
     spans: list[Any] = []
     for call, job in zip(dispatch.calls, dispatch.jobs, strict=True):
         dispatched.add(id(call))
-        parent, links = _parent(call, callers, batch_context, batch_span) if callers is not None \
-            else (batch_context, None)
+        parent, links = _parent(call, callers, batch_context, batch_span)
         span = _tracer.start_span(f"execute_tool {job.tool.name}", context=parent, kind=SpanKind.INTERNAL,
                                   attributes=_attributes(job.tool, call.id, executor), links=links)
         if capture:
