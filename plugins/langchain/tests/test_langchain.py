@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -473,3 +475,23 @@ def test_media_goes_through_langchain_and_back_unchanged() -> None:
                                               "input": {"title": "sales"}}])
     assert result.content == (Text("the chart sales"), Image(PIXEL, "image/png"), Text("[audio (audio/wav) not shown]"),
                               Resource("file:///report.pdf", "application/pdf", data=b"%PDF-1.4 report"))
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                               st.sampled_from(["type", "message", "edited_action", "name", "args", "decisions", "x"]),
+                               inner | st.sampled_from(["approve", "edit", "reject", "respond", "written"]),
+                               max_size=4),
+                           max_leaves=10)
+
+
+@given(json_values)
+def test_any_resume_value_is_an_answer_or_a_value_error_saying_what_it_takes(decision: Any) -> None:
+    from toolwire_langchain._tools import _decided, _Responded
+
+    try:
+        answer = _decided(decision, "written")
+    except ValueError as exc:
+        assert "resume a held call of 'written'" in str(exc)
+        return
+    assert isinstance(answer, bool | str | dict | _Responded)

@@ -138,7 +138,8 @@ def _decided(decision: Any, name: str) -> Approval | _Responded:
     if isinstance(decision, dict) and "decisions" in decision:  # a batched HITLResponse, with this call's one decision
         decisions = decision["decisions"]
         if not isinstance(decisions, list) or len(decisions) != 1:
-            raise ValueError(f"resume a held call with one decision, got {decisions!r}")
+            got = f"{len(decisions)} decisions" if isinstance(decisions, list) else repr(decisions)
+            raise ValueError(f"resume a held call of '{name}' with 'decisions' a list of one decision, got {got}")
         decision = decisions[0]
     if isinstance(decision, bool | str):
         return decision
