@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +39,36 @@ async def test_calls_made_together_run_as_one_batch(registry: ToolRegistry) -> N
     openai_call = {"id": "x", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
     lone = await batcher.call(openai_call)
     assert lone.value == 5 and sizes.sizes == [20, 1]
+
+
+_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+
+
+async def _whose() -> str | None:
+    """The `user` context variable where the call runs."""
+    return _user.get()
+
+
+async def test_an_async_tool_sees_its_own_callers_context_variables_never_another_callers(
+    registry: ToolRegistry,
+) -> None:
+    """The calls of a gathered batch come from different callers (a server's clients, concurrent agent runs);
+    each async tool ran in the context of the caller whose call came first: Bob's tool saw Alice."""
+    registry.load("native", _whose, name="whose")
+    sizes = BatchSizes()
+    registry.plugins.register(sizes, name="sizes")
+    batcher = CallBatcher(registry)
+
+    async def ask(user: str) -> object:
+        _user.set(user)
+        return (await batcher.call(ToolCall(user, "whose", {}))).value
+
+    users = ["alice", "bob", "carol"]
+    assert await asyncio.gather(*(ask(user) for user in users)) == users
+    assert sizes.sizes == [3]  # one batch, three callers
+    _user.set("dave")
+    [alone] = await registry.aexecute_tool_calls([ToolCall("d", "whose", {})])
+    assert alone.value == "dave"  # a batch of one caller: its context, as before
 
 
 async def test_one_bad_call_is_its_callers_error_only(registry: ToolRegistry) -> None:

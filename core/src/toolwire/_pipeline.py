@@ -61,6 +61,9 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     else:
         positions, jobs, job_calls = list(range(len(calls))), prepared, calls  # type: ignore[assignment]
     executor = registry.executor(batch.executor)
+    if batch.contexts is not None:  # calls of several callers: each job runs where its caller was
+        for job, call in zip(jobs, job_calls, strict=True):
+            job.context = batch.contexts.get(id(call))
     batch.attach(positions, jobs, executor)
     cap = registry.policy.max_result_chars
     dispatch = Dispatch(registry, executor, job_calls, jobs, seconds, batch.approvals)

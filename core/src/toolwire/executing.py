@@ -7,6 +7,7 @@ An executor never raises for a tool's misbehaviour: a failing, crashing or hangi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import difflib
 import logging
 import threading
@@ -106,6 +107,10 @@ class Job:
     arguments: dict[str, Any]
     deadline: float | None = None
     scopes: tuple[Any, ...] = ()
+    context: contextvars.Context | None = field(default=None, repr=False, compare=False)
+    """For a batch gathered from several callers (`Batch.contexts`), the context of the one that made this call:
+    a backend that starts an async invoker as a task in this process starts it in a copy of this, so that a tool
+    sees its own caller's context variables, never another's. `None`: the batch's own context is the caller's."""
     _signals: _Signals | None = field(default=None, repr=False, compare=False)
 
     def remaining(self) -> float | None:

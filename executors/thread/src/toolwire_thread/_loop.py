@@ -73,7 +73,9 @@ class LoopTasks:
         loop, jobs = self.loop, run.jobs
         by_deadline: dict[float, list[asyncio.Task[None]]] = {}
         for index in indices:
-            task = run.tasks[index] = loop.create_task(_run(run, index))
+            caller = jobs[index].context  # a gathered batch's: the call's own caller, not the batch's first
+            task = run.tasks[index] = loop.create_task(_run(run, index),
+                                                       context=caller.copy() if caller is not None else None)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             deadline = jobs[index].deadline
