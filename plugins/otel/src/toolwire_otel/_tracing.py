@@ -39,8 +39,8 @@ _duration = metrics.get_meter("toolwire").create_histogram(
 _dispatched: ContextVar[set[int] | None] = ContextVar("toolwire_otel_dispatched", default=None)
 _UNSET = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 """The API's providers until an SDK is set: they record nothing."""
-_callers: ContextVar[Mapping[int, contextvars.Context] | None] = ContextVar("toolwire_otel_callers", default=None)
-"""A gathered batch's `Batch.contexts`, for the calls' spans."""
+_parents: ContextVar[Mapping[int, context.Context] | None] = ContextVar("toolwire_otel_parents", default=None)
+"""A gathered batch's calls' parents in their callers' traces (`_gathered`), for the calls' spans."""
 
 
 @hookimpl(wrapper=True, tryfirst=True)
@@ -53,24 +53,24 @@ def toolwire_execute(batch: Batch) -> Generator[None, list[ToolResult], list[Too
     have the batch under that span, as a batch made in one place does."""
     attributes: dict[str, AttributeValue] = {"toolwire.executor": batch.executor,
                                              "toolwire.batch.size": len(batch.calls)}
-    callers, own = _gathered(batch.contexts)
+    parents, own = _gathered(batch.contexts)
     with _tracer.start_as_current_span("execute_tools", context=own, kind=SpanKind.INTERNAL,
                                        attributes=attributes) as span:
         if not span.is_recording():
             return (yield)
         dispatched: set[int] = set()
-        tokens = _dispatched.set(dispatched), _callers.set(callers)
+        tokens = _dispatched.set(dispatched), _parents.set(parents)
         try:
             results = yield
         finally:
             _dispatched.reset(tokens[0])
-            _callers.reset(tokens[1])
+            _parents.reset(tokens[1])
         errors = 0
         batch_context = context.get_current()
         for call, result in zip(batch.calls, results, strict=False):
             errors += result.is_error
             if id(call) not in dispatched:
-                _never_ran(call, result, batch.executor, *_parent(call, callers, batch_context, span))
+                _never_ran(call, result, batch.executor, *_parent(call, parents, batch_context, span))
         span.set_attribute("toolwire.batch.errors", errors)
         return results
 
@@ -84,13 +84,13 @@ def toolwire_dispatch(dispatch: Dispatch) -> Generator[None, list[Outcome], list
         return (yield)
     capture = _capturing()
     batch_context = context.get_current()
-    callers = _callers.get()
-    batch_span = trace.get_current_span(batch_context) if callers is not None else None
+    parents = _parents.get()
+    batch_span = trace.get_current_span(batch_context) if parents is not None else None
     executor = dispatch.executor.name
     spans: list[Any] = []
     for call, job in zip(dispatch.calls, dispatch.jobs, strict=True):
         dispatched.add(id(call))
-        parent, links = _parent(call, callers, batch_context, batch_span)
+        parent, links = _parent(call, parents, batch_context, batch_span)
         span = _tracer.start_span(f"execute_tool {job.tool.name}", context=parent, kind=SpanKind.INTERNAL,
                                   attributes=_attributes(job.tool, call.id, executor), links=links)
         if capture:
@@ -154,19 +154,20 @@ def _end(span: Any, tool: str, outcome: Outcome | None, executor: str, capture: 
 
 
 def _gathered(contexts: Mapping[int, contextvars.Context] | None
-              ) -> tuple[Mapping[int, contextvars.Context] | None, context.Context | None]:
-    """For a batch's span: the callers' contexts when they are in different spans, and where the batch's span
-    goes (`None`: the current context; an empty one: a trace of its own; else the one span they share)."""
+              ) -> tuple[dict[int, context.Context] | None, context.Context | None]:
+    """For a batch's span: each call's parent in its caller's trace (by `id()` of its call) when the callers are in
+    different spans, and where the batch's span goes (`None`: the current context; an empty one: a trace of its
+    own; else the one span they share)."""
     if isinstance(trace.get_tracer_provider(), _UNSET):
         return None, None  # nothing records: no need to look
     if not contexts:
         return None, _continued() if trace_headers.get() is not None else None
-    parents = [caller.run(_continued) for caller in contexts.values()]
+    parents = {call: caller.run(_continued) for call, caller in contexts.items()}
     spans = {(span.trace_id, span.span_id) for span in
-             (trace.get_current_span(parent).get_span_context() for parent in parents)}
+             (trace.get_current_span(parent).get_span_context() for parent in parents.values())}
     if len(spans) == 1:
-        return None, parents[0]
-    return contexts, context.Context()
+        return None, next(iter(parents.values()))
+    return parents, context.Context()
 
 
 def _continued() -> context.Context:
@@ -179,15 +180,13 @@ def _continued() -> context.Context:
     return propagate.extract(headers, context=current)
 
 
-def _parent(call: ToolCall, callers: Mapping[int, contextvars.Context] | None, batch_context: context.Context,
+def _parent(call: ToolCall, parents: Mapping[int, context.Context] | None, batch_context: context.Context,
             batch_span: Any) -> tuple[context.Context, list[Link] | None]:
     """Where the span of `call` goes: in its caller's trace, linked to the batch's span, when the batch gathered
-    calls from callers of their own and this one's caller had a span; else under the batch's span."""
-    caller = callers.get(id(call)) if callers is not None else None
-    if caller is not None:
-        parent = caller.run(_continued)
-        if trace.get_current_span(parent).get_span_context().is_valid:
-            return parent, [Link(batch_span.get_span_context())]
+    calls from callers in different spans and this one's caller had a span; else under the batch's span."""
+    parent = parents.get(id(call)) if parents is not None else None
+    if parent is not None and trace.get_current_span(parent).get_span_context().is_valid:
+        return parent, [Link(batch_span.get_span_context())]
     return batch_context, None
 
 
