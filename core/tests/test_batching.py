@@ -49,12 +49,22 @@ async def _whose() -> str | None:
     return _user.get()
 
 
-async def test_an_async_tool_sees_its_own_callers_context_variables_never_another_callers(
-    registry: ToolRegistry,
+def _whose_sync() -> str | None:
+    return _user.get()
+
+
+def _whose_awaited() -> object:
+    return _whose()  # a coroutine, which the backend awaits
+
+
+@pytest.mark.parametrize("whose", [_whose, _whose_sync, _whose_awaited], ids=["async", "sync", "returned coroutine"])
+async def test_a_tool_sees_its_own_callers_context_variables_never_another_callers(
+    registry: ToolRegistry, whose: object
 ) -> None:
     """The calls of a gathered batch come from different callers (a server's clients, concurrent agent runs);
-    each async tool ran in the context of the caller whose call came first: Bob's tool saw Alice."""
-    registry.load("native", _whose, name="whose")
+    each async tool ran in the context of the caller whose call came first: Bob's tool saw Alice. A sync tool saw
+    none (its pool thread's own context)."""
+    registry.load("native", whose, name="whose")
     sizes = BatchSizes()
     registry.plugins.register(sizes, name="sizes")
     batcher = CallBatcher(registry)
@@ -141,6 +151,20 @@ class Inline(Executor):
 
     def run(self, jobs: Sequence[Job]) -> list[Outcome]:
         return [call_invoker(job) for job in jobs]
+
+
+async def test_call_invoker_runs_a_gathered_call_in_its_own_callers_context() -> None:
+    """A third-party backend that runs sync invokers here with `call_invoker`: each gathered call in its own
+    caller's context, not the batch's (the first caller's)."""
+    with ToolRegistry(executor=Inline()) as registry:
+        registry.load("native", _whose_sync, name="whose")
+        batcher = CallBatcher(registry)
+
+        async def ask(user: str) -> object:
+            _user.set(user)
+            return (await batcher.call(ToolCall(user, "whose", {}))).value
+
+        assert await asyncio.gather(*(ask(user) for user in ("alice", "bob", "carol"))) == ["alice", "bob", "carol"]
 
 
 def test_batches_awaited_from_a_loop_with_a_one_thread_default_pool_do_not_starve() -> None:

@@ -109,8 +109,9 @@ class Job:
     scopes: tuple[Any, ...] = ()
     context: contextvars.Context | None = field(default=None, repr=False, compare=False)
     """For a batch gathered from several callers (`Batch.contexts`), the context of the one that made this call:
-    a backend that starts an async invoker as a task in this process starts it in a copy of this, so that a tool
-    sees its own caller's context variables, never another's. `None`: the batch's own context is the caller's."""
+    a backend that runs the invoker in this process runs it in a copy of this (an async one's task started in it;
+    `call_invoker` does it for a sync one), so that a tool sees its own caller's context variables, never
+    another's. `None`: the batch's own context is the caller's."""
     _signals: _Signals | None = field(default=None, repr=False, compare=False)
 
     def remaining(self) -> float | None:
@@ -309,7 +310,14 @@ def timeout_outcome(job: Job, started: float, *, ran: bool = True) -> Outcome:
 
 def call_invoker(job: Job) -> Outcome:
     """Run a sync tool's invoker in this thread, inside the job's scopes, and capture its value or error; a
-    coroutine it returns is awaited (`await_returned`)."""
+    coroutine it returns is awaited (`await_returned`). A job with a `context` (its caller's, in a gathered batch)
+    runs in a copy of it (decision 0074)."""
+    if job.context is not None:
+        return job.context.copy().run(_call_invoker, job)
+    return _call_invoker(job)
+
+
+def _call_invoker(job: Job) -> Outcome:
     started = time.monotonic()
     token = _current_call_id.set(job.call_id)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import itertools
 import threading
@@ -386,3 +387,31 @@ def test_cancelling_a_call_whose_plain_function_returned_a_coroutine_cancels_the
         runner.join(10)
         assert stopped.wait(2), "the coroutine ran on after its call was cancelled"
     assert [o.error.kind if o.error else o.value for o in outcomes] == ["cancelled", "quick"]
+
+
+_request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+
+def read_and_set_request(value: str) -> str:
+    seen = _request.get()
+    _request.set(value)
+    return seen
+
+
+def test_a_sync_tool_sees_its_callers_context_variables_and_its_own_changes_stay_in_the_batch() -> None:
+    """As `asyncio.to_thread`, pydantic-ai and LangChain run sync tools: in a copy of the caller's context (a
+    request's id, structlog's bound values). A sync tool ran in its pool thread's own context: it saw nothing the
+    caller set, and what one call set was seen by every later call on that thread, in any batch."""
+    with ThreadExecutor(ExecutorConfig("thread", workers=1)) as executor:
+        _request.set("r1")
+        first = executor.run([job(read_and_set_request, value="tool")])
+        assert first[0].value == "r1" and _request.get() == "r1"  # the tool's change did not reach the caller
+        _request.set("r2")
+        second = executor.run([job(read_and_set_request, value="tool")])
+        assert second[0].value == "r2"  # nor the next batch on the same thread
+
+        async def from_a_task() -> list[Any]:
+            _request.set("r3")
+            return await executor.arun([job(read_and_set_request, value="tool")])
+
+        assert asyncio.run(from_a_task())[0].value == "r3"

@@ -84,6 +84,6 @@ class ThreadPool:
     def _work(self) -> None:
         thread = threading.current_thread()
         while (run := self._queue.get()) is not None:
-            if not run.drain(thread) or thread not in self._threads:
+            if not run.context.copy().run(run.drain, thread) or thread not in self._threads:
                 return  # abandoned while stuck in a call; a replacement already took its place
             del run  # a finished run's jobs and outcomes are not kept alive while this thread waits

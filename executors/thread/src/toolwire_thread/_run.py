@@ -8,6 +8,7 @@ is ignored, so a late finish is never reported.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,13 +33,21 @@ from toolwire import (
 _CANCELLED = ToolError(ErrorKind.CANCELLED, "the batch was cancelled before this call finished")
 
 
+def _invoke(job: Job) -> object:
+    """Run `job`'s invoker inside its scopes, with its call id set (in the context this is called in)."""
+    set_current_call_id(job.call_id)
+    with enter_scopes(job.scopes):
+        return job.tool.invoker(**job.arguments)
+
+
 class Run:
     """The shared state of one `run`/`arun` call."""
 
-    __slots__ = ("abandoned", "jobs", "outcomes", "running", "started", "sync_indices", "tasks", "timers")
+    __slots__ = ("abandoned", "context", "jobs", "outcomes", "running", "started", "sync_indices", "tasks", "timers")
 
     def __init__(self, jobs: Sequence[Job], notify: Callable[[], None]) -> None:
         self.jobs = jobs
+        self.context = contextvars.copy_context()  # the caller's: each thread drains in a copy (decision 0074)
         self.outcomes = Outcomes(jobs, notify)
         self.running: list[threading.Thread | None] = [None] * len(jobs)
         self.abandoned: dict[int, threading.Thread] = {}
@@ -54,7 +63,9 @@ class Run:
     def drain(self, thread: threading.Thread) -> bool:
         """Run sync jobs on `thread` until none are left; False when `thread` was abandoned and must exit.
 
-        Several threads drain one run at once: each takes the next index from the shared iterator.
+        Several threads drain one run at once: each takes the next index from the shared iterator. Call it in a
+        copy of `context`, so that the tools see their caller's context variables; a job of a gathered batch runs
+        in a copy of its own caller's (`Job.context`).
         """
         jobs, outcomes, running, started = self.jobs, self.outcomes, self.running, self.started
         filled, monotonic, set_call_id, coroutine = outcomes.filled, time.monotonic, set_current_call_id, CoroutineType
@@ -72,15 +83,20 @@ class Run:
                 outcome = timeout_outcome(job, started, ran=False)
             else:
                 set_call_id(job.call_id)
+                context = job.context
                 try:
-                    if job.scopes:
+                    if context is not None:  # a gathered batch's call: in its own caller's context
+                        context = context.copy()
+                        value = context.run(_invoke, job)
+                    elif job.scopes:
                         with enter_scopes(job.scopes):
                             value = job.tool.invoker(**job.arguments)
                     else:
                         value = job.tool.invoker(**job.arguments)
                     finished = monotonic()
                     if type(value) is coroutine:  # from a plain `def` (a sync decorator on an async function)
-                        outcome = await_returned(job, value, begun)
+                        outcome = await_returned(job, value, begun) if context is None else \
+                            context.run(await_returned, job, value, begun)
                     elif deadline is not None and finished > deadline:  # a late finish is a timeout
                         outcome = timeout_outcome(job, started)
                     else:
