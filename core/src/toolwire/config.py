@@ -272,7 +272,8 @@ def _tool_entry(where: Path | str, index: int, entry: Any, environ: Mapping[str,
     key = f"tools[{index}]"
     entry = _table(where, key, entry)
     if "loader" not in entry:
-        raise ConfigError(f"{where}: '{key}' needs a 'loader' (the name of an installed loader)")
+        raise ConfigError(f"{where}: '{key}' needs a 'loader', the name of an installed loader: \"native\" for "
+                          "Python functions, \"openapi\", \"mcp\"... (`toolwire plugins` lists them)")
     _typed(where, f"{key}.loader", entry["loader"], str)
     if not isinstance(entry.get("optional", False), bool):
         raise ConfigError(f"{where}: '{key}.optional' must be true or false, got {entry['optional']!r}")
