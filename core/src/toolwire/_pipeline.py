@@ -17,7 +17,7 @@ from toolwire import _arguments
 from toolwire._blocks import valid_blocks
 from toolwire._json_ready import UNWRITABLE, close_coroutines, json_text, lazy_within, valid_text
 from toolwire.batches import Batch, Dispatch
-from toolwire.executing import Job, Outcome, _deadline_in
+from toolwire.executing import CallInputs, Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
 from toolwire.tools import ContentBlock, ErrorKind, Text, Tool, ToolCall, ToolError, ToolOutput, ToolResult
 
@@ -64,6 +64,11 @@ def toolwire_execute(batch: Batch) -> list[ToolResult]:
     if batch.contexts is not None:  # calls of several callers: each job runs where its caller was
         for job, call in zip(jobs, job_calls, strict=True):
             job.context = batch.contexts.get(id(call))
+    if batch.inputs:  # answers to what calls asked before: each call gets its own where it runs
+        for job in jobs:
+            answers = batch.inputs.get(job.call_id)
+            if answers is not None:
+                job.scopes = (*job.scopes, CallInputs(answers))
     batch.attach(positions, jobs, executor)
     cap = registry.policy.max_result_chars
     dispatch = Dispatch(registry, executor, job_calls, jobs, seconds, batch.approvals)

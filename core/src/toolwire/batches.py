@@ -72,6 +72,8 @@ class Batch:
     registry: RegistryView | None = field(default=None, repr=False)
     approvals: Mapping[str, Approval] = field(default_factory=dict)
     """Answers given for calls that need approval, by call id (`execute_tool_calls(approvals=...)`)."""
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Answers to the input calls asked for (`input_required`), by call id (`execute_tool_calls(inputs=...)`)."""
     on_result: Callable[[int, ToolResult], None] | None = field(default=None, repr=False)
     """Told each call's final result (its index, the result) as soon as it is known."""
     contexts: Mapping[int, contextvars.Context] | None = field(default=None, repr=False)

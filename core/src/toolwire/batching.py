@@ -25,6 +25,8 @@ from toolwire.executing import check_timeout
 from toolwire.tools import ToolResult
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from toolwire.batches import Batch
     from toolwire.registry import ToolRegistry
 
@@ -39,6 +41,7 @@ class _Pending:
     futures: list[asyncio.Future[ToolResult]] = field(default_factory=list)
     contexts: list[contextvars.Context] = field(default_factory=list)
     approved: dict[str, bool] = field(default_factory=dict)
+    inputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     scheduled: bool = False
     seen: int = 0
 
@@ -59,11 +62,13 @@ class CallBatcher:
         self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = weakref.WeakKeyDictionary()
         self._batches: set[asyncio.Task[None]] = set()
 
-    async def call(self, call: Any, *, approved: bool = False) -> ToolResult:
+    async def call(self, call: Any, *, approved: bool = False, inputs: Mapping[str, Any] | None = None
+                   ) -> ToolResult:
         """Execute one call (a `ToolCall` or one call in any provider's shape) with others submitted meanwhile.
 
         `approved=True` says the call was approved elsewhere (an agent framework's own approval flow): it runs
-        though the registry's approval policy would hold it, as with `execute_tool_calls(approvals=...)`."""
+        though the registry's approval policy would hold it, as with `execute_tool_calls(approvals=...)`.
+        `inputs` answers what the call asked for when it last ran (`execute_tool_calls(inputs=...)`)."""
         parsed = self.registry.parse_calls(call)
         if len(parsed) != 1:
             raise ValueError(f"CallBatcher.call takes exactly one call, got {len(parsed)}; use "
@@ -78,6 +83,8 @@ class CallBatcher:
         pending.contexts.append(contextvars.copy_context())  # the caller's (its trace, for one)
         if approved:
             pending.approved[parsed[0].id] = True
+        if inputs is not None:
+            pending.inputs[parsed[0].id] = inputs
         if not pending.scheduled:
             pending.scheduled = True
             pending.seen = 0
@@ -91,20 +98,20 @@ class CallBatcher:
             loop.call_soon(self._flush, loop)
             return
         self._pending[loop] = _Pending()
-        task = loop.create_task(self._run(pending.calls, pending.futures, pending.contexts, pending.approved))
+        task = loop.create_task(self._run(pending))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _run(self, calls: list[Any], futures: list[asyncio.Future[ToolResult]],
-                   contexts: list[contextvars.Context], approved: dict[str, bool]) -> None:
+    async def _run(self, pending: _Pending) -> None:
         loop = asyncio.get_running_loop()
+        futures = pending.futures
 
         def deliver(index: int, result: ToolResult) -> None:  # from whichever thread knows the result first
             loop.call_soon_threadsafe(_resolve, futures[index], result)
 
-        batch = self.registry.batch(calls, executor=self.executor, timeout=self.timeout, approvals=approved,
-                                    on_result=deliver)
-        batch.contexts = {id(call): context for call, context in zip(batch.calls, contexts, strict=True)}
+        batch = self.registry.batch(pending.calls, executor=self.executor, timeout=self.timeout,
+                                    approvals=pending.approved, inputs=pending.inputs, on_result=deliver)
+        batch.contexts = {id(call): context for call, context in zip(batch.calls, pending.contexts, strict=True)}
         for index, future in enumerate(futures):
             future.add_done_callback(functools.partial(_cancel_when_cancelled, batch, index))
         try:

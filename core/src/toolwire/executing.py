@@ -25,6 +25,7 @@ from toolwire.tools import ErrorKind, Tool, ToolCallError, ToolError
 log = logging.getLogger("toolwire")
 
 __all__ = [
+    "CallInputs",
     "Executor",
     "ExecutorConfig",
     "Job",
@@ -33,6 +34,7 @@ __all__ = [
     "abandon_thread",
     "await_returned",
     "call_abandoned",
+    "call_inputs",
     "call_invoker",
     "call_invoker_async",
     "cancelled_outcome",
@@ -203,6 +205,35 @@ def current_call_id() -> str | None:
     return _current_call_id.get()
 
 
+_call_inputs: ContextVar[Mapping[str, Any] | None] = ContextVar("toolwire_call_inputs", default=None)
+
+
+def call_inputs() -> Mapping[str, Any] | None:
+    """For code inside an invoker: what the caller answered to the input this call asked for the last time it ran
+    (`execute_tool_calls(inputs={call_id: ...})`, after an `input_required` result), or `None`. A loader whose
+    tools can ask for input (MCP's) sends it with the call; it is MCP's shape in JSON: `inputResponses` by key, and
+    the `requestState` to echo."""
+    return _call_inputs.get()
+
+
+class CallInputs:
+    """A job scope (`Job.scopes`) giving the call its caller's answers (`call_inputs()`) wherever it runs; the
+    pipeline adds it to the jobs of calls given `inputs=`."""
+
+    def __init__(self, answers: Mapping[str, Any]) -> None:
+        self.answers = answers
+        self._tokens: list[Any] = []
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CallInputs, (self.answers,))
+
+    def __enter__(self) -> None:
+        self._tokens.append(_call_inputs.set(self.answers))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _call_inputs.reset(self._tokens.pop())
+
+
 def set_current_call_id(call_id: str | None) -> None:
     """Set what `current_call_id()` returns in the current context: for executors, once per call, where
     its invoker runs (an asyncio task has a context of its own; a thread reusing its context is set again
@@ -267,7 +298,7 @@ def progress_listened_among(call_ids: Iterable[str]) -> set[str]:
 def error_from_exception(exc: BaseException) -> ToolError:
     """The `ToolError` for an exception raised by a tool; works for exceptions that do not pickle."""
     if isinstance(exc, ToolCallError):
-        return ToolError(exc.kind, exc.message, exc.retry_after)
+        return ToolError(exc.kind, exc.message, exc.retry_after, exc.input_required)
     try:
         message = str(exc)
     except Exception as failure:  # a broken __str__: the type still says something

@@ -316,39 +316,41 @@ class ToolRegistry:
 
     def execute_tool_calls(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
-        approvals: Mapping[str, Approval] | None = None,
+        approvals: Mapping[str, Approval] | None = None, inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> builtins.list[ToolResult]:
         """Execute a batch of tool calls in any provider's shape; one `ToolResult` per call, in order.
 
         `timeout` is each call's deadline in seconds (default: the backend's configured timeout).
         `approvals` answers, by call id, calls that need approval (resuming a batch that returned
-        `approval_pending` results). A failing call is that call's error result; this never raises for
-        one call's sake.
+        `approval_pending` results); `inputs` answers, by call id, what calls asked for when they returned
+        `input_required` (an MCP tool's question for the user: `inputResponses` by key and the `requestState` to
+        echo). A failing call is that call's error result; this never raises for one call's sake.
         """
         with collector_held(_size(calls)):
-            return self.execute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals))
+            return self.execute_batch(self.batch(calls, executor=executor, timeout=timeout, approvals=approvals,
+                                                 inputs=inputs))
 
     async def aexecute_tool_calls(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
-        approvals: Mapping[str, Approval] | None = None,
+        approvals: Mapping[str, Approval] | None = None, inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> builtins.list[ToolResult]:
         """`execute_tool_calls` for async code: the backend's `arun` runs on the caller's loop.
 
         Cancelling the awaiting task cancels the batch's calls that have not finished.
         """
         with collector_held(_size(calls)):
-            batch = self.batch(calls, executor=executor, timeout=timeout, approvals=approvals)
+            batch = self.batch(calls, executor=executor, timeout=timeout, approvals=approvals, inputs=inputs)
         return await self.aexecute_batch(batch)
 
     def batch(
         self, calls: Any, *, executor: str | None = None, timeout: float | None = None,
-        approvals: Mapping[str, Approval] | None = None,
+        approvals: Mapping[str, Approval] | None = None, inputs: Mapping[str, Mapping[str, Any]] | None = None,
         on_result: Callable[[int, ToolResult], None] | None = None,
     ) -> Batch:
         """A `Batch` of `calls` (any provider's shape) for `execute_batch`; `on_result(index, result)`
         hears each call's result as soon as it is final (from any thread)."""
         return Batch(self.parse_calls(calls), executor or self._backends.default, timeout, registry=self,
-                     approvals=approvals or {}, on_result=on_result)
+                     approvals=approvals or {}, inputs=inputs or {}, on_result=on_result)
 
     def execute_batch(self, batch: Batch) -> builtins.list[ToolResult]:
         """Run a `Batch` through the `toolwire_execute` wrappers and the stages; one result per call."""

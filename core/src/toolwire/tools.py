@@ -51,16 +51,22 @@ class ErrorKind(StrEnum):
     """The call needs approval and none was given yet; nothing ran. Resume with `approvals=`."""
     DENIED = "denied"
     """The call needs approval and was denied; nothing ran. The message carries the reason."""
+    INPUT_REQUIRED = "input_required"
+    """The tool asked for input before it can finish (a question for the user, a completion from the host's model);
+    `ToolError.input_required` says what. Resume with `inputs=`."""
 
 
 @dataclass(frozen=True, slots=True)
 class ToolError:
     """What went wrong with one call: a `kind` from `ErrorKind` and a message for the model; `retry_after`, when
-    the tool's service said how many seconds to wait before trying again (an HTTP `Retry-After`)."""
+    the tool's service said how many seconds to wait before trying again (an HTTP `Retry-After`); for an
+    `input_required` error, `input_required`: what the tool asks, as an MCP `InputRequiredResult` in its JSON form
+    (`inputRequests` by key, `requestState`)."""
 
     kind: ErrorKind
     message: str
     retry_after: float | None = None
+    input_required: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
@@ -74,20 +80,23 @@ class ToolCallError(Exception):
     """
 
     def __init__(self, message: str, kind: ErrorKind | str = ErrorKind.TOOL_ERROR, *,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, input_required: Mapping[str, Any] | None = None) -> None:
         text = str(message)
         self.message = text if text.strip() else "the tool failed without saying why"
         super().__init__(self.message)
         self.kind = ErrorKind(kind)
         self.retry_after = retry_after
         """Seconds the tool's service asked to wait before another attempt (the `retries` policy waits that long)."""
+        self.input_required = input_required
+        """For `input_required`: what the tool asks (`ToolError.input_required`), JSON data."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuilt, (type(self), self.message, self.kind.value, self.retry_after))
+        return (_rebuilt, (type(self), self.message, self.kind.value, self.retry_after, self.input_required))
 
 
-def _rebuilt(kind: type[ToolCallError], message: str, error_kind: str, retry_after: float | None) -> ToolCallError:
-    return kind(message, error_kind, retry_after=retry_after)
+def _rebuilt(kind: type[ToolCallError], message: str, error_kind: str, retry_after: float | None,
+             input_required: Mapping[str, Any] | None = None) -> ToolCallError:
+    return kind(message, error_kind, retry_after=retry_after, input_required=input_required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,14 +353,16 @@ class ToolResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict (its text valid Unicode): call_id, name, is_error, value
-        (`toolwire.formats.json_value`), content (as text), error (`{"kind", "message"}`, with `retry_after` when
-        set, or None), duration_s, attempts."""
+        (`toolwire.formats.json_value`), content (as text), error (`{"kind", "message"}`, with `retry_after` and
+        `input_required` when set, or None), duration_s, attempts."""
         error = self.error
         failure: dict[str, Any] | None = None
         if error is not None:
             failure = {"kind": error.kind.value, "message": error.message}
             if error.retry_after is not None:
                 failure["retry_after"] = error.retry_after
+            if error.input_required is not None:
+                failure["input_required"] = json_value(error.input_required)
         return {
             "call_id": valid_text(self.call_id),
             "name": valid_text(self.name),

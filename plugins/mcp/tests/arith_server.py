@@ -12,9 +12,10 @@ import base64
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
     BlobResourceContents,
@@ -130,6 +131,11 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         return answer.data.name if answer.action == "accept" else answer.action
 
     @server.tool()
+    async def greet(name: Annotated[Name, Resolve(_ask_for_name)]) -> str:
+        """Greet the user, asking their name first (on the 2026 protocol, a question returned to the caller)."""
+        return f"hello {name.name}"
+
+    @server.tool()
     async def two_rounds(ctx: Context) -> str | InputRequiredResult:
         """Answer in a second round (2026 protocol): the first returns state to send back."""
         if ctx.request_state == "round 2":
@@ -160,6 +166,10 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         return "shrunk"
 
     return server
+
+
+def _ask_for_name() -> Elicit[Name]:
+    return Elicit("Your name?", Name)
 
 
 async def announce_tools_changed(ctx: Context) -> None:

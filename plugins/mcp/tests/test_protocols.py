@@ -49,3 +49,30 @@ def test_a_tool_asking_the_user_for_input_is_an_error(registry: ToolRegistry, na
 def test_an_unknown_protocol_is_refused_with_the_choices(stdio_command: list[str]) -> None:
     with pytest.raises(ValueError, match=r"unknown MCP protocol '2099-01-01'.*'legacy', 'auto'"):
         MCPLoader(protocol="2099-01-01").load(stdio_command)
+
+
+@pytest.mark.parametrize("namespace", ["modern", "local"])
+def test_a_question_a_tool_asks_is_its_calls_result_and_the_answer_resumes_it(registry: ToolRegistry,
+                                                                               namespace: str) -> None:
+    """On the 2026 protocol a server asks with the call's result: the caller gets the question (`input_required`)
+    and answers it with `inputs=`; before, the call failed ('did not declare the form elicitation capability')."""
+    call = {"id": "1", "type": "function", "function": {"name": f"{namespace}_greet", "arguments": "{}"}}
+    [asked] = registry.execute_tool_calls([call])
+    assert asked.error is not None and asked.error.kind is ErrorKind.INPUT_REQUIRED
+    assert asked.content == ("'greet' needs input before it can finish (a question for the user: 'Your name?') and "
+                             "has not finished yet; it goes on once that is answered")
+    question = asked.error.input_required
+    assert question is not None and set(question) <= {"inputRequests", "requestState"}  # nothing of the server's own
+    [(key, request)] = question["inputRequests"].items()
+    assert (request["method"], request["params"]["message"]) == ("elicitation/create", "Your name?")
+    answer = {"inputResponses": {key: {"action": "accept", "content": {"name": "carol"}}}}
+    if "requestState" in question:
+        answer["requestState"] = question["requestState"]
+    [answered] = registry.execute_tool_calls([call], inputs={"1": answer})
+    assert answered.value == {"result": "hello carol"}
+
+
+def test_a_question_asked_mid_call_on_the_handshake_is_refused_in_words(registry: ToolRegistry) -> None:
+    """A server of the handshake era asks in the middle of the call, where no caller can answer."""
+    result = call(registry, "legacy_greet")
+    assert result.is_error and "elicitation" in result.content.lower()

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-Error = tuple[str, str] | tuple[str, str, float]
-"""A failed call's `(error kind, message)`, and the seconds to wait before another attempt when the tool said."""
+Error = tuple[str, str] | tuple[str, str, float | None] | tuple[str, str, float | None, dict]
+"""A failed call's `(error kind, message)`, then the seconds to wait before another attempt when the tool said,
+then what the tool asks of the user for an `input_required` error (JSON data)."""
 
 TIMEOUT: Error = ("timeout", "the call passed its deadline")
 
@@ -25,6 +26,8 @@ def error_record(exc: BaseException) -> Error:
     executing = sys.modules.get("toolwire.executing")
     if executing is not None:
         error = executing.error_from_exception(exc)
+        if error.input_required is not None:
+            return (str(error.kind), error.message, error.retry_after, dict(error.input_required))
         if error.retry_after is not None:
             return (str(error.kind), error.message, error.retry_after)
         return (str(error.kind), error.message)

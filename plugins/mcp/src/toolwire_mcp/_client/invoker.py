@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic_core
 from toolwire import ErrorKind, ToolCallError, current_call_id
-from toolwire.executing import progress_listened, report_progress
+from toolwire.executing import call_inputs, progress_listened, report_progress
 
 from toolwire_mcp._client import runtime
 from toolwire_mcp._client.connection import Connection
-from toolwire_mcp._client.results import value_from_result
+from toolwire_mcp._client.results import input_required, value_from_result
+
+if TYPE_CHECKING:
+    from mcp_types import CallToolResult, InputRequiredResult
 
 __all__ = ["MCPInvoker", "Progress"]
 
@@ -47,7 +50,7 @@ class MCPInvoker:
     on_progress: Callable[[Progress], Any] | None = field(default=None, compare=False)
 
     async def __call__(self, **arguments: Any) -> Any:
-        return await runtime.run(self._call(arguments))
+        return await runtime.run(self._call(arguments, call_inputs()))
 
     async def prepare(self) -> None:
         """Open this process's session to the server now rather than at the first call (`Executor.prepare`)."""
@@ -56,7 +59,7 @@ class MCPInvoker:
     async def _open(self) -> None:
         await runtime.session(self.connection).client()
 
-    async def _call(self, arguments: dict[str, Any]) -> Any:
+    async def _call(self, arguments: dict[str, Any], inputs: Mapping[str, Any] | None) -> Any:
         callback, call_id = self.on_progress, current_call_id()
         listener = None
         if callback is not None or progress_listened(call_id):  # ask the server for progress only then
@@ -75,5 +78,7 @@ class MCPInvoker:
                                 f"{self.connection.detail} ({exc}); send valid Unicode text",
                                 ErrorKind.INVALID_ARGUMENTS) from None
         session = runtime.session(self.connection)
-        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener)
-        return value_from_result(result)
+        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener, inputs=inputs)
+        if getattr(result, "input_requests", None):  # an `InputRequiredResult`: the server asks first (2026 protocol)
+            raise input_required(self.tool, cast("InputRequiredResult", result))
+        return value_from_result(cast("CallToolResult", result))

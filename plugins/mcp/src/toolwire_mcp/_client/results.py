@@ -6,7 +6,7 @@ import base64
 import functools
 from typing import TYPE_CHECKING, Any
 
-from toolwire import Audio, ContentBlock, Image, Resource, Text, ToolCallError, ToolOutput
+from toolwire import Audio, ContentBlock, ErrorKind, Image, Resource, Text, ToolCallError, ToolOutput
 
 if TYPE_CHECKING:
     from mcp.types import (
@@ -15,12 +15,13 @@ if TYPE_CHECKING:
         CallToolResult,
         EmbeddedResource,
         ImageContent,
+        InputRequiredResult,
         ResourceLink,
         TextContent,
         TextResourceContents,
     )
 
-__all__ = ["value_from_result"]
+__all__ = ["input_required", "value_from_result"]
 
 
 def value_from_result(result: CallToolResult) -> Any:
@@ -79,3 +80,21 @@ def _decoded(data: str, block: str) -> bytes:
         return base64.b64decode("".join(data.split()), validate=True)
     except ValueError as exc:  # binascii.Error
         raise ToolCallError(f"the MCP server sent a content block ({block}) whose data is not base64 ({exc})") from None
+
+
+def input_required(tool: str, result: InputRequiredResult) -> ToolCallError:
+    """The `input_required` error of a call whose server asks for input first: the request for whoever called (a
+    toolwire server puts it to its own client), and, for the model, what is asked and that the call goes on once
+    it is answered."""
+    asked = []
+    for request in (result.input_requests or {}).values():
+        if request.method == "elicitation/create":
+            asked.append(f"a question for the user: {getattr(request.params, 'message', '')!r}")
+        elif request.method == "sampling/createMessage":
+            asked.append("a reply from the host's model")
+        else:
+            asked.append("the client's roots")
+    return ToolCallError(f"'{tool}' needs input before it can finish ({'; '.join(asked)}) and has not finished yet; "
+                         "it goes on once that is answered", ErrorKind.INPUT_REQUIRED,
+                         input_required=result.model_dump(by_alias=True, mode="json", exclude_none=True,
+                                                          include={"input_requests", "request_state"}))

@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from toolwire import ToolCallError
@@ -179,9 +179,11 @@ class _Session:
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, retry: bool,
-        progress: ProgressFnT | None,
-    ) -> CallToolResult:
-        """Call a tool; a transport failure reconnects, and is retried once when `retry` is set."""
+        progress: ProgressFnT | None, inputs: Mapping[str, Any] | None = None,
+    ) -> CallToolResult | InputRequiredResult:
+        """Call a tool; a transport failure reconnects, and is retried once when `retry` is set. A question the
+        server asks (2026 protocol) is the answer, for the caller to put to its user; `inputs` answers one asked
+        before (`inputResponses`, `requestState`)."""
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
@@ -189,7 +191,7 @@ class _Session:
             except ConnectionError as exc:
                 raise ToolCallError(str(exc), kind="transport") from exc
             try:
-                return await _call(client, name, arguments, progress)
+                return await _call(client, name, arguments, progress, inputs)
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
@@ -262,7 +264,9 @@ class _Session:
             if transport != "in-process":
                 target = readable_listings(target, self.connection.detail)
             mode = self.connection.client_mode(transport)
-            async with Client(target, message_handler=self._on_message, cache=None, mode=mode) as client:
+            asks = None if mode == "legacy" else _not_mid_call  # 2026: questions come back with the call
+            async with Client(target, message_handler=self._on_message, cache=None, mode=mode,
+                              elicitation_callback=asks) as client:
                 self.tools = await _list_all(client)
                 self._client = client
                 ready.set_result(None)
@@ -334,26 +338,40 @@ class _Session:
 
 async def _call(
     client: Client, name: str, arguments: dict[str, Any],
-    progress: ProgressFnT | None,
-) -> CallToolResult:
+    progress: ProgressFnT | None, inputs: Mapping[str, Any] | None,
+) -> CallToolResult | InputRequiredResult:
     """`client.call_tool`, with the session called directly in the common case of a one-round call.
 
-    The rare rest goes through `client.call_tool`, which drives it: a 2026 multi-round call (the
-    server answered `InputRequiredResult`) resumes from the server's `request_state`, and a call the
-    server rejected for a stale listing (`HEADER_MISMATCH`, nothing ran) is listed again and resent.
+    A 2026 multi-round call (the server answered `InputRequiredResult`) that asks for input is returned as it is;
+    one that asks for nothing resumes from the server's `request_state` through `client.call_tool`, which drives
+    it. A call the server rejected for a stale listing (`HEADER_MISMATCH`, nothing ran) is listed again and resent.
     """
     MCPError, CallToolResult, HEADER_MISMATCH = _call_names()
+    answers: dict[str, Any] = {} if inputs is None else {
+        "input_responses": inputs.get("inputResponses"), "request_state": inputs.get("requestState")}
     try:
         result = await client.session.call_tool(name, arguments, progress_callback=progress,
-                                                allow_input_required=True)
+                                                allow_input_required=True, **answers)
     except MCPError as exc:
         if exc.code != HEADER_MISMATCH:
             raise
-        return await client.call_tool(name, arguments, progress_callback=progress)
+        return await client.call_tool(name, arguments, progress_callback=progress, **answers)
     if isinstance(result, CallToolResult):
         return result
     resumed = cast("InputRequiredResult", result)  # the other answer `allow_input_required` lets through
+    if resumed.input_requests:
+        return resumed
     return await client.call_tool(name, arguments, progress_callback=progress, request_state=resumed.request_state)
+
+
+async def _not_mid_call(context: Any, params: Any) -> Any:
+    """Declares that this client takes the server's questions: on the 2026 protocol they come back with the call
+    (`InputRequiredResult`) for its caller to answer; one asked in the middle of a call, the handshake's way, cannot
+    reach the caller and is refused."""
+    from mcp_types import INVALID_REQUEST, ErrorData
+
+    return ErrorData(code=INVALID_REQUEST, message="elicitation in the middle of a call is not supported by this "
+                     "client (toolwire); ask with an input-required result (protocol 2026-07-28)")
 
 
 @functools.cache
