@@ -636,3 +636,61 @@ async def test_on_the_process_backend_a_clients_cancel_leaves_other_clients_asyn
         assert [(answer.is_error, answer.content[0].text) for answer in answers] == [(False, "second"),
                                                                                   (False, "third")]
         assert set(registry.executor().worker_pids()) == workers  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # the served client's protocol: InputRequiredResult, mid-call
+async def test_as_a_gateway_an_upstream_tools_question_reaches_the_clients_user(
+        stdio_command: list[str], backend: str, mode: str) -> None:
+    """An upstream tool that asks its user (on the 2026 protocol, an `InputRequiredResult`) is asked of the served
+    client's user, and the answer reaches the upstream; before, the call failed ('elicitation ... not supported')."""
+    questions: list[str] = []
+
+    async def user(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "alice"})
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "1", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.load("mcp", stdio_command, namespace="up", protocol="auto")
+        with Serving(registry, transport="streamable-http") as server:
+            async with Client(server.url, mode=mode, elicitation_callback=user) as client:
+                greeted = await client.call_tool("up_greet", {})
+            async with Client(server.url, mode=mode) as unasked:  # no elicitation: the question is its error
+                unanswered = await unasked.call_tool("up_greet", {})
+    assert greeted.structured_content == {"result": "hello alice"} and not greeted.is_error
+    assert questions == ["Your name?"]
+    assert unanswered.is_error and unanswered.content[0].text.startswith(
+        "input_required: 'greet' needs input before it can finish (a question for the user: 'Your name?')")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_as_a_gateway_an_approved_call_whose_tool_asks_is_approved_once(stdio_command: list[str],
+                                                                               mode: str) -> None:
+    """The gateway asks for approval, then the upstream tool asks its own question: on the 2026 protocol the
+    client's answer to the tool comes back in a retry, which carries the approval (signed) instead of asking
+    again; the tool's own state reaches it without the gateway's."""
+    questions: list[str] = []
+
+    async def user(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message.splitlines()[0])
+        if params.message == "Your name?":
+            return types.ElicitResult(action="accept", content={"name": "bob"})
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": "thread", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.load("mcp", stdio_command, namespace="up", protocol="auto")
+        registry.add_policy(match="up_greet", requires_approval=True)
+        with Serving(registry, transport="streamable-http") as server:
+            async with Client(server.url, mode=mode, elicitation_callback=user) as client:
+                greeted = await client.call_tool("up_greet", {})
+
+            async def refuses(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+                return types.ElicitResult(action="decline")
+
+            async with Client(server.url, mode=mode, elicitation_callback=refuses) as forger:  # an approval made up
+                forged = await forger.call_tool("up_greet", {}, request_state=f"toolwire-approved:{'0' * 64}:")
+    assert greeted.structured_content == {"result": "hello bob"} and not greeted.is_error
+    assert questions == ["The model wants to run 'up_greet', which needs your approval, with:", "Your name?"]
+    assert forged.is_error and forged.content[0].text.startswith("denied: the user did not approve this call")

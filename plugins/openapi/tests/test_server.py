@@ -39,6 +39,7 @@ from toolwire import (
     hookimpl,
     load_config,
 )
+from toolwire.executing import call_inputs
 from toolwire.serving import ServeError
 from toolwire.testing import PIXEL, media, running
 from toolwire_openapi._server.server import HTTPRegistryServer
@@ -245,6 +246,39 @@ def test_calls_that_need_approval_are_resumed_with_approvals(registry: ToolRegis
     assert resumed[1]["error"] == {"kind": "denied", "message": "the user did not approve this call of 'wipe', so it "
                                                                "did not run: that disk holds backups"}
     assert wrong.status_code == 422 and "'approvals' must map call ids" in wrong.json()["detail"]
+
+
+def confirm(path: str) -> str:
+    """Delete `path` once the user says so (a tool that asks its user, as an MCP server's can)."""
+    answers = call_inputs()
+    if answers is None:
+        question = {"method": "elicitation/create", "params": {"message": f"Delete {path}?", "requestedSchema": {
+            "type": "object", "properties": {}}}}
+        raise ToolCallError(f"asks whether to delete {path}", ErrorKind.INPUT_REQUIRED,
+                            input_required={"inputRequests": {"ok": question}})
+    return f"deleted {path}" if answers["inputResponses"]["ok"]["action"] == "accept" else f"kept {path}"
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_calls_whose_tools_ask_are_resumed_with_inputs(backend: str) -> None:
+    """What a tool asks reaches the HTTP client, which answers it in the call's next round (as with approvals);
+    `/tools/{name}` cannot resume, and says so with its status."""
+    calls = [{"type": "tool_use", "id": f"c{n}", "name": "confirm", "input": {"path": f"/tmp/{n}"}} for n in (1, 2)]
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "1", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.register(confirm)
+        with served(registry) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            single = client.post("/tools/confirm", json={"path": "/tmp/0"})
+            asked = client.post("/calls", json=calls).json()["results"]
+            inputs = {"c1": {"inputResponses": {"ok": {"action": "accept"}}},
+                      "c2": {"inputResponses": {"ok": {"action": "decline"}}}}
+            answered = client.post("/calls", json={"calls": calls, "inputs": inputs}).json()["results"]
+            wrong = client.post("/calls", json={"calls": calls, "inputs": {"c1": True}})
+    assert single.status_code == 403 and single.json()["kind"] == "input_required"
+    assert [r["error"]["kind"] for r in asked] == ["input_required", "input_required"]
+    assert asked[0]["error"]["input_required"]["inputRequests"]["ok"]["params"]["message"] == "Delete /tmp/1?"
+    assert [r["value"] for r in answered] == ["deleted /tmp/1", "kept /tmp/2"]
+    assert wrong.status_code == 422 and "'inputs' must map call ids" in wrong.json()["detail"]
 
 
 def test_the_document_is_valid_openapi_and_the_openapi_loader_calls_the_tools_back(registry: ToolRegistry) -> None:

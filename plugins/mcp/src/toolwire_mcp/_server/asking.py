@@ -1,9 +1,11 @@
-"""Approval asked of the client's user: a call that the registry's approval policy holds is put to the user
-through MCP elicitation, when the client can show one and the registry has no `approve` callback of its own.
+"""Questions for the client's user: approval of a call that the registry's approval policy holds, when the client
+can show one and the registry has no `approve` callback of its own, and the questions a tool asks (an upstream MCP
+server's, passed on by a gateway).
 
-On protocol 2026-07-28 and later the question goes back as an `InputRequiredResult` and the answer comes with
-the client's retry of the call; its `request_state` pins the answer to the tool and the arguments asked about,
-so an approval cannot be replayed for other arguments. Earlier protocols send `elicitation/create` mid-call.
+On protocol 2026-07-28 and later a question goes back as an `InputRequiredResult` and the answer comes with
+the client's retry of the call; for approval, its `request_state` pins the answer to the tool and the arguments
+asked about, so an approval cannot be replayed for other arguments, and a tool's question on an approved call
+carries the approval, signed, before the tool's own state. Earlier protocols send `elicitation/create` mid-call.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
 
-__all__ = ["APPROVAL_SCHEMA", "Asking"]
+__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result"]
 
 log = logging.getLogger("toolwire")
 
@@ -33,7 +36,10 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 }
 """The form the user answers: run the call or not, and why not."""
 
-_KEY = "toolwire_approval"
+APPROVAL_KEY = "toolwire_approval"
+"""The key of the approval question among a call's input requests."""
+_APPROVED = "toolwire-approved:"
+"""How the `request_state` of a tool's question on an approved call starts: the approval's signature follows."""
 _ARGUMENTS_SHOWN = 2000
 """How much of the arguments' JSON the question shows."""
 
@@ -51,7 +57,7 @@ class Asking:
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
             return False
-        return _input_required(ctx) or bool(getattr(ctx.session, "can_send_request", True))
+        return asks_by_result(ctx) or bool(getattr(ctx.session, "can_send_request", True))
 
     async def ask(self, ctx: Any, params: types.CallToolRequestParams, tool: Tool
                   ) -> bool | str | types.InputRequiredResult | None:
@@ -62,11 +68,13 @@ class Asking:
         question = types.ElicitRequestFormParams(
             message=f"The model wants to run '{tool.name}', which needs your approval, with:\n{shown}",
             requested_schema=APPROVAL_SCHEMA)
-        if _input_required(ctx):
+        if asks_by_result(ctx):
+            if self._approved(params, tool.name):  # the retry of a call approved before, answering its tool
+                return True
             state = self._state(tool.name, arguments)
-            answer = (params.input_responses or {}).get(_KEY)
+            answer = (params.input_responses or {}).get(APPROVAL_KEY)
             if answer is None or not hmac.compare_digest(params.request_state or "", state):
-                return types.InputRequiredResult(input_requests={_KEY: types.ElicitRequest(params=question)},
+                return types.InputRequiredResult(input_requests={APPROVAL_KEY: types.ElicitRequest(params=question)},
                                                  request_state=state)
         else:
             try:
@@ -77,14 +85,58 @@ class Asking:
                 return None
         return _verdict(answer)
 
-    def _state(self, name: str, arguments: dict[str, Any]) -> str:
-        """The question's signature: the tool and its arguments, under this server's key."""
-        asked = json.dumps([name, arguments], sort_keys=True, default=str, separators=(",", ":"))
+    def approved_state(self, params: types.CallToolRequestParams, name: str, state: str | None) -> str:
+        """The `request_state` of the question a tool asks on an approved call (2026 protocol): the approval,
+        signed, then the tool's own `state`, so that the client's retry runs without being asked again."""
+        return f"{_APPROVED}{self._state(name, dict(params.arguments or {}), 'approved')}:{state or ''}"
+
+    def tool_state(self, params: types.CallToolRequestParams, approval_asked: bool) -> str | None:
+        """The tool's own part of the `request_state` a client sent back: all of it, unless this server asked for
+        approval (its state is then this server's, with the tool's after a signed approval)."""
+        state = params.request_state
+        if not approval_asked:
+            return state
+        if state is not None and state.startswith(_APPROVED):
+            return state[len(_APPROVED):].partition(":")[2] or None
+        return None
+
+    async def answers(self, ctx: Any, asked: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A tool's questions (`ToolError.input_required`) put to the user mid-call, on a protocol before
+        2026-07-28: the answers as `inputs` for the call's next round, or None when one cannot be asked."""
+        from mcp.shared.message import ServerMessageMetadata
+
+        responses = {}
+        for key, request in (asked.get("inputRequests") or {}).items():
+            if not isinstance(request, dict) or request.get("method") != "elicitation/create":
+                return None  # only questions for the user are passed on (no sampling, no roots)
+            try:
+                answer = await ctx.session.send_request(
+                    types.ElicitRequest.model_validate(request), types.ElicitResult,
+                    metadata=ServerMessageMetadata(related_request_id=ctx.request_id))
+            except Exception as exc:
+                log.warning("asking the client a tool's question failed: %s", exc)
+                return None
+            responses[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+        state = asked.get("requestState")
+        return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+
+    def _approved(self, params: types.CallToolRequestParams, name: str) -> bool:
+        state = params.request_state
+        if state is None or not state.startswith(_APPROVED):
+            return False
+        signature = state[len(_APPROVED):].partition(":")[0]
+        return hmac.compare_digest(signature, self._state(name, dict(params.arguments or {}), "approved"))
+
+    def _state(self, name: str, arguments: dict[str, Any], *what: str) -> str:
+        """The signature of a question (or, with `what`, of its answer): the tool and its arguments, under this
+        server's key."""
+        asked = json.dumps([name, arguments, *what], sort_keys=True, default=str, separators=(",", ":"))
         return hmac.new(self._key, asked.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-def _input_required(ctx: Any) -> bool:
-    """Whether the call came on a protocol that forbids server-to-client requests (2026-07-28 and later)."""
+def asks_by_result(ctx: Any) -> bool:
+    """Whether the call came on a protocol that forbids server-to-client requests (2026-07-28 and later): a
+    question goes back as the call's result (`InputRequiredResult`), answered in the client's retry."""
     return getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
 
 

@@ -24,7 +24,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._server.asking import Asking
+from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result
 from toolwire_mcp._server.shapes import mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
@@ -38,6 +38,8 @@ DEFAULT_PORT = 8765
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 _UNAUTHORIZED = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
     "code": -32001, "message": "unauthorized: send the server's token as 'Authorization: Bearer ...'"}}).encode()
+_ROUNDS = 8
+"""How many times a call whose tool asks its user questions runs, mid-call (protocols before 2026-07-28)."""
 _ALIASES = {"http": "streamable-http", "streamable_http": "streamable-http"}
 
 
@@ -145,10 +147,24 @@ class MCPRegistryServer(Server):
                 [result] = await self.registry.aexecute_tool_calls([call], approvals=answers)
                 return mcp_result(result, tool)
             approved = True
-        asked = (params.meta or {}).get("progress_token") is not None  # the client wants this call's progress
-        stop = listen_progress(call.id, self._progress_to(ctx.session)) if asked else None
+        inputs = _inputs(params, self._asking.tool_state(params, approved))
+        progress = (params.meta or {}).get("progress_token") is not None  # the client wants this call's progress
+        stop = listen_progress(call.id, self._progress_to(ctx.session)) if progress else None
         try:
-            result = await self._batcher.call(call, approved=approved)
+            for _ in range(_ROUNDS):
+                result = await self._batcher.call(call, approved=approved, inputs=inputs)
+                asked = result.error.input_required if result.error is not None else None
+                if asked is None or not self._asking.can_ask(ctx):
+                    break  # a question the client cannot take stays the call's error
+                if asks_by_result(ctx):  # 2026 protocol: the question goes back with the call
+                    state = asked.get("requestState")
+                    if approved:
+                        state = self._asking.approved_state(params, params.name, state)
+                    return types.InputRequiredResult.model_validate(
+                        {"inputRequests": asked.get("inputRequests"), "requestState": state})
+                inputs = await self._asking.answers(ctx, asked)  # earlier protocols: asked mid-call
+                if inputs is None:
+                    break
         finally:
             if stop is not None:
                 stop()
@@ -211,6 +227,16 @@ class MCPRegistryServer(Server):
         if self.token is not None:
             app = BearerOnly(app, self.token, body=_UNAUTHORIZED)
         await serve_asgi(self, app, self.host, self.port, endpoint)
+
+
+def _inputs(params: types.CallToolRequestParams, state: str | None) -> dict[str, Any] | None:
+    """The answers a client's retry of a call carries for its tool (`ToolCall` `inputs`): its input responses but
+    this server's own, and the tool's `state`."""
+    responses = {key: response.model_dump(by_alias=True, mode="json", exclude_none=True)
+                 for key, response in (params.input_responses or {}).items() if key != APPROVAL_KEY}
+    if not responses and state is None:
+        return None
+    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
 
 
 def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:

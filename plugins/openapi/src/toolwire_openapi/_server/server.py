@@ -167,18 +167,22 @@ class HTTPRegistryServer(Server):
             payload = json.loads(text)
         except ValueError as exc:
             raise _Refused(400, f"the body is not valid JSON: {exc}") from None
-        approvals = None
-        if type(payload) is dict and "calls" in payload and set(payload) <= {"calls", "approvals"}:  # resuming
-            payload, approvals = payload["calls"], payload.get("approvals")
+        approvals = inputs = None
+        if type(payload) is dict and "calls" in payload and set(payload) <= {"calls", "approvals", "inputs"}:
+            payload, approvals, inputs = payload["calls"], payload.get("approvals"), payload.get("inputs")  # resuming
             if approvals is not None and not (type(approvals) is dict and all(
                     type(answer) in (bool, str, dict) for answer in approvals.values())):
                 raise _Refused(422, "'approvals' must map call ids to true, false, a reason, or edited arguments")
+            if inputs is not None and not (type(inputs) is dict and all(type(answers) is dict
+                                                                        for answers in inputs.values())):
+                raise _Refused(422, "'inputs' must map call ids to the answers to what they asked (an object each)")
         try:
             calls = self.registry.parse_calls(payload)
         except (TypeError, ValueError) as exc:
             raise _Refused(422, str(exc)) from None
         _carry_trace(request)
-        results = await _unless_gone(request, self.registry.aexecute_tool_calls(calls, approvals=approvals))
+        results = await _unless_gone(request, self.registry.aexecute_tool_calls(calls, approvals=approvals,
+                                                                              inputs=inputs))
         return Response(_json({"results": [_with_blocks(result) for result in results]}), media_type="application/json")
 
     # -- requests and refusals -------------------------------------------------------------------------

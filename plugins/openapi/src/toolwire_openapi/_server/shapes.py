@@ -18,6 +18,7 @@ STATUS: Mapping[ErrorKind, int] = {
     ErrorKind.INVALID_ARGUMENTS: 422,
     ErrorKind.APPROVAL_PENDING: 403,
     ErrorKind.DENIED: 403,
+    ErrorKind.INPUT_REQUIRED: 403,
     ErrorKind.TOOL_ERROR: 500,
     ErrorKind.CRASHED: 500,
     ErrorKind.RESOURCE_EXHAUSTED: 500,
@@ -46,7 +47,9 @@ _RESULT_SCHEMA = {
         "call_id": {"type": "string"}, "name": {"type": "string"}, "is_error": {"type": "boolean"},
         "value": {"description": "The tool's value (JSON)"}, "content": {"type": "string"},
         "error": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
-            "kind": {"type": "string"}, "message": {"type": "string"}, "retry_after": {"type": "number"}},
+            "kind": {"type": "string"}, "message": {"type": "string"}, "retry_after": {"type": "number"},
+            "input_required": {"type": "object", "description": "What the tool asks before it can finish "
+                               "(an MCP InputRequiredResult's inputRequests and requestState)"}},
             "required": ["kind", "message"]}]},
         "duration_s": {"type": "number"}, "attempts": {"type": "integer"},
         "blocks": {"type": "array", "items": {"type": "object"},
