@@ -6,6 +6,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import ErrorKind, ToolRegistry
 from toolwire_mcp import MCPLoader
@@ -76,3 +78,37 @@ def test_a_question_asked_mid_call_on_the_handshake_is_refused_in_words(registry
     """A server of the handshake era asks in the middle of the call, where no caller can answer."""
     result = call(registry, "legacy_greet")
     assert result.is_error and "elicitation" in result.content.lower()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+_ANSWERS = _JSON | st.fixed_dictionaries({}, optional={
+    "inputResponses": _JSON | st.dictionaries(st.text(max_size=30), _JSON | st.fixed_dictionaries(
+        {"action": st.sampled_from(["accept", "decline", "cancel", "maybe"])}, optional={"content": _JSON}),
+        max_size=2),
+    "requestState": _JSON})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=_ANSWERS)
+def test_any_answers_give_the_call_a_result_and_leave_the_others_alone(registry: ToolRegistry, answers: Any) -> None:
+    """Whatever a caller sends as `inputs=`, the call answered gets a result of its own (a value, its error, or the
+    question again) and the call beside it is untouched."""
+    calls = [{"id": "q", "type": "function", "function": {"name": "modern_greet", "arguments": "{}"}},
+             {"id": "a", "type": "function", "function": {"name": "modern_add", "arguments": '{"a": 1, "b": 2}'}}]
+    asked, added = registry.execute_tool_calls(calls, inputs={"q": answers})
+    assert added.value == {"total": 3}
+    assert asked.call_id == "q" and (asked.error is None) == (asked.value is not None)
+    if asked.error is not None:
+        assert asked.error.kind in (ErrorKind.INVALID_ARGUMENTS, ErrorKind.INPUT_REQUIRED, ErrorKind.TOOL_ERROR)
+        assert asked.content.strip()
+
+
+@pytest.mark.parametrize("answers", ["yes", {"inputResponses": {"key": "yes"}}, {"requestState": 7}])
+def test_answers_that_are_not_input_responses_are_the_calls_invalid_arguments(registry: ToolRegistry,
+                                                                              answers: Any) -> None:
+    call = {"id": "1", "type": "function", "function": {"name": "modern_greet", "arguments": "{}"}}
+    [result] = registry.execute_tool_calls([call], inputs={"1": answers})
+    assert result.error is not None and result.error.kind is ErrorKind.INVALID_ARGUMENTS
+    assert result.content.startswith("the answers given to what 'greet' asked (inputs=) are not MCP input responses")

@@ -658,6 +658,14 @@ async def test_as_a_gateway_an_upstream_tools_question_reaches_the_clients_user(
                 greeted = await client.call_tool("up_greet", {})
             async with Client(server.url, mode=mode) as unasked:  # no elicitation: the question is its error
                 unanswered = await unasked.call_tool("up_greet", {})
+            if (backend, mode) == ("thread", "auto"):  # a client of another make
+                from fastmcp import Client as FastMCPClient
+
+                async def fast_user(message: str, response_type: Any, params: Any, context: Any) -> dict[str, Any]:
+                    return {"name": "dora"}
+
+                async with FastMCPClient(server.url, elicitation_handler=fast_user) as fast:
+                    assert (await fast.call_tool("up_greet", {})).structured_content == {"result": "hello dora"}
     assert greeted.structured_content == {"result": "hello alice"} and not greeted.is_error
     assert questions == ["Your name?"]
     assert unanswered.is_error and unanswered.content[0].text.startswith(

@@ -78,7 +78,24 @@ class MCPInvoker:
                                 f"{self.connection.detail} ({exc}); send valid Unicode text",
                                 ErrorKind.INVALID_ARGUMENTS) from None
         session = runtime.session(self.connection)
-        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener, inputs=inputs)
+        answers = None if inputs is None else _answers(self.tool, inputs)
+        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener, inputs=answers)
         if getattr(result, "input_requests", None):  # an `InputRequiredResult`: the server asks first (2026 protocol)
             raise input_required(self.tool, cast("InputRequiredResult", result))
         return value_from_result(cast("CallToolResult", result))
+
+
+def _answers(tool: str, inputs: Any) -> dict[str, Any]:
+    """The `inputs` a caller gave for `tool`'s questions as the mcp SDK takes them, or the error saying what is wrong
+    with them (the call is not sent)."""
+    from mcp_types import CallToolRequestParams
+
+    try:
+        if not isinstance(inputs, Mapping):
+            raise ValueError(f"an object of 'inputResponses' and 'requestState', not {type(inputs).__name__}")
+        params = CallToolRequestParams.model_validate(
+            {"name": tool, "inputResponses": inputs.get("inputResponses"), "requestState": inputs.get("requestState")})
+    except ValueError as exc:
+        raise ToolCallError(f"the answers given to what '{tool}' asked (inputs=) are not MCP input responses: {exc}",
+                            ErrorKind.INVALID_ARGUMENTS) from None
+    return {"inputResponses": params.input_responses, "requestState": params.request_state}
