@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - said plainly rather than as a bare Mod
     raise ImportError("toolwire.testing runs its suites with pytest: pip install 'toolwire-core[testing]'") from None
 
 from toolwire.config import Config
-from toolwire.executing import Executor, ExecutorConfig, Job, Outcome
+from toolwire.executing import Executor, ExecutorConfig, Job, Outcome, call_inputs
 from toolwire.hookspecs import Batch, hookimpl
 from toolwire.plugins import Plugins
 from toolwire.registry import ToolRegistry
@@ -62,11 +62,12 @@ from toolwire.tools import (
 
 __all__ = [
     "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "Prepares", "UnpicklableError",
-    "Unreadable", "Unrebuildable", "Unsendable", "add", "async_echo", "async_fail", "async_fail_base",
-    "async_fail_unreadable", "async_hang", "async_marked", "async_which_call", "conformance_tools", "crash", "echo",
-    "echo_returned", "endless", "fail", "fail_base", "fail_unpicklable", "fail_unreadable", "fail_with",
-    "generator_inside", "hang", "hang_returned", "lazy", "lazy_inside", "marked", "media", "model_inside", "no_leaks",
-    "opaque", "pid", "registry_of", "rich", "running", "undecodable_name", "unrebuildable", "unsendable", "which_call",
+    "Unreadable", "Unrebuildable", "Unsendable", "add", "ask", "async_ask", "async_echo", "async_fail",
+    "async_fail_base", "async_fail_unreadable", "async_hang", "async_marked", "async_which_call", "conformance_tools",
+    "crash", "echo", "echo_returned", "endless", "fail", "fail_base", "fail_unpicklable", "fail_unreadable",
+    "fail_with", "generator_inside", "hang", "hang_returned", "lazy", "lazy_inside", "marked", "media",
+    "model_inside", "no_leaks", "opaque", "pid", "registry_of", "rich", "running", "undecodable_name",
+    "unrebuildable", "unsendable", "which_call",
 ]
 
 HANG_S = 30.0
@@ -196,6 +197,24 @@ async def async_fail_unreadable() -> None:
 def fail_with(kind: str, message: str, retry_after: float | None = None) -> None:
     """Raise `ToolCallError(message, kind, retry_after=retry_after)`."""
     raise ToolCallError(message, kind, retry_after=retry_after)
+
+
+def ask(question: str) -> Any:
+    """Ask `question` (an `input_required` error carrying it); once answered (`inputs=`), return the answers."""
+    answers = call_inputs()
+    if answers is None:
+        raise ToolCallError(f"asks: {question}", ErrorKind.INPUT_REQUIRED, input_required=_question(question))
+    return dict(answers)
+
+
+async def async_ask(question: str) -> Any:
+    """`ask`, from a coroutine."""
+    return ask(question)
+
+
+def _question(question: str) -> dict[str, Any]:
+    return {"inputRequests": {"q": {"method": "elicitation/create", "params": {"message": question}}},
+            "requestState": "round 1"}
 
 
 def rich(text: str) -> ToolOutput:
@@ -383,6 +402,7 @@ _ANY_AND_DELAY = _schema({"value": {}, "delay": {"type": "number"}})
 _SECONDS = _schema({"seconds": {"type": "number"}})
 _MESSAGE = _schema({"message": {"type": "string"}}, ["message"])
 _KIND = _schema({"kind": {"type": "string"}}, ["kind"])
+_QUESTION = _schema({"question": {"type": "string"}}, ["question"])
 
 
 def conformance_tools() -> list[Tool]:
@@ -410,6 +430,8 @@ def conformance_tools() -> list[Tool]:
         Tool("async_fail_unreadable", "Raise an exception whose message cannot be read (async).", _schema({}),
              async_fail_unreadable),
         Tool("fail_with", "Raise ToolCallError of a kind.", kind_and_message, fail_with),
+        Tool("ask", "Ask a question; return the answers.", _QUESTION, ask),
+        Tool("async_ask", "Ask a question; return the answers (async).", _QUESTION, async_ask),
         Tool("rich", "Return content blocks.", _schema({"text": {"type": "string"}}, ["text"]), rich),
         Tool("crash", "Kill the process running it.", _schema({"code": {"type": "integer"}}), crash),
         Tool("marked", "The mark of the call's scope.", _schema({}), marked),
@@ -601,6 +623,21 @@ class ExecutorConformance:
             kind, f"reported as {kind.value}", None)
         assert waiting.error is not None and (waiting.error.kind, waiting.error.retry_after) == (kind, 2.5)
         assert ok.value == "fine"
+
+    @pytest.mark.parametrize("tool", ["ask", "async_ask"])
+    def test_a_tools_question_comes_back_and_its_answers_reach_its_next_run(self, registry: ToolRegistry,
+                                                                           tool: str) -> None:
+        """`input_required` keeps what the tool asks; `inputs=` reaches the call it answers (a scope where the call
+        runs: `call_inputs()`), and no other."""
+        asking = _call("q", tool, question="Sure?")
+        [asked] = registry.execute_tool_calls([asking])
+        assert asked.error is not None and asked.error.kind == ErrorKind.INPUT_REQUIRED
+        assert asked.error.input_required == _question("Sure?")
+        answers = {"inputResponses": {"q": {"action": "accept"}}, "requestState": "round 1"}
+        answered, other = registry.execute_tool_calls([asking, _call("o", tool, question="And?")],
+                                                      inputs={"q": answers})
+        assert answered.value == answers
+        assert other.error is not None and other.error.input_required == _question("And?")
 
     # -- deadlines --------------------------------------------------------------------------------------
 
