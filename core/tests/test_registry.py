@@ -331,6 +331,18 @@ def test_text_reaches_the_model_as_valid_unicode_and_the_program_as_it_was() -> 
     assert listing.as_dict()["value"] == "name\ufffd.txt"
 
 
+def test_a_mended_error_message_keeps_the_rest_of_the_error() -> None:
+    """Mending a message's text dropped its `retry_after` (and would drop a question)."""
+    def busy() -> None:
+        raise ToolCallError("busy with b'\udcff'", "transport", retry_after=3.0, input_required={"inputRequests": {}})
+
+    registry = ToolRegistry(executor="thread")
+    registry.load("native", busy, name="busy")
+    [result] = registry.execute_tool_calls([ToolCall("1", "busy", {})])
+    assert result.error is not None and result.error.message == "busy with b'\ufffd'"
+    assert (result.error.retry_after, result.error.input_required) == (3.0, {"inputRequests": {}})
+
+
 
 def test_text_inside_a_value_reaches_the_model_mended_and_the_program_as_it_was() -> None:
     files = {"dir": ["ok.txt", "caf\udce9.txt"], "count": 2}  # os.listdir of a name that is not UTF-8

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from toolwire import _arguments
@@ -184,7 +185,7 @@ def make_result(call: ToolCall, outcome: Outcome, attempts: int, cap: int | None
     if error is not None:
         message = valid_text(error.message)
         if message is not error.message:
-            error = ToolError(error.kind, message)
+            error = replace(error, message=message)  # its retry_after and question kept
         return ToolResult(call.id, call.name, None, _capped(error.message, cap), True, error, outcome.duration_s,
                           attempts)
     value = outcome.value
