@@ -211,3 +211,63 @@ def test_on_a_terminal_each_call_is_asked(guarded: Path, answer: str, expected: 
     record = json.loads(line)
     assert record["value"] == expected
     assert (record["error"] or {}).get("kind") == (None if expected else "denied")
+
+
+ASKING = '''
+from toolwire import ErrorKind, ToolCallError
+from toolwire.executing import call_inputs
+
+
+def greet(greeting: str) -> str:
+    """Greet the user, asking their name first."""
+    answers = call_inputs()
+    if answers is None:
+        form = {"type": "object", "properties": {"name": {"type": "string", "title": "Your name"}}}
+        question = {"method": "elicitation/create", "params": {"message": "Who are you?", "requestedSchema": form}}
+        raise ToolCallError("asks who you are", ErrorKind.INPUT_REQUIRED,
+                            input_required={"inputRequests": {"who": question}, "requestState": "s"})
+    answer = answers["inputResponses"]["who"]
+    return f"{greeting} {answer['content']['name']}" if answer["action"] == "accept" else "no one"
+'''
+
+
+@pytest.fixture
+def asking(tmp_path: Path) -> Path:
+    (tmp_path / "asking_tools.py").write_text(ASKING)
+    (tmp_path / "toolwire.toml").write_text(
+        '[executor]\nbackend = "thread"\n\n[[tools]]\nloader = "native"\nsource = "asking_tools"\n')
+    return tmp_path
+
+
+def test_a_tools_question_is_asked_on_a_terminal_and_left_in_the_result_off_one(asking: Path) -> None:
+    off = toolwire(asking, "call", "greet", "--args", '{"greeting": "hi"}')
+    record = json.loads(off.stdout)
+    assert off.returncode == 1 and record["error"]["kind"] == "input_required"
+    assert record["error"]["input_required"]["inputRequests"]["who"]["params"]["message"] == "Who are you?"
+    import os
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(asking)
+        os.environ["PYTHONPATH"] = str(asking)
+        os.execv(sys.executable, [sys.executable, "-c", "from toolwire._command import main; main()",
+                                  "call", "greet", "--args", '{"greeting": "hi"}'])
+    seen = b""
+    for prompt, answer in ((b"Who are you? Answer?", b"y"), (b"Your name", b"ann")):
+        while prompt not in seen:
+            assert select.select([fd], [], [], 60)[0], f"no prompt came: {seen!r}"
+            seen += os.read(fd, 1024)
+        os.write(fd, answer + b"\n")
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    line = next(line for line in seen.decode().splitlines() if line.startswith('{"call_id"'))
+    assert json.loads(line)["value"] == "hi ann"

@@ -189,7 +189,19 @@ def _registry(config_path: str | None, executor: str | None = None, approve: Any
 def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None, yes: bool) -> None:
     with _stdout_for_results() as out:
         with _registry(config_path, approve=_approver(yes)) as registry:
-            results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
+            parsed = registry.parse_calls(calls)
+            results = registry.execute_tool_calls(parsed, executor=executor, timeout=timeout)
+            for _ in range(_ROUNDS if sys.stdin.isatty() else 0):  # a tool's questions, asked on the terminal
+                answered = {result.call_id: answers for result in results if result.error is not None
+                            and result.error.input_required is not None
+                            and (answers := _answers(result.error.input_required)) is not None}
+                if not answered:
+                    break
+                again = [index for index, result in enumerate(results) if result.call_id in answered]
+                for index, result in zip(again, registry.execute_tool_calls(
+                        [parsed[index] for index in again], executor=executor, timeout=timeout, inputs=answered),
+                        strict=True):
+                    results[index] = result
         for result in results:
             out.write(_json_line(result.as_dict()) + "\n")
     if any(result.is_error for result in results):
@@ -239,6 +251,35 @@ def _loading_status() -> Iterator[Callable[[int, Any], None] | None]:
             status.update(f"loading tools: [{index + 1}] {entry.get('loader')} {str(source)[:60]}")
 
         yield on_loading
+
+
+_ROUNDS = 8
+"""How many times a call whose tool keeps asking runs, answered on the terminal."""
+
+
+def _answers(question: Any) -> dict[str, Any] | None:
+    """The user's answers to what a tool asks (`ToolError.input_required`), asked on the terminal field by field;
+    None when it asks something other than a form for the user."""
+    responses: dict[str, Any] = {}
+    for key, request in (question.get("inputRequests") or {}).items():
+        if not isinstance(request, dict) or request.get("method") != "elicitation/create":
+            return None
+        params: dict[str, Any] = request["params"] if isinstance(request.get("params"), dict) else {}
+        if params.get("mode", "form") != "form":
+            return None
+        if not click.confirm(f"{params.get('message', 'The tool asks for input.')} Answer?", default=True, err=True):
+            responses[key] = {"action": "decline"}
+            continue
+        content = {}
+        for name, field in ((params.get("requestedSchema") or {}).get("properties") or {}).items():
+            field = field if isinstance(field, dict) else {}
+            choices: Any = field.get("enum")
+            kind: Any = click.Choice([str(choice) for choice in choices]) if isinstance(choices, list) and choices \
+                else {"integer": int, "number": float, "boolean": bool}.get(str(field.get("type")), str)
+            content[name] = click.prompt(field.get("title", name), type=kind, default=field.get("default"), err=True)
+        responses[key] = {"action": "accept", "content": content}
+    state = question.get("requestState")
+    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
 
 
 def _approver(yes: bool) -> Callable[[list[ToolCall]], dict[str, bool | str]]:
