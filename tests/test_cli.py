@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,24 +181,23 @@ def test_calls_needing_approval_are_denied_off_a_terminal_unless_yes(guarded: Pa
     assert json.loads(approved.stdout)["value"] == 3
 
 
-@pytest.mark.parametrize(("answer", "expected"), [("y", 3), ("n", None)])
-def test_on_a_terminal_each_call_is_asked(guarded: Path, answer: str, expected: int | None) -> None:
+def on_a_terminal(cwd: Path, args: list[str], prompts: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """Run `toolwire ARGS` on a pseudo-terminal, answering each prompt when it shows; its result line, read."""
     import os
     import pty
+    import select
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: the command on a pseudo-terminal
-        os.chdir(guarded)
-        os.environ["PYTHONPATH"] = str(guarded)
-        os.execv(sys.executable, [sys.executable, "-c", "from toolwire._command import main; main()",
-                                  "call", "t_add", "--args", '{"a": 1, "b": 2}'])
-    import select
-
+        os.chdir(cwd)
+        os.environ["PYTHONPATH"] = str(cwd)
+        os.execv(sys.executable, [sys.executable, "-c", "from toolwire._command import main; main()", *args])
     seen = b""
-    while b"Run t_add" not in seen:
-        assert select.select([fd], [], [], 60)[0], f"no prompt came: {seen!r}"
-        seen += os.read(fd, 1024)
-    os.write(fd, answer.encode() + b"\n")
+    for prompt, answer in prompts:
+        while prompt not in seen:
+            assert select.select([fd], [], [], 60)[0], f"no prompt came: {seen!r}"
+            seen += os.read(fd, 1024)
+        os.write(fd, answer + b"\n")
     while True:
         try:
             chunk = os.read(fd, 1024)
@@ -207,8 +207,12 @@ def test_on_a_terminal_each_call_is_asked(guarded: Path, answer: str, expected: 
             break
         seen += chunk
     os.waitpid(pid, 0)
-    line = next(line for line in seen.decode().splitlines() if line.startswith('{"call_id"'))
-    record = json.loads(line)
+    return json.loads(next(line for line in seen.decode().splitlines() if line.startswith('{"call_id"')))
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("y", 3), ("n", None)])
+def test_on_a_terminal_each_call_is_asked(guarded: Path, answer: str, expected: int | None) -> None:
+    record = on_a_terminal(guarded, ["call", "t_add", "--args", '{"a": 1, "b": 2}'], [(b"Run t_add", answer.encode())])
     assert record["value"] == expected
     assert (record["error"] or {}).get("kind") == (None if expected else "denied")
 
@@ -244,30 +248,6 @@ def test_a_tools_question_is_asked_on_a_terminal_and_left_in_the_result_off_one(
     record = json.loads(off.stdout)
     assert off.returncode == 1 and record["error"]["kind"] == "input_required"
     assert record["error"]["input_required"]["inputRequests"]["who"]["params"]["message"] == "Who are you?"
-    import os
-    import pty
-    import select
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(asking)
-        os.environ["PYTHONPATH"] = str(asking)
-        os.execv(sys.executable, [sys.executable, "-c", "from toolwire._command import main; main()",
-                                  "call", "greet", "--args", '{"greeting": "hi"}'])
-    seen = b""
-    for prompt, answer in ((b"Who are you? Answer?", b"y"), (b"Your name", b"ann")):
-        while prompt not in seen:
-            assert select.select([fd], [], [], 60)[0], f"no prompt came: {seen!r}"
-            seen += os.read(fd, 1024)
-        os.write(fd, answer + b"\n")
-    while True:
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.waitpid(pid, 0)
-    line = next(line for line in seen.decode().splitlines() if line.startswith('{"call_id"'))
-    assert json.loads(line)["value"] == "hi ann"
+    record = on_a_terminal(asking, ["call", "greet", "--args", '{"greeting": "hi"}'],
+                           [(b"Who are you? Answer?", b"y"), (b"Your name", b"ann")])
+    assert record["value"] == "hi ann"
