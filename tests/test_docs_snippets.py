@@ -28,7 +28,7 @@ BLOCK = re.compile(r"^```python\n(?P<code>.*?)^```", re.S | re.M)
 PRELUDES = {
     "tools": """
         import types
-        from toolwire import ToolCall, ToolRegistry
+        from toolwire import ToolCall, ToolRegistry, ToolResult
 
         def add(a: int, b: int) -> int:
             return a + b

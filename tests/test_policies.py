@@ -67,6 +67,25 @@ def make_registry(backend: str, **options: object) -> ToolRegistry:
     return ToolRegistry(config=config, **options)  # type: ignore[arg-type]
 
 
+def confirm(path: str, rounds: int = 1) -> str:
+    """Write `path` once the user confirms it, asking `rounds` times (each answer's round rides `requestState`);
+    counts its runs in `path`.runs."""
+    from toolwire import ToolCallError
+    from toolwire.executing import call_inputs
+
+    runs = Path(path + ".runs")
+    runs.write_text(str(int(runs.read_text()) + 1 if runs.exists() else 1))
+    answers = call_inputs()
+    done = int(answers["requestState"]) if answers is not None else 0
+    if answers is not None and answers["inputResponses"]["ok"]["action"] != "accept":
+        return "kept"
+    if done < rounds:
+        question = {"method": "elicitation/create", "params": {"message": f"Write {path}? ({done + 1})"}}
+        raise ToolCallError(f"asks whether to write {path}", ErrorKind.INPUT_REQUIRED,
+                            input_required={"inputRequests": {"ok": question}, "requestState": str(done + 1)})
+    return mark(path, "written")
+
+
 # -- approval --------------------------------------------------------------------------------------------
 
 
@@ -420,3 +439,69 @@ def test_every_policy_holds_on_the_dask_backend(tmp_path: Path) -> None:
     assert not overlap(r1.value[1:], r2.value[1:])  # at most one `read` at a time
     assert (safe.value, safe.attempts) == (3, 3)
     assert len(text.value) == 500 and "the first 100 are shown" in text.content
+
+
+# -- questions -------------------------------------------------------------------------------------------
+
+
+def accept_all(asked: list) -> dict[str, object]:  # type: ignore[type-arg]
+    return {result.call_id: {"inputResponses": {"ok": {"action": "accept"}},
+                             "requestState": result.error.input_required["requestState"]} for result in asked}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_what_tools_ask_goes_to_the_answer_callback_and_the_answered_calls_run_again(
+        backend: str, kind: str, tmp_path: Path) -> None:
+    """One question a round for the whole batch; a call the callback leaves out keeps its question; a tool that
+    asks twice is asked twice; approval is asked once."""
+    asked: list[list[str]] = []
+    approved: list[list[str]] = []
+
+    def answer(results: list) -> dict[str, object]:  # type: ignore[type-arg]
+        asked.append([result.call_id for result in results])
+        return accept_all([result for result in results if result.call_id != "left"])
+
+    async def answer_async(results: list) -> dict[str, object]:  # type: ignore[type-arg]
+        return answer(results)
+
+    def approve(calls: list[ToolCall]) -> dict[str, bool]:
+        approved.append([call.id for call in calls])
+        return {call.id: True for call in calls}
+
+    with make_registry(backend, answer=answer if kind == "sync" else answer_async, approve=approve) as registry:
+        registry.register(confirm)
+        registry.add_policy(match="confirm", requires_approval=True)
+        registry.register(span)
+        calls = [ToolCall("once", "confirm", {"path": str(tmp_path / "once")}),
+                 ToolCall("twice", "confirm", {"path": str(tmp_path / "twice"), "rounds": 2}),
+                 ToolCall("left", "confirm", {"path": str(tmp_path / "left")}),
+                 ToolCall("free", "span", {"label": "free", "seconds": 0})]
+        once, twice, left, free = registry.execute_tool_calls(calls)
+    assert asked == [["once", "twice", "left"], ["twice"]]
+    assert approved == [["once", "twice", "left"]]  # a call run again is not asked for approval again
+    assert (once.value, twice.value, free.value[0]) == ("written", "written", "free")
+    assert (once.attempts, twice.attempts) == (2, 3)
+    assert (tmp_path / "twice.runs").read_text() == "3"
+    assert left.error is not None and left.error.kind == ErrorKind.INPUT_REQUIRED and not (tmp_path / "left").exists()
+
+
+def test_a_failing_answer_callback_leaves_the_questions(tmp_path: Path) -> None:
+    def answer(results: list) -> dict[str, object]:  # type: ignore[type-arg]
+        raise RuntimeError("the dialog closed")
+
+    with make_registry("thread", answer=answer) as registry:
+        registry.register(confirm)
+        [result] = registry.execute_tool_calls([ToolCall("c", "confirm", {"path": str(tmp_path / "c")})])
+    assert result.error is not None and result.error.kind == ErrorKind.INPUT_REQUIRED
+
+
+async def test_a_question_reaches_a_gathered_caller_only_once_answered(tmp_path: Path) -> None:
+    """Through a `CallBatcher` (servers, agent frameworks) a result is handed out as soon as it is final: a question
+    the callback answers is not."""
+    from toolwire import CallBatcher
+
+    with make_registry("thread", answer=accept_all) as registry:
+        registry.register(confirm)
+        batcher = CallBatcher(registry)
+        result = await batcher.call(ToolCall("c", "confirm", {"path": str(tmp_path / "c")}))
+    assert result.value == "written"

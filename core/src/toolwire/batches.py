@@ -21,7 +21,7 @@ from toolwire.config import Config, PolicyConfig
 from toolwire.executing import Executor, Job, Outcome, _deadline_in, check_timeout
 from toolwire.tools import ErrorKind, Tool, ToolCall, ToolError, ToolResult
 
-__all__ = ["MAX_RETRY_AFTER_S", "Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
+__all__ = ["MAX_RETRY_AFTER_S", "Answerer", "Approval", "Approver", "Batch", "Dispatch", "Gate", "RegistryView"]
 
 Approval = bool | str | dict[str, Any]
 """An answer to a call that needs approval: True (run it), False or a reason (deny it: the model reads the
@@ -32,12 +32,19 @@ Approver = Callable[[list[ToolCall]], Mapping[str, Approval] | Awaitable[Mapping
 calls themselves may be the keys)."""
 
 
+Answerer = Callable[[list[ToolResult]], Mapping[str, Mapping[str, Any]] | Awaitable[Mapping[str, Mapping[str, Any]]]]
+"""`answer(asked) -> {call_id: answers}`, sync or async: `asked` are the `input_required` results of a batch (each
+`error.input_required` says what its tool asks); the answers are MCP's shape (`inputResponses` by key, the
+`requestState` to echo). A call left out keeps its `input_required` result."""
+
+
 class RegistryView(Protocol):
     """What hook wrappers may use of the `ToolRegistry` a batch runs in."""
 
     config: Config
     policy: PolicyConfig
     approve: Approver | None
+    answer: Answerer | None
 
     @property
     def version(self) -> int:

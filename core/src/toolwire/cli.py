@@ -13,7 +13,7 @@ from typing import Any, Literal
 import click
 
 from toolwire.registry import ToolRegistry
-from toolwire.tools import Tool, ToolCall
+from toolwire.tools import Tool, ToolCall, ToolResult
 
 __all__ = ["main"]
 
@@ -177,9 +177,11 @@ def _tool_record(tool: Tool) -> dict[str, Any]:
 
 
 @contextmanager
-def _registry(config_path: str | None, executor: str | None = None, approve: Any = None) -> Iterator[ToolRegistry]:
+def _registry(config_path: str | None, executor: str | None = None, approve: Any = None,
+              answer: Any = None) -> Iterator[ToolRegistry]:
     with _loading_status() as on_loading:
-        registry = ToolRegistry.from_config(config_path, executor=executor, approve=approve, on_loading=on_loading)
+        registry = ToolRegistry.from_config(config_path, executor=executor, approve=approve, answer=answer,
+                                                on_loading=on_loading)
     try:
         yield registry
     finally:
@@ -188,20 +190,9 @@ def _registry(config_path: str | None, executor: str | None = None, approve: Any
 
 def _execute(config_path: str | None, calls: Any, executor: str | None, timeout: float | None, yes: bool) -> None:
     with _stdout_for_results() as out:
-        with _registry(config_path, approve=_approver(yes)) as registry:
-            parsed = registry.parse_calls(calls)
-            results = registry.execute_tool_calls(parsed, executor=executor, timeout=timeout)
-            for _ in range(_ROUNDS if sys.stdin.isatty() else 0):  # a tool's questions, asked on the terminal
-                answered = {result.call_id: answers for result in results if result.error is not None
-                            and result.error.input_required is not None
-                            and (answers := _answers(result.error.input_required)) is not None}
-                if not answered:
-                    break
-                again = [index for index, result in enumerate(results) if result.call_id in answered]
-                for index, result in zip(again, registry.execute_tool_calls(
-                        [parsed[index] for index in again], executor=executor, timeout=timeout, inputs=answered),
-                        strict=True):
-                    results[index] = result
+        answer = _terminal_answers if sys.stdin.isatty() else None  # a tool's questions, asked on the terminal
+        with _registry(config_path, approve=_approver(yes), answer=answer) as registry:
+            results = registry.execute_tool_calls(calls, executor=executor, timeout=timeout)
         for result in results:
             out.write(_json_line(result.as_dict()) + "\n")
     if any(result.is_error for result in results):
@@ -253,8 +244,10 @@ def _loading_status() -> Iterator[Callable[[int, Any], None] | None]:
         yield on_loading
 
 
-_ROUNDS = 8
-"""How many times a call whose tool keeps asking runs, answered on the terminal."""
+def _terminal_answers(asked: list[ToolResult]) -> dict[str, Any]:
+    """`answer` for the command line on a terminal: each tool's questions, asked field by field."""
+    return {result.call_id: answers for result in asked if result.error is not None
+            and (answers := _answers(result.error.input_required)) is not None}
 
 
 def _answers(question: Any) -> dict[str, Any] | None:

@@ -197,10 +197,11 @@ def _core_plugins() -> list[tuple[str, object]]:
     """The core's own plugins, registered in every `Plugins` exactly as third-party ones are."""
     from toolwire import _pipeline
     from toolwire.formats import _builtin as formats
-    from toolwire.policies import approval, limits, ordering, retries
+    from toolwire.policies import approval, limits, ordering, questions, retries
 
     return [("toolwire.formats", formats), ("toolwire.pipeline", _pipeline), ("toolwire.ordering", ordering),
-            ("toolwire.limits", limits), ("toolwire.retries", retries), ("toolwire.approval", approval)]
+            ("toolwire.limits", limits), ("toolwire.retries", retries), ("toolwire.approval", approval),
+            ("toolwire.questions", questions)]
 
 
 def _version(distribution: str | None) -> str | None:

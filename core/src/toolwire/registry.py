@@ -22,7 +22,7 @@ from toolwire._catalog import Catalog, selected
 from toolwire._collector import collector_held
 from toolwire._scheduling import caller_loop
 from toolwire._sources import LoadedSource, ToolChanges
-from toolwire.batches import Approval, Approver, Batch
+from toolwire.batches import Answerer, Approval, Approver, Batch
 from toolwire.config import Config, ConfigError, load_config, policy_config, tool_policy
 from toolwire.executing import Executor
 from toolwire.formats import Dialect, Strictness, dialect_of, parse_calls, schema_problem
@@ -76,8 +76,9 @@ class ToolRegistry:
     results = registry.execute_tool_calls(response.choices[0].message.tool_calls)
     ```
 
-    `approve` answers, a batch at a time, the calls that need approval; `ordering` and `max_result_chars`
-    override the config's `[policy]` table (see `toolwire.config.PolicyConfig`).
+    `approve` answers, a batch at a time, the calls that need approval; `answer`, what tools ask their user
+    before they can finish (`input_required`), and those calls run again with the answers; `ordering` and
+    `max_result_chars` override the config's `[policy]` table (see `toolwire.config.PolicyConfig`).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class ToolRegistry:
         separator: str | None = None,
         plugins: Plugins | None = None,
         approve: Approver | None = None,
+        answer: Answerer | None = None,
         ordering: str | None = None,
         max_result_chars: int | None = None,
     ) -> None:
@@ -102,6 +104,7 @@ class ToolRegistry:
                                          self.policy.max_result_chars, "tools": list(self.policy.tools),
                                          **overrides})
         self.approve = approve
+        self.answer = answer
         self.plugins = plugins if plugins is not None else Plugins()
         self._catalog = Catalog(self.separator)
         self._backends = Backends(self.plugins, self.config, executor)

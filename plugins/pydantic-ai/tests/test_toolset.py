@@ -119,6 +119,28 @@ def test_a_denied_call_is_a_failed_result_the_model_reads() -> None:
 
 
 
+def test_what_a_tool_asks_goes_to_the_registrys_answer_and_the_call_finishes_in_the_turn() -> None:
+    """A tool that asks its user (an MCP server's elicitation, here `toolwire.testing.ask`): the registry's `answer`
+    callback answers it and the model reads the finished call, not the question."""
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("ask", {"question": "Sure?"}, tool_call_id="c1")])
+        [part] = [p for p in messages[-1].parts if getattr(p, "tool_call_id", None) == "c1"]
+        return ModelResponse(parts=[TextPart(json.dumps(part.content))])
+
+    asked: list[list[str]] = []
+
+    def answer(results: list[Any]) -> dict[str, Any]:
+        asked.append([result.call_id for result in results])
+        return {result.call_id: {"inputResponses": {"q": {"action": "accept"}}} for result in results}
+
+    with ToolRegistry(executor="thread", answer=answer) as registry:
+        registry.add(next(tool for tool in conformance_tools() if tool.name == "ask"))
+        output = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go").output
+    assert asked == [["c1"]]
+    assert json.loads(output) == {"inputResponses": {"q": {"action": "accept"}}}
+
+
 def test_calls_that_need_approval_can_go_through_pydantic_ais_deferred_approvals() -> None:
     """With `defer_approvals=True`, a call toolwire's policy holds for approval ends the run with pydantic-ai's
     `DeferredToolRequests`; the next run, given `DeferredToolResults`, runs the approved call (once, with the

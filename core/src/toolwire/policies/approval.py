@@ -11,17 +11,15 @@ A call with no answer does not run: its result is `approval_pending`, and the ca
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolwire._scheduling import caller_loop
 from toolwire.batches import Dispatch
 from toolwire.hookspecs import hookimpl
-from toolwire.loop import shared_loop
 from toolwire.policies._book import groups
+from toolwire.policies._callbacks import called
 from toolwire.tools import ErrorKind, ToolCall
 
 __all__ = ["toolwire_dispatch"]
@@ -49,7 +47,7 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
     approve = dispatch.registry.approve
     if asked and approve is not None:
         try:
-            answers = _ask(approve, asked)
+            answers = called(approve, asked)
         except Exception as exc:
             log.exception("the approval callback failed")
             failure = f"{type(exc).__name__}: {exc}"
@@ -68,14 +66,6 @@ def _decide(dispatch: Dispatch, needed: Sequence[int]) -> None:
             answers.update(given)
     for index, call in zip(needed, needing, strict=True):
         _apply(dispatch, index, call, answers.get(call.id, _NO_ANSWER), failure)
-
-
-def _ask(approve: Any, calls: list[ToolCall]) -> Any:
-    answer = approve(calls)
-    if type(answer) is not dict and asyncio.iscoroutine(answer):  # a dict first: no ABC machinery
-        loop = caller_loop.get() or shared_loop().loop
-        answer = asyncio.run_coroutine_threadsafe(answer, loop).result()
-    return answer
 
 
 def _apply(dispatch: Dispatch, index: int, call: ToolCall, answer: Any, failure: str | None) -> None:
