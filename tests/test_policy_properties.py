@@ -22,7 +22,18 @@ def fails_on_threes(n: int) -> int:
     return n
 
 
+def asks_on_evens(n: int) -> int:
+    """Ask the user first when `n` is even (an `input_required` result), then give `n`."""
+    from toolwire.executing import call_inputs
+
+    if n % 2 == 0 and call_inputs() is None:
+        question = {"method": "elicitation/create", "params": {"message": f"{n}?"}}
+        raise ToolCallError("asks first", ErrorKind.INPUT_REQUIRED, input_required={"inputRequests": {"q": question}})
+    return n
+
+
 TOOLS = {
+    "asks": (asks_on_evens, Annotations()),
     "read": (echo, Annotations(read_only=True)),
     "write": (echo, Annotations(read_only=False)),
     "plain": (echo, Annotations()),
@@ -44,6 +55,7 @@ policies = st.fixed_dictionaries({
     "approval": st.sets(st.sampled_from(list(TOOLS))),
     "answers": st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e", ""]), ANSWERS, max_size=6),
     "callback": st.booleans(),
+    "answer": st.sampled_from([None, "all", "some", "raises"]),  # `ToolRegistry(answer=...)` for questions
     "max_concurrency": st.sampled_from([None, 1, 2, 3]),
     "rate": st.sampled_from([None, "1000/s"]),
     "retries": st.integers(0, 2),
@@ -57,9 +69,16 @@ def registry_for(policy: dict[str, Any]) -> ToolRegistry:
     def approve(pending: list[ToolCall]) -> dict[str, Any]:
         return {call.id: answers[call.id] for call in pending if call.id in answers}
 
+    def answer(asked: list[Any]) -> dict[str, Any]:
+        if policy["answer"] == "raises":
+            raise RuntimeError("the dialog closed")
+        return {result.call_id: {"inputResponses": {"q": {"action": "accept"}}} for result in asked
+                if policy["answer"] == "all" or result.call_id in ("a", "b")}
+
     registry = ToolRegistry(executor="thread", ordering=policy["ordering"],
                             max_result_chars=policy["max_result_chars"],
-                            approve=approve if policy["callback"] else None)
+                            approve=approve if policy["callback"] else None,
+                            answer=answer if policy["answer"] else None)
     for name, (function, hints) in TOOLS.items():
         registry.load("native", function, name=name, annotations=hints)
     for name in policy["approval"]:
@@ -97,3 +116,5 @@ def test_one_result_per_call_in_order_whatever_the_policies(batch: list[tuple], 
             assert result.error.message
         if call.name == "missing":
             assert result.error is not None and result.error.kind == ErrorKind.UNKNOWN_TOOL
+        if policy["answer"] == "all":  # every question was answered in the batch
+            assert result.error is None or result.error.kind != ErrorKind.INPUT_REQUIRED
