@@ -41,15 +41,15 @@ def toolwire_dispatch(dispatch: Dispatch) -> Any:
     told = dispatch.on_outcome
     if told is not None:
         dispatch.on_outcome = functools.partial(_unless_asking, told)
-    outcomes = yield
+    outcomes: list[Outcome] = yield
     asked = [index for index, outcome in enumerate(outcomes) if _asks(outcome)]
     round_ = dispatch.stash.get(_ROUND, 1)
     if asked and round_ <= ROUNDS:
-        _answer(dispatch, answer, asked, round_)
+        _answer(dispatch, outcomes, answer, asked, round_)
     if told is not None:
         for index in asked:
-            told(index, dispatch.outcomes[index])  # type: ignore[arg-type]
-    return dispatch.outcomes
+            told(index, outcomes[index])
+    return outcomes
 
 
 def _asks(outcome: Outcome | None) -> bool:
@@ -61,12 +61,13 @@ def _unless_asking(told: Callable[[int, Outcome], None], index: int, outcome: Ou
         told(index, outcome)
 
 
-def _answer(dispatch: Dispatch, answer: Any, asked: Sequence[int], round_: int) -> None:
-    """Put the questions of the jobs at `asked` to `answer`, and run those it answers again."""
+def _answer(dispatch: Dispatch, outcomes: list[Outcome], answer: Any, asked: Sequence[int], round_: int) -> None:
+    """Put the questions of the jobs at `asked` to `answer`, and run those it answers again (their `outcomes` and
+    attempts updated)."""
     registry: Any = dispatch.registry  # a ToolRegistry: its plugins run the calls again
     cap = registry.policy.max_result_chars
     calls, jobs = dispatch.calls, dispatch.jobs
-    results = [make_result(calls[i], dispatch.outcomes[i], dispatch.attempts[i], cap) for i in asked]  # type: ignore[arg-type]
+    results = [make_result(calls[i], outcomes[i], dispatch.attempts[i], cap) for i in asked]
     try:
         answers = called(answer, results)
     except Exception:
@@ -84,7 +85,6 @@ def _answer(dispatch: Dispatch, answer: Any, asked: Sequence[int], round_: int) 
                               _signals=None) for i in again],
                      dispatch.timeout, approvals={calls[i].id: True for i in again})
     rerun.stash[_ROUND] = round_ + 1
-    outcomes = registry.plugins.hook.toolwire_dispatch(dispatch=rerun)
-    for k, i in enumerate(again):
-        dispatch.outcomes[i] = outcomes[k]
-        dispatch.attempts[i] += rerun.attempts[k]
+    for k, outcome in enumerate(registry.plugins.hook.toolwire_dispatch(dispatch=rerun)):
+        outcomes[again[k]] = outcome
+        dispatch.attempts[again[k]] += rerun.attempts[k]
