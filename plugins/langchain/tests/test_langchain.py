@@ -95,6 +95,26 @@ def test_a_call_keeps_the_models_call_id() -> None:
     assert [sync["m1"].content, sync["m2"].content, together["m3"].content] == ["m1", "m2", "m3"]
 
 
+def test_what_a_tool_asks_goes_to_the_registrys_answer_and_the_call_finishes_in_the_turn() -> None:
+    """A tool that asks its user (an MCP server's elicitation, here `toolwire.testing.ask`), on the sync and the
+    async path: the registry's `answer` answers it and the model reads the finished call, not the question."""
+    asked: list[list[str]] = []
+
+    def answer(results: list[Any]) -> dict[str, Any]:
+        asked.append([result.call_id for result in results])
+        return {result.call_id: {"inputResponses": {"q": {"action": "accept"}}} for result in results}
+
+    with ToolRegistry(executor="thread", answer=answer) as registry:
+        registry.add(next(tool for tool in conformance_tools() if tool.name == "ask"))
+        agent = create_agent(scripted([("s1", "ask", {"question": "Sure?"})]), tools=langchain_tools(registry))
+        sync = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
+        agent = create_agent(scripted([("a1", "ask", {"question": "Sure?"})]), tools=langchain_tools(registry))
+        together = tool_messages(asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]})))
+    assert asked == [["s1"], ["a1"]]
+    for reply in (sync["s1"], together["a1"]):
+        assert json.loads(reply.content) == {"inputResponses": {"q": {"action": "accept"}}}
+
+
 def written(path: str, text: str) -> str:
     """Write `text` to the file `path` (a call that must not run before it is approved)."""
     Path(path).write_text(text)
