@@ -958,11 +958,13 @@ def test_prepare_must_be_true_or_false() -> None:
 
 
 def test_a_run_on_a_closed_executor_is_refused_and_leaves_no_descriptor_open() -> None:
+    """Each refused run left its wake-up pipe open (two descriptors a run). The count is the whole process's, which
+    a background thread of another test may change by one or two meanwhile: a leak shows as a hundred."""
     executor = ProcessExecutor(ExecutorConfig(backend="process", workers=1))
     executor.close()
     before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
-    for _ in range(20):
+    for _ in range(50):
         with pytest.raises(RuntimeError, match="the process executor is closed"):
             executor.run([Job("1", _tool("add", add), {"a": 1, "b": 2})])
     if before is not None:
-        assert len(os.listdir("/proc/self/fd")) == before
+        assert len(os.listdir("/proc/self/fd")) - before < 10
