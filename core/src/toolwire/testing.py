@@ -61,12 +61,12 @@ from toolwire.tools import (
 )
 
 __all__ = [
-    "PIXEL", "Abort", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "Prepares", "UnpicklableError",
-    "Unreadable", "Unrebuildable", "Unsendable", "add", "ask", "async_ask", "async_echo", "async_fail",
-    "async_fail_base", "async_fail_unreadable", "async_hang", "async_marked", "async_which_call", "conformance_tools",
-    "crash", "echo", "echo_returned", "endless", "fail", "fail_base", "fail_unpicklable", "fail_unreadable",
-    "fail_with", "generator_inside", "hang", "hang_returned", "lazy", "lazy_inside", "marked", "media",
-    "model_inside", "no_leaks", "opaque", "pid", "registry_of", "rich", "running", "undecodable_name",
+    "PIXEL", "Abort", "AcceptAll", "BatchSizes", "ExecutorConformance", "Mark", "Opaque", "Prepares",
+    "UnpicklableError", "Unreadable", "Unrebuildable", "Unsendable", "add", "ask", "async_ask", "async_echo",
+    "async_fail", "async_fail_base", "async_fail_unreadable", "async_hang", "async_marked", "async_which_call",
+    "conformance_tools", "crash", "echo", "echo_returned", "endless", "fail", "fail_base", "fail_unpicklable",
+    "fail_unreadable", "fail_with", "generator_inside", "hang", "hang_returned", "lazy", "lazy_inside", "marked",
+    "media", "model_inside", "no_leaks", "opaque", "pid", "registry_of", "rich", "running", "undecodable_name",
     "unrebuildable", "unsendable", "which_call",
 ]
 
@@ -391,6 +391,20 @@ class BatchSizes:
     def toolwire_execute(self, batch: Batch) -> Any:
         self.sizes.append(len(batch.calls))
         return (yield)
+
+
+class AcceptAll:
+    """An `answer` callback (`ToolRegistry(answer=...)`) that accepts every question it is asked and records the call
+    ids of each round in `asked`: `ToolRegistry(answer=(answers := AcceptAll()))`, run, then read `answers.asked`."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def __call__(self, results: list[ToolResult]) -> dict[str, Any]:
+        self.asked.append([result.call_id for result in results])
+        return {result.call_id: {"inputResponses": {key: {"action": "accept"} for key in
+                                                    (result.error.input_required or {}).get("inputRequests", {})}}
+                for result in results if result.error is not None}
 
 
 def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:

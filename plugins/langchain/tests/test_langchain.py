@@ -30,7 +30,7 @@ from langchain_core.tools import (
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from toolwire import Image, Resource, Text, ToolCall, ToolRegistry, load_config
-from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, registry_of
+from toolwire.testing import PIXEL, AcceptAll, BatchSizes, add, conformance_tools, media, registry_of
 from toolwire_langchain import langchain_tools
 
 TURN = [("ok", "add", {"a": 20, "b": 22}), ("bad", "add", {"a": "twenty", "b": 22}),
@@ -98,19 +98,13 @@ def test_a_call_keeps_the_models_call_id() -> None:
 def test_what_a_tool_asks_goes_to_the_registrys_answer_and_the_call_finishes_in_the_turn() -> None:
     """A tool that asks its user (an MCP server's elicitation, here `toolwire.testing.ask`), on the sync and the
     async path: the registry's `answer` answers it and the model reads the finished call, not the question."""
-    asked: list[list[str]] = []
-
-    def answer(results: list[Any]) -> dict[str, Any]:
-        asked.append([result.call_id for result in results])
-        return {result.call_id: {"inputResponses": {"q": {"action": "accept"}}} for result in results}
-
-    with ToolRegistry(executor="thread", answer=answer) as registry:
+    with ToolRegistry(executor="thread", answer=(answers := AcceptAll())) as registry:
         registry.add(next(tool for tool in conformance_tools() if tool.name == "ask"))
         agent = create_agent(scripted([("s1", "ask", {"question": "Sure?"})]), tools=langchain_tools(registry))
         sync = tool_messages(agent.invoke({"messages": [HumanMessage("go")]}))
         agent = create_agent(scripted([("a1", "ask", {"question": "Sure?"})]), tools=langchain_tools(registry))
         together = tool_messages(asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]})))
-    assert asked == [["s1"], ["a1"]]
+    assert answers.asked == [["s1"], ["a1"]]
     for reply in (sync["s1"], together["a1"]):
         assert json.loads(reply.content) == {"inputResponses": {"q": {"action": "accept"}}}
 

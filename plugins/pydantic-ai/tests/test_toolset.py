@@ -16,7 +16,7 @@ from pydantic_ai.messages import BinaryContent, ModelMessage, ModelResponse, Tex
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from toolwire import Tool, ToolRegistry
-from toolwire.testing import PIXEL, BatchSizes, add, conformance_tools, media, pid, registry_of
+from toolwire.testing import PIXEL, AcceptAll, BatchSizes, add, conformance_tools, media, pid, registry_of
 from toolwire_pydantic_ai import registry_toolset
 
 
@@ -128,16 +128,10 @@ def test_what_a_tool_asks_goes_to_the_registrys_answer_and_the_call_finishes_in_
         [part] = [p for p in messages[-1].parts if getattr(p, "tool_call_id", None) == "c1"]
         return ModelResponse(parts=[TextPart(json.dumps(part.content))])
 
-    asked: list[list[str]] = []
-
-    def answer(results: list[Any]) -> dict[str, Any]:
-        asked.append([result.call_id for result in results])
-        return {result.call_id: {"inputResponses": {"q": {"action": "accept"}}} for result in results}
-
-    with ToolRegistry(executor="thread", answer=answer) as registry:
+    with ToolRegistry(executor="thread", answer=(answers := AcceptAll())) as registry:
         registry.add(next(tool for tool in conformance_tools() if tool.name == "ask"))
         output = Agent(FunctionModel(turn), toolsets=[registry_toolset(registry)]).run_sync("go").output
-    assert asked == [["c1"]]
+    assert answers.asked == [["c1"]]
     assert json.loads(output) == {"inputResponses": {"q": {"action": "accept"}}}
 
 
