@@ -78,16 +78,16 @@ class MCPInvoker:
                                 f"{self.connection.detail} ({exc}); send valid Unicode text",
                                 ErrorKind.INVALID_ARGUMENTS) from None
         session = runtime.session(self.connection)
-        answers = None if inputs is None else _answers(self.tool, inputs)
-        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener, inputs=answers)
+        answers = {} if inputs is None else _answers(self.tool, inputs)
+        result = await session.call_tool(self.tool, arguments, retry=self.retry, progress=listener, answers=answers)
         if getattr(result, "input_requests", None):  # an `InputRequiredResult`: the server asks first (2026 protocol)
             raise input_required(self.tool, cast("InputRequiredResult", result))
         return value_from_result(cast("CallToolResult", result))
 
 
 def _answers(tool: str, inputs: Any) -> dict[str, Any]:
-    """The `inputs` a caller gave for `tool`'s questions as the mcp SDK takes them, or the error saying what is wrong
-    with them (the call is not sent)."""
+    """The `inputs` a caller gave for `tool`'s questions as the mcp SDK's `call_tool` keywords (`input_responses`,
+    `request_state`), or the error saying what is wrong with them (the call is not sent)."""
     from mcp_types import CallToolRequestParams
 
     try:
@@ -98,4 +98,4 @@ def _answers(tool: str, inputs: Any) -> dict[str, Any]:
     except ValueError as exc:
         raise ToolCallError(f"the answers given to what '{tool}' asked (inputs=) are not MCP input responses: {exc}",
                             ErrorKind.INVALID_ARGUMENTS) from None
-    return {"inputResponses": params.input_responses, "requestState": params.request_state}
+    return {"input_responses": params.input_responses, "request_state": params.request_state}

@@ -179,11 +179,11 @@ class _Session:
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, retry: bool,
-        progress: ProgressFnT | None, inputs: Mapping[str, Any] | None = None,
+        progress: ProgressFnT | None, answers: Mapping[str, Any] | None = None,
     ) -> CallToolResult | InputRequiredResult:
         """Call a tool; a transport failure reconnects, and is retried once when `retry` is set. A question the
-        server asks (2026 protocol) is the answer, for the caller to put to its user; `inputs` answers one asked
-        before (`inputResponses`, `requestState`)."""
+        server asks (2026 protocol) is the answer, for the caller to put to its user; `answers` answer one asked
+        before (`call_tool`'s `input_responses` and `request_state`)."""
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
@@ -191,7 +191,7 @@ class _Session:
             except ConnectionError as exc:
                 raise ToolCallError(str(exc), kind="transport") from exc
             try:
-                return await _call(client, name, arguments, progress, inputs)
+                return await _call(client, name, arguments, progress, answers or {})
             except Exception as exc:
                 failure = _transport_failure(exc)
                 if failure is None:
@@ -338,7 +338,7 @@ class _Session:
 
 async def _call(
     client: Client, name: str, arguments: dict[str, Any],
-    progress: ProgressFnT | None, inputs: Mapping[str, Any] | None,
+    progress: ProgressFnT | None, answers: Mapping[str, Any],
 ) -> CallToolResult | InputRequiredResult:
     """`client.call_tool`, with the session called directly in the common case of a one-round call.
 
@@ -347,8 +347,6 @@ async def _call(
     it. A call the server rejected for a stale listing (`HEADER_MISMATCH`, nothing ran) is listed again and resent.
     """
     MCPError, CallToolResult, HEADER_MISMATCH = _call_names()
-    answers: dict[str, Any] = {} if inputs is None else {
-        "input_responses": inputs.get("inputResponses"), "request_state": inputs.get("requestState")}
     try:
         result = await client.session.call_tool(name, arguments, progress_callback=progress,
                                                 allow_input_required=True, **answers)

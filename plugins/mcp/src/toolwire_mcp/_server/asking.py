@@ -22,7 +22,7 @@ import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
 
-__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result"]
+__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result", "inputs"]
 
 log = logging.getLogger("toolwire")
 
@@ -45,7 +45,8 @@ _ARGUMENTS_SHOWN = 2000
 
 
 class Asking:
-    """Asks a client's user to approve calls; one per server (its key signs the questions it asked)."""
+    """Asks a client's user to approve calls, and a tool's questions; one per server (its key signs the questions
+    it asked)."""
 
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
@@ -93,12 +94,10 @@ class Asking:
     def tool_state(self, params: types.CallToolRequestParams, approval_asked: bool) -> str | None:
         """The tool's own part of the `request_state` a client sent back: all of it, unless this server asked for
         approval (its state is then this server's, with the tool's after a signed approval)."""
-        state = params.request_state
         if not approval_asked:
-            return state
-        if state is not None and state.startswith(_APPROVED):
-            return state[len(_APPROVED):].partition(":")[2] or None
-        return None
+            return params.request_state
+        approved = _approval(params.request_state)
+        return approved[1] or None if approved is not None else None
 
     async def answers(self, ctx: Any, asked: Mapping[str, Any]) -> dict[str, Any] | None:
         """A tool's questions (`ToolError.input_required`) put to the user mid-call, on a protocol before
@@ -117,21 +116,32 @@ class Asking:
                 log.warning("asking the client a tool's question failed: %s", exc)
                 return None
             responses[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
-        state = asked.get("requestState")
-        return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+        return inputs(responses, asked.get("requestState"))
 
     def _approved(self, params: types.CallToolRequestParams, name: str) -> bool:
-        state = params.request_state
-        if state is None or not state.startswith(_APPROVED):
-            return False
-        signature = state[len(_APPROVED):].partition(":")[0]
-        return hmac.compare_digest(signature, self._state(name, dict(params.arguments or {}), "approved"))
+        approved = _approval(params.request_state)
+        return approved is not None and hmac.compare_digest(
+            approved[0], self._state(name, dict(params.arguments or {}), "approved"))
 
     def _state(self, name: str, arguments: dict[str, Any], *what: str) -> str:
         """The signature of a question (or, with `what`, of its answer): the tool and its arguments, under this
         server's key."""
         asked = json.dumps([name, arguments, *what], sort_keys=True, default=str, separators=(",", ":"))
         return hmac.new(self._key, asked.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def inputs(responses: dict[str, Any], state: Any) -> dict[str, Any]:
+    """A call's `inputs` (`execute_tool_calls(inputs=...)`): the answers by key, and the tool's state when it has
+    one."""
+    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+
+
+def _approval(state: str | None) -> tuple[str, str] | None:
+    """The approval signature and the tool's own state in a `request_state` of `approved_state`, or None."""
+    if state is None or not state.startswith(_APPROVED):
+        return None
+    signature, _, rest = state[len(_APPROVED):].partition(":")
+    return signature, rest
 
 
 def asks_by_result(ctx: Any) -> bool:

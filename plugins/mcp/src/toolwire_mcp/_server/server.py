@@ -24,7 +24,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result
+from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result, inputs
 from toolwire_mcp._server.shapes import mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
@@ -147,12 +147,12 @@ class MCPRegistryServer(Server):
                 [result] = await self.registry.aexecute_tool_calls([call], approvals=answers)
                 return mcp_result(result, tool)
             approved = True
-        inputs = _inputs(params, self._asking.tool_state(params, approved))
+        given = _given(params, self._asking.tool_state(params, approved))
         progress = (params.meta or {}).get("progress_token") is not None  # the client wants this call's progress
         stop = listen_progress(call.id, self._progress_to(ctx.session)) if progress else None
         try:
             for _ in range(_ROUNDS):
-                result = await self._batcher.call(call, approved=approved, inputs=inputs)
+                result = await self._batcher.call(call, approved=approved, inputs=given)
                 asked = result.error.input_required if result.error is not None else None
                 if asked is None or not self._asking.can_ask(ctx):
                     break  # a question the client cannot take stays the call's error
@@ -162,8 +162,8 @@ class MCPRegistryServer(Server):
                         state = self._asking.approved_state(params, params.name, state)
                     return types.InputRequiredResult.model_validate(
                         {"inputRequests": asked.get("inputRequests"), "requestState": state})
-                inputs = await self._asking.answers(ctx, asked)  # earlier protocols: asked mid-call
-                if inputs is None:
+                given = await self._asking.answers(ctx, asked)  # earlier protocols: asked mid-call
+                if given is None:
                     break
         finally:
             if stop is not None:
@@ -229,14 +229,12 @@ class MCPRegistryServer(Server):
         await serve_asgi(self, app, self.host, self.port, endpoint)
 
 
-def _inputs(params: types.CallToolRequestParams, state: str | None) -> dict[str, Any] | None:
+def _given(params: types.CallToolRequestParams, state: str | None) -> dict[str, Any] | None:
     """The answers a client's retry of a call carries for its tool (`ToolCall` `inputs`): its input responses but
     this server's own, and the tool's `state`."""
     responses = {key: response.model_dump(by_alias=True, mode="json", exclude_none=True)
                  for key, response in (params.input_responses or {}).items() if key != APPROVAL_KEY}
-    if not responses and state is None:
-        return None
-    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+    return inputs(responses, state) if responses or state is not None else None
 
 
 def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
