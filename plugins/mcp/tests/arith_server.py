@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Annotated
 
 import anyio
-from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ListRoots, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
     BlobResourceContents,
+    CreateMessageResult,
     EmbeddedResource,
     ImageContent,
+    ListRootsResult,
+    SamplingMessage,
     TextContent,
     ToolAnnotations,
 )
@@ -136,6 +139,16 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
         return f"hello {name.name}"
 
     @server.tool()
+    async def word(reply: Annotated[CreateMessageResult, Resolve(_ask_the_model)]) -> str:
+        """A word the host's model picks (sampling; on the 2026 protocol, a question returned to the caller)."""
+        return reply.content.text if isinstance(reply.content, TextContent) else type(reply.content).__name__
+
+    @server.tool()
+    async def roots(listed: Annotated[ListRootsResult, Resolve(_ask_for_roots)]) -> list[str]:
+        """The client's roots (on the 2026 protocol, a question returned to the caller)."""
+        return [str(root.uri) for root in listed.roots]
+
+    @server.tool()
     async def two_rounds(ctx: Context) -> str | InputRequiredResult:
         """Answer in a second round (2026 protocol): the first returns state to send back."""
         if ctx.request_state == "round 2":
@@ -170,6 +183,15 @@ def build_server(events: list[str] | None = None, events_file: str | None = None
 
 def _ask_for_name() -> Elicit[Name]:
     return Elicit("Your name?", Name)
+
+
+def _ask_the_model() -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="One word for hello?"))],
+                  max_tokens=5)
+
+
+def _ask_for_roots() -> ListRoots:
+    return ListRoots()
 
 
 async def announce_tools_changed(ctx: Context) -> None:

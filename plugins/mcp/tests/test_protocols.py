@@ -74,6 +74,29 @@ def test_a_question_a_tool_asks_is_its_calls_result_and_the_answer_resumes_it(re
     assert answered.value == {"result": "hello carol"}
 
 
+@pytest.mark.parametrize("namespace", ["modern", "local"])
+@pytest.mark.parametrize(("tool", "method", "told", "reply", "value"), [
+    ("word", "sampling/createMessage", "a reply from the host's model",
+     {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}, {"result": "hi"}),
+    ("roots", "roots/list", "the client's roots", {"roots": [{"uri": "file:///work"}]}, {"result": ["file:///work"]}),
+])
+def test_a_tool_asking_for_the_hosts_model_or_roots_is_answered_like_a_question(
+        registry: ToolRegistry, namespace: str, tool: str, method: str, told: str, reply: Any, value: Any) -> None:
+    """Sampling and roots requests come back with the call (2026 protocol) as questions do, and the caller's answer
+    resumes it; before, the server refused the call ('did not declare the sampling capability')."""
+    call = {"id": "1", "type": "function", "function": {"name": f"{namespace}_{tool}", "arguments": "{}"}}
+    [asked] = registry.execute_tool_calls([call])
+    assert asked.error is not None and asked.error.kind is ErrorKind.INPUT_REQUIRED, asked.content
+    assert f"needs input before it can finish ({told})" in asked.content
+    question = asked.error.input_required
+    assert question is not None
+    [(key, request)] = question["inputRequests"].items()
+    assert request["method"] == method
+    answer = {"inputResponses": {key: reply}, **{k: v for k, v in question.items() if k == "requestState"}}
+    [answered] = registry.execute_tool_calls([call], inputs={"1": answer})
+    assert answered.value == value, answered.content
+
+
 def test_a_question_asked_mid_call_on_the_handshake_is_refused_in_words(registry: ToolRegistry) -> None:
     """A server of the handshake era asks in the middle of the call, where no caller can answer."""
     result = call(registry, "legacy_greet")

@@ -672,6 +672,49 @@ async def test_as_a_gateway_an_upstream_tools_question_reaches_the_clients_user(
         "input_required: 'greet' needs input before it can finish (a question for the user: 'Your name?')")
 
 
+@pytest.mark.parametrize("backend", ["thread", "process"])
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_as_a_gateway_an_upstream_tool_samples_the_clients_model_and_reads_its_roots(
+        stdio_command: list[str], backend: str, mode: str) -> None:
+    """An upstream tool that asks for the host's model (sampling) or the client's roots gets them from the served
+    client, on either protocol; a client that declared neither gets the question as the call's error. Before, the
+    upstream refused the call ('did not declare the sampling capability')."""
+    asked: list[str] = []
+
+    async def model(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        asked.append(params.messages[0].content.text)  # type: ignore[union-attr]
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="hi"),
+                                         model="test-model")
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        asked.append("roots")
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/project")])
+
+    config = load_config(environ={"TOOLWIRE_EXECUTOR": backend, "TOOLWIRE_WORKERS": "1", "TOOLWIRE_TIMEOUT": "30"})
+    with ToolRegistry(config=config) as registry:
+        registry.load("mcp", stdio_command, namespace="up", protocol="auto")
+        with Serving(registry, transport="streamable-http") as server:
+            async with Client(server.url, mode=mode, sampling_callback=model, list_roots_callback=roots) as client:
+                word = await client.call_tool("up_word", {})
+                listed = await client.call_tool("up_roots", {})
+            async with Client(server.url, mode=mode) as unasked:
+                unanswered = await unasked.call_tool("up_word", {})
+            if (backend, mode) == ("thread", "auto"):  # a client of another make
+                from fastmcp import Client as FastMCPClient
+
+                async def fast_model(messages: Any, params: Any, context: Any) -> str:
+                    return "hey"
+
+                async with FastMCPClient(server.url, sampling_handler=fast_model, roots=["file:///srv"]) as fast:
+                    assert (await fast.call_tool("up_word", {})).structured_content == {"result": "hey"}
+                    assert (await fast.call_tool("up_roots", {})).structured_content == {"result": ["file:///srv"]}
+    assert (word.is_error, word.structured_content) == (False, {"result": "hi"}), word.content
+    assert (listed.is_error, listed.structured_content) == (False, {"result": ["file:///work/project"]})
+    assert asked == ["One word for hello?", "roots"]
+    assert unanswered.is_error and unanswered.content[0].text.startswith(
+        "input_required: 'word' needs input before it can finish (a reply from the host's model)")
+
+
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_as_a_gateway_an_approved_call_whose_tool_asks_is_approved_once(stdio_command: list[str],
                                                                                mode: str) -> None:

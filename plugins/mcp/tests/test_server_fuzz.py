@@ -96,3 +96,60 @@ def test_whatever_a_client_sends_it_gets_an_answer_and_the_session_goes_on(
                        json={"jsonrpc": "2.0", "id": "check", "method": "tools/call", "params": call})
     [result] = answers(check)
     assert result["result"]["structuredContent"] == {"result": 42}, result
+
+
+def asks(question: Any = None) -> None:
+    """Ask whatever `question` is, as a tool's `input_required` error."""
+    from toolwire import ToolCallError
+
+    raise ToolCallError("asks first", "input_required", input_required=question)
+
+
+REQUESTS = st.fixed_dictionaries({"method": st.sampled_from(["elicitation/create", "sampling/createMessage",
+                                                              "roots/list"]) | st.text(max_size=8)},
+                                 optional={"params": JSON | st.fixed_dictionaries(
+                                     {}, optional={"message": st.text(max_size=8), "mode": st.text(max_size=5),
+                                                   "messages": JSON, "maxTokens": JSON, "tools": JSON})})
+QUESTIONS = st.fixed_dictionaries({}, optional={
+    "inputRequests": st.dictionaries(st.text(max_size=8), REQUESTS | JSON, max_size=3) | JSON,
+    "requestState": JSON})
+
+
+@pytest.fixture(scope="module")
+def asking_server() -> Iterator[str]:
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(add)
+        registry.register(asks)
+        with running(MCPRegistryServer(registry, transport="streamable-http", port=0)) as server:
+            yield server.url
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=QUESTIONS, mode=st.sampled_from(["auto", "legacy"]))
+def test_whatever_a_tool_asks_its_client_gets_an_answer_and_the_server_goes_on(
+        asking_server: str, question: dict[str, Any], mode: str) -> None:
+    """A tool's question of any shape, put to a client that takes every kind of question (on the 2026 protocol
+    returned with the call, before it asked mid-call): the call gets a result and the next call works."""
+    import asyncio
+
+    import mcp_types as types
+    from mcp import Client
+
+    async def user(context: Any, params: Any) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    async def model(context: Any, params: Any) -> types.CreateMessageResult:
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="x"), model="m")
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[])
+
+    async def session() -> tuple[Any, Any]:
+        async with Client(asking_server, mode=mode, elicitation_callback=user, sampling_callback=model,
+                          list_roots_callback=roots) as client:
+            asked = await client.session.call_tool("asks", {"question": question}, allow_input_required=True)
+            return asked, await client.call_tool("add", {"a": 40, "b": 2})
+
+    asked, added = asyncio.run(session())
+    assert isinstance(asked, types.InputRequiredResult) or asked.is_error, asked
+    assert added.structured_content == {"result": 42}

@@ -264,9 +264,8 @@ class _Session:
             if transport != "in-process":
                 target = readable_listings(target, self.connection.detail)
             mode = self.connection.client_mode(transport)
-            asks = None if mode == "legacy" else _not_mid_call  # 2026: questions come back with the call
-            async with Client(target, message_handler=self._on_message, cache=None, mode=mode,
-                              elicitation_callback=asks) as client:
+            asks = {} if mode == "legacy" else _questions_taken()  # 2026: questions come back with the call
+            async with Client(target, message_handler=self._on_message, cache=None, mode=mode, **asks) as client:
                 self.tools = await _list_all(client)
                 self._client = client
                 ready.set_result(None)
@@ -362,14 +361,25 @@ async def _call(
     return await client.call_tool(name, arguments, progress_callback=progress, request_state=resumed.request_state)
 
 
-async def _not_mid_call(context: Any, params: Any) -> Any:
-    """Declares that this client takes the server's questions: on the 2026 protocol they come back with the call
-    (`InputRequiredResult`) for its caller to answer; one asked in the middle of a call, the handshake's way, cannot
-    reach the caller and is refused."""
+async def _not_mid_call(context: Any, params: Any = None) -> Any:
+    """Declares that this client takes the server's questions (for its user, its host's model, its roots): on the
+    2026 protocol they come back with the call (`InputRequiredResult`) for its caller to answer; one asked in the
+    middle of a call, the handshake's way, cannot reach the caller and is refused."""
     from mcp_types import INVALID_REQUEST, ErrorData
 
-    return ErrorData(code=INVALID_REQUEST, message="elicitation in the middle of a call is not supported by this "
-                     "client (toolwire); ask with an input-required result (protocol 2026-07-28)")
+    return ErrorData(code=INVALID_REQUEST, message="a request in the middle of a call (elicitation, sampling, roots) "
+                     "is not supported by this client (toolwire); ask with an input-required result (protocol "
+                     "2026-07-28)")
+
+
+def _questions_taken() -> dict[str, Any]:
+    """The `Client` keywords that declare elicitation, sampling (with tools) and roots: on the 2026 protocol a
+    question of each kind comes back with the call."""
+    from mcp_types import SamplingCapability, SamplingToolsCapability
+
+    return {"elicitation_callback": _not_mid_call, "sampling_callback": _not_mid_call,
+            "sampling_capabilities": SamplingCapability(tools=SamplingToolsCapability()),
+            "list_roots_callback": _not_mid_call}
 
 
 @functools.cache

@@ -22,7 +22,7 @@ import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
 
-__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result", "inputs"]
+__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result", "inputs", "returned_question"]
 
 log = logging.getLogger("toolwire")
 
@@ -40,6 +40,8 @@ APPROVAL_KEY = "toolwire_approval"
 """The key of the approval question among a call's input requests."""
 _APPROVED = "toolwire-approved:"
 """How the `request_state` of a tool's question on an approved call starts: the approval's signature follows."""
+_APPROVAL_ASKED = {"inputRequests": {APPROVAL_KEY: {"method": "elicitation/create"}}}
+"""What approval asks, as `can_take` reads a tool's question."""
 _ARGUMENTS_SHOWN = 2000
 """How much of the arguments' JSON the question shows."""
 
@@ -51,14 +53,11 @@ class Asking:
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
 
-    @staticmethod
-    def can_ask(ctx: Any) -> bool:
-        """Whether the client behind `ctx` takes form elicitation on a channel that can carry it."""
-        capabilities = ctx.session.client_capabilities
-        elicitation = capabilities.elicitation if capabilities is not None else None
-        if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-            return False
-        return asks_by_result(ctx) or bool(getattr(ctx.session, "can_send_request", True))
+    @classmethod
+    def can_ask(cls, ctx: Any) -> bool:
+        """Whether the client behind `ctx` takes form elicitation (approval's question) on a channel that can carry
+        it."""
+        return cls.can_take(ctx, _APPROVAL_ASKED)
 
     async def ask(self, ctx: Any, params: types.CallToolRequestParams, tool: Tool
                   ) -> bool | str | types.InputRequiredResult | None:
@@ -99,21 +98,33 @@ class Asking:
         approved = _approval(params.request_state)
         return approved[1] or None if approved is not None else None
 
+    @staticmethod
+    def can_take(ctx: Any, asked: Mapping[str, Any]) -> bool:
+        """Whether the client behind `ctx` can be put a tool's question (`ToolError.input_required`): it declared what
+        each of its requests needs (elicitation in that mode, sampling, with tools if asked, roots), on a channel
+        that can carry them."""
+        capabilities = ctx.session.client_capabilities
+        requests = asked.get("inputRequests")
+        if capabilities is None or not isinstance(requests, Mapping) or not all(
+                _declared(capabilities, request) for request in requests.values()):
+            return False
+        return asks_by_result(ctx) or bool(getattr(ctx.session, "can_send_request", True))
+
     async def answers(self, ctx: Any, asked: Mapping[str, Any]) -> dict[str, Any] | None:
-        """A tool's questions (`ToolError.input_required`) put to the user mid-call, on a protocol before
+        """A tool's questions (`ToolError.input_required`) put to the client mid-call, on a protocol before
         2026-07-28: the answers as `inputs` for the call's next round, or None when one cannot be asked."""
         from mcp.shared.message import ServerMessageMetadata
 
         responses = {}
         for key, request in (asked.get("inputRequests") or {}).items():
-            if not isinstance(request, dict) or request.get("method") != "elicitation/create":
-                return None  # only questions for the user are passed on (no sampling, no roots)
             try:
-                answer = await ctx.session.send_request(
-                    types.ElicitRequest.model_validate(request), types.ElicitResult,
-                    metadata=ServerMessageMetadata(related_request_id=ctx.request_id))
+                kind, result = _ASKED[request["method"]]
+                if result is types.CreateMessageResult and _wants_tools(request):
+                    result = types.CreateMessageResultWithTools
+                metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
+                answer = await ctx.session.send_request(kind.model_validate(request), result, metadata=metadata)
             except Exception as exc:
-                log.warning("asking the client a tool's question failed: %s", exc)
+                log.warning("putting a tool's question (%s) to the client failed: %s", key, exc)
                 return None
             responses[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
         return inputs(responses, asked.get("requestState"))
@@ -130,10 +141,50 @@ class Asking:
         return hmac.new(self._key, asked.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
+def returned_question(requests: Any, state: str | None) -> types.InputRequiredResult | None:
+    """A tool's question as the result of its call (2026 protocol), or None when MCP cannot carry it (nothing asked
+    and no state, or requests that are not MCP's)."""
+    try:
+        return types.InputRequiredResult.model_validate({"inputRequests": requests, "requestState": state})
+    except ValueError:
+        return None
+
+
 def inputs(responses: dict[str, Any], state: Any) -> dict[str, Any]:
     """A call's `inputs` (`execute_tool_calls(inputs=...)`): the answers by key, and the tool's state when it has
     one."""
     return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+
+
+_ASKED: dict[str, tuple[type[Any], type[Any]]] = {
+    "elicitation/create": (types.ElicitRequest, types.ElicitResult),
+    "sampling/createMessage": (types.CreateMessageRequest, types.CreateMessageResult),
+    "roots/list": (types.ListRootsRequest, types.ListRootsResult),
+}
+"""What a tool may ask the client, by method: the request and the result that answers it."""
+
+
+def _declared(capabilities: types.ClientCapabilities, request: Any) -> bool:
+    """Whether a client with `capabilities` takes `request` (one of a question's `inputRequests`)."""
+    method = request.get("method") if isinstance(request, Mapping) else None
+    if method == "elicitation/create":
+        elicitation = capabilities.elicitation
+        params = request.get("params")
+        if elicitation is None:
+            return False
+        if isinstance(params, Mapping) and params.get("mode") == "url":
+            return elicitation.url is not None
+        return elicitation.form is not None or elicitation.url is None  # a bare `elicitation: {}` is forms
+    if method == "sampling/createMessage":
+        sampling = capabilities.sampling
+        return sampling is not None and (sampling.tools is not None or not _wants_tools(request))
+    return method == "roots/list" and capabilities.roots is not None
+
+
+def _wants_tools(request: Mapping[str, Any]) -> bool:
+    """Whether a sampling request offers the model tools (its answer may use them)."""
+    params = request.get("params")
+    return isinstance(params, Mapping) and (params.get("tools") is not None or params.get("toolChoice") is not None)
 
 
 def _approval(state: str | None) -> tuple[str, str] | None:

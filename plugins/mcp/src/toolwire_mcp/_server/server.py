@@ -24,7 +24,7 @@ from toolwire import CallBatcher, ToolCall
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result, inputs
+from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result, inputs, returned_question
 from toolwire_mcp._server.shapes import mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
@@ -154,14 +154,16 @@ class MCPRegistryServer(Server):
             for _ in range(_ROUNDS):
                 result = await self._batcher.call(call, approved=approved, inputs=given)
                 asked = result.error.input_required if result.error is not None else None
-                if asked is None or not self._asking.can_ask(ctx):
+                if asked is None or not self._asking.can_take(ctx, asked):
                     break  # a question the client cannot take stays the call's error
                 if asks_by_result(ctx):  # 2026 protocol: the question goes back with the call
                     state = asked.get("requestState")
                     if approved:
                         state = self._asking.approved_state(params, params.name, state)
-                    return types.InputRequiredResult.model_validate(
-                        {"inputRequests": asked.get("inputRequests"), "requestState": state})
+                    returned = returned_question(asked.get("inputRequests"), state)
+                    if returned is None:
+                        break  # not a question MCP can carry: the call's error
+                    return returned
                 given = await self._asking.answers(ctx, asked)  # earlier protocols: asked mid-call
                 if given is None:
                     break
