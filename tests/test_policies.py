@@ -485,6 +485,46 @@ def test_what_tools_ask_goes_to_the_answer_callback_and_the_answered_calls_run_a
     assert left.error is not None and left.error.kind == ErrorKind.INPUT_REQUIRED and not (tmp_path / "left").exists()
 
 
+def confirm_then_wait(path: str, seconds: float) -> str:
+    """Ask first; once answered, leave a mark and take `seconds`."""
+    from toolwire import ToolCallError
+    from toolwire.executing import call_inputs
+
+    if call_inputs() is None:
+        question = {"method": "elicitation/create", "params": {"message": "Go on?"}}
+        raise ToolCallError("asks first", ErrorKind.INPUT_REQUIRED, input_required={"inputRequests": {"ok": question}})
+    Path(path).write_text("started")
+    time.sleep(seconds)
+    return "finished"
+
+
+def test_cancelling_a_batch_cancels_a_call_running_again_with_its_answers(backend: str, tmp_path: Path) -> None:
+    """A call the answer callback answered runs again as a job of its own: the batch's cancel reaches it (before,
+    the batch waited for it to finish)."""
+    started = tmp_path / "started"
+
+    def answer(results: list) -> dict[str, object]:  # type: ignore[type-arg]
+        return {result.call_id: {"inputResponses": {"ok": {"action": "accept"}}} for result in results}
+
+    with make_registry(backend, answer=answer) as registry:
+        registry.register(confirm_then_wait)
+        batch = registry.batch([ToolCall("c", "confirm_then_wait", {"path": str(started), "seconds": 30})])
+        results: list[Any] = []
+        running = threading.Thread(target=lambda: results.extend(registry.execute_batch(batch)))
+        running.start()
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists()
+        cancelled_at = time.monotonic()
+        batch.cancel(reason="the user stopped the agent")
+        running.join(timeout=15)
+        assert not running.is_alive() and time.monotonic() - cancelled_at < 10
+    [result] = results
+    assert result.error is not None and result.error.kind == ErrorKind.CANCELLED, result.content
+    assert "the user stopped the agent" in result.content
+
+
 def test_a_failing_answer_callback_leaves_the_questions(tmp_path: Path) -> None:
     def answer(results: list) -> dict[str, object]:  # type: ignore[type-arg]
         raise RuntimeError("the dialog closed")

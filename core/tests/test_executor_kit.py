@@ -41,6 +41,16 @@ def test_each_slot_is_filled_once_reported_at_once_and_done_when_full() -> None:
     assert done.is_set() and [o.value for o in outcomes.result()] == [0, 1, 2]
 
 
+def test_cancel_listeners_hear_the_first_reason_once_and_late_ones_at_once() -> None:
+    job = Job("c", tool(), {})
+    heard: list[str] = []
+    job.on_cancel(heard.append)
+    job.cancel("stopped")
+    job.cancel("again")
+    job.on_cancel(lambda reason: heard.append(f"late: {reason}"))
+    assert (job.cancelled, heard) == ("stopped", ["stopped", "late: stopped"])
+
+
 def test_slots_filled_in_bulk_keep_earlier_outcomes_and_report_and_finish_like_one_by_one() -> None:
     jobs = [Job(str(i), tool(), {}) for i in range(4)]
     reported: list[object] = []

@@ -98,10 +98,10 @@ class Job:
     `scopes` are picklable context managers a backend enters around the invoker wherever it runs (a
     tracing plugin puts the call's trace context there); `enter_scopes` does it.
 
-    Two signals travel with a job. `cancel(reason)` marks it cancelled: a job not started never starts, and
-    the registry then calls the backend's `Executor.cancel` with the jobs it runs. `report(outcome)`
-    tells whoever waits for this one call that its outcome is known, before the rest of the batch ends:
-    backends call it as each job finishes, and the registry calls it for any job left unreported.
+    Two signals travel with a job. `cancel(reason)` marks it cancelled (and tells `on_cancel` listeners): a job
+    not started never starts, and the registry then calls the backend's `Executor.cancel` with the jobs it runs.
+    `report(outcome)` tells whoever waits for this one call that its outcome is known, before the rest of the
+    batch ends: backends call it as each job finishes, and the registry calls it for any job left unreported.
     """
 
     call_id: str
@@ -131,6 +131,8 @@ class Job:
         signals = self._signals_()
         if signals.cancelled is None:
             signals.cancelled = reason
+            for callback in list(signals.cancel_callbacks):
+                callback(reason)
 
     def report(self, outcome: Outcome) -> None:
         """Hand this job's outcome to its listeners (once; later reports are ignored)."""
@@ -144,6 +146,15 @@ class Job:
         """Call `callback(outcome)` when the job's outcome is reported."""
         self._signals_().report_callbacks.append(callback)
 
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` when the job is cancelled, at once if it already is (a policy that runs a job
+        again as another, such as a question answered, cancels that one with it). Callbacks run on the cancelling
+        thread and may be called twice in a race: make them idempotent."""
+        signals = self._signals_()
+        signals.cancel_callbacks.append(callback)
+        if signals.cancelled is not None:
+            callback(signals.cancelled)
+
     def _signals_(self) -> _Signals:
         if self._signals is None:
             self._signals = _Signals()
@@ -154,12 +165,13 @@ class _Signals:
     """A job's cancellation and report listeners; most jobs never need one (a plain class: a batch whose
     results are handed out early makes one per job)."""
 
-    __slots__ = ("cancelled", "report_callbacks", "reported")
+    __slots__ = ("cancel_callbacks", "cancelled", "report_callbacks", "reported")
 
     def __init__(self) -> None:
         self.cancelled: str | None = None
         self.reported = False
         self.report_callbacks: list[Callable[[Outcome], None]] = []
+        self.cancel_callbacks: list[Callable[[str], None]] = []
 
 
 def enter_scopes(scopes: Sequence[Any]) -> AbstractContextManager[Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolwire._pipeline import make_result
 from toolwire.batches import Dispatch
-from toolwire.executing import CallInputs, Outcome
+from toolwire.executing import CallInputs, Job, Outcome
 from toolwire.hookspecs import hookimpl
 from toolwire.policies._callbacks import called
 
@@ -84,7 +84,14 @@ def _answer(dispatch: Dispatch, outcomes: list[Outcome], answer: Any, asked: Seq
                      [replace(jobs[i], scopes=(CallInputs(answers[calls[i].id]),), deadline=dispatch.fresh_deadline(i),
                               _signals=None) for i in again],
                      dispatch.timeout, approvals={calls[i].id: True for i in again})
+    for i, job in zip(again, rerun.jobs, strict=True):  # cancelling the call (its batch) cancels it run again
+        jobs[i].on_cancel(functools.partial(_cancel_with, dispatch.executor, job))
     rerun.stash[_ROUND] = round_ + 1
     for k, outcome in enumerate(registry.plugins.hook.toolwire_dispatch(dispatch=rerun)):
         outcomes[again[k]] = outcome
         dispatch.attempts[again[k]] += rerun.attempts[k]
+
+
+def _cancel_with(executor: Any, job: Job, reason: str) -> None:
+    job.cancel(reason)
+    executor.cancel([job])
