@@ -135,7 +135,6 @@ class ProcessExecutor(Executor):
         other calls that had not started run on another worker)."""
         wanted = {id(job) for job in jobs}
         for run in self._pool.in_flight():
-            assert isinstance(run, Run)
             run.cancel([index for index, job in enumerate(run.jobs) if id(job) in wanted])
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from toolwire.executing import Job
 from toolwire.tools import Tool
 from toolwire_shipping.packing import ShippedTool, Shipper, UnshippableToolError
 
@@ -22,9 +23,14 @@ SHORT_CHUNK_S = 0.002
 
 
 class Waiting(Protocol):
-    """A run in flight, woken when a worker is freed or replaced (it may be waiting for one)."""
+    """A run in flight: woken when a worker is freed or replaced (it may be waiting for one), and told which of its
+    jobs are cancelled."""
+
+    jobs: Sequence[Job]
 
     def wake(self) -> None: ...
+
+    def cancel(self, indices: list[int]) -> None: ...
 
 
 class Pool:
