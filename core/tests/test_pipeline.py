@@ -24,6 +24,7 @@ from toolwire import (
     Tool,
     ToolCall,
     ToolRegistry,
+    ToolResult,
     UnknownPluginError,
     call_invoker,
     hookimpl,
@@ -435,3 +436,31 @@ def test_every_coroutine_of_a_refused_value_is_closed_so_none_warns() -> None:
     assert "awaitable (builtins.coroutine) at 'a' of its value" in two.error.message, two
     assert "iterator (builtins.list_iterator) at '[0]' of its value" in rows.error.message, rows
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("cap", [None, 5])
+def test_a_float_values_text_is_its_content_however_the_result_is_read(cap: int | None) -> None:
+    """A float's text is written when the content is first read (decision 0078): the result compares, copies,
+    pickles and prints as one made with its text, and a cap shorter than the text cuts it as before."""
+    import dataclasses
+    import pickle
+
+    def half(x: float) -> float:
+        return x / 2
+
+    with ToolRegistry(executor="thread", max_result_chars=cap) as registry:
+        registry.register(half)
+        calls = [ToolCall(str(i), "half", {"x": x}) for i, x in enumerate([1.0, 0.0, -7.5, 246.912, 2e-4])]
+        results = registry.execute_tool_calls(calls)
+    texts = ["0.5", "0.0", "-3.75", "123.456", "0.0001"]
+    copies = [pickle.loads(pickle.dumps(results)), [dataclasses.replace(r) for r in results]]
+    made = [ToolResult(r.call_id, r.name, r.value, text, False, None, r.duration_s, r.attempts)
+            for r, text in zip(results, texts, strict=True)]
+    if cap is None:
+        assert [r.content for r in results] == texts and results == made
+        assert copies == [made, made] and repr(results[0]) == repr(made[0])
+    else:
+        cut = [text if len(text) <= cap else f"{text[:cap]}\n\n[cut: the result has {len(text)} characters; "
+               for text in texts]
+        assert [r.content[:len(c)] for r, c in zip(results, cut, strict=True)] == cut
+        assert copies == [results, results]

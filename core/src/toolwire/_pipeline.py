@@ -20,7 +20,17 @@ from toolwire._json_ready import UNWRITABLE, close_coroutines, json_text, lazy_w
 from toolwire.batches import Batch, Dispatch
 from toolwire.executing import CallInputs, Job, Outcome, _deadline_in
 from toolwire.hookspecs import hookimpl
-from toolwire.tools import ContentBlock, ErrorKind, Text, Tool, ToolCall, ToolError, ToolOutput, ToolResult
+from toolwire.tools import (
+    _FLOAT_TEXT,
+    ContentBlock,
+    ErrorKind,
+    Text,
+    Tool,
+    ToolCall,
+    ToolError,
+    ToolOutput,
+    ToolResult,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -236,23 +246,31 @@ def make_results(calls: list[ToolCall], outcomes: list[Outcome], attempts: list[
     results: list[ToolResult] = []
     append = results.append
     cap_ = cap if cap is not None else sys.maxsize
+    float_text = _FLOAT_TEXT if cap_ >= _FLOAT_CHARS else None  # written when read: never longer than the cap
     for call, outcome, tries in zip(calls, outcomes, attempts, strict=True):
         value = outcome.value
         kind = type(value)
         if kind is str:
             content = value if value.isascii() else None
-        elif kind is int or (kind is float and (value == 0.0 or 1e-4 <= abs(value) < 1e16)):
+        elif kind is float:
+            content = float_text if value == 0.0 or 1e-4 <= abs(value) < 1e16 else None
+        elif kind is int:
             try:
                 content = repr(value)
             except ValueError:  # too many digits for repr: make_result writes it
                 content = None
         else:
             content = None
-        if content is None or outcome.error is not None or len(content) > cap_:
+        if content is None or outcome.error is not None or (content is not _FLOAT_TEXT and len(content) > cap_):
             append(make_result(call, outcome, tries, cap))
         else:
             append(ToolResult(call.id, call.name, value, content, False, None, outcome.duration_s, tries))
     return results
+
+
+_FLOAT_CHARS = 32
+"""More than the text of any float `make_results` leaves to be written when read (at most 23 characters: no
+exponent between 1e-4 and 1e16)."""
 
 
 def _error_result(call: ToolCall, error: ToolError) -> ToolResult:

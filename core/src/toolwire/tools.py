@@ -373,3 +373,23 @@ class ToolResult:
             "duration_s": round(self.duration_s, 6),
             "attempts": self.attempts,
         }
+
+
+_content_slot: Any = ToolResult.__dict__["content"]
+"""Where `ToolResult.content` is kept (the slot the dataclass made), under the property that reads it."""
+_FLOAT_TEXT: Any = object()
+"""Stands for a `ToolResult.content` that is its float value's text (`repr`, JSON's own), made on first read: a
+program that reads only `value`, as most do for a large batch, never pays for writing 10,000 floats out
+(decision 0078)."""
+
+
+def _content(result: ToolResult) -> str | tuple[ContentBlock, ...]:
+    """What the model reads: text, or content blocks."""
+    content = _content_slot.__get__(result)
+    if content is _FLOAT_TEXT:
+        content = repr(result.value)
+        _content_slot.__set__(result, content)
+    return content
+
+
+setattr(ToolResult, "content", property(_content, _content_slot.__set__))  # noqa: B010  (mypy: a slot's name)
