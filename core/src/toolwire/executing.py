@@ -525,8 +525,7 @@ class Outcomes:
 
     def result(self) -> list[Outcome]:
         """One outcome per job, in the jobs' order (every job must have one)."""
-        filled = self.filled
-        return [filled[index] for index in range(len(self.jobs))]
+        return list(map(self.filled.__getitem__, range(len(self.jobs))))
 
 
 def check_options(backend: str, options: Mapping[str, Any], accepted: Mapping[str, type | tuple[type, ...]]) -> None:
