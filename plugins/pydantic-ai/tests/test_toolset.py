@@ -4,6 +4,7 @@ on the process backend); `TestModel` calls every tool with arguments it makes up
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic_ai import Agent
 from pydantic_ai.messages import BinaryContent, ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -135,6 +138,55 @@ def test_what_a_tool_asks_goes_to_the_registrys_answer_and_the_call_finishes_in_
     assert json.loads(output) == {"inputResponses": {"q": {"action": "accept"}}}
 
 
+def draft(topic: str) -> str:
+    """Ask the host's model for a line about `topic` (as an MCP server's sampling does); return its reply."""
+    from toolwire import ToolCallError
+    from toolwire.executing import call_inputs
+
+    answers = call_inputs()
+    if answers is None:
+        request = {"method": "sampling/createMessage", "params": {
+            "systemPrompt": "You write one line.", "maxTokens": 12,
+            "messages": [{"role": "user", "content": {"type": "text", "text": f"A line about {topic}"}},
+                         {"role": "assistant", "content": {"type": "text", "text": "Shorter?"}},
+                         {"role": "user", "content": [{"type": "text", "text": "Yes"}]}]}}
+        raise ToolCallError("asks the host's model", "input_required",
+                            input_required={"inputRequests": {"line": request}, "requestState": "asked"})
+    assert answers["requestState"] == "asked"
+    return str(answers["inputResponses"]["line"]["content"]["text"])
+
+
+@pytest.mark.parametrize("sampling", [True, False])
+def test_a_tools_request_for_the_hosts_model_is_answered_by_the_sampling_model(sampling: bool) -> None:
+    """With `sampling_model`, a tool's sampling request goes to that pydantic-ai model (with the request's system
+    prompt, messages and token limit) and the call finishes with its reply; without it, the model reads the
+    request as the call's error."""
+    asked: list[tuple[list[str], Any]] = []
+
+    def sample(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        asked.append(([type(part).__name__ for message in messages for part in message.parts],
+                      info.model_settings))
+        return ModelResponse(parts=[TextPart("roses are red")])
+
+    def turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("draft", {"topic": "roses"}, tool_call_id="c1")])
+        [part] = [p for p in messages[-1].parts if getattr(p, "tool_call_id", None) == "c1"]
+        return ModelResponse(parts=[TextPart(str(part.content))])
+
+    with ToolRegistry(executor="thread") as registry:
+        registry.register(draft)
+        toolset = registry_toolset(registry, sampling_model=FunctionModel(sample) if sampling else None)
+        output = Agent(FunctionModel(turn), toolsets=[toolset]).run_sync("go").output
+    if sampling:
+        assert output == "roses are red"
+        [(parts, settings)] = asked
+        assert parts == ["SystemPromptPart", "UserPromptPart", "TextPart", "UserPromptPart"]
+        assert settings is not None and settings.get("max_tokens") == 12
+    else:
+        assert output.startswith("input_required: asks the host's model") and asked == []
+
+
 def test_calls_that_need_approval_can_go_through_pydantic_ais_deferred_approvals() -> None:
     """With `defer_approvals=True`, a call toolwire's policy holds for approval ends the run with pydantic-ai's
     `DeferredToolRequests`; the next run, given `DeferredToolResults`, runs the approved call (once, with the
@@ -218,3 +270,44 @@ def test_the_model_reads_a_tools_own_content_and_the_result_cap_holds() -> None:
     assert returned["own"] == "hi"  # the model read the value meant for the program, {"text": "hi"}
     assert returned["long"].startswith("[0,1,2,3,") and "characters; the first 100 are shown" in returned["long"]
     assert len(returned["long"]) < 300  # it read all 500 numbers, past max_result_chars
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=3), max_leaves=10)
+_BLOCKS = st.fixed_dictionaries({"type": st.sampled_from(["text", "image", "audio", "tool_use"])},
+                                optional={"text": _JSON, "data": st.sampled_from(["aGk=", "not base64!"]) | _JSON,
+                                          "mimeType": st.sampled_from(["image/png", "audio/wav"]) | _JSON})
+_MESSAGES = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]) | _JSON},
+                                           optional={"content": _BLOCKS | st.lists(_BLOCKS, max_size=2) | _JSON}),
+                     max_size=3)
+_TEXT = st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=8)})
+_TURNS = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
+                                         "content": _TEXT | st.lists(_TEXT | _BLOCKS, min_size=1, max_size=2)}),
+                  max_size=3).map(lambda turns: [*turns, {"role": "user", "content": {"type": "text", "text": "?"}}])
+_ASKED = st.fixed_dictionaries({"method": st.just("sampling/createMessage"), "params": st.fixed_dictionaries(
+    {"messages": _TURNS | _MESSAGES}, optional={"systemPrompt": st.text(max_size=5) | _JSON,
+                                                 "maxTokens": st.integers() | _JSON, "temperature": _JSON})})
+_QUESTIONS = st.fixed_dictionaries({"inputRequests": st.dictionaries(st.text(max_size=5), _ASKED, min_size=1,
+                                                                     max_size=2)},
+                                   optional={"requestState": _JSON}) | st.fixed_dictionaries({}, optional={
+    "inputRequests": st.dictionaries(st.text(max_size=5), st.fixed_dictionaries(
+        {"method": st.sampled_from(["sampling/createMessage", "elicitation/create"])},
+        optional={"params": st.fixed_dictionaries({}, optional={
+            "messages": _MESSAGES | _JSON, "systemPrompt": _JSON, "maxTokens": _JSON, "temperature": _JSON,
+            "stopSequences": _JSON})}) | _JSON, max_size=2) | _JSON,
+    "requestState": _JSON})
+
+
+@settings(max_examples=60, deadline=None)
+@given(question=_QUESTIONS)
+def test_any_sampling_request_is_answered_in_the_mcp_shape_or_left_to_the_caller(question: dict[str, Any]) -> None:
+    """Whatever a tool asks, `sampling_model` replies to each request in MCP's `CreateMessageResult` shape, or
+    leaves the question (None): it never fails the call."""
+    from toolwire_pydantic_ai._sampling import sampled_inputs
+
+    model = FunctionModel(lambda messages, info: ModelResponse(parts=[TextPart("ok")]))
+    inputs = asyncio.run(sampled_inputs(question, model))
+    if inputs is not None:
+        assert set(inputs["inputResponses"]) == set(question["inputRequests"])
+        assert all(reply["content"] == {"type": "text", "text": "ok"} for reply in inputs["inputResponses"].values())

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ApprovalRequired, ModelRetry, ToolFailed
 from pydantic_ai.messages import BinaryContent
+from pydantic_ai.models import Model
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
 from pydantic_core import SchemaValidator, core_schema
@@ -23,6 +24,9 @@ from toolwire import (
     ToolResult,
 )
 from toolwire.formats import block_text, content_blocks, flat_root, has_media, result_data
+from toolwire.policies.questions import ROUNDS
+
+from toolwire_pydantic_ai._sampling import sampled_inputs
 
 __all__ = ["RegistryToolset", "registry_toolset"]
 
@@ -39,13 +43,20 @@ class RegistryToolset(AbstractToolset[Any]):
     human-in-the-loop flow: the run ends with `DeferredToolRequests` (which the agent's output types must
     include), and a later run given `DeferredToolResults(approvals=...)` runs the approved calls and tells the
     model why the others did not run. Without it, such a call's result tells the model approval is pending,
-    unless the registry has an `approve=` callback, which answers first either way."""
+    unless the registry has an `approve=` callback, which answers first either way.
+
+    `sampling_model` (a pydantic-ai model or its name) answers a tool's requests for a reply from the host's model
+    (an MCP server's sampling, `input_required`), as pydantic-ai's `MCPToolset(sampling_model=...)` does; the call
+    then runs again with the reply, up to `ROUNDS` times. Without it, the model reads the request as the call's
+    error."""
 
     def __init__(self, registry: ToolRegistry, *, executor: str | None = None, timeout: float | None = None,
-                 max_retries: int | None = None, id: str | None = None, defer_approvals: bool = False) -> None:
+                 max_retries: int | None = None, id: str | None = None, defer_approvals: bool = False,
+                 sampling_model: Model | str | None = None) -> None:
         self.registry = registry
         self.max_retries = max_retries
         self.defer_approvals = defer_approvals
+        self.sampling_model = sampling_model
         self._id = id
         self._batcher = CallBatcher(registry, executor=executor, timeout=timeout)
         self._ids = itertools.count(1)
@@ -73,7 +84,16 @@ class RegistryToolset(AbstractToolset[Any]):
         included, when it has images, audio or files), or the error as pydantic-ai hands errors to the model."""
         call_id = ctx.tool_call_id or f"pydantic-ai-{next(self._ids)}"
         approved = self.defer_approvals and ctx.tool_call_approved  # approved in pydantic-ai's own flow
-        result = await self._batcher.call(ToolCall(call_id, name, tool_args), approved=approved)
+        call = ToolCall(call_id, name, tool_args)
+        result = await self._batcher.call(call, approved=approved)
+        for _ in range(ROUNDS):  # the tool asks the host's model: it has run, so it was approved
+            error = result.error
+            if self.sampling_model is None or error is None or error.input_required is None:
+                break
+            inputs = await sampled_inputs(error.input_required, self.sampling_model)
+            if inputs is None:
+                break
+            result = await self._batcher.call(call, approved=True, inputs=inputs)
         error = result.error
         if error is None:
             return _returned(result, self.registry.policy.max_result_chars)
