@@ -232,6 +232,15 @@ def greet(greeting: str) -> str:
                             input_required={"inputRequests": {"who": question}, "requestState": "s"})
     answer = answers["inputResponses"]["who"]
     return f"{greeting} {answer['content']['name']}" if answer["action"] == "accept" else "no one"
+
+
+def folders() -> list[str]:
+    """The client's roots (asked as MCP's `roots/list`)."""
+    answers = call_inputs()
+    if answers is None:
+        raise ToolCallError("asks for the roots", ErrorKind.INPUT_REQUIRED,
+                            input_required={"inputRequests": {"r": {"method": "roots/list"}}})
+    return [root["uri"] for root in answers["inputResponses"]["r"]["roots"]]
 '''
 
 
@@ -241,6 +250,13 @@ def asking(tmp_path: Path) -> Path:
     (tmp_path / "toolwire.toml").write_text(
         '[executor]\nbackend = "thread"\n\n[[tools]]\nloader = "native"\nsource = "asking_tools"\n')
     return tmp_path
+
+
+@pytest.mark.parametrize(("share", "roots"), [("y", True), ("n", False)])
+def test_a_tool_asking_for_the_roots_gets_the_working_directory_if_the_user_shares_it(
+        asking: Path, share: str, roots: bool) -> None:
+    record = on_a_terminal(asking, ["call", "folders"], [(b"Share", share.encode())])
+    assert record["value"] == ([asking.resolve().as_uri()] if roots else [])
 
 
 def test_a_tools_question_is_asked_on_a_terminal_and_left_in_the_result_off_one(asking: Path) -> None:

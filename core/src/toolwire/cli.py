@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import click
@@ -251,10 +252,14 @@ def _terminal_answers(asked: list[ToolResult]) -> dict[str, Any]:
 
 
 def _answers(question: Any) -> dict[str, Any] | None:
-    """The user's answers to what a tool asks (`ToolError.input_required`), asked on the terminal field by field;
-    None when it asks something other than a form for the user."""
+    """The user's answers to what a tool asks (`ToolError.input_required`), asked on the terminal field by field
+    (its roots: the working directory, if the user shares it); None when it asks for anything else (a reply from
+    the host's model)."""
     responses: dict[str, Any] = {}
     for key, request in (question.get("inputRequests") or {}).items():
+        if isinstance(request, dict) and request.get("method") == "roots/list":
+            responses[key] = {"roots": _shared_roots()}
+            continue
         if not isinstance(request, dict) or request.get("method") != "elicitation/create":
             return None
         params: dict[str, Any] = request["params"] if isinstance(request.get("params"), dict) else {}
@@ -273,6 +278,14 @@ def _answers(question: Any) -> dict[str, Any] | None:
         responses[key] = {"action": "accept", "content": content}
     state = question.get("requestState")
     return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+
+
+def _shared_roots() -> list[dict[str, str]]:
+    """The working directory as the tool's one root (MCP's `roots/list` answer), if the user shares it; else none."""
+    here = Path.cwd()
+    if not click.confirm(f"The tool asks which folders it may work in. Share {here}?", default=True, err=True):
+        return []
+    return [{"uri": here.as_uri(), "name": here.name or str(here)}]
 
 
 def _approver(yes: bool) -> Callable[[list[ToolCall]], dict[str, bool | str]]:
