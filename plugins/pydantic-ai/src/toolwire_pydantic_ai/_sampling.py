@@ -78,7 +78,7 @@ def _messages(params: Mapping[str, Any]) -> list[ModelMessage] | None:
             messages.append(ModelResponse([TextPart(piece) for piece in pieces]))  # type: ignore[arg-type]
         else:
             return None
-    if not asking:
+    if not asking or not isinstance(asking[-1], UserPromptPart):
         return None  # the model is asked to reply to the user's last message
     messages.append(ModelRequest(asking))
     return messages
