@@ -713,6 +713,8 @@ async def test_as_a_gateway_an_upstream_tool_samples_the_clients_model_and_reads
     assert asked == ["One word for hello?", "roots"]
     assert unanswered.is_error and unanswered.content[0].text.startswith(
         "input_required: 'word' needs input before it can finish (a reply from the host's model)")
+    assert unanswered.content[0].text.endswith("but this client cannot answer it (it did not declare what that "
+                                               "needs), so the call will not finish here")
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -12,6 +12,7 @@ this process or from the workers of the process and dask backends.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import weakref
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.lowlevel import Server as LowLevelServer
-from toolwire import CallBatcher, ToolCall
+from toolwire import CallBatcher, ToolCall, ToolResult
 from toolwire.executing import listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
@@ -154,8 +155,11 @@ class MCPRegistryServer(Server):
             for _ in range(_ROUNDS):
                 result = await self._batcher.call(call, approved=approved, inputs=given)
                 asked = result.error.input_required if result.error is not None else None
-                if asked is None or not self._asking.can_take(ctx, asked):
-                    break  # a question the client cannot take stays the call's error
+                if asked is None:
+                    break
+                if not self._asking.can_take(ctx, asked):  # a question the client cannot take stays the call's error
+                    result = _unanswerable(result)
+                    break
                 if asks_by_result(ctx):  # 2026 protocol: the question goes back with the call
                     state = asked.get("requestState")
                     if approved:
@@ -229,6 +233,16 @@ class MCPRegistryServer(Server):
         if self.token is not None:
             app = BearerOnly(app, self.token, body=_UNAUTHORIZED)
         await serve_asgi(self, app, self.host, self.port, endpoint)
+
+
+def _unanswerable(result: ToolResult) -> ToolResult:
+    """The result of a call whose question this client cannot answer, saying so (the model need not wait for it)."""
+    error = result.error
+    if error is None:
+        return result
+    message = f"{error.message}; but this client cannot answer it (it did not declare what that needs), so the call " \
+              "will not finish here"
+    return dataclasses.replace(result, error=dataclasses.replace(error, message=message))
 
 
 def _given(params: types.CallToolRequestParams, state: str | None) -> dict[str, Any] | None:
