@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import click
 
+from toolwire.executing import input_answers
 from toolwire.registry import ToolRegistry
 from toolwire.tools import Tool, ToolCall, ToolResult
 
@@ -276,8 +277,7 @@ def _answers(question: Any) -> dict[str, Any] | None:
                 else {"integer": int, "number": float, "boolean": bool}.get(str(field.get("type")), str)
             content[name] = click.prompt(field.get("title", name), type=kind, default=field.get("default"), err=True)
         responses[key] = {"action": "accept", "content": content}
-    state = question.get("requestState")
-    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+    return input_answers(responses, question.get("requestState"))
 
 
 def _shared_roots() -> list[dict[str, str]]:

@@ -44,6 +44,7 @@ __all__ = [
     "earliest_deadline",
     "enter_scopes",
     "error_from_exception",
+    "input_answers",
     "listen_progress",
     "outgoing_headers",
     "progress_listened",
@@ -226,6 +227,12 @@ def call_inputs() -> Mapping[str, Any] | None:
     tools can ask for input (MCP's) sends it with the call; it is MCP's shape in JSON: `inputResponses` by key, and
     the `requestState` to echo."""
     return _call_inputs.get()
+
+
+def input_answers(responses: Mapping[str, Any], request_state: Any = None) -> dict[str, Any]:
+    """The answers to what a call asked (an `input_required` result), as `execute_tool_calls(inputs={call_id: ...})`
+    takes them: `responses` by the keys of its `inputRequests`, and its `requestState` echoed when it had one."""
+    return {"inputResponses": responses, **({"requestState": request_state} if request_state is not None else {})}
 
 
 class CallInputs:

@@ -22,6 +22,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.settings import ModelSettings
+from toolwire.executing import input_answers
 
 __all__ = ["sampled_inputs"]
 
@@ -50,8 +51,7 @@ async def sampled_inputs(question: Mapping[str, Any], model: models.Model | str)
         text = "".join(part.content for part in response.parts if isinstance(part, TextPart))
         responses[key] = {"role": "assistant", "content": {"type": "text", "text": text}, "model": model.model_name,
                           "stopReason": "endTurn"}
-    state = question.get("requestState")
-    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
+    return input_answers(responses, question.get("requestState"))
 
 
 def _messages(params: Mapping[str, Any]) -> list[ModelMessage] | None:

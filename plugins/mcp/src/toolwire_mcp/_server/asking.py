@@ -21,8 +21,9 @@ from typing import Any
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from toolwire import Tool
+from toolwire.executing import input_answers
 
-__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result", "inputs", "returned_question"]
+__all__ = ["APPROVAL_KEY", "APPROVAL_SCHEMA", "Asking", "asks_by_result", "returned_question"]
 
 log = logging.getLogger("toolwire")
 
@@ -127,7 +128,7 @@ class Asking:
                 log.warning("putting a tool's question (%s) to the client failed: %s", key, exc)
                 return None
             responses[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
-        return inputs(responses, asked.get("requestState"))
+        return input_answers(responses, asked.get("requestState"))
 
     def _approved(self, params: types.CallToolRequestParams, name: str) -> bool:
         approved = _approval(params.request_state)
@@ -148,12 +149,6 @@ def returned_question(requests: Any, state: str | None) -> types.InputRequiredRe
         return types.InputRequiredResult.model_validate({"inputRequests": requests, "requestState": state})
     except ValueError:
         return None
-
-
-def inputs(responses: dict[str, Any], state: Any) -> dict[str, Any]:
-    """A call's `inputs` (`execute_tool_calls(inputs=...)`): the answers by key, and the tool's state when it has
-    one."""
-    return {"inputResponses": responses, **({"requestState": state} if state is not None else {})}
 
 
 _ASKED: dict[str, tuple[type[Any], type[Any]]] = {

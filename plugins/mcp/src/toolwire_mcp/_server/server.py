@@ -22,10 +22,10 @@ import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.lowlevel import Server as LowLevelServer
 from toolwire import CallBatcher, ToolCall, ToolResult
-from toolwire.executing import listen_progress
+from toolwire.executing import input_answers, listen_progress
 from toolwire.serving import DEFAULT_HOST, BearerOnly, OutputCheck, Server, bearer_token, serve_asgi
 
-from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result, inputs, returned_question
+from toolwire_mcp._server.asking import APPROVAL_KEY, Asking, asks_by_result, returned_question
 from toolwire_mcp._server.shapes import mcp_result, mcp_tool, output_check
 from toolwire_mcp._server.unreadable import Answering
 
@@ -250,7 +250,7 @@ def _given(params: types.CallToolRequestParams, state: str | None) -> dict[str, 
     this server's own, and the tool's `state`."""
     responses = {key: response.model_dump(by_alias=True, mode="json", exclude_none=True)
                  for key, response in (params.input_responses or {}).items() if key != APPROVAL_KEY}
-    return inputs(responses, state) if responses or state is not None else None
+    return input_answers(responses, state) if responses or state is not None else None
 
 
 def _sse_app(server: LowLevelServer, host: str, max_request_bytes: int) -> Any:
