@@ -62,16 +62,20 @@ def test_each_framework_runs_a_turn_its_own_way_and_through_toolwire(framework: 
         assert _frameworks._run(framework, side, "io", runs=1)["median_ms"] > 0  # exits if any output is wrong
 
 
-def test_the_serving_table_drives_served_registries_the_floor_and_a_long_run() -> None:
-    serving = _serving.measure(1, 200, ("toolwire thread", "floor"))
+def test_the_serving_table_drives_served_registries_the_floor_gateways_and_a_long_run() -> None:
+    serving = _serving.measure(1, 200, ("toolwire thread", "floor", "gateway", "fastmcp gateway, shared session"))
     assert [(row["protocol"], row["contender"]) for row in serving["rows"]] == [
-        ("mcp", "toolwire thread"), ("mcp", "floor"), ("http", "toolwire thread")]
+        ("mcp", "toolwire thread"), ("mcp", "floor"), ("mcp", "gateway"), ("mcp", "fastmcp gateway, shared session"),
+        ("http", "toolwire thread")]
     assert all(row["calls_per_s"] > 0 and row["errors"] == 0 and row["server_cpu_us"] >= 0
                for row in serving["rows"]), serving
     assert all(row["sdk"]["calls_per_s"] > 0 and row["sdk"]["errors"] == 0 for row in serving["rows"]), serving
     assert serving["ratios"]["mcp of floor"] > 0
+    assert serving["ratios"]["mcp gateway vs fastmcp gateway, shared session"] > 0
     assert serving["long_run"]["calls"] == 200 and serving["long_run"]["errors"] == 0
     console = Console(record=True, width=200)
     console.print(_report.serving_table(serving))
     text = console.export_text()
     assert "toolwire thread" in text and "library client" in text
+    words = " ".join(text.split())  # the caption as one line, wherever it wrapped
+    assert "mcp gateway overhead" in words and "(target <= 0.15)" in words

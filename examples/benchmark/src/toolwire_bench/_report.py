@@ -280,8 +280,8 @@ def frameworks_table(frameworks: dict[str, Any]) -> Table:
 def serving_table(serving: dict[str, Any]) -> Table:
     """Servers under concurrent clients (issue 16): warm calls/s, CPU per call, and the targeted ratios."""
     long = serving["long_run"]
-    ratios = ", ".join(f"{name} {value:.2f} (target {'<=' if 'overhead' in name else '>='} "
-                       f"{serving['targets'][name]})" for name, value in serving["ratios"].items())
+    ratios = ", ".join(f"{name} {value:.2f}{_target_of(name, serving['targets'])}"
+                       for name, value in serving["ratios"].items())
     caption = (f"{serving['clients']} clients x {serving['in_flight']} calls in flight, warm rounds of 100 calls, "
                "median; each server in its own process. Lean client: toolwire_bench._raw_http (keep-alive HTTP/1.1, "
                "JSON-RPC as the mcp SDK's client sends it); library clients: the mcp SDK's Client (MCP), httpx (HTTP). "
@@ -297,6 +297,12 @@ def serving_table(serving: dict[str, Any]) -> Table:
                     str(row["errors"] + sdk["errors"]), f"{row['server_cpu_us']:,.0f}", f"{row['client_cpu_us']:,.0f}",
                     f"{sdk['calls_per_s']:,.0f}", f"{sdk['client_cpu_us']:,.0f}")
     return out
+
+
+def _target_of(name: str, targets: dict[str, float]) -> str:
+    if name not in targets:
+        return ""
+    return f" (target {'<=' if 'overhead' in name else '>='} {targets[name]})"
 
 
 def run_phase(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:

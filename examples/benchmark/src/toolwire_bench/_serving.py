@@ -4,7 +4,7 @@ functions, each server in a subprocess of its own on 127.0.0.1.
 - MCP over streamable HTTP: `toolwire serve mcp` on the thread and process backends, FastMCP,
   toolregistry-server 0.7.0 (in its own isolated environment, as toolregistry is), the mcp SDK's
   `MCPServer` serving the functions directly (the floor), and `toolwire serve mcp` as a gateway in front of
-  that `MCPServer`.
+  that `MCPServer`, beside FastMCP's proxy (`create_proxy`) in front of it, the peer's gateway.
 - HTTP (each operation's path read from the server's `/openapi.json`): `toolwire serve http` on both
   backends and toolregistry-server's OpenAPI service.
 - Each contender is driven twice: by the lean client of `toolwire_bench._raw_http` (the rates the targets
@@ -41,7 +41,8 @@ from toolwire_bench.servers import McpEndpoint, _serving, free_port, mcp_server
 
 __all__ = ["HTTP_CONTENDERS", "MCP_CONTENDERS", "measure"]
 
-MCP_CONTENDERS = ("toolwire thread", "toolwire process", "fastmcp", "toolregistry-server", "floor", "gateway")
+MCP_CONTENDERS = ("toolwire thread", "toolwire process", "fastmcp", "toolregistry-server", "floor", "gateway",
+                  "fastmcp gateway", "fastmcp gateway, shared session")
 HTTP_CONTENDERS = ("toolwire thread", "toolwire process", "toolregistry-server")
 TOOLREGISTRY_SERVER = "toolregistry-server[mcp,openapi]==0.7.0"
 CLIENTS = 10
@@ -89,8 +90,12 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
                 ratios[f"{protocol} vs {peer}"] = ours / rate[(protocol, peer)]
     if ("mcp", "toolwire thread") in rate and ("mcp", "floor") in rate:
         ratios["mcp of floor"] = rate[("mcp", "toolwire thread")] / rate[("mcp", "floor")]
-    if ("mcp", "gateway") in rate and ("mcp", "floor") in rate:
-        ratios["mcp gateway overhead"] = rate[("mcp", "floor")] / rate[("mcp", "gateway")] - 1
+    for gateway in ("gateway", "fastmcp gateway", "fastmcp gateway, shared session"):
+        if ("mcp", gateway) in rate and ("mcp", "floor") in rate:
+            ratios[f"mcp {gateway} overhead"] = rate[("mcp", "floor")] / rate[("mcp", gateway)] - 1
+    for peer in ("fastmcp gateway", "fastmcp gateway, shared session"):
+        if ("mcp", "gateway") in rate and ("mcp", peer) in rate:
+            ratios[f"mcp gateway vs {peer}"] = rate[("mcp", "gateway")] / rate[("mcp", peer)]
     return ratios
 
 
@@ -230,7 +235,7 @@ def _server(protocol: str, kind: str, toolregistry: list[str] | None) -> Iterato
         return
     command = [sys.executable, "-m", "toolwire_bench._serving", protocol, kind, str(port)]
     with contextlib.ExitStack() as stack:
-        if kind == "gateway":
+        if "gateway" in kind:
             command.append(_url(stack.enter_context(mcp_server("streamable-http"))))
         stack.enter_context(_serving(command, port, 60))
         yield f"http://127.0.0.1:{port}{suffix}"
@@ -250,6 +255,9 @@ def _serve(protocol: str, kind: str, port: int, upstream: str | None) -> None:
             server.tool(getattr(arith, op))
         server.run("streamable-http", host="127.0.0.1", port=port, show_banner=False, log_level="WARNING")
         return
+    if kind.startswith("fastmcp gateway"):
+        asyncio.run(_fastmcp_gateway(upstream, port, shared=kind.endswith("shared session")))
+        return
     from toolwire import ToolRegistry
 
     backend = "process" if kind.endswith("process") else "thread"
@@ -263,6 +271,19 @@ def _serve(protocol: str, kind: str, port: int, upstream: str | None) -> None:
         registry.serve("mcp", transport="streamable-http", host="127.0.0.1", port=port)
     else:
         registry.serve("http", host="127.0.0.1", port=port)
+
+
+async def _fastmcp_gateway(upstream: str | None, port: int, *, shared: bool) -> None:
+    """FastMCP's proxy in front of `upstream`: a session per request (its default for a URL), or one connected
+    session for every request (`shared`, as `toolwire serve mcp` keeps one per upstream)."""
+    from fastmcp import Client
+    from fastmcp.server import create_proxy
+
+    assert upstream is not None
+    async with contextlib.AsyncExitStack() as stack:
+        target: Any = await stack.enter_async_context(Client(upstream)) if shared else upstream
+        await create_proxy(target).run_async("streamable-http", show_banner=False, host="127.0.0.1", port=port,
+                                             log_level="WARNING")
 
 
 if __name__ == "__main__":
