@@ -242,7 +242,7 @@ def _unanswerable(result: ToolResult) -> ToolResult:
         return result
     message = f"{error.message}; but this client cannot answer it (it did not declare what that needs), so the call " \
               "will not finish here"
-    return dataclasses.replace(result, error=dataclasses.replace(error, message=message))
+    return dataclasses.replace(result, content=message, error=dataclasses.replace(error, message=message))
 
 
 def _given(params: types.CallToolRequestParams, state: str | None) -> dict[str, Any] | None:
